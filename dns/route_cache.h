@@ -1,0 +1,24 @@
+/* route_cache - TTL-bound, size-bound cache of route and address lookups, for many threads */
+#ifndef MX_ROUTE_CACHE_H
+#define MX_ROUTE_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "route.h"
+
+struct route_cache;
+
+struct route_cache *route_cache_new(size_t max_entries);
+void route_cache_free(struct route_cache *c);
+bool route_cache_get_route(struct route_cache *c, const char *key, time_t now, struct route *out);
+void route_cache_put_route(struct route_cache *c, const char *key, time_t expires,
+			   const struct route *r);
+bool route_cache_get_addrs(struct route_cache *c, const char *key, time_t now,
+			   struct route_addrs *out);
+void route_cache_put_addrs(struct route_cache *c, const char *key, time_t expires,
+			   const struct route_addrs *a);
+size_t route_cache_count(struct route_cache *c);
+
+#endif

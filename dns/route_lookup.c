@@ -1,0 +1,267 @@
+/* route_lookup - domain to route: routes file first, then SRV records; and target addresses */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cidr.h"
+#include "dns_client.h"
+#include "guard.h"
+#include "route_cache.h"
+#include "route_lookup.h"
+#include "routes_file.h"
+#include "srv.h"
+#include "util.h"
+
+struct route_ctx {
+	const struct mx_config *cfg;
+	struct routes_file *routes;
+	struct dns_client dns;
+	struct mx_netlist allowed;
+	struct route_cache *cache;
+	route_rand_fn rnd;
+	void *rnd_arg;
+};
+
+/*
+ * route_ctx_new - everything a lookup needs, checked as a whole; NULL with
+ * errors added when the routes file or a setting is bad.
+ */
+struct route_ctx *route_ctx_new(const struct mx_config *cfg, struct mx_errlist *errs)
+{
+	struct route_ctx *ctx = mx_calloc(1, sizeof(*ctx));
+	size_t before = errs->count;
+	char err[512];
+
+	ctx->cfg = cfg;
+	if (*cfg->routes_file)
+		ctx->routes = routes_file_load(cfg->routes_file, errs);
+	if (!mx_netlist_parse(cfg->allowed_networks, &ctx->allowed, err, sizeof(err)))
+		mx_errlist_add(errs, "%s: allowed_networks: %s", cfg->path, err);
+	if (!dns_client_init(&ctx->dns, cfg, err, sizeof(err)))
+		mx_errlist_add(errs, "%s: dns_servers: %s", cfg->path, err);
+	if (*cfg->dns_route_prefix) {
+		/* The prefix has underscores, so check it by the shape of a name, not as a host. */
+		for (const char *p = cfg->dns_route_prefix; *p; p++)
+			if (!(((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z') || (*p >= '0' && *p <= '9') ||
+			      *p == '_' || *p == '-' || *p == '.')) {
+				mx_errlist_add(errs, "%s: dns_route_prefix: '%s' is not a DNS name",
+					       cfg->path, cfg->dns_route_prefix);
+				break;
+			}
+	}
+	ctx->cache = route_cache_new(cfg->route_cache_size);
+	if (errs->count != before) {
+		route_ctx_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* route_ctx_free - release */
+void route_ctx_free(struct route_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	routes_file_free(ctx->routes);
+	dns_client_free(&ctx->dns);
+	mx_netlist_free(&ctx->allowed);
+	route_cache_free(ctx->cache);
+	free(ctx);
+}
+
+/* route_ctx_set_rand - the random source for weighted order (tests seed their own) */
+void route_ctx_set_rand(struct route_ctx *ctx, route_rand_fn rnd, void *arg)
+{
+	ctx->rnd = rnd;
+	ctx->rnd_arg = arg;
+}
+
+/* route_effective_tls - the target's own TLS mode, else the configured one */
+int route_effective_tls(const struct route_ctx *ctx, const struct route_target *t)
+{
+	return t->tls_mode == ROUTE_TLS_DEFAULT ? ctx->cfg->tls_mode : t->tls_mode;
+}
+
+/* cache_expiry - when an answer of this status and TTL leaves the cache */
+static time_t cache_expiry(const struct route_ctx *ctx, enum route_status st, uint32_t ttl,
+			   time_t now)
+{
+	uint32_t keep = ttl;
+
+	if (st == ROUTE_NOTFOUND)
+		keep = ctx->cfg->route_cache_negative_ttl;
+	if (keep > ctx->cfg->route_cache_max_ttl)
+		keep = ctx->cfg->route_cache_max_ttl;
+	return now + (time_t)keep;
+}
+
+/* dns_route - the SRV route of a normalized domain, through the cache */
+static void dns_route(struct route_ctx *ctx, const char *domain, struct route *out)
+{
+	char key[MX_DOMAIN_MAX + 4], qname[MX_DOMAIN_MAX + 300];
+	time_t now = time(NULL);
+	ldns_pkt *pkt = NULL;
+	enum route_status st;
+
+	snprintf(key, sizeof(key), "R:%s", domain);
+	if (route_cache_get_route(ctx->cache, key, now, out))
+		return;
+	if (*ctx->cfg->dns_route_prefix)
+		snprintf(qname, sizeof(qname), "%s.%s", ctx->cfg->dns_route_prefix, domain);
+	else
+		snprintf(qname, sizeof(qname), "%s", domain);
+	route_clear(out);
+	out->source = ROUTE_SRC_DNS;
+	mx_strlcpy(out->origin, qname, sizeof(out->origin));
+	st = dns_client_query(&ctx->dns, qname, LDNS_RR_TYPE_SRV, &pkt, out->reason,
+			      sizeof(out->reason));
+	if (st != ROUTE_OK) {
+		out->status = st;
+		return;
+	}
+	srv_route_from_pkt(pkt, qname, out);
+	ldns_pkt_free(pkt);
+	if (out->status == ROUTE_OK || out->status == ROUTE_NOTFOUND ||
+	    out->status == ROUTE_NOSERVICE)
+		route_cache_put_route(ctx->cache, key, cache_expiry(ctx, out->status, out->ttl, now),
+				      out);
+}
+
+/*
+ * route_lookup - where mail for domain goes. The routes file wins (exact
+ * name, then nearest ".parent"); then SRV records when dns_routes = yes.
+ * Targets come back in try order.
+ */
+void route_lookup(struct route_ctx *ctx, const char *domain, struct route *out)
+{
+	char norm[MX_DOMAIN_MAX], err[256];
+
+	route_init(out);
+	if (!mx_domain_normalize(domain, norm, sizeof(norm), err, sizeof(err))) {
+		route_set(out, ROUTE_NOTFOUND, "not a domain name: %s", err);
+		return;
+	}
+	if (ctx->routes && routes_file_find(ctx->routes, norm, out)) {
+		/* found in the file */
+	} else if (ctx->cfg->dns_routes) {
+		dns_route(ctx, norm, out);
+	} else {
+		route_set(out, ROUTE_NOTFOUND, "%s: not in the routes file%s", norm,
+			  *ctx->cfg->routes_file ? "" : " (none configured)");
+	}
+	if (out->status == ROUTE_OK)
+		route_order_targets(out->targets, out->ntargets, ctx->rnd, ctx->rnd_arg);
+}
+
+/* add_answer_addrs - the A or AAAA records of a packet */
+static void add_answer_addrs(const ldns_pkt *pkt, ldns_rr_type type, uint16_t port,
+			     struct route_addrs *out)
+{
+	ldns_rr_list *rrs = ldns_pkt_rr_list_by_type(pkt, type, LDNS_SECTION_ANSWER);
+
+	for (size_t i = 0; rrs && i < ldns_rr_list_rr_count(rrs); i++) {
+		const ldns_rdf *rd = ldns_rr_rdf(ldns_rr_list_rr(rrs, i), 0);
+		size_t want = type == LDNS_RR_TYPE_A ? 4 : 16;
+
+		if (rd && ldns_rdf_size(rd) == want)
+			route_addrs_add(out, type == LDNS_RR_TYPE_A ? AF_INET : AF_INET6,
+					ldns_rdf_data(rd), port);
+	}
+	if (rrs) {
+		uint32_t ttl = dns_rrlist_min_ttl(rrs);
+		if (out->ttl == 0 || ttl < out->ttl)
+			out->ttl = ttl;
+	}
+	ldns_rr_list_deep_free(rrs);
+}
+
+/* lookup_host - AAAA and A of a host name (uncached, unguarded) */
+static void lookup_host(struct route_ctx *ctx, const char *host, uint16_t port,
+			struct route_addrs *out)
+{
+	static const ldns_rr_type types[] = {LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_A};
+	enum route_status worst = ROUTE_NOTFOUND;
+	char reason[512] = "";
+	bool secure = true;
+
+	for (size_t i = 0; i < 2; i++) {
+		ldns_pkt *pkt = NULL;
+		char why[512];
+		enum route_status st =
+			dns_client_query(&ctx->dns, host, types[i], &pkt, why, sizeof(why));
+
+		if (st == ROUTE_OK) {
+			st = dns_pkt_classify(pkt, host, types[i], why, sizeof(why));
+			secure = secure && ldns_pkt_ad(pkt);
+			if (st == ROUTE_OK)
+				add_answer_addrs(pkt, types[i], port, out);
+			ldns_pkt_free(pkt);
+		} else {
+			secure = false;
+		}
+		if (st == ROUTE_RETRY || st == ROUTE_FAIL) {
+			worst = st;
+			snprintf(reason, sizeof(reason), "%s", why);
+		} else if (*reason == '\0' || st == ROUTE_NOTFOUND) {
+			if (worst == ROUTE_NOTFOUND)
+				snprintf(reason, sizeof(reason), "%s", why);
+		}
+	}
+	out->secure = secure;
+	/* One family answering is enough; a failure of the other is said in the log by the caller. */
+	if (out->count > 0) {
+		out->status = ROUTE_OK;
+		snprintf(out->reason, sizeof(out->reason), "%s: %zu address(es)", host, out->count);
+	} else {
+		out->status = worst;
+		snprintf(out->reason, sizeof(out->reason), "%s%s", reason,
+			 worst == ROUTE_NOTFOUND ? " (host has no address)" : "");
+	}
+}
+
+/*
+ * route_resolve - the addresses of one target, IPv6 first, each checked by
+ * the destination guard. ROUTE_OK when any address is found (refused ones
+ * are marked); NOTFOUND when the host has none; RETRY on DNS trouble.
+ */
+void route_resolve(struct route_ctx *ctx, const struct route_target *t, struct route_addrs *out)
+{
+	char key[MX_DOMAIN_MAX + 4];
+	time_t now = time(NULL);
+
+	route_addrs_init(out);
+	if (t->literal) {
+		unsigned char bytes[16];
+		int family = strchr(t->host, ':') ? AF_INET6 : AF_INET;
+
+		if (inet_pton(family, t->host, bytes) == 1)
+			route_addrs_add(out, family, bytes, t->port);
+		out->status = out->count ? ROUTE_OK : ROUTE_FAIL;
+		snprintf(out->reason, sizeof(out->reason), "address literal [%s]", t->host);
+	} else {
+		snprintf(key, sizeof(key), "A:%s", t->host);
+		if (!route_cache_get_addrs(ctx->cache, key, now, out)) {
+			lookup_host(ctx, t->host, 0, out);
+			if (out->status == ROUTE_OK || out->status == ROUTE_NOTFOUND)
+				route_cache_put_addrs(ctx->cache, key,
+						      cache_expiry(ctx, out->status, out->ttl, now),
+						      out);
+		}
+		for (size_t i = 0; i < out->count; i++) {
+			struct route_addr *a = &out->addrs[i];
+			if (a->sa.ss_family == AF_INET)
+				((struct sockaddr_in *)&a->sa)->sin_port = htons(t->port);
+			else
+				((struct sockaddr_in6 *)&a->sa)->sin6_port = htons(t->port);
+		}
+	}
+	for (size_t i = 0; i < out->count; i++) {
+		struct route_addr *a = &out->addrs[i];
+		a->refused = !guard_check((struct sockaddr *)&a->sa, &ctx->allowed, a->why,
+					  sizeof(a->why));
+	}
+}

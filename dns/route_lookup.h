@@ -1,0 +1,18 @@
+/* route_lookup - domain to route: routes file first, then SRV records; and target addresses */
+#ifndef MX_ROUTE_LOOKUP_H
+#define MX_ROUTE_LOOKUP_H
+
+#include "errlist.h"
+#include "mxconfig.h"
+#include "route.h"
+
+struct route_ctx;
+
+struct route_ctx *route_ctx_new(const struct mx_config *cfg, struct mx_errlist *errs);
+void route_ctx_free(struct route_ctx *ctx);
+void route_ctx_set_rand(struct route_ctx *ctx, route_rand_fn rnd, void *arg);
+void route_lookup(struct route_ctx *ctx, const char *domain, struct route *out);
+void route_resolve(struct route_ctx *ctx, const struct route_target *t, struct route_addrs *out);
+int route_effective_tls(const struct route_ctx *ctx, const struct route_target *t);
+
+#endif

@@ -1,0 +1,326 @@
+/* mxconfig - the mxport.conf table, its defaults and its parser */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cidr.h"
+#include "hostport.h"
+#include "mxconfig.h"
+#include "util.h"
+
+const char *const mx_tls_mode_names[] = {"none", "may", "encrypt", "verify", "dane", NULL};
+static const char *const unknown_names[] = {"reject", "accept", NULL};
+
+#define F(field) offsetof(struct mx_config, field)
+
+/*
+ * The one table of configuration keys. mxport.conf(5) documents each of them;
+ * tests/unit/test_config_doc.c fails when one is missing there.
+ */
+static const struct mx_config_key keys[] = {
+	{"routes_file", MX_CFG_STRING, F(routes_file), "", NULL, 0, 0,
+	 "static routes file, one domain a line; empty: none"},
+	{"dns_routes", MX_CFG_BOOL, F(dns_routes), "no", NULL, 0, 0,
+	 "look routes up as SRV records when the routes file has none"},
+	{"dns_servers", MX_CFG_SERVERS, F(dns_servers), "", NULL, 0, 0,
+	 "name servers as address[:port]; empty: /etc/resolv.conf"},
+	{"dns_route_prefix", MX_CFG_STRING, F(dns_route_prefix), "_smtp._tcp", NULL, 0, 0,
+	 "labels put before the domain to form the SRV name"},
+	{"dns_timeout", MX_CFG_TIME, F(dns_timeout), "5s", NULL, 1, 120,
+	 "time for one DNS lookup, all servers and attempts included"},
+	{"dns_attempts", MX_CFG_UINT, F(dns_attempts), "2", NULL, 1, 10,
+	 "how often each name server is asked before giving up"},
+	{"allowed_networks", MX_CFG_NETWORKS, F(allowed_networks), "", NULL, 0, 0,
+	 "special-use networks that routes may point at all the same"},
+	{"tls_mode", MX_CFG_ENUM, F(tls_mode), "may", mx_tls_mode_names, 0, 0,
+	 "TLS for routes that do not set their own"},
+	{"tls_ca_file", MX_CFG_STRING, F(tls_ca_file), "", NULL, 0, 0,
+	 "CA certificates for tls=verify; empty: the system store"},
+	{"helo_name", MX_CFG_STRING, F(helo_name), "", NULL, 0, 0,
+	 "name sent in EHLO; empty: this host's name"},
+	{"connect_timeout", MX_CFG_TIME, F(connect_timeout), "30s", NULL, 1, 600,
+	 "time for a TCP connection to be set up"},
+	{"command_timeout", MX_CFG_TIME, F(command_timeout), "120s", NULL, 1, 3600,
+	 "time for the greeting and for each reply to a command"},
+	{"data_done_timeout", MX_CFG_TIME, F(data_done_timeout), "300s", NULL, 1, 3600,
+	 "time for the reply to the final dot of a message"},
+	{"delivery_time_limit", MX_CFG_TIME, F(delivery_time_limit), "600s", NULL, 10, 86400,
+	 "time for a whole transport run; then it defers"},
+	{"local_ports", MX_CFG_PORTS, F(local_ports), "25", NULL, 0, 0,
+	 "ports of this host's MTA: a route to them loops"},
+	{"milter_socket", MX_CFG_STRING, F(milter_socket), "unix:/run/mxport/milter.sock", NULL, 0, 0,
+	 "where mxport-milter listens (unix:/path or inet:port@host)"},
+	{"unknown_domains", MX_CFG_ENUM, F(unknown_domains), "reject", unknown_names, 0, 0,
+	 "what the milter does with recipients of domains that are not forwarded"},
+	{"trusted_networks", MX_CFG_NETWORKS, F(trusted_networks), "", NULL, 0, 0,
+	 "clients that pass the milter's gate"},
+	{"tag_header", MX_CFG_STRING, F(tag_header), "X-Mxport", NULL, 0, 0,
+	 "header that marks a message for the transport"},
+	{"route_cache_size", MX_CFG_UINT, F(route_cache_size), "10000", NULL, 0, 10000000,
+	 "most route lookups kept in memory; 0: no cache"},
+	{"route_cache_max_ttl", MX_CFG_TIME, F(route_cache_max_ttl), "3600s", NULL, 0, 604800,
+	 "longest time a DNS answer is kept, whatever its TTL"},
+	{"route_cache_negative_ttl", MX_CFG_TIME, F(route_cache_negative_ttl), "60s", NULL, 0, 86400,
+	 "time a 'not forwarded' answer is kept"},
+	{"log_file", MX_CFG_STRING, F(log_file), "", NULL, 0, 0,
+	 "also log to this file; empty: syslog only"},
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* mx_config_table - the key table, for documentation checks and -n */
+const struct mx_config_key *mx_config_table(size_t *count)
+{
+	*count = NKEYS;
+	return keys;
+}
+
+/* parse_time - seconds, with an optional s, m, h or d suffix as in Postfix */
+static bool parse_time(const char *s, unsigned long *out)
+{
+	char buf[32];
+	size_t len = strlen(s);
+	unsigned long mult = 1, v;
+
+	if (len == 0 || len >= sizeof(buf))
+		return false;
+	memcpy(buf, s, len + 1);
+	switch (buf[len - 1]) {
+	case 's': mult = 1; buf[len - 1] = '\0'; break;
+	case 'm': mult = 60; buf[len - 1] = '\0'; break;
+	case 'h': mult = 3600; buf[len - 1] = '\0'; break;
+	case 'd': mult = 86400; buf[len - 1] = '\0'; break;
+	default: break;
+	}
+	if (!mx_parse_uint(buf, ULONG_MAX / mult, &v))
+		return false;
+	*out = v * mult;
+	return true;
+}
+
+/* mx_tls_mode_parse - name to MX_TLS_* */
+bool mx_tls_mode_parse(const char *s, int *mode)
+{
+	for (int i = 0; mx_tls_mode_names[i]; i++) {
+		if (strcasecmp(s, mx_tls_mode_names[i]) == 0) {
+			*mode = i;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* set_value - check one value against its key and store it */
+static bool set_value(struct mx_config *cfg, const struct mx_config_key *k, const char *value,
+		      char *err, size_t errlen)
+{
+	void *field = (char *)cfg + k->offset;
+	unsigned long num;
+
+	switch (k->type) {
+	case MX_CFG_STRING:
+		break;
+	case MX_CFG_BOOL:
+		if (strcasecmp(value, "yes") == 0 || strcasecmp(value, "true") == 0 ||
+		    strcmp(value, "1") == 0) {
+			*(bool *)field = true;
+		} else if (strcasecmp(value, "no") == 0 || strcasecmp(value, "false") == 0 ||
+			   strcmp(value, "0") == 0) {
+			*(bool *)field = false;
+		} else {
+			snprintf(err, errlen, "'%s' is not yes or no", value);
+			return false;
+		}
+		return true;
+	case MX_CFG_UINT:
+		if (!mx_parse_uint(value, k->max, &num) || num < k->min) {
+			snprintf(err, errlen, "'%s' is not a number from %lu to %lu", value, k->min,
+				 k->max);
+			return false;
+		}
+		*(unsigned *)field = (unsigned)num;
+		return true;
+	case MX_CFG_TIME:
+		if (!parse_time(value, &num) || num < k->min || num > k->max) {
+			snprintf(err, errlen,
+				 "'%s' is not a time from %lus to %lus (a number with s, m, h or d)",
+				 value, k->min, k->max);
+			return false;
+		}
+		*(unsigned *)field = (unsigned)num;
+		return true;
+	case MX_CFG_ENUM:
+		for (int i = 0; k->choices[i]; i++) {
+			if (strcasecmp(value, k->choices[i]) == 0) {
+				*(int *)field = i;
+				return true;
+			}
+		}
+		{
+			size_t off = (size_t)snprintf(err, errlen, "'%s' is not one of:", value);
+			for (int i = 0; k->choices[i] && off < errlen; i++)
+				off += (size_t)snprintf(err + off, errlen - off, " %s", k->choices[i]);
+		}
+		return false;
+	case MX_CFG_NETWORKS:
+		if (!mx_cidr_list_check(value, err, errlen))
+			return false;
+		break;
+	case MX_CFG_SERVERS:
+		if (!mx_server_list_check(value, err, errlen))
+			return false;
+		break;
+	case MX_CFG_PORTS:
+		if (!mx_port_list_check(value, err, errlen))
+			return false;
+		break;
+	}
+	free(*(char **)field);
+	*(char **)field = mx_strdup(value);
+	return true;
+}
+
+/* mx_config_set - set one key by name (used by the file parser and by tests) */
+int mx_config_set(struct mx_config *cfg, const char *name, const char *value, char *err,
+		  size_t errlen)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strcmp(keys[i].name, name) == 0)
+			return set_value(cfg, &keys[i], value, err, errlen) ? 0 : -1;
+	}
+	snprintf(err, errlen, "unknown key");
+	return -1;
+}
+
+/* mx_config_defaults - a configuration with every key at its default */
+struct mx_config *mx_config_defaults(void)
+{
+	struct mx_config *cfg = mx_calloc(1, sizeof(*cfg));
+	char err[256];
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (!set_value(cfg, &keys[i], keys[i].defval, err, sizeof(err))) {
+			fprintf(stderr, "mxport: panic: default of %s: %s\n", keys[i].name, err);
+			abort();
+		}
+	}
+	cfg->path = mx_strdup("(defaults)");
+	return cfg;
+}
+
+/* handle_line - one logical line "key = value" */
+static void handle_line(struct mx_config *cfg, const char *path, int lineno, char *line,
+			struct mx_errlist *errs, int *seen)
+{
+	char *eq = strchr(line, '=');
+	char *name, *value;
+	char err[512];
+
+	if (eq == NULL) {
+		mx_errlist_add(errs, "%s:%d: expected 'key = value', found '%s'", path, lineno,
+			       line);
+		return;
+	}
+	*eq = '\0';
+	name = mx_trim(line);
+	value = mx_trim(eq + 1);
+	if (*name == '\0') {
+		mx_errlist_add(errs, "%s:%d: no key before '='", path, lineno);
+		return;
+	}
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strcmp(keys[i].name, name) != 0)
+			continue;
+		if (seen[i])
+			mx_errlist_add(errs, "%s:%d: %s: set a second time (first on line %d)",
+				       path, lineno, name, seen[i]);
+		seen[i] = lineno;
+		if (!set_value(cfg, &keys[i], value, err, sizeof(err)))
+			mx_errlist_add(errs, "%s:%d: %s: %s", path, lineno, name, err);
+		return;
+	}
+	mx_errlist_add(errs, "%s:%d: %s: unknown key", path, lineno, name);
+}
+
+/*
+ * mx_config_read - read a file into cfg; returns the number of errors added.
+ * As in main.cf, a line that starts with white space continues the one before.
+ */
+int mx_config_read(struct mx_config *cfg, const char *path, struct mx_errlist *errs)
+{
+	FILE *fp = fopen(path, "r");
+	size_t before = errs->count;
+	int seen[NKEYS] = {0};
+	char *line = NULL, *logical = NULL;
+	size_t cap = 0;
+	int lineno = 0, start = 0;
+
+	if (fp == NULL) {
+		mx_errlist_add(errs, "%s: cannot open: %s", path, strerror(errno));
+		return 1;
+	}
+	free(cfg->path);
+	cfg->path = mx_strdup(path);
+	while (getline(&line, &cap, fp) != -1) {
+		char *hash, *text;
+
+		lineno++;
+		hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		if (isspace((unsigned char)line[0]) && *mx_trim(line) != '\0') {
+			text = mx_trim(line);
+			if (logical == NULL) {
+				mx_errlist_add(errs, "%s:%d: continuation line with nothing to continue",
+					       path, lineno);
+				continue;
+			}
+			char *joined = mx_asprintf("%s %s", logical, text);
+			free(logical);
+			logical = joined;
+			continue;
+		}
+		text = mx_trim(line);
+		if (*text == '\0')
+			continue;
+		if (logical)
+			handle_line(cfg, path, start, logical, errs, seen);
+		free(logical);
+		logical = mx_strdup(text);
+		start = lineno;
+	}
+	if (ferror(fp))
+		mx_errlist_add(errs, "%s: read error: %s", path, strerror(errno));
+	if (logical)
+		handle_line(cfg, path, start, logical, errs, seen);
+	free(logical);
+	free(line);
+	fclose(fp);
+	return (int)(errs->count - before);
+}
+
+/* mx_config_free - release a configuration */
+void mx_config_free(struct mx_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (size_t i = 0; i < NKEYS; i++) {
+		switch (keys[i].type) {
+		case MX_CFG_STRING:
+		case MX_CFG_NETWORKS:
+		case MX_CFG_SERVERS:
+		case MX_CFG_PORTS:
+			free(*(char **)((char *)cfg + keys[i].offset));
+			break;
+		default:
+			break;
+		}
+	}
+	free(cfg->path);
+	free(cfg);
+}

@@ -1,0 +1,85 @@
+/* mxconfig - the mxport.conf table, its defaults and its parser */
+#ifndef MX_CONFIG_H
+#define MX_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "errlist.h"
+
+#ifndef MX_CONFIG_FILE
+#define MX_CONFIG_FILE "/etc/mxport/mxport.conf"
+#endif
+
+enum mx_tls_mode {
+	MX_TLS_NONE,
+	MX_TLS_MAY,
+	MX_TLS_ENCRYPT,
+	MX_TLS_VERIFY,
+	MX_TLS_DANE,
+};
+
+enum mx_unknown_action {
+	MX_UNKNOWN_REJECT,
+	MX_UNKNOWN_ACCEPT,
+};
+
+/* One field for each key of the table in config.c; names are the key names. */
+struct mx_config {
+	char *path;
+	char *routes_file;
+	bool dns_routes;
+	char *dns_servers;
+	char *dns_route_prefix;
+	unsigned dns_timeout;
+	unsigned dns_attempts;
+	char *allowed_networks;
+	int tls_mode;
+	char *tls_ca_file;
+	char *helo_name;
+	unsigned connect_timeout;
+	unsigned command_timeout;
+	unsigned data_done_timeout;
+	unsigned delivery_time_limit;
+	char *local_ports;
+	char *milter_socket;
+	int unknown_domains;
+	char *trusted_networks;
+	char *tag_header;
+	unsigned route_cache_size;
+	unsigned route_cache_max_ttl;
+	unsigned route_cache_negative_ttl;
+	char *log_file;
+};
+
+enum mx_config_type {
+	MX_CFG_STRING,
+	MX_CFG_BOOL,
+	MX_CFG_UINT,
+	MX_CFG_TIME,
+	MX_CFG_ENUM,
+	MX_CFG_NETWORKS,
+	MX_CFG_SERVERS,
+	MX_CFG_PORTS,
+};
+
+struct mx_config_key {
+	const char *name;
+	enum mx_config_type type;
+	size_t offset;
+	const char *defval;
+	const char *const *choices; /* MX_CFG_ENUM: NULL-terminated names, index = value */
+	unsigned long min, max;	    /* MX_CFG_UINT and MX_CFG_TIME */
+	const char *meaning;
+};
+
+extern const char *const mx_tls_mode_names[];
+
+struct mx_config *mx_config_defaults(void);
+int mx_config_read(struct mx_config *cfg, const char *path, struct mx_errlist *errs);
+int mx_config_set(struct mx_config *cfg, const char *name, const char *value, char *err, size_t errlen);
+void mx_config_free(struct mx_config *cfg);
+const struct mx_config_key *mx_config_table(size_t *count);
+bool mx_tls_mode_parse(const char *s, int *mode);
+
+#endif

@@ -1,0 +1,157 @@
+/*++
+ * NAME
+ *	mxport-route 1
+ * SUMMARY
+ *	show where mxport forwards a domain's mail
+ * SYNOPSIS
+ *	mxport-route [-c FILE] [-n] DOMAIN...
+ * DESCRIPTION
+ *	For each DOMAIN, print the route that mxport-transport would use now:
+ *	its source (routes file and line, or the SRV name asked), each target in
+ *	try order with preference, weight, port and TLS mode, the target's
+ *	addresses and any that the destination guard refuses, and whether the
+ *	DNS answer was DNSSEC-secure. With -n, check the configuration and the
+ *	routes file and exit.
+ * DIAGNOSTICS
+ *	Exit 0: every domain is forwarded and has a usable address. 1: some
+ *	domain is not forwarded (or has an explicit null route). 75: a
+ *	temporary failure (DNS trouble, or no usable address). 78: a
+ *	configuration error or a malformed route.
+ * SEE ALSO
+ *	mxport.conf(5), mxport-transport(8), mxport-milter(8)
+ *--*/
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "errlist.h"
+#include "mxconfig.h"
+#include "route_lookup.h"
+#include "util.h"
+
+/* usage - print the synopsis and exit */
+static void usage(void)
+{
+	fprintf(stderr, "usage: mxport-route [-c FILE] [-n] DOMAIN...\n");
+	exit(EX_USAGE);
+}
+
+/* exit_rank - worse outcomes win when several domains are asked for */
+static int exit_rank(int code)
+{
+	switch (code) {
+	case EX_CONFIG: return 4;
+	case EX_TEMPFAIL: return 3;
+	case 1: return 2;
+	default: return 1;
+	}
+}
+
+/* show_domain - print one domain's route; returns its exit code */
+static int show_domain(struct route_ctx *ctx, const char *domain)
+{
+	static const char *const tls_names[] = {"none", "may", "encrypt", "verify", "dane"};
+	struct route r;
+	size_t usable = 0;
+	int code;
+
+	route_lookup(ctx, domain, &r);
+	printf("%s: %s\n", domain, route_status_name(r.status));
+	if (r.source == ROUTE_SRC_FILE)
+		printf("  source: routes file %s\n", r.origin);
+	else if (r.source == ROUTE_SRC_DNS)
+		printf("  source: DNS SRV %s (%s, ttl %u)\n", r.origin,
+		       r.secure ? "DNSSEC secure" : "not DNSSEC secure", r.ttl);
+	printf("  reason: %s\n", r.reason);
+	for (size_t i = 0; i < r.ntargets; i++) {
+		const struct route_target *t = &r.targets[i];
+		struct route_addrs a;
+
+		printf("  %zu. pref %u weight %u %s%s%s%s port %u tls %s%s\n", i + 1, t->pref,
+		       t->weight, t->implicit_tls ? "smtps://" : "", t->literal ? "[" : "", t->host,
+		       t->literal ? "]" : "", t->port, tls_names[route_effective_tls(ctx, t)],
+		       t->implicit_tls ? " (implicit)" : "");
+		route_resolve(ctx, t, &a);
+		if (a.status != ROUTE_OK)
+			printf("     no address: %s (%s)\n", a.reason, route_status_name(a.status));
+		for (size_t j = 0; j < a.count; j++) {
+			if (a.addrs[j].refused) {
+				printf("     %s refused: %s\n", a.addrs[j].text, a.addrs[j].why);
+			} else {
+				printf("     %s\n", a.addrs[j].text);
+				usable++;
+			}
+		}
+		if (!t->literal && a.status == ROUTE_OK)
+			printf("     addresses %s DNSSEC secure\n", a.secure ? "are" : "are not");
+		route_addrs_clear(&a);
+	}
+	switch (r.status) {
+	case ROUTE_OK:
+		code = usable ? 0 : EX_TEMPFAIL;
+		if (!usable)
+			printf("  no usable address: mail would be deferred\n");
+		break;
+	case ROUTE_NOTFOUND:
+	case ROUTE_NOSERVICE:
+		code = 1;
+		break;
+	case ROUTE_RETRY:
+		code = EX_TEMPFAIL;
+		break;
+	default:
+		code = EX_CONFIG;
+		break;
+	}
+	route_clear(&r);
+	return code;
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_path = MX_CONFIG_FILE;
+	struct mx_config *cfg = mx_config_defaults();
+	struct mx_errlist errs;
+	struct route_ctx *ctx = NULL;
+	bool check_only = false;
+	int ch, worst = 0;
+
+	while ((ch = getopt(argc, argv, "c:n")) != -1) {
+		switch (ch) {
+		case 'c': config_path = optarg; break;
+		case 'n': check_only = true; break;
+		default: usage();
+		}
+	}
+	if (!check_only && optind >= argc)
+		usage();
+	mx_errlist_init(&errs);
+	if (mx_config_read(cfg, config_path, &errs) == 0)
+		ctx = route_ctx_new(cfg, &errs);
+	for (size_t i = 0; i < errs.count; i++)
+		fprintf(stderr, "mxport-route: %s\n", errs.msgs[i]);
+	if (errs.count) {
+		fprintf(stderr, "mxport-route: %zu configuration error(s)\n", errs.count);
+		mx_errlist_free(&errs);
+		route_ctx_free(ctx);
+		mx_config_free(cfg);
+		return EX_CONFIG;
+	}
+	if (check_only) {
+		printf("%s: configuration OK\n", config_path);
+	} else {
+		for (int i = optind; i < argc; i++) {
+			int code = show_domain(ctx, argv[i]);
+			if (exit_rank(code) > exit_rank(worst))
+				worst = code;
+		}
+	}
+	route_ctx_free(ctx);
+	mx_config_free(cfg);
+	mx_errlist_free(&errs);
+	return worst;
+}

@@ -1,0 +1,162 @@
+/* test_config - the mxport.conf parser: values, errors with file and line */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "mxconfig.h"
+
+/* write_temp - a config file with the given text; returns its path */
+static char *write_temp(const char *text)
+{
+	static char path[64];
+	int fd;
+
+	strcpy(path, "/tmp/mxport-test-conf.XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+/* read_text - parse text, return the error count and keep the list */
+static int read_text(struct mx_config *cfg, const char *text, struct mx_errlist *errs)
+{
+	char *path = write_temp(text);
+	int n;
+
+	mx_errlist_init(errs);
+	n = mx_config_read(cfg, path, errs);
+	unlink(path);
+	return n;
+}
+
+static void test_defaults(void **state)
+{
+	struct mx_config *cfg = mx_config_defaults();
+
+	(void)state;
+	assert_string_equal(cfg->dns_route_prefix, "_smtp._tcp");
+	assert_false(cfg->dns_routes);
+	assert_int_equal(cfg->tls_mode, MX_TLS_MAY);
+	assert_int_equal(cfg->unknown_domains, MX_UNKNOWN_REJECT);
+	assert_int_equal(cfg->dns_timeout, 5);
+	assert_true(cfg->delivery_time_limit < 1000); /* below Postfix's transport_time_limit */
+	mx_config_free(cfg);
+}
+
+static void test_values(void **state)
+{
+	struct mx_config *cfg = mx_config_defaults();
+	struct mx_errlist errs;
+
+	(void)state;
+	assert_int_equal(read_text(cfg,
+				   "# comment\n"
+				   "routes_file = /etc/mxport/routes   # trailing comment\n"
+				   "dns_routes = yes\n"
+				   "dns_servers = 127.0.0.1:5353, [::1]:5353\n"
+				   "   192.0.2.53\n"
+				   "dns_timeout = 2m\n"
+				   "tls_mode = verify\n"
+				   "unknown_domains = accept\n"
+				   "allowed_networks = 127.0.0.0/8 ::1/128\n"
+				   "\n"
+				   "route_cache_size = 0\n",
+				   &errs),
+			 0);
+	assert_string_equal(cfg->routes_file, "/etc/mxport/routes");
+	assert_true(cfg->dns_routes);
+	assert_string_equal(cfg->dns_servers, "127.0.0.1:5353, [::1]:5353 192.0.2.53");
+	assert_int_equal(cfg->dns_timeout, 120);
+	assert_int_equal(cfg->tls_mode, MX_TLS_VERIFY);
+	assert_int_equal(cfg->unknown_domains, MX_UNKNOWN_ACCEPT);
+	assert_int_equal(cfg->route_cache_size, 0);
+	mx_errlist_free(&errs);
+	mx_config_free(cfg);
+}
+
+/* Every bad line is reported, each with file, line and key. */
+static void test_errors(void **state)
+{
+	struct mx_config *cfg = mx_config_defaults();
+	struct mx_errlist errs;
+	static const struct {
+		int line;
+		const char *needle;
+	} want[] = {
+		{1, "no_such_key: unknown key"},
+		{2, "dns_routes: 'maybe' is not yes or no"},
+		{3, "tls_mode: 'strict' is not one of: none may encrypt verify dane"},
+		{4, "dns_timeout: '0' is not a time from 1s to 120s"},
+		{5, "expected 'key = value'"},
+		{6, "allowed_networks: '10.0.0.1/8' has host bits set"},
+		{7, "dns_servers: 'dns.example' is not a numeric IPv4 or IPv6 address"},
+		{8, "local_ports: '70000' is not a port number"},
+		{9, "dns_attempts: set a second time (first on line 9)"},
+	};
+
+	(void)state;
+	assert_int_equal(read_text(cfg,
+				   "no_such_key = 1\n"
+				   "dns_routes = maybe\n"
+				   "tls_mode = strict\n"
+				   "dns_timeout = 0\n"
+				   "just some words\n"
+				   "allowed_networks = 10.0.0.1/8\n"
+				   "dns_servers = dns.example\n"
+				   "local_ports = 25 70000\n"
+				   "dns_attempts = 1\n"
+				   "dns_attempts = 2\n",
+				   &errs),
+			 9);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		char prefix[64];
+		bool found = false;
+
+		snprintf(prefix, sizeof(prefix), ":%d: ", want[i].line + (i == 8 ? 1 : 0));
+		for (size_t j = 0; j < errs.count; j++)
+			if (strstr(errs.msgs[j], want[i].needle) && strstr(errs.msgs[j], prefix) &&
+			    strncmp(errs.msgs[j], "/tmp/mxport-test-conf.", 22) == 0)
+				found = true;
+		if (!found) {
+			for (size_t j = 0; j < errs.count; j++)
+				fprintf(stderr, "# got: %s\n", errs.msgs[j]);
+			fail_msg("no error '%s' at line %d", want[i].needle, want[i].line);
+		}
+	}
+	mx_errlist_free(&errs);
+	mx_config_free(cfg);
+}
+
+static void test_missing_file(void **state)
+{
+	struct mx_config *cfg = mx_config_defaults();
+	struct mx_errlist errs;
+
+	(void)state;
+	mx_errlist_init(&errs);
+	assert_int_equal(mx_config_read(cfg, "/nonexistent/mxport.conf", &errs), 1);
+	assert_non_null(strstr(errs.msgs[0], "/nonexistent/mxport.conf: cannot open"));
+	mx_errlist_free(&errs);
+	mx_config_free(cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_missing_file),
+	};
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
