@@ -130,7 +130,8 @@ int main(int argc, char **argv)
 	if (!check_only && optind >= argc)
 		usage();
 	mx_errlist_init(&errs);
-	if (mx_config_read(cfg, config_path, &errs) == 0)
+	/* Errors in the routes file are listed even when mxport.conf has some too. */
+	if (mx_config_read(cfg, config_path, &errs) == 0 || *cfg->routes_file)
 		ctx = route_ctx_new(cfg, &errs);
 	for (size_t i = 0; i < errs.count; i++)
 		fprintf(stderr, "mxport-route: %s\n", errs.msgs[i]);

@@ -1,0 +1,156 @@
+# harness.sh - shared shell functions for tests that run real servers on loopback.
+# Sourced by the test scripts; prints TAP. Every server listens on 127.0.0.1
+# only and is stopped when the test exits.
+
+: "${MXPORT_BUILDDIR:?run through make check}"
+: "${MXPORT_SRCDIR:?run through make check}"
+
+T_DIR=$(mktemp -d /tmp/mxport-test.XXXXXX)
+chmod 755 "$T_DIR"
+T_PIDS=""
+T_NUM=0
+T_FAILED=0
+
+t_cleanup() {
+	for pid in $T_PIDS; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in $T_PIDS; do
+		wait "$pid" 2>/dev/null
+	done
+	if [ "$T_FAILED" -eq 0 ] && [ -z "${MXPORT_KEEP:-}" ]; then
+		rm -rf "$T_DIR"
+	else
+		echo "# test files kept in $T_DIR"
+	fi
+}
+trap t_cleanup EXIT
+trap 'exit 1' INT TERM
+
+# need CMD... - a test that lacks a tool fails loudly, never skips silently
+need() {
+	for cmd in "$@"; do
+		if ! command -v "$cmd" >/dev/null 2>&1; then
+			echo "Bail out! $cmd not found: install it (see .ci/run)"
+			exit 99
+		fi
+	done
+}
+
+# ok COND DESC - TAP line for a shell condition already evaluated ($?)
+t_ok() {
+	T_NUM=$((T_NUM + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $T_NUM - $2"
+	else
+		echo "not ok $T_NUM - $2"
+		T_FAILED=$((T_FAILED + 1))
+	fi
+}
+
+# t_grep FILE PATTERN DESC - FILE holds a line matching the extended regex
+t_grep() {
+	if grep -Eq -- "$2" "$1"; then
+		t_ok 0 "$3"
+	else
+		t_ok 1 "$3"
+		echo "# no line matching /$2/ in $1:"
+		sed 's/^/#   /' "$1"
+	fi
+}
+
+# t_nogrep FILE PATTERN DESC - FILE holds no line matching
+t_nogrep() {
+	if grep -Eq -- "$2" "$1"; then
+		t_ok 1 "$3"
+		echo "# unexpected line matching /$2/ in $1:"
+		grep -E -- "$2" "$1" | sed 's/^/#   /'
+	else
+		t_ok 0 "$3"
+	fi
+}
+
+# t_eq GOT WANT DESC
+t_eq() {
+	if [ "$1" = "$2" ]; then
+		t_ok 0 "$3"
+	else
+		t_ok 1 "$3"
+		echo "#   got: $1"
+		echo "#  want: $2"
+	fi
+}
+
+t_done() {
+	echo "1..$T_NUM"
+	[ "$T_FAILED" -eq 0 ]
+}
+
+# free_port - a TCP/UDP port on 127.0.0.1 that nothing listens on now
+free_port() {
+	python3 -c 'import socket
+s=socket.socket(); s.bind(("127.0.0.1",0)); u=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
+p=s.getsockname()[1]
+u.bind(("127.0.0.1",p)); print(p)'
+}
+
+# wait_for DESC CMD... - retry CMD for up to 10 seconds
+wait_for() {
+	desc=$1
+	shift
+	i=0
+	while ! "$@" >/dev/null 2>&1; do
+		i=$((i + 1))
+		if [ $i -gt 100 ]; then
+			echo "Bail out! $desc did not come up"
+			exit 99
+		fi
+		sleep 0.1
+	done
+}
+
+# start_nsd ZONEFILE ORIGIN - NSD serving one zone on a free port; sets NSD_PORT
+start_nsd() {
+	need nsd drill
+	NSD_PORT=$(free_port)
+	mkdir -p "$T_DIR/nsd"
+	cp "$1" "$T_DIR/nsd/zone"
+	cat >"$T_DIR/nsd/nsd.conf" <<NSDEOF
+server:
+	ip-address: 127.0.0.1@$NSD_PORT
+	username: ""
+	chroot: ""
+	database: ""
+	zonesdir: "$T_DIR/nsd"
+	pidfile: "$T_DIR/nsd/nsd.pid"
+	xfrdfile: "$T_DIR/nsd/xfrd.state"
+	zonelistfile: "$T_DIR/nsd/zone.list"
+	xfrdir: "$T_DIR/nsd"
+	logfile: "$T_DIR/nsd/nsd.log"
+	verbosity: 1
+	server-count: 1
+remote-control:
+	control-enable: no
+zone:
+	name: "$2"
+	zonefile: "$T_DIR/nsd/zone"
+NSDEOF
+	nsd -d -c "$T_DIR/nsd/nsd.conf" >>"$T_DIR/nsd/nsd.log" 2>&1 &
+	T_PIDS="$T_PIDS $!"
+	wait_for "nsd on port $NSD_PORT" sh -c "drill -p $NSD_PORT @127.0.0.1 SOA $2 | grep -q 'rcode: NOERROR'"
+}
+
+# start_dnsstub MODE - the failure stub; sets STUB_PORT
+start_dnsstub() {
+	need python3
+	rm -f "$T_DIR/stub.$1.port"
+	python3 "$MXPORT_SRCDIR/tests/lib/dnsstub.py" "$1" "$T_DIR/stub.$1.port" &
+	T_PIDS="$T_PIDS $!"
+	wait_for "dnsstub $1" test -s "$T_DIR/stub.$1.port"
+	STUB_PORT=$(cat "$T_DIR/stub.$1.port")
+}
+
+# now_ms - wall clock in milliseconds
+now_ms() {
+	date +%s%3N
+}

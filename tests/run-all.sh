@@ -1,0 +1,93 @@
+#!/bin/sh
+# run-all.sh - the whole test suite, as CI runs it:
+#   1. a normal build (-Wall -Wextra -Werror) and `make check`
+#   2. the same tests built with AddressSanitizer and UBSan
+#   3. the libFuzzer targets built with clang, each run for a short time
+# Ends with one line "N passed, N failed"; exits non-zero on any failure.
+# Usage: tests/run-all.sh [--quick]   (--quick: step 1 only)
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+jobs=$(nproc 2>/dev/null || echo 2)
+fuzz_seconds=${MXPORT_FUZZ_SECONDS:-30}
+passed=0
+failed=0
+
+# count DIR - add the TAP results of one build's test-suite.log
+count() {
+	log="$1/test-suite.log"
+	if [ ! -f "$log" ]; then
+		echo "run-all: $log missing: the suite did not run"
+		failed=$((failed + 1))
+		return
+	fi
+	p=$(sed -n 's/^# PASS: *//p' "$log")
+	f=$(sed -n 's/^# FAIL: *//p' "$log")
+	e=$(sed -n 's/^# ERROR: *//p' "$log")
+	x=$(sed -n 's/^# XPASS: *//p' "$log")
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-0} + ${e:-0} + ${x:-0}))
+	grep -E '^(FAIL|ERROR|XPASS):' "$log" | sed "s|^|$1: |"
+}
+
+# build NAME CONFIGURE-ARGS... - configure in _build-NAME and make check
+build_and_check() {
+	name=$1
+	shift
+	dir="$top/_build-$name"
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	echo "=== $name: configure $*"
+	if ! (cd "$dir" && "$top/configure" -q "$@" >configure.out 2>&1); then
+		cat "$dir/configure.out"
+		echo "run-all: $name: configure failed"
+		failed=$((failed + 1))
+		return
+	fi
+	echo "=== $name: make check"
+	(cd "$dir" && make -j"$jobs" >make.out 2>&1) || {
+		tail -40 "$dir/make.out"
+		echo "run-all: $name: build failed"
+		failed=$((failed + 1))
+		return
+	}
+	(cd "$dir" && make -j"$jobs" check >check.out 2>&1)
+	grep -E '^# (TOTAL|PASS|FAIL|ERROR)' "$dir/test-suite.log" | sed "s|^|$name |"
+	count "$dir"
+}
+
+[ -x "$top/configure" ] || autoreconf -fi >/dev/null || { echo "run-all: autoreconf failed"; exit 1; }
+
+build_and_check plain
+if [ "${1:-}" != "--quick" ]; then
+	build_and_check asan --enable-sanitizers
+	# Fuzzers: clang with libFuzzer; each target runs on a copy of its seed corpus.
+	dir="$top/_build-fuzz"
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	echo "=== fuzz: build with clang"
+	if (cd "$dir" && "$top/configure" -q CC=clang --enable-fuzzers >configure.out 2>&1 &&
+		make -j"$jobs" tests/fuzz/fuzz_routes_file tests/fuzz/fuzz_srv_answer >make.out 2>&1); then
+		for target in routes_file srv_answer; do
+			work="$dir/corpus-$target"
+			mkdir -p "$work"
+			cp "$top/tests/fuzz/corpus/$target"/* "$work/"
+			if "$dir/tests/fuzz/fuzz_$target" -max_total_time="$fuzz_seconds" -timeout=10 \
+				-rss_limit_mb=2048 "$work" >"$dir/fuzz-$target.out" 2>&1; then
+				echo "fuzz $target: ok ($(grep -c . "$dir/fuzz-$target.out") lines of output, ${fuzz_seconds}s)"
+				passed=$((passed + 1))
+			else
+				tail -30 "$dir/fuzz-$target.out"
+				echo "fuzz $target: FAILED"
+				failed=$((failed + 1))
+			fi
+		done
+	else
+		tail -30 "$dir/configure.out" "$dir/make.out" 2>/dev/null
+		echo "run-all: fuzz build failed"
+		failed=$((failed + 1))
+	fi
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
