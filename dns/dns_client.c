@@ -40,7 +40,8 @@ bool dns_client_init(struct dns_client *dc, const struct mx_config *cfg, char *e
 	}
 	ldns_resolver_deep_free(res);
 	if (dc->servers.count == 0) {
-		snprintf(err, errlen, "/etc/resolv.conf names no usable name server (set dns_servers)");
+		snprintf(err, errlen,
+			 "/etc/resolv.conf names no usable name server (set dns_servers)");
 		return false;
 	}
 	return true;
@@ -57,9 +58,8 @@ static ldns_resolver *make_resolver(const struct dns_client *dc, const struct mx
 				    char *reason, size_t reasonlen)
 {
 	ldns_resolver *res = ldns_resolver_new();
-	ldns_rdf *addr = ldns_rdf_new_frm_str(strchr(srv->addr, ':') ? LDNS_RDF_TYPE_AAAA
-								     : LDNS_RDF_TYPE_A,
-					      srv->addr);
+	ldns_rdf *addr = ldns_rdf_new_frm_str(
+		strchr(srv->addr, ':') ? LDNS_RDF_TYPE_AAAA : LDNS_RDF_TYPE_A, srv->addr);
 	unsigned per_try = dc->timeout_ms / (dc->attempts * (unsigned)dc->servers.count);
 	struct timeval tv;
 	ldns_status st;

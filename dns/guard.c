@@ -89,9 +89,8 @@ bool guard_check(const struct sockaddr *sa, const struct mx_netlist *allowed, ch
 	inet_ntop(family, addr, text, sizeof(text));
 	for (size_t i = 0; i < NSPECIAL; i++) {
 		if (mx_cidr_match(&nets[i], family, addr)) {
-			snprintf(why, whylen,
-				 "%s is in %s network %s (not in allowed_networks)", text,
-				 special[i].name, special[i].net);
+			snprintf(why, whylen, "%s is in %s network %s (not in allowed_networks)",
+				 text, special[i].name, special[i].net);
 			return false;
 		}
 	}

@@ -51,8 +51,8 @@ struct route_addr {
 	struct sockaddr_storage sa;
 	socklen_t salen;
 	char text[INET6_ADDRSTRLEN];
-	bool refused;	  /* by the destination guard */
-	char why[160];	  /* why it was refused */
+	bool refused;  /* by the destination guard */
+	char why[160]; /* why it was refused */
 };
 
 struct route_addrs {

@@ -46,8 +46,8 @@ struct route_ctx *route_ctx_new(const struct mx_config *cfg, struct mx_errlist *
 	if (*cfg->dns_route_prefix) {
 		/* The prefix has underscores, so check it by the shape of a name, not as a host. */
 		for (const char *p = cfg->dns_route_prefix; *p; p++)
-			if (!(((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z') || (*p >= '0' && *p <= '9') ||
-			      *p == '_' || *p == '-' || *p == '.')) {
+			if (!(((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z') ||
+			      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.')) {
 				mx_errlist_add(errs, "%s: dns_route_prefix: '%s' is not a DNS name",
 					       cfg->path, cfg->dns_route_prefix);
 				break;
@@ -127,8 +127,8 @@ static void dns_route(struct route_ctx *ctx, const char *domain, struct route *o
 	ldns_pkt_free(pkt);
 	if (out->status == ROUTE_OK || out->status == ROUTE_NOTFOUND ||
 	    out->status == ROUTE_NOSERVICE)
-		route_cache_put_route(ctx->cache, key, cache_expiry(ctx, out->status, out->ttl, now),
-				      out);
+		route_cache_put_route(ctx->cache, key,
+				      cache_expiry(ctx, out->status, out->ttl, now), out);
 }
 
 /*
@@ -212,7 +212,8 @@ static void lookup_host(struct route_ctx *ctx, const char *host, uint16_t port,
 		}
 	}
 	out->secure = secure;
-	/* One family answering is enough; a failure of the other is said in the log by the caller. */
+	/* One family answering is enough; a failure of the other is said in the log by the caller.
+	 */
 	if (out->count > 0) {
 		out->status = ROUTE_OK;
 		snprintf(out->reason, sizeof(out->reason), "%s: %zu address(es)", host, out->count);

@@ -59,7 +59,8 @@ static bool parse_endpoint(char *text, struct route_target *t, char *err, size_t
 			port = colon + 1;
 		}
 		if (strchr(host, ':')) {
-			snprintf(err, errlen, "'%s': write an IPv6 address as [address]:port", text);
+			snprintf(err, errlen, "'%s': write an IPv6 address as [address]:port",
+				 text);
 			return false;
 		}
 		if (!mx_domain_normalize(host, t->host, sizeof(t->host), err, errlen))
@@ -118,9 +119,10 @@ static bool parse_target(char *text, struct route_target *t, char *err, size_t e
 	for (; i < nw; i++) {
 		if (strncasecmp(words[i], "tls=", 4) == 0) {
 			if (!mx_tls_mode_parse(words[i] + 4, &t->tls_mode)) {
-				snprintf(err, errlen,
-					 "'%s': TLS mode must be none, may, encrypt, verify or dane",
-					 words[i]);
+				snprintf(
+					err, errlen,
+					"'%s': TLS mode must be none, may, encrypt, verify or dane",
+					words[i]);
 				return false;
 			}
 			if (t->implicit_tls && t->tls_mode == MX_TLS_NONE) {
@@ -134,8 +136,8 @@ static bool parse_target(char *text, struct route_target *t, char *err, size_t e
 			}
 			t->weight = (unsigned)num;
 		} else {
-			snprintf(err, errlen, "'%s': unexpected word (options are tls= and weight=)",
-				 words[i]);
+			snprintf(err, errlen,
+				 "'%s': unexpected word (options are tls= and weight=)", words[i]);
 			return false;
 		}
 	}

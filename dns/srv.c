@@ -20,7 +20,8 @@ static bool srv_target(const ldns_rr *rr, struct route_target *t, bool *dot, cha
 
 	*dot = false;
 	if (ldns_rr_rd_count(rr) != 4) {
-		snprintf(why, whylen, "SRV record with %zu fields instead of 4", ldns_rr_rd_count(rr));
+		snprintf(why, whylen, "SRV record with %zu fields instead of 4",
+			 ldns_rr_rd_count(rr));
 		return false;
 	}
 	prio = ldns_rr_rdf(rr, 0);

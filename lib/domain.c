@@ -26,11 +26,13 @@ static bool check_ldh(const char *name, char *err, size_t errlen)
 				return false;
 			}
 			if (label > 63) {
-				snprintf(err, errlen, "'%s': label longer than 63 characters", name);
+				snprintf(err, errlen, "'%s': label longer than 63 characters",
+					 name);
 				return false;
 			}
 			if (start[0] == '-' || p[-1] == '-') {
-				snprintf(err, errlen, "'%s': a label starts or ends with '-'", name);
+				snprintf(err, errlen, "'%s': a label starts or ends with '-'",
+					 name);
 				return false;
 			}
 			if (*p == '\0')

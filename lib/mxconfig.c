@@ -53,8 +53,8 @@ static const struct mx_config_key keys[] = {
 	 "time for a whole transport run; then it defers"},
 	{"local_ports", MX_CFG_PORTS, F(local_ports), "25", NULL, 0, 0,
 	 "ports of this host's MTA: a route to them loops"},
-	{"milter_socket", MX_CFG_STRING, F(milter_socket), "unix:/run/mxport/milter.sock", NULL, 0, 0,
-	 "where mxport-milter listens (unix:/path or inet:port@host)"},
+	{"milter_socket", MX_CFG_STRING, F(milter_socket), "unix:/run/mxport/milter.sock", NULL, 0,
+	 0, "where mxport-milter listens (unix:/path or inet:port@host)"},
 	{"unknown_domains", MX_CFG_ENUM, F(unknown_domains), "reject", unknown_names, 0, 0,
 	 "what the milter does with recipients of domains that are not forwarded"},
 	{"trusted_networks", MX_CFG_NETWORKS, F(trusted_networks), "", NULL, 0, 0,
@@ -65,8 +65,8 @@ static const struct mx_config_key keys[] = {
 	 "most route lookups kept in memory; 0: no cache"},
 	{"route_cache_max_ttl", MX_CFG_TIME, F(route_cache_max_ttl), "3600s", NULL, 0, 604800,
 	 "longest time a DNS answer is kept, whatever its TTL"},
-	{"route_cache_negative_ttl", MX_CFG_TIME, F(route_cache_negative_ttl), "60s", NULL, 0, 86400,
-	 "time a 'not forwarded' answer is kept"},
+	{"route_cache_negative_ttl", MX_CFG_TIME, F(route_cache_negative_ttl), "60s", NULL, 0,
+	 86400, "time a 'not forwarded' answer is kept"},
 	{"log_file", MX_CFG_STRING, F(log_file), "", NULL, 0, 0,
 	 "also log to this file; empty: syslog only"},
 };
@@ -91,10 +91,22 @@ static bool parse_time(const char *s, unsigned long *out)
 		return false;
 	memcpy(buf, s, len + 1);
 	switch (buf[len - 1]) {
-	case 's': mult = 1; buf[len - 1] = '\0'; break;
-	case 'm': mult = 60; buf[len - 1] = '\0'; break;
-	case 'h': mult = 3600; buf[len - 1] = '\0'; break;
-	case 'd': mult = 86400; buf[len - 1] = '\0'; break;
+	case 's':
+		mult = 1;
+		buf[len - 1] = '\0';
+		break;
+	case 'm':
+		mult = 60;
+		buf[len - 1] = '\0';
+		break;
+	case 'h':
+		mult = 3600;
+		buf[len - 1] = '\0';
+		break;
+	case 'd':
+		mult = 86400;
+		buf[len - 1] = '\0';
+		break;
 	default: break;
 	}
 	if (!mx_parse_uint(buf, ULONG_MAX / mult, &v))
@@ -123,8 +135,7 @@ static bool set_value(struct mx_config *cfg, const struct mx_config_key *k, cons
 	unsigned long num;
 
 	switch (k->type) {
-	case MX_CFG_STRING:
-		break;
+	case MX_CFG_STRING: break;
 	case MX_CFG_BOOL:
 		if (strcasecmp(value, "yes") == 0 || strcasecmp(value, "true") == 0 ||
 		    strcmp(value, "1") == 0) {
@@ -147,9 +158,10 @@ static bool set_value(struct mx_config *cfg, const struct mx_config_key *k, cons
 		return true;
 	case MX_CFG_TIME:
 		if (!parse_time(value, &num) || num < k->min || num > k->max) {
-			snprintf(err, errlen,
-				 "'%s' is not a time from %lus to %lus (a number with s, m, h or d)",
-				 value, k->min, k->max);
+			snprintf(
+				err, errlen,
+				"'%s' is not a time from %lus to %lus (a number with s, m, h or d)",
+				value, k->min, k->max);
 			return false;
 		}
 		*(unsigned *)field = (unsigned)num;
@@ -164,7 +176,8 @@ static bool set_value(struct mx_config *cfg, const struct mx_config_key *k, cons
 		{
 			size_t off = (size_t)snprintf(err, errlen, "'%s' is not one of:", value);
 			for (int i = 0; k->choices[i] && off < errlen; i++)
-				off += (size_t)snprintf(err + off, errlen - off, " %s", k->choices[i]);
+				off += (size_t)snprintf(err + off, errlen - off, " %s",
+							k->choices[i]);
 		}
 		return false;
 	case MX_CFG_NETWORKS:
@@ -276,7 +289,8 @@ int mx_config_read(struct mx_config *cfg, const char *path, struct mx_errlist *e
 		if (isspace((unsigned char)line[0]) && *mx_trim(line) != '\0') {
 			text = mx_trim(line);
 			if (logical == NULL) {
-				mx_errlist_add(errs, "%s:%d: continuation line with nothing to continue",
+				mx_errlist_add(errs,
+					       "%s:%d: continuation line with nothing to continue",
 					       path, lineno);
 				continue;
 			}
@@ -314,11 +328,8 @@ void mx_config_free(struct mx_config *cfg)
 		case MX_CFG_STRING:
 		case MX_CFG_NETWORKS:
 		case MX_CFG_SERVERS:
-		case MX_CFG_PORTS:
-			free(*(char **)((char *)cfg + keys[i].offset));
-			break;
-		default:
-			break;
+		case MX_CFG_PORTS: free(*(char **)((char *)cfg + keys[i].offset)); break;
+		default: break;
 		}
 	}
 	free(cfg->path);

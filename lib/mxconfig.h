@@ -77,7 +77,8 @@ extern const char *const mx_tls_mode_names[];
 
 struct mx_config *mx_config_defaults(void);
 int mx_config_read(struct mx_config *cfg, const char *path, struct mx_errlist *errs);
-int mx_config_set(struct mx_config *cfg, const char *name, const char *value, char *err, size_t errlen);
+int mx_config_set(struct mx_config *cfg, const char *name, const char *value, char *err,
+		  size_t errlen);
 void mx_config_free(struct mx_config *cfg);
 const struct mx_config_key *mx_config_table(size_t *count);
 bool mx_tls_mode_parse(const char *s, int *mode);

@@ -97,15 +97,9 @@ static int show_domain(struct route_ctx *ctx, const char *domain)
 			printf("  no usable address: mail would be deferred\n");
 		break;
 	case ROUTE_NOTFOUND:
-	case ROUTE_NOSERVICE:
-		code = 1;
-		break;
-	case ROUTE_RETRY:
-		code = EX_TEMPFAIL;
-		break;
-	default:
-		code = EX_CONFIG;
-		break;
+	case ROUTE_NOSERVICE: code = 1; break;
+	case ROUTE_RETRY: code = EX_TEMPFAIL; break;
+	default: code = EX_CONFIG; break;
 	}
 	route_clear(&r);
 	return code;

@@ -21,7 +21,8 @@ static bool check(const char *text, const struct mx_netlist *allowed, char *why,
 	if (inet_pton(AF_INET, text, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
 		ss.ss_family = AF_INET;
 	} else {
-		assert_int_equal(inet_pton(AF_INET6, text, &((struct sockaddr_in6 *)&ss)->sin6_addr), 1);
+		assert_int_equal(
+			inet_pton(AF_INET6, text, &((struct sockaddr_in6 *)&ss)->sin6_addr), 1);
 		ss.ss_family = AF_INET6;
 	}
 	return guard_check((struct sockaddr *)&ss, allowed, why, len);
@@ -30,11 +31,31 @@ static bool check(const char *text, const struct mx_netlist *allowed, char *why,
 static void test_refused(void **state)
 {
 	static const char *const refused[] = {
-		"127.0.0.1", "127.255.255.254", "10.1.2.3", "172.16.0.1", "172.31.255.255",
-		"192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1",
-		"239.255.255.250", "255.255.255.255", "192.0.2.10", "198.51.100.1", "203.0.113.5",
-		"::1", "::", "fe80::1", "fc00::1", "fd12:3456::1", "ff02::1", "2001:db8::1",
-		"::ffff:127.0.0.1", "::ffff:10.0.0.1", "fec0::1",
+		"127.0.0.1",
+		"127.255.255.254",
+		"10.1.2.3",
+		"172.16.0.1",
+		"172.31.255.255",
+		"192.168.1.1",
+		"169.254.169.254",
+		"100.64.0.1",
+		"0.0.0.0",
+		"224.0.0.1",
+		"239.255.255.250",
+		"255.255.255.255",
+		"192.0.2.10",
+		"198.51.100.1",
+		"203.0.113.5",
+		"::1",
+		"::",
+		"fe80::1",
+		"fc00::1",
+		"fd12:3456::1",
+		"ff02::1",
+		"2001:db8::1",
+		"::ffff:127.0.0.1",
+		"::ffff:10.0.0.1",
+		"fec0::1",
 	};
 	char why[160];
 
@@ -46,14 +67,15 @@ static void test_refused(void **state)
 		assert_non_null(strstr(why, "network"));
 	}
 	check("169.254.169.254", NULL, why, sizeof(why));
-	assert_string_equal(why, "169.254.169.254 is in link-local network 169.254.0.0/16 (not in allowed_networks)");
+	assert_string_equal(why, "169.254.169.254 is in link-local network 169.254.0.0/16 (not in "
+				 "allowed_networks)");
 }
 
 static void test_public_passes(void **state)
 {
-	static const char *const ok[] = {"8.8.8.8", "93.184.216.34", "172.32.0.1", "172.15.255.255",
-					 "100.128.0.1", "2a00:1450:4001::1", "2606:4700::1111",
-					 "::ffff:8.8.8.8", "11.0.0.1"};
+	static const char *const ok[] = {"8.8.8.8",	    "93.184.216.34",  "172.32.0.1",
+					 "172.15.255.255",  "100.128.0.1",    "2a00:1450:4001::1",
+					 "2606:4700::1111", "::ffff:8.8.8.8", "11.0.0.1"};
 	char why[160];
 
 	(void)state;

@@ -124,10 +124,8 @@ static void test_repeatable(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_preference_first),
-		cmocka_unit_test(test_weights),
-		cmocka_unit_test(test_zero_weight),
-		cmocka_unit_test(test_all_zero_uniform),
+		cmocka_unit_test(test_preference_first), cmocka_unit_test(test_weights),
+		cmocka_unit_test(test_zero_weight),	 cmocka_unit_test(test_all_zero_uniform),
 		cmocka_unit_test(test_repeatable),
 	};
 	return cmocka_run_group_tests_name("route_order", tests, NULL, NULL);

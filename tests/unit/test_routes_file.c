@@ -1,4 +1,5 @@
-/* test_routes_file - the routes file parser: valid lines, invalid lines with their error, lookups */
+/* test_routes_file - the routes file parser: valid lines, invalid lines with their error, lookups
+ */
 #include "config.h"
 
 #include <setjmp.h>
@@ -19,7 +20,9 @@ static void test_valid_lines(void **state)
 	char err[512];
 
 	(void)state;
-	assert_int_equal(routes_parse_line("example.com     mail.example.com:2525", &e, err, sizeof(err)), 1);
+	assert_int_equal(
+		routes_parse_line("example.com     mail.example.com:2525", &e, err, sizeof(err)),
+		1);
 	assert_string_equal(e.domain, "example.com");
 	assert_false(e.subdomains);
 	assert_int_equal(e.ntargets, 1);
@@ -29,8 +32,10 @@ static void test_valid_lines(void **state)
 	assert_int_equal(e.targets[0].tls_mode, ROUTE_TLS_DEFAULT);
 	free(e.targets);
 
-	assert_int_equal(routes_parse_line("Example.NET. 10 mx1.example.net:2525, 20 MX2.example.net:2526 tls=verify # c",
-					   &e, err, sizeof(err)), 1);
+	assert_int_equal(routes_parse_line("Example.NET. 10 mx1.example.net:2525, 20 "
+					   "MX2.example.net:2526 tls=verify # c",
+					   &e, err, sizeof(err)),
+			 1);
 	assert_string_equal(e.domain, "example.net");
 	assert_int_equal(e.ntargets, 2);
 	assert_int_equal(e.targets[0].pref, 10);
@@ -40,28 +45,36 @@ static void test_valid_lines(void **state)
 	assert_int_equal(e.targets[1].tls_mode, MX_TLS_VERIFY);
 	free(e.targets);
 
-	assert_int_equal(routes_parse_line(".example.org [192.0.2.10]:2525", &e, err, sizeof(err)), 1);
+	assert_int_equal(routes_parse_line(".example.org [192.0.2.10]:2525", &e, err, sizeof(err)),
+			 1);
 	assert_true(e.subdomains);
 	assert_true(e.targets[0].literal);
 	assert_string_equal(e.targets[0].host, "192.0.2.10");
 	free(e.targets);
 
-	assert_int_equal(routes_parse_line("v6.example [2001:db8::1]:2525 weight=5", &e, err, sizeof(err)), 1);
+	assert_int_equal(
+		routes_parse_line("v6.example [2001:db8::1]:2525 weight=5", &e, err, sizeof(err)),
+		1);
 	assert_string_equal(e.targets[0].host, "2001:db8::1");
 	assert_int_equal(e.targets[0].weight, 5);
 	free(e.targets);
 
-	assert_int_equal(routes_parse_line("example.io smtps://mail.example.io:465", &e, err, sizeof(err)), 1);
+	assert_int_equal(
+		routes_parse_line("example.io smtps://mail.example.io:465", &e, err, sizeof(err)),
+		1);
 	assert_true(e.targets[0].implicit_tls);
 	assert_int_equal(e.targets[0].port, 465);
 	free(e.targets);
 
-	assert_int_equal(routes_parse_line("example.io smtps://mail.example.io", &e, err, sizeof(err)), 1);
+	assert_int_equal(
+		routes_parse_line("example.io smtps://mail.example.io", &e, err, sizeof(err)), 1);
 	assert_int_equal(e.targets[0].port, 465);
 	free(e.targets);
 
 	/* Unicode names are keyed by their A-label. */
-	assert_int_equal(routes_parse_line("bücher.example mail.bücher.example:2525", &e, err, sizeof(err)), 1);
+	assert_int_equal(
+		routes_parse_line("bücher.example mail.bücher.example:2525", &e, err, sizeof(err)),
+		1);
 	assert_string_equal(e.domain, "xn--bcher-kva.example");
 	assert_string_equal(e.targets[0].host, "mail.xn--bcher-kva.example");
 	free(e.targets);
@@ -99,7 +112,8 @@ static void test_invalid_lines(void **state)
 		{"exa_mple.com mail.example.com:2525", "not allowed in a host name"},
 		{"-bad.example mail.example.com:2525", "starts or ends with '-'"},
 		{"example..com mail.example.com:2525", "empty label"},
-		{"example.com mail.example.com:2525, .", "'.' (no service) must be the only target"},
+		{"example.com mail.example.com:2525, .",
+		 "'.' (no service) must be the only target"},
 	};
 	struct routes_entry e;
 	char err[512];
@@ -110,7 +124,8 @@ static void test_invalid_lines(void **state)
 		if (routes_parse_line(cases[i].line, &e, err, sizeof(err)) != -1)
 			fail_msg("accepted: %s", cases[i].line);
 		if (strstr(err, cases[i].error) == NULL)
-			fail_msg("'%s': error '%s', expected '%s'", cases[i].line, err, cases[i].error);
+			fail_msg("'%s': error '%s', expected '%s'", cases[i].line, err,
+				 cases[i].error);
 		assert_null(e.targets);
 	}
 }
@@ -160,7 +175,7 @@ static void test_lookup(void **state)
 	assert_int_equal(r.targets[0].port, 2525);
 
 	assert_false(routes_file_find(rf, "sub.example.com", &r)); /* no .example.com entry */
-	assert_false(routes_file_find(rf, "example.org", &r));	  /* leading dot: below only */
+	assert_false(routes_file_find(rf, "example.org", &r));	   /* leading dot: below only */
 
 	assert_true(routes_file_find(rf, "x.example.org", &r));
 	assert_int_equal(r.targets[0].port, 2526);
