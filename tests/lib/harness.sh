@@ -154,3 +154,52 @@ start_dnsstub() {
 now_ms() {
 	date +%s%3N
 }
+
+# sign_zone ZONEFILE ORIGIN OUT - DNSSEC-sign a zone with fresh KSK and ZSK;
+# leaves the KSK's DS record in OUT.ds
+sign_zone() {
+	need ldns-keygen ldns-signzone
+	kdir="$T_DIR/keys"
+	mkdir -p "$kdir"
+	(cd "$kdir" && ksk=$(ldns-keygen -a ECDSAP256SHA256 -k "$2") &&
+		zsk=$(ldns-keygen -a ECDSAP256SHA256 "$2") &&
+		cp "$1" zone && ldns-signzone -f "$3" zone "$ksk" "$zsk" && cp "$ksk.ds" "$3.ds") ||
+		{ echo "Bail out! signing $1 failed"; exit 99; }
+}
+
+# start_unbound TRUST_ANCHOR ZONE - a validating unbound on a free port that
+# sends questions for ZONE to the NSD started before; sets UNBOUND_PORT
+start_unbound() {
+	need unbound
+	UNBOUND_PORT=$(free_port)
+	mkdir -p "$T_DIR/unbound"
+	cp "$1" "$T_DIR/unbound/anchor.ds"
+	cat >"$T_DIR/unbound/unbound.conf" <<UBEOF
+server:
+	interface: 127.0.0.1
+	port: $UNBOUND_PORT
+	do-ip6: no
+	do-not-query-localhost: no
+	username: ""
+	chroot: ""
+	directory: "$T_DIR/unbound"
+	pidfile: "$T_DIR/unbound/unbound.pid"
+	use-syslog: no
+	logfile: "$T_DIR/unbound/unbound.log"
+	verbosity: 1
+	num-threads: 1
+	module-config: "validator iterator"
+	trust-anchor-file: "$T_DIR/unbound/anchor.ds"
+	local-zone: "$2" nodefault
+	qname-minimisation: no
+	val-log-level: 2
+remote-control:
+	control-enable: no
+stub-zone:
+	name: "$2"
+	stub-addr: 127.0.0.1@$NSD_PORT
+UBEOF
+	unbound -d -c "$T_DIR/unbound/unbound.conf" >>"$T_DIR/unbound/unbound.log" 2>&1 &
+	T_PIDS="$T_PIDS $!"
+	wait_for "unbound on port $UNBOUND_PORT" sh -c "drill -p $UNBOUND_PORT @127.0.0.1 SOA $2 | grep -q 'rcode: NOERROR'"
+}

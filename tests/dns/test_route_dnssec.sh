@@ -1,0 +1,38 @@
+#!/bin/sh
+# test_route_dnssec - routes through a validating unbound in front of NSD
+# serving a signed zone: secure answers are reported as such, a tampered
+# record is SERVFAIL, which must be a temporary failure, never "not forwarded".
+. "$MXPORT_SRCDIR/tests/lib/harness.sh"
+
+ROUTE="$MXPORT_BUILDDIR/mxport-route"
+sign_zone "$MXPORT_SRCDIR/tests/dns/test.zone" test. "$T_DIR/test.signed"
+# Tamper with one signed record: the SRV of srv-one now points at another port.
+sed -i 's/^\(_smtp\._tcp\.srv-one\.test\..*SRV\t10 0\) 2525 /\1 2999 /' "$T_DIR/test.signed"
+grep -q 'SRV	10 0 2999 mail.srv-one' "$T_DIR/test.signed" || { echo "Bail out! tampering failed"; exit 99; }
+start_nsd "$T_DIR/test.signed" test.
+start_unbound "$T_DIR/test.signed.ds" test.
+
+cat >"$T_DIR/mxport.conf" <<CONF
+dns_routes = yes
+dns_servers = 127.0.0.1:$UNBOUND_PORT
+allowed_networks = 127.0.0.0/8
+CONF
+cat >"$T_DIR/direct.conf" <<CONF
+dns_routes = yes
+dns_servers = 127.0.0.1:$NSD_PORT
+allowed_networks = 127.0.0.0/8
+CONF
+
+"$ROUTE" -c "$T_DIR/mxport.conf" multi.test >"$T_DIR/out" 2>&1
+t_eq "$?" 0 "signed zone via validator: forwarded"
+t_grep "$T_DIR/out" "source: DNS SRV _smtp\._tcp\.multi\.test \(DNSSEC secure" "signed zone via validator: SRV answer is DNSSEC secure"
+t_grep "$T_DIR/out" "addresses are DNSSEC secure" "signed zone via validator: target addresses are DNSSEC secure"
+
+"$ROUTE" -c "$T_DIR/mxport.conf" srv-one.test >"$T_DIR/out" 2>&1
+t_eq "$?" 75 "tampered SRV record: temporary failure (exit 75), not a bounce"
+t_grep "$T_DIR/out" "SERVFAIL" "tampered SRV record: validator's SERVFAIL named"
+
+"$ROUTE" -c "$T_DIR/direct.conf" multi.test >"$T_DIR/out" 2>&1
+t_grep "$T_DIR/out" "not DNSSEC secure" "authoritative server without validation: not reported as secure"
+
+t_done
