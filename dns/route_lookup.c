@@ -266,3 +266,91 @@ void route_resolve(struct route_ctx *ctx, const struct route_target *t, struct r
 					  sizeof(a->why));
 	}
 }
+
+/* mx_from_pkt - MX records to targets on mx_port; a lone "." exchange is a null MX */
+static void mx_from_pkt(struct route_ctx *ctx, const ldns_pkt *pkt, const char *domain,
+			struct route *out)
+{
+	ldns_rr_list *mxs = ldns_pkt_rr_list_by_type(pkt, LDNS_RR_TYPE_MX, LDNS_SECTION_ANSWER);
+	size_t n = mxs ? ldns_rr_list_rr_count(mxs) : 0;
+	bool null_mx = false;
+	char why[512] = "";
+
+	out->ttl = dns_rrlist_min_ttl(mxs);
+	for (size_t i = 0; i < n; i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(mxs, i);
+		const ldns_rdf *pref = ldns_rr_rdf(rr, 0), *exch = ldns_rr_rdf(rr, 1);
+		struct route_target t;
+		char *name;
+
+		if (ldns_rr_rd_count(rr) != 2 || ldns_rdf_size(pref) != 2 ||
+		    ldns_rdf_get_type(exch) != LDNS_RDF_TYPE_DNAME) {
+			snprintf(why, sizeof(why), "malformed MX record");
+			continue;
+		}
+		if (ldns_rdf_size(exch) == 1) {
+			null_mx = true;
+			continue;
+		}
+		memset(&t, 0, sizeof(t));
+		t.tls_mode = ROUTE_TLS_DEFAULT;
+		t.pref = ldns_rdf2native_int16(pref);
+		t.port = (uint16_t)ctx->cfg->mx_port;
+		name = ldns_rdf2str(exch);
+		if (name && mx_domain_normalize(name, t.host, sizeof(t.host), why, sizeof(why)))
+			route_add_target(out, &t);
+		free(name);
+	}
+	ldns_rr_list_deep_free(mxs);
+	if (null_mx && out->ntargets == 0)
+		route_set(out, ROUTE_NOSERVICE, "%s: null MX (domain accepts no mail)", domain);
+	else if (out->ntargets > 0)
+		route_set(out, ROUTE_OK, "%s: %zu MX host(s)", domain, out->ntargets);
+	else
+		route_set(out, ROUTE_FAIL, "%s: no usable MX record: %s", domain, why);
+}
+
+/*
+ * route_lookup_mx - the ordinary route of a domain that is not forwarded:
+ * its MX hosts on mx_port, or (no MX record) the domain itself, as RFC 5321
+ * 5.1 says. NXDOMAIN is NOTFOUND; a null MX (RFC 7505) is NOSERVICE.
+ */
+void route_lookup_mx(struct route_ctx *ctx, const char *domain, struct route *out)
+{
+	char norm[MX_DOMAIN_MAX], err[256];
+	ldns_pkt *pkt = NULL;
+	enum route_status st;
+
+	route_init(out);
+	if (!mx_domain_normalize(domain, norm, sizeof(norm), err, sizeof(err))) {
+		route_set(out, ROUTE_NOTFOUND, "not a domain name: %s", err);
+		return;
+	}
+	out->source = ROUTE_SRC_DNS;
+	snprintf(out->origin, sizeof(out->origin), "%s/MX", norm);
+	st = dns_client_query(&ctx->dns, norm, LDNS_RR_TYPE_MX, &pkt, out->reason,
+			      sizeof(out->reason));
+	if (st != ROUTE_OK) {
+		out->status = st;
+		return;
+	}
+	out->secure = ldns_pkt_ad(pkt);
+	st = dns_pkt_classify(pkt, norm, LDNS_RR_TYPE_MX, out->reason, sizeof(out->reason));
+	if (st == ROUTE_OK) {
+		mx_from_pkt(ctx, pkt, norm, out);
+	} else if (st == ROUTE_NOTFOUND && ldns_pkt_get_rcode(pkt) == LDNS_RCODE_NOERROR) {
+		struct route_target t;
+
+		memset(&t, 0, sizeof(t));
+		t.tls_mode = ROUTE_TLS_DEFAULT;
+		t.port = (uint16_t)ctx->cfg->mx_port;
+		mx_strlcpy(t.host, norm, sizeof(t.host));
+		route_add_target(out, &t);
+		route_set(out, ROUTE_OK, "%s: no MX record, using the domain's own address", norm);
+	} else {
+		out->status = st;
+	}
+	ldns_pkt_free(pkt);
+	if (out->status == ROUTE_OK)
+		route_order_targets(out->targets, out->ntargets, ctx->rnd, ctx->rnd_arg);
+}

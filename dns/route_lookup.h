@@ -12,6 +12,7 @@ struct route_ctx *route_ctx_new(const struct mx_config *cfg, struct mx_errlist *
 void route_ctx_free(struct route_ctx *ctx);
 void route_ctx_set_rand(struct route_ctx *ctx, route_rand_fn rnd, void *arg);
 void route_lookup(struct route_ctx *ctx, const char *domain, struct route *out);
+void route_lookup_mx(struct route_ctx *ctx, const char *domain, struct route *out);
 void route_resolve(struct route_ctx *ctx, const struct route_target *t, struct route_addrs *out);
 int route_effective_tls(const struct route_ctx *ctx, const struct route_target *t);
 

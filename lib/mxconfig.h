@@ -42,6 +42,8 @@ struct mx_config {
 	unsigned data_done_timeout;
 	unsigned delivery_time_limit;
 	char *local_ports;
+	unsigned mx_port;
+	char *secrets_file;
 	char *milter_socket;
 	int unknown_domains;
 	char *trusted_networks;

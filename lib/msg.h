@@ -1,0 +1,16 @@
+/* msg - logging in the MTA's own way: syslog facility mail, plus stderr or a file */
+#ifndef MX_MSG_H
+#define MX_MSG_H
+
+#include <stdbool.h>
+
+#define MSG_TO_SYSLOG 1
+#define MSG_TO_STDERR 2
+
+void msg_init(const char *ident, int where);
+void msg_set_file(const char *path);
+void msg_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void msg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void msg_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

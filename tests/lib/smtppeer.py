@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""smtppeer - the customer's SMTP server, played from a script, for tests.
+
+Usage: smtppeer.py SCRIPT.json DIR
+Listens on 127.0.0.1 (port from the script, 0 = any), writes the port to
+DIR/port, and for each connection N records what it received:
+  DIR/session.N   every line received (after TLS, if any)
+  DIR/msg.N       the DATA bytes exactly as received, without the final ".\r\n"
+  DIR/env.N       "MAIL FROM:<...>" and "RCPT TO:<...>" lines of accepted transactions
+Script keys (all optional):
+  port, greeting, ehlo (list of lines after the first), helo, mail, data, dot,
+  rset, quit, starttls_reply, auth_reply,
+  rcpt: reply for every recipient, or {"default": ..., "addr": reply},
+  tls: {"cert": file, "key": file}   offer STARTTLS (or implicit TLS with "implicit": true)
+  no_starttls: true                  do not offer STARTTLS even with a certificate
+  auth: {"user": u, "pass": p}       offer AUTH PLAIN LOGIN, require it before MAIL
+  delay: {stage: seconds}            wait before replying at that stage
+  disconnect: stage                  close the connection instead of replying
+  garbage: {stage: "text"}           send this line instead of the reply
+  sessions: [ {overrides for connection 1}, {... 2}, ... ]
+Stages: greeting ehlo helo starttls auth mail rcpt data dot quit.
+"""
+import json
+import os
+import socket
+import socketserver
+import ssl
+import sys
+import threading
+import time
+import base64
+
+SCRIPT = {}
+DIR = "."
+COUNTER = [0]
+LOCK = threading.Lock()
+
+DEFAULTS = {
+    "greeting": "220 peer.test ESMTP mxport test peer",
+    "ehlo": ["PIPELINING", "SIZE 100000000", "8BITMIME", "SMTPUTF8"],
+    "helo": "250 peer.test",
+    "mail": "250 2.1.0 Ok",
+    "rcpt": "250 2.1.5 Ok",
+    "data": "354 End data with <CR><LF>.<CR><LF>",
+    "dot": "250 2.0.0 Ok: queued as TEST",
+    "rset": "250 2.0.0 Ok",
+    "quit": "221 2.0.0 Bye",
+    "starttls_reply": "220 2.0.0 Ready to start TLS",
+    "auth_reply": "235 2.7.0 Authentication successful",
+}
+
+
+class Closed(Exception):
+    pass
+
+
+class Session(socketserver.BaseRequestHandler):
+    def setup(self):
+        with LOCK:
+            COUNTER[0] += 1
+            self.n = COUNTER[0]
+        self.conf = dict(DEFAULTS)
+        self.conf.update({k: v for k, v in SCRIPT.items() if k != "sessions"})
+        per = SCRIPT.get("sessions", [])
+        if self.n <= len(per):
+            self.conf.update(per[self.n - 1])
+        self.sock = self.request
+        self.buf = b""
+        self.log = open(os.path.join(DIR, "session.%d" % self.n), "ab")
+        self.authed = False
+        self.tls = False
+
+    def finish(self):
+        self.log.close()
+
+    def readline(self, limit=1 << 20):
+        while b"\n" not in self.buf:
+            data = self.sock.recv(65536)
+            if not data:
+                raise Closed()
+            self.buf += data
+        line, self.buf = self.buf.split(b"\n", 1)
+        self.log.write(line + b"\n")
+        self.log.flush()
+        return line.rstrip(b"\r")
+
+    def reply(self, stage, text):
+        c = self.conf
+        if stage in c.get("delay", {}):
+            time.sleep(c["delay"][stage])
+        if c.get("disconnect") == stage:
+            raise Closed()
+        if stage in c.get("garbage", {}):
+            text = c["garbage"][stage]
+        if isinstance(text, list):
+            text = "\r\n".join(text)
+        self.sock.sendall(text.encode("utf-8", "replace") + b"\r\n")
+
+    def ehlo_lines(self):
+        c = self.conf
+        ext = list(c["ehlo"])
+        if c.get("tls") and not self.tls and not c.get("no_starttls") and not c["tls"].get("implicit"):
+            ext.append("STARTTLS")
+        if c.get("auth"):
+            ext.append("AUTH PLAIN LOGIN")
+        lines = ["250-peer.test"] + ["250-" + e for e in ext]
+        lines[-1] = "250 " + lines[-1][4:]
+        return lines
+
+    def start_tls(self):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.conf["tls"]["cert"], self.conf["tls"]["key"])
+        self.sock = ctx.wrap_socket(self.sock, server_side=True)
+        self.tls = True
+        self.buf = b""
+
+    def handle(self):
+        try:
+            self.converse()
+        except (Closed, ConnectionError, ssl.SSLError, OSError):
+            pass
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def converse(self):
+        c = self.conf
+        if c.get("tls", {}).get("implicit"):
+            self.start_tls()
+        self.reply("greeting", c["greeting"])
+        env = []
+        while True:
+            line = self.readline()
+            cmd = line[:4].upper()
+            if cmd == b"EHLO":
+                self.reply("ehlo", c.get("ehlo_reply", self.ehlo_lines()))
+            elif cmd == b"HELO":
+                self.reply("helo", c["helo"])
+            elif line.upper() == b"STARTTLS":
+                self.reply("starttls", c["starttls_reply"])
+                if c["starttls_reply"].startswith("220"):
+                    self.start_tls()
+            elif cmd == b"AUTH":
+                self.do_auth(line)
+            elif cmd == b"MAIL":
+                if c.get("auth") and not self.authed:
+                    self.reply("mail", "530 5.7.0 Authentication required")
+                    continue
+                env = [line.decode("utf-8", "replace")]
+                self.reply("mail", c["mail"])
+            elif cmd == b"RCPT":
+                addr = line.decode("utf-8", "replace").split(":", 1)[1].strip().strip("<>")
+                r = c["rcpt"]
+                if isinstance(r, dict):
+                    r = r.get(addr, r.get("default", DEFAULTS["rcpt"]))
+                if r.startswith("2"):
+                    env.append(line.decode("utf-8", "replace"))
+                self.reply("rcpt", r)
+            elif cmd == b"DATA":
+                self.reply("data", c["data"])
+                if not c["data"].startswith("354"):
+                    continue
+                body = b""
+                while True:
+                    raw = self.readraw()
+                    if raw == b".\r\n":
+                        break
+                    body += raw
+                # Saved before the reply: "disconnect": "dot" is a peer that took
+                # the message and then vanished without saying so.
+                with open(os.path.join(DIR, "msg.%d" % self.n), "wb") as f:
+                    f.write(body)
+                with open(os.path.join(DIR, "env.%d" % self.n), "w") as f:
+                    f.write("\n".join(env) + "\n")
+                self.reply("dot", c["dot"])
+            elif cmd == b"RSET":
+                env = []
+                self.reply("rset", c["rset"])
+            elif cmd == b"QUIT":
+                self.reply("quit", c["quit"])
+                return
+            elif cmd == b"NOOP":
+                self.sock.sendall(b"250 2.0.0 Ok\r\n")
+            else:
+                self.sock.sendall(b"502 5.5.2 Error: command not recognized\r\n")
+
+    def readraw(self):
+        while b"\n" not in self.buf:
+            data = self.sock.recv(65536)
+            if not data:
+                raise Closed()
+            self.buf += data
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line + b"\n"
+
+    def do_auth(self, line):
+        c = self.conf
+        parts = line.decode().split()
+        want = (c["auth"]["user"], c["auth"]["pass"])
+        if len(parts) >= 2 and parts[1].upper() == "PLAIN":
+            blob = parts[2] if len(parts) > 2 else None
+            if blob is None:
+                self.sock.sendall(b"334 \r\n")
+                blob = self.readline().decode()
+            fields = base64.b64decode(blob).split(b"\0")
+            got = (fields[1].decode(), fields[2].decode()) if len(fields) == 3 else None
+        elif len(parts) >= 2 and parts[1].upper() == "LOGIN":
+            self.sock.sendall(b"334 VXNlcm5hbWU6\r\n")
+            u = base64.b64decode(self.readline()).decode()
+            self.sock.sendall(b"334 UGFzc3dvcmQ6\r\n")
+            p = base64.b64decode(self.readline()).decode()
+            got = (u, p)
+        else:
+            self.sock.sendall(b"504 5.5.4 Unrecognized authentication type\r\n")
+            return
+        if got == want:
+            self.authed = True
+            self.reply("auth", c["auth_reply"])
+        else:
+            self.reply("auth", "535 5.7.8 Authentication credentials invalid")
+
+
+class Server(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+
+def main():
+    global SCRIPT, DIR
+    with open(sys.argv[1]) as f:
+        SCRIPT = json.load(f)
+    DIR = sys.argv[2]
+    os.makedirs(DIR, exist_ok=True)
+    srv = Server(("127.0.0.1", SCRIPT.get("port", 0)), Session)
+    with open(os.path.join(DIR, "port.tmp"), "w") as f:
+        f.write(str(srv.server_address[1]))
+    os.rename(os.path.join(DIR, "port.tmp"), os.path.join(DIR, "port"))
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,315 @@
+/* deliver - route a domain's recipients at delivery time and try its targets in order */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deliver.h"
+#include "loopguard.h"
+#include "msg.h"
+#include "smtp_session.h"
+#include "tls.h"
+#include "util.h"
+
+/* what a domain's attempts came to so far */
+struct attempt_state {
+	bool have;		 /* some attempt or lookup failed */
+	enum rcpt_state state;	 /* what the last failure means if nothing better comes */
+	char dsn[16];
+	char text[1200];
+	char relay[320];
+	char tls[48];
+};
+
+/* remember - keep the latest failure (a later one describes the end of the road) */
+static void remember(struct attempt_state *as, enum rcpt_state state, const char *dsn,
+		     const char *relay, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void remember(struct attempt_state *as, enum rcpt_state state, const char *dsn,
+		     const char *relay, const char *fmt, ...)
+{
+	va_list ap;
+
+	as->have = true;
+	as->state = state;
+	mx_strlcpy(as->dsn, dsn, sizeof(as->dsn));
+	mx_strlcpy(as->relay, relay, sizeof(as->relay));
+	as->tls[0] = '\0';
+	va_start(ap, fmt);
+	vsnprintf(as->text, sizeof(as->text), fmt, ap);
+	va_end(ap);
+}
+
+/* set_all - every recipient of the domain gets the same outcome */
+static void set_all(struct rcpt_outcome *r, size_t n, enum rcpt_state state, const char *dsn,
+		    const char *relay, const char *tls, const char *text)
+{
+	for (size_t i = 0; i < n; i++) {
+		outcome_set(&r[i], state, dsn, "%s", text);
+		mx_strlcpy(r[i].relay, relay, sizeof(r[i].relay));
+		mx_strlcpy(r[i].tls, tls, sizeof(r[i].tls));
+	}
+}
+
+/* tls_ctx_for - the run's TLS context, with CAs loaded once a route wants verification */
+static SSL_CTX *tls_ctx_for(struct transport *t, int mode, char *err, size_t errlen)
+{
+	if (t->tls_ctx == NULL && (t->tls_ctx = tls_ctx_new()) == NULL) {
+		snprintf(err, errlen, "cannot create a TLS context");
+		return NULL;
+	}
+	if (mode >= MX_TLS_VERIFY && !t->cas_loaded) {
+		if (!tls_ctx_load_cas(t->tls_ctx, t->cfg->tls_ca_file, err, errlen))
+			return NULL;
+		t->cas_loaded = true;
+	}
+	return t->tls_ctx;
+}
+
+/* reply_text - Postfix's words for a server's refusal */
+static void reply_text(const struct smtp_result *res, const char *relay, const char *rcpt,
+		       char *out, size_t outlen)
+{
+	char line[SMTP_REPLY_TEXT];
+
+	smtp_reply_oneline(&res->reply, line, sizeof(line));
+	if (res->stage == STAGE_RCPT)
+		snprintf(out, outlen, "<%s>: host %s said: %s (in reply to %s)", rcpt, relay, line,
+			 smtp_stage_command(res->stage));
+	else
+		snprintf(out, outlen, "host %s said: %s (in reply to %s)", relay, line,
+			 smtp_stage_command(res->stage));
+}
+
+/* failure_text - a failure that is not a reply */
+static void failure_text(const struct smtp_result *res, const char *relay, char *out,
+			 size_t outlen)
+{
+	if (res->stage == STAGE_CONNECT)
+		snprintf(out, outlen, "connect to %s: %s", relay, res->why);
+	else if (res->stage == STAGE_DOT && res->dsn[0] == '4' && strstr(res->why, "sending") == NULL)
+		snprintf(out, outlen, "%s: %s -- message may be sent more than once", relay, res->why);
+	else
+		snprintf(out, outlen, "%s: %s", relay, res->why);
+}
+
+/*
+ * try_address - one attempt (and a plain-text retry for tls=may after a
+ * failed handshake). Returns true when the domain is done (sent or final).
+ */
+static bool try_address(struct transport *t, const struct route_target *target, int tls_mode,
+			const struct route_addr *addr, const char *domain, struct rcpt_outcome *r,
+			size_t n, struct attempt_state *as)
+{
+	const char *rcpts[n ? n : 1];
+	const struct secret *cred = NULL;
+	struct smtp_request req;
+	struct smtp_result res;
+	char relay[320], text[1200], err[256];
+
+	for (size_t i = 0; i < n; i++)
+		rcpts[i] = r[i].rcpt;
+	snprintf(relay, sizeof(relay), "%s[%s]:%u", target->host, addr->text, target->port);
+	if (t->secrets)
+		cred = secrets_find(t->secrets, target->host, target->port, domain);
+	memset(&req, 0, sizeof(req));
+	req.msg = t->msg;
+	req.sender = t->sender;
+	req.rcpts = rcpts;
+	req.nrcpts = n;
+	req.helo_name = t->helo_name;
+	req.host = target->host;
+	req.literal = target->literal;
+	req.sa = (const struct sockaddr *)&addr->sa;
+	req.salen = addr->salen;
+	req.tls_mode = tls_mode;
+	req.implicit_tls = target->implicit_tls;
+	req.auth_user = cred ? cred->user : NULL;
+	req.auth_pass = cred ? cred->pass : NULL;
+	req.connect_timeout_ms = t->cfg->connect_timeout * 1000;
+	req.command_timeout_ms = t->cfg->command_timeout * 1000;
+	req.data_done_timeout_ms = t->cfg->data_done_timeout * 1000;
+	req.limit_ms = t->limit_ms;
+	if (tls_mode != MX_TLS_NONE || target->implicit_tls) {
+		req.tls_ctx = tls_ctx_for(t, tls_mode, err, sizeof(err));
+		if (req.tls_ctx == NULL) {
+			msg_error("%s: %s", t->queue_id, err);
+			remember(as, RCPT_DEFER, "4.7.5", relay, "TLS set-up failed: %s", err);
+			return false;
+		}
+	}
+	smtp_deliver(&req, &res);
+	if (res.verdict == SMTP_NEXT && res.tls_failed && tls_mode == MX_TLS_MAY &&
+	    !target->implicit_tls) {
+		msg_info("%s: %s: TLS failed (%s); trying again without TLS", t->queue_id, relay,
+			 res.have_reply ? res.reply.text : res.why);
+		req.plain_fallback = true;
+		smtp_deliver(&req, &res);
+	}
+
+	char tls[48] = "";
+	if (res.tls_used)
+		snprintf(tls, sizeof(tls), "%s", res.tls.protocol);
+	if (res.have_reply)
+		reply_text(&res, relay, rcpts[res.bad_rcpt < n ? res.bad_rcpt : 0], text,
+			   sizeof(text));
+	else
+		failure_text(&res, relay, text, sizeof(text));
+
+	switch (res.verdict) {
+	case SMTP_SENT: {
+		char line[SMTP_REPLY_TEXT];
+		smtp_reply_oneline(&res.reply, line, sizeof(line));
+		for (size_t i = 0; i < n; i++) {
+			outcome_set(&r[i], RCPT_SENT, res.dsn, "%s", line);
+			mx_strlcpy(r[i].relay, relay, sizeof(r[i].relay));
+			mx_strlcpy(r[i].tls, tls, sizeof(r[i].tls));
+		}
+		return true;
+	}
+	case SMTP_TEMP:
+	case SMTP_PERM: {
+		enum rcpt_state st = res.verdict == SMTP_PERM ? RCPT_BOUNCE : RCPT_DEFER;
+		char dsn[16];
+
+		/* A deferral never carries a 5.X.X code, whatever the server said. */
+		mx_strlcpy(dsn, res.dsn, sizeof(dsn));
+		if (st == RCPT_DEFER && dsn[0] != '4')
+			dsn[0] = '4';
+		set_all(r, n, st, dsn, relay, tls, text);
+		return true;
+	}
+	case SMTP_NEXT:
+		msg_info("%s: %s", t->queue_id, text);
+		remember(as, res.dsn[0] == '5' ? RCPT_BOUNCE : RCPT_DEFER, res.dsn, relay, "%s",
+			 text);
+		mx_strlcpy(as->tls, tls, sizeof(as->tls));
+		return false;
+	}
+	return false;
+}
+
+/*
+ * try_route - targets in order, each target's addresses in order. mx says
+ * the route is the domain's ordinary MX route (not a forwarding route).
+ */
+static void try_route(struct transport *t, const struct route *route, bool mx, const char *domain,
+		      struct rcpt_outcome *r, size_t n)
+{
+	struct attempt_state as = {.have = false};
+	size_t hosts_without_address = 0;
+
+	for (size_t ti = 0; ti < route->ntargets; ti++) {
+		const struct route_target *target = &route->targets[ti];
+		int tls_mode = route_effective_tls(t->routes, target);
+		struct route_addrs addrs;
+
+		if (mx_now_ms() >= t->limit_ms)
+			break;
+		route_resolve(t->routes, target, &addrs);
+		if (addrs.status != ROUTE_OK) {
+			if (addrs.status == ROUTE_NOTFOUND)
+				hosts_without_address++;
+			remember(&as, RCPT_DEFER, addrs.status == ROUTE_NOTFOUND ? "4.4.4" : "4.4.3",
+				 "none", "%s", addrs.reason);
+			msg_info("%s: %s: %s", t->queue_id, target->host, addrs.reason);
+			route_addrs_clear(&addrs);
+			continue;
+		}
+		for (size_t ai = 0; ai < addrs.count; ai++) {
+			const struct route_addr *a = &addrs.addrs[ai];
+			char relay[320];
+
+			snprintf(relay, sizeof(relay), "%s[%s]:%u", target->host, a->text,
+				 target->port);
+			if (loopguard_is_self((const struct sockaddr *)&a->sa, t->cfg->local_ports)) {
+				char text[600];
+				snprintf(text, sizeof(text),
+					 "mail for %s loops back to myself (%s is this host's MTA)",
+					 domain, relay);
+				set_all(r, n, RCPT_BOUNCE, "5.4.6", relay, "", text);
+				route_addrs_clear(&addrs);
+				return;
+			}
+			if (a->refused) {
+				msg_warn("%s: %s: destination guard: %s", t->queue_id, relay, a->why);
+				remember(&as, RCPT_DEFER, "4.4.4", relay, "route refused: %s", a->why);
+				continue;
+			}
+			if (mx_now_ms() >= t->limit_ms)
+				break;
+			if (try_address(t, target, tls_mode, a, domain, r, n, &as)) {
+				route_addrs_clear(&addrs);
+				return;
+			}
+		}
+		route_addrs_clear(&addrs);
+	}
+	if (mx_now_ms() >= t->limit_ms) {
+		set_all(r, n, RCPT_DEFER, "4.4.7", as.have ? as.relay : "none", "",
+			"delivery time limit reached (delivery_time_limit); will try again later");
+		return;
+	}
+	if (mx && hosts_without_address == route->ntargets) {
+		/* RFC 5321: no MX host with an address means the domain cannot take mail. */
+		set_all(r, n, RCPT_BOUNCE, route->ntargets == 1 ? "5.1.2" : "5.4.4", "none", "",
+			as.text);
+		return;
+	}
+	if (!as.have)
+		remember(&as, RCPT_DEFER, "4.4.1", "none", "no target of the route could be tried");
+	set_all(r, n, as.state, as.dsn, as.relay, as.tls, as.text);
+}
+
+/*
+ * deliver_domain - the recipients of one domain. The route is looked up
+ * now, not when the mail arrived: DNS or the routes file may have changed
+ * while the message waited in the queue.
+ */
+void deliver_domain(struct transport *t, const char *domain, struct rcpt_outcome *r, size_t n)
+{
+	struct route route;
+
+	route_lookup(t->routes, domain, &route);
+	switch (route.status) {
+	case ROUTE_OK:
+		try_route(t, &route, false, domain, r, n);
+		break;
+	case ROUTE_NOSERVICE:
+		set_all(r, n, RCPT_BOUNCE, "5.4.4", "none", "", route.reason);
+		break;
+	case ROUTE_RETRY:
+		set_all(r, n, RCPT_DEFER, "4.4.3", "none", "", route.reason);
+		break;
+	case ROUTE_FAIL:
+		msg_warn("%s: bad route for %s: %s", t->queue_id, domain, route.reason);
+		set_all(r, n, RCPT_DEFER, "4.4.3", "none", "", route.reason);
+		break;
+	case ROUTE_NOTFOUND:
+		/* Not (or no longer) forwarded: deliver it the ordinary way, by MX. */
+		route_clear(&route);
+		route_lookup_mx(t->routes, domain, &route);
+		switch (route.status) {
+		case ROUTE_OK: try_route(t, &route, true, domain, r, n); break;
+		case ROUTE_NOTFOUND:
+			set_all(r, n, RCPT_BOUNCE, "5.1.2", "none", "", route.reason);
+			break;
+		case ROUTE_NOSERVICE:
+			set_all(r, n, RCPT_BOUNCE, "5.1.10", "none", "", route.reason);
+			break;
+		default: set_all(r, n, RCPT_DEFER, "4.4.3", "none", "", route.reason); break;
+		}
+		break;
+	}
+	route_clear(&route);
+}
+
+/* deliver_log - the one line per recipient, in Postfix's shape */
+void deliver_log(const struct transport *t, const struct rcpt_outcome *o)
+{
+	double delay = (double)(mx_now_ms() - t->start_ms) / 1000.0;
+
+	msg_info("%s: to=<%s>, relay=%s, delay=%.1f, tls=%s, dsn=%s, status=%s (%s)", t->queue_id,
+		 o->rcpt, o->relay, delay, o->tls[0] ? o->tls : "none", o->dsn,
+		 outcome_state_name(o->state), o->text);
+}

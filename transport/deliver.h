@@ -1,0 +1,31 @@
+/* deliver - route a domain's recipients at delivery time and try its targets in order */
+#ifndef MX_DELIVER_H
+#define MX_DELIVER_H
+
+#include <openssl/ssl.h>
+
+#include "message.h"
+#include "mxconfig.h"
+#include "outcome.h"
+#include "route_lookup.h"
+#include "secrets.h"
+
+struct transport {
+	const struct mx_config *cfg;
+	struct route_ctx *routes;
+	const struct secrets *secrets;
+	SSL_CTX *tls_ctx;
+	bool cas_loaded;
+	const char *queue_id;
+	const char *sender;
+	const struct message *msg;
+	char helo_name[256];
+	long long start_ms;
+	long long limit_ms;
+};
+
+void deliver_domain(struct transport *t, const char *domain, struct rcpt_outcome *rcpts,
+		    size_t n);
+void deliver_log(const struct transport *t, const struct rcpt_outcome *o);
+
+#endif

@@ -1,0 +1,203 @@
+/*++
+ * NAME
+ *	mxport-transport 8
+ * SUMMARY
+ *	relay a message to the customer's alternate port (Postfix pipe(8), Sendmail mailer)
+ * SYNOPSIS
+ *	mxport-transport [-c FILE] [-q QUEUE_ID] [-s SIZE] -f SENDER -- RECIPIENT...
+ * DESCRIPTION
+ *	Reads one message on standard input, looks up the route of each
+ *	recipient's domain at delivery time, relays the message by SMTP to the
+ *	route's targets in order, and exits with a status that tells the MTA to
+ *	forget the message (0), retry it (75) or bounce it (69, 67, 68, ...).
+ *	In pipe mode the only output is one line that starts with the enhanced
+ *	status code, which pipe(8) puts in the delivery status notification.
+ * DIAGNOSTICS
+ *	One syslog line (facility mail) per recipient and attempt, in
+ *	Postfix's shape: QUEUE_ID: to=<r>, relay=h[a]:p, delay=, tls=, dsn=,
+ *	status=sent|deferred|bounced (text).
+ * SECURITY
+ *	Refuses to run as root. Credentials are read only from a file that
+ *	others cannot read, and AUTH is sent only over TLS.
+ * SEE ALSO
+ *	mxport-transport(8), mxport.conf(5), pipe(8)
+ *--*/
+#include "config.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "deliver.h"
+#include "domain.h"
+#include "msg.h"
+#include "smtp_conn.h"
+#include "util.h"
+
+#define MESSAGE_MAX ((size_t)1 << 30)
+
+/* answer - the one output line, and the exit */
+static void answer(int code, const char *dsn, const char *text) __attribute__((noreturn));
+static void answer(int code, const char *dsn, const char *text)
+{
+	char d[16];
+
+	mx_strlcpy(d, dsn, sizeof(d));
+	/* A retry must not carry a permanent code, or pipe(8) shows a 5.X.X deferral. */
+	if (code == EX_TEMPFAIL && d[0] == '5')
+		d[0] = '4';
+	if (code != EX_OK)
+		printf("%s %s\n", d, text);
+	fflush(stdout);
+	exit(code);
+}
+
+/* on_alarm - backstop for the time limit: defer before the MTA's own limit bounces */
+static void on_alarm(int sig)
+{
+	static const char text[] = "4.4.7 mxport-transport: delivery time limit reached\n";
+
+	(void)sig;
+	if (write(STDOUT_FILENO, text, sizeof(text) - 1) < 0) {
+		/* nothing else to do */
+	}
+	_exit(EX_TEMPFAIL);
+}
+
+static void usage(void) __attribute__((noreturn));
+static void usage(void)
+{
+	answer(EX_TEMPFAIL, "4.3.5",
+	       "usage: mxport-transport [-c FILE] [-q QUEUE_ID] [-s SIZE] -f SENDER -- RECIPIENT...");
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_path = MX_CONFIG_FILE, *queue_id = "NOQUEUE", *sender = NULL;
+	struct mx_config *cfg = mx_config_defaults();
+	struct transport t;
+	struct secrets secrets = {0};
+	struct mx_errlist errs;
+	struct message msg;
+	struct rcpt_outcome *out;
+	const struct rcpt_outcome *which;
+	char *raw, err[512];
+	size_t rawlen, nrcpt;
+	int ch, code;
+
+	memset(&t, 0, sizeof(t));
+	t.start_ms = mx_now_ms();
+	signal(SIGPIPE, SIG_IGN);
+	msg_init("mxport/transport", MSG_TO_SYSLOG);
+	while ((ch = getopt(argc, argv, "c:f:q:s:")) != -1) {
+		switch (ch) {
+		case 'c': config_path = optarg; break;
+		case 'f': sender = optarg; break;
+		case 'q': queue_id = optarg; break;
+		case 's': break; /* the size is measured from the message itself */
+		default: usage();
+		}
+	}
+	if (sender == NULL || optind >= argc)
+		usage();
+	/* Postfix passes "" for the null sender (null_sender=); Sendmail may pass <>. */
+	if (strcmp(sender, "<>") == 0)
+		sender = "";
+	nrcpt = (size_t)(argc - optind);
+
+	if (getuid() == 0 || geteuid() == 0) {
+		msg_error("%s: refusing to run as root; set user= in master.cf or U= in the mailer",
+			  queue_id);
+		answer(EX_TEMPFAIL, "4.3.0", "mxport-transport refuses to run as root");
+	}
+
+	mx_errlist_init(&errs);
+	if (mx_config_read(cfg, config_path, &errs) == 0) {
+		msg_set_file(cfg->log_file);
+		t.routes = route_ctx_new(cfg, &errs);
+	}
+	if (errs.count > 0) {
+		/* Mail waits in the queue until the admin fixes the configuration. */
+		for (size_t i = 0; i < errs.count; i++)
+			msg_error("%s: %s", queue_id, errs.msgs[i]);
+		snprintf(err, sizeof(err), "mxport configuration error: %s", errs.msgs[0]);
+		answer(EX_TEMPFAIL, "4.3.5", err);
+	}
+	if (*cfg->secrets_file) {
+		if (secrets_load(cfg->secrets_file, &secrets, err, sizeof(err)) < 0) {
+			msg_error("%s: %s", queue_id, err);
+			answer(EX_TEMPFAIL, "4.3.5", "mxport configuration error: secrets_file");
+		}
+		t.secrets = &secrets;
+	}
+	alarm(cfg->delivery_time_limit + 10);
+	signal(SIGALRM, on_alarm);
+	t.limit_ms = t.start_ms + (long long)cfg->delivery_time_limit * 1000;
+
+	if (message_read(STDIN_FILENO, MESSAGE_MAX, &raw, &rawlen, err, sizeof(err)) < 0) {
+		msg_error("%s: %s", queue_id, err);
+		answer(EX_TEMPFAIL, "4.3.0", err);
+	}
+	message_prepare(raw, rawlen, cfg->tag_header, &msg);
+	free(raw);
+
+	t.cfg = cfg;
+	t.queue_id = queue_id;
+	t.sender = sender;
+	t.msg = &msg;
+	if (*cfg->helo_name)
+		mx_strlcpy(t.helo_name, cfg->helo_name, sizeof(t.helo_name));
+	else if (gethostname(t.helo_name, sizeof(t.helo_name) - 1) != 0 || !*t.helo_name)
+		mx_strlcpy(t.helo_name, "localhost", sizeof(t.helo_name));
+
+	/* Recipients grouped by domain, in the order given; one transaction per domain. */
+	out = mx_calloc(nrcpt, sizeof(*out));
+	for (size_t i = 0; i < nrcpt; i++)
+		out[i].rcpt = argv[optind + (int)i];
+	char (*domains)[MX_DOMAIN_MAX] = mx_calloc(nrcpt, sizeof(*domains));
+	for (size_t i = 0; i < nrcpt; i++) {
+		char raw_domain[MX_DOMAIN_MAX * 2];
+		if (!mx_address_domain(out[i].rcpt, raw_domain, sizeof(raw_domain)) ||
+		    !mx_domain_normalize(raw_domain, domains[i], sizeof(domains[i]), err,
+					 sizeof(err))) {
+			outcome_set(&out[i], RCPT_BOUNCE, "5.1.3", "<%s>: bad recipient address syntax",
+				    out[i].rcpt);
+			mx_strlcpy(out[i].relay, "none", sizeof(out[i].relay));
+		}
+	}
+	for (size_t i = 0; i < nrcpt; i++) {
+		struct rcpt_outcome *group;
+		size_t g = 0;
+
+		if (out[i].state != RCPT_PENDING)
+			continue;
+		/* Gather this domain's pending recipients; they share one transaction. */
+		group = mx_calloc(nrcpt, sizeof(*group));
+		size_t *index = mx_calloc(nrcpt, sizeof(*index));
+		for (size_t j = i; j < nrcpt; j++) {
+			if (out[j].state == RCPT_PENDING && strcmp(domains[j], domains[i]) == 0) {
+				group[g] = out[j];
+				index[g++] = j;
+			}
+		}
+		deliver_domain(&t, domains[i], group, g);
+		for (size_t k = 0; k < g; k++)
+			out[index[k]] = group[k];
+		free(group);
+		free(index);
+	}
+	for (size_t i = 0; i < nrcpt; i++)
+		deliver_log(&t, &out[i]);
+	code = outcome_combine(out, nrcpt, &which);
+	if (code == EX_TEMPFAIL && which && which->state == RCPT_BOUNCE) {
+		msg_warn("%s: some recipients were sent and others not: all are deferred and the "
+			 "sent ones may get a second copy (set the recipient limit to 1)",
+			 queue_id);
+	}
+	if (code == EX_OK)
+		answer(EX_OK, "2.0.0", "");
+	answer(code, which->dsn, which->text);
+}

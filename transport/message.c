@@ -1,0 +1,133 @@
+/* message - the message from standard input, made ready for DATA */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "message.h"
+#include "util.h"
+
+/* message_read - all of fd, at most max bytes; 0 or -1 with err */
+int message_read(int fd, size_t max, char **raw, size_t *rawlen, char *err, size_t errlen)
+{
+	size_t cap = 65536, len = 0;
+	char *buf = mx_malloc(cap);
+
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			if (cap > max) {
+				snprintf(err, errlen, "message larger than %zu bytes", max);
+				free(buf);
+				return -1;
+			}
+			cap *= 2;
+			buf = mx_realloc(buf, cap);
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(err, errlen, "reading the message: %s", strerror(errno));
+			free(buf);
+			return -1;
+		}
+		len += (size_t)n;
+	}
+	*raw = buf;
+	*rawlen = len;
+	return 0;
+}
+
+/* header_name_is - does this header line start with "name:" (white space before ':' allowed)? */
+bool header_name_is(const char *line, size_t len, const char *name)
+{
+	size_t nlen = strlen(name), i;
+
+	if (len <= nlen || strncasecmp(line, name, nlen) != 0)
+		return false;
+	for (i = nlen; i < len && (line[i] == ' ' || line[i] == '\t'); i++)
+		;
+	return i < len && line[i] == ':';
+}
+
+/* append - add bytes to the DATA buffer */
+static void append(struct message *m, size_t *cap, const char *p, size_t n)
+{
+	if (m->datalen + n > *cap) {
+		while (m->datalen + n > *cap)
+			*cap *= 2;
+		m->data = mx_realloc(m->data, *cap);
+	}
+	memcpy(m->data + m->datalen, p, n);
+	m->datalen += n;
+}
+
+/*
+ * message_prepare - the bytes to send after DATA. Every line ends in CR LF
+ * (a bare LF becomes CR LF), a line that starts with "." gets another one
+ * (RFC 5321 4.5.2), and the message ends with ".\r\n". Header fields named
+ * tag_header, with their continuation lines, are left out: they only route
+ * the message inside this relay. Nothing else changes.
+ */
+void message_prepare(const char *raw, size_t rawlen, const char *tag_header, struct message *m)
+{
+	size_t cap = rawlen + rawlen / 32 + 64, pos = 0;
+	bool in_header = true, skipping = false;
+
+	memset(m, 0, sizeof(*m));
+	m->data = mx_malloc(cap);
+	while (pos < rawlen) {
+		const char *line = raw + pos;
+		const char *nl = memchr(line, '\n', rawlen - pos);
+		size_t len = nl ? (size_t)(nl - line) : rawlen - pos;
+		size_t content = len;
+
+		pos += nl ? len + 1 : len;
+		if (content > 0 && line[content - 1] == '\r')
+			content--;
+		if (in_header) {
+			if (content == 0) {
+				in_header = false;
+				skipping = false;
+			} else if (line[0] == ' ' || line[0] == '\t') {
+				if (skipping)
+					continue;
+			} else {
+				skipping = *tag_header && header_name_is(line, content, tag_header);
+				if (skipping) {
+					m->tags_removed++;
+					continue;
+				}
+			}
+		}
+		for (size_t i = 0; i < content; i++) {
+			if ((unsigned char)line[i] >= 0x80) {
+				m->eightbit = true;
+				if (in_header)
+					m->header_utf8 = true;
+				break;
+			}
+		}
+		if (content > 0 && line[0] == '.')
+			append(m, &cap, ".", 1);
+		append(m, &cap, line, content);
+		append(m, &cap, "\r\n", 2);
+		m->size += content + 2;
+	}
+	append(m, &cap, ".\r\n", 3);
+}
+
+/* message_free - release */
+void message_free(struct message *m)
+{
+	free(m->data);
+	memset(m, 0, sizeof(*m));
+}

@@ -1,0 +1,22 @@
+/* message - the message from standard input, made ready for DATA */
+#ifndef MX_MESSAGE_H
+#define MX_MESSAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct message {
+	char *data;	   /* CRLF line ends, dot-stuffed, ending in ".\r\n"; tag header removed */
+	size_t datalen;
+	size_t size;	   /* bytes of the message itself (no stuffing, no final dot), for SIZE= */
+	bool eightbit;	   /* some byte >= 0x80: BODY=8BITMIME */
+	bool header_utf8;  /* non-ASCII bytes in the header */
+	size_t tags_removed;
+};
+
+int message_read(int fd, size_t max, char **raw, size_t *rawlen, char *err, size_t errlen);
+void message_prepare(const char *raw, size_t rawlen, const char *tag_header, struct message *m);
+void message_free(struct message *m);
+bool header_name_is(const char *line, size_t len, const char *name);
+
+#endif

@@ -1,0 +1,104 @@
+/* outcome - the one table that turns what happened into an MTA result */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "outcome.h"
+#include "util.h"
+
+/* outcome_set - state, enhanced status code and text for one recipient */
+void outcome_set(struct rcpt_outcome *o, enum rcpt_state state, const char *dsn,
+		 const char *fmt, ...)
+{
+	va_list ap;
+
+	o->state = state;
+	mx_strlcpy(o->dsn, dsn, sizeof(o->dsn));
+	va_start(ap, fmt);
+	vsnprintf(o->text, sizeof(o->text), fmt, ap);
+	va_end(ap);
+	mx_printable(o->text);
+}
+
+/*
+ * outcome_exit_code - sysexits code for a state. Postfix pipe(8) defers
+ * only on EX_TEMPFAIL and EX_OSERR and bounces on every other non-zero
+ * code; Sendmail also queues on EX_IOERR. So: 75 for every temporary
+ * failure, and for a bounce the closest code (the DSN text on the output
+ * line is what sets the status the sender sees).
+ */
+int outcome_exit_code(enum rcpt_state state, const char *dsn)
+{
+	switch (state) {
+	case RCPT_SENT: return EX_OK;
+	case RCPT_PENDING:
+	case RCPT_DEFER: return EX_TEMPFAIL;
+	case RCPT_BOUNCE: break;
+	}
+	if (strcmp(dsn, "5.1.1") == 0)
+		return EX_NOUSER;
+	if (strcmp(dsn, "5.1.2") == 0)
+		return EX_NOHOST;
+	if (strncmp(dsn, "5.7.", 4) == 0)
+		return EX_NOPERM;
+	if (strncmp(dsn, "5.6.", 4) == 0)
+		return EX_DATAERR;
+	return EX_UNAVAILABLE;
+}
+
+/*
+ * outcome_combine - one exit status for an invocation that carried several
+ * recipients (the rule documented in mxport-transport(8)):
+ *   every recipient sent: 0;
+ *   any recipient deferred, or some sent and others not: 75 (the MTA
+ *     retries them all: nothing is lost; a recipient already sent may get a
+ *     second copy, which only happens when one run carries several domains);
+ *   every recipient bounced: the bounce of the first.
+ * *which is the recipient whose text is reported.
+ */
+int outcome_combine(const struct rcpt_outcome *o, size_t n, const struct rcpt_outcome **which)
+{
+	size_t sent = 0, bounced = 0;
+	const struct rcpt_outcome *first_defer = NULL, *first_bounce = NULL;
+
+	*which = NULL;
+	for (size_t i = 0; i < n; i++) {
+		switch (o[i].state) {
+		case RCPT_SENT: sent++; break;
+		case RCPT_BOUNCE:
+			bounced++;
+			if (!first_bounce)
+				first_bounce = &o[i];
+			break;
+		default:
+			if (!first_defer)
+				first_defer = &o[i];
+			break;
+		}
+	}
+	if (sent == n)
+		return EX_OK;
+	if (first_defer) {
+		*which = first_defer;
+		return EX_TEMPFAIL;
+	}
+	*which = first_bounce;
+	if (sent > 0)
+		return EX_TEMPFAIL;
+	return outcome_exit_code(RCPT_BOUNCE, first_bounce->dsn);
+}
+
+/* outcome_state_name - for status= in the log */
+const char *outcome_state_name(enum rcpt_state state)
+{
+	switch (state) {
+	case RCPT_SENT: return "sent";
+	case RCPT_DEFER: return "deferred";
+	case RCPT_BOUNCE: return "bounced";
+	case RCPT_PENDING: return "deferred";
+	}
+	return "?";
+}
