@@ -14,8 +14,8 @@
 
 /* what a domain's attempts came to so far */
 struct attempt_state {
-	bool have;		 /* some attempt or lookup failed */
-	enum rcpt_state state;	 /* what the last failure means if nothing better comes */
+	bool have;	       /* some attempt or lookup failed */
+	enum rcpt_state state; /* what the last failure means if nothing better comes */
 	char dsn[16];
 	char text[1200];
 	char relay[320];
@@ -82,15 +82,52 @@ static void reply_text(const struct smtp_result *res, const char *relay, const c
 }
 
 /* failure_text - a failure that is not a reply */
-static void failure_text(const struct smtp_result *res, const char *relay, char *out,
-			 size_t outlen)
+static void failure_text(const struct smtp_result *res, const char *relay, char *out, size_t outlen)
 {
 	if (res->stage == STAGE_CONNECT)
 		snprintf(out, outlen, "connect to %s: %s", relay, res->why);
-	else if (res->stage == STAGE_DOT && res->dsn[0] == '4' && strstr(res->why, "sending") == NULL)
-		snprintf(out, outlen, "%s: %s -- message may be sent more than once", relay, res->why);
+	else if (res->stage == STAGE_DOT && res->dsn[0] == '4' &&
+		 strstr(res->why, "sending") == NULL)
+		snprintf(out, outlen, "%s: %s -- message may be sent more than once", relay,
+			 res->why);
 	else
 		snprintf(out, outlen, "%s: %s", relay, res->why);
+}
+
+/*
+ * rcpt_outcomes - a transaction ended at RCPT with several recipients:
+ * nothing was sent. Each refused recipient gets its own reply; the
+ * accepted ones wait for the next try (see outcome_combine).
+ */
+static void rcpt_outcomes(const struct smtp_result *res, const struct smtp_reply *replies,
+			  const char *relay, const char *tls, struct rcpt_outcome *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct smtp_result one = *res;
+
+		mx_strlcpy(r[i].relay, relay, sizeof(r[i].relay));
+		mx_strlcpy(r[i].tls, tls, sizeof(r[i].tls));
+		if (replies[i].done && replies[i].code / 100 != 2) {
+			char text[1200], dsn[16];
+
+			one.reply = replies[i];
+			reply_text(&one, relay, r[i].rcpt, text, sizeof(text));
+			if (replies[i].enh[0])
+				mx_strlcpy(dsn, replies[i].enh, sizeof(dsn));
+			else
+				snprintf(dsn, sizeof(dsn), "%d.0.0", replies[i].code / 100);
+			outcome_set(&r[i], replies[i].code >= 500 ? RCPT_BOUNCE : RCPT_DEFER, dsn,
+				    "%s", text);
+		} else {
+			outcome_set(
+				&r[i], RCPT_DEFER, "4.5.3",
+				"<%s>: not sent: another recipient of this delivery was refused "
+				"by %s, and one exit status covers all (use a recipient limit of "
+				"1)",
+				r[i].rcpt, relay);
+			r[i].collateral = true;
+		}
+	}
 }
 
 /*
@@ -138,6 +175,9 @@ static bool try_address(struct transport *t, const struct route_target *target, 
 			return false;
 		}
 	}
+	struct smtp_reply replies[n ? n : 1];
+	memset(replies, 0, sizeof(replies));
+	req.rcpt_replies = replies;
 	smtp_deliver(&req, &res);
 	if (res.verdict == SMTP_NEXT && res.tls_failed && tls_mode == MX_TLS_MAY &&
 	    !target->implicit_tls) {
@@ -171,6 +211,11 @@ static bool try_address(struct transport *t, const struct route_target *target, 
 	case SMTP_PERM: {
 		enum rcpt_state st = res.verdict == SMTP_PERM ? RCPT_BOUNCE : RCPT_DEFER;
 		char dsn[16];
+
+		if (res.stage == STAGE_RCPT && n > 1) {
+			rcpt_outcomes(&res, replies, relay, tls, r, n);
+			return true;
+		}
 
 		/* A deferral never carries a 5.X.X code, whatever the server said. */
 		mx_strlcpy(dsn, res.dsn, sizeof(dsn));
@@ -210,8 +255,9 @@ static void try_route(struct transport *t, const struct route *route, bool mx, c
 		if (addrs.status != ROUTE_OK) {
 			if (addrs.status == ROUTE_NOTFOUND)
 				hosts_without_address++;
-			remember(&as, RCPT_DEFER, addrs.status == ROUTE_NOTFOUND ? "4.4.4" : "4.4.3",
-				 "none", "%s", addrs.reason);
+			remember(&as, RCPT_DEFER,
+				 addrs.status == ROUTE_NOTFOUND ? "4.4.4" : "4.4.3", "none", "%s",
+				 addrs.reason);
 			msg_info("%s: %s: %s", t->queue_id, target->host, addrs.reason);
 			route_addrs_clear(&addrs);
 			continue;
@@ -222,7 +268,8 @@ static void try_route(struct transport *t, const struct route *route, bool mx, c
 
 			snprintf(relay, sizeof(relay), "%s[%s]:%u", target->host, a->text,
 				 target->port);
-			if (loopguard_is_self((const struct sockaddr *)&a->sa, t->cfg->local_ports)) {
+			if (loopguard_is_self((const struct sockaddr *)&a->sa,
+					      t->cfg->local_ports)) {
 				char text[600];
 				snprintf(text, sizeof(text),
 					 "mail for %s loops back to myself (%s is this host's MTA)",
@@ -232,8 +279,10 @@ static void try_route(struct transport *t, const struct route *route, bool mx, c
 				return;
 			}
 			if (a->refused) {
-				msg_warn("%s: %s: destination guard: %s", t->queue_id, relay, a->why);
-				remember(&as, RCPT_DEFER, "4.4.4", relay, "route refused: %s", a->why);
+				msg_warn("%s: %s: destination guard: %s", t->queue_id, relay,
+					 a->why);
+				remember(&as, RCPT_DEFER, "4.4.4", relay, "route refused: %s",
+					 a->why);
 				continue;
 			}
 			if (mx_now_ms() >= t->limit_ms)
@@ -272,15 +321,9 @@ void deliver_domain(struct transport *t, const char *domain, struct rcpt_outcome
 
 	route_lookup(t->routes, domain, &route);
 	switch (route.status) {
-	case ROUTE_OK:
-		try_route(t, &route, false, domain, r, n);
-		break;
-	case ROUTE_NOSERVICE:
-		set_all(r, n, RCPT_BOUNCE, "5.4.4", "none", "", route.reason);
-		break;
-	case ROUTE_RETRY:
-		set_all(r, n, RCPT_DEFER, "4.4.3", "none", "", route.reason);
-		break;
+	case ROUTE_OK: try_route(t, &route, false, domain, r, n); break;
+	case ROUTE_NOSERVICE: set_all(r, n, RCPT_BOUNCE, "5.4.4", "none", "", route.reason); break;
+	case ROUTE_RETRY: set_all(r, n, RCPT_DEFER, "4.4.3", "none", "", route.reason); break;
 	case ROUTE_FAIL:
 		msg_warn("%s: bad route for %s: %s", t->queue_id, domain, route.reason);
 		set_all(r, n, RCPT_DEFER, "4.4.3", "none", "", route.reason);

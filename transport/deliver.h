@@ -24,8 +24,7 @@ struct transport {
 	long long limit_ms;
 };
 
-void deliver_domain(struct transport *t, const char *domain, struct rcpt_outcome *rcpts,
-		    size_t n);
+void deliver_domain(struct transport *t, const char *domain, struct rcpt_outcome *rcpts, size_t n);
 void deliver_log(const struct transport *t, const struct rcpt_outcome *o);
 
 #endif

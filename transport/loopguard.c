@@ -49,8 +49,8 @@ bool loopguard_is_self(const struct sockaddr *sa, const char *local_ports)
 	if (getifaddrs(&ifs) != 0)
 		return false;
 	for (i = ifs; i && !self; i = i->ifa_next)
-		if (i->ifa_addr && (i->ifa_addr->sa_family == AF_INET ||
-				    i->ifa_addr->sa_family == AF_INET6))
+		if (i->ifa_addr &&
+		    (i->ifa_addr->sa_family == AF_INET || i->ifa_addr->sa_family == AF_INET6))
 			self = same_addr(i->ifa_addr, sa);
 	freeifaddrs(ifs);
 	return self;

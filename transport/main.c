@@ -71,7 +71,8 @@ static void usage(void) __attribute__((noreturn));
 static void usage(void)
 {
 	answer(EX_TEMPFAIL, "4.3.5",
-	       "usage: mxport-transport [-c FILE] [-q QUEUE_ID] [-s SIZE] -f SENDER -- RECIPIENT...");
+	       "usage: mxport-transport [-c FILE] [-q QUEUE_ID] [-s SIZE] -f SENDER -- "
+	       "RECIPIENT...");
 }
 
 int main(int argc, char **argv)
@@ -157,14 +158,14 @@ int main(int argc, char **argv)
 	out = mx_calloc(nrcpt, sizeof(*out));
 	for (size_t i = 0; i < nrcpt; i++)
 		out[i].rcpt = argv[optind + (int)i];
-	char (*domains)[MX_DOMAIN_MAX] = mx_calloc(nrcpt, sizeof(*domains));
+	char(*domains)[MX_DOMAIN_MAX] = mx_calloc(nrcpt, sizeof(*domains));
 	for (size_t i = 0; i < nrcpt; i++) {
 		char raw_domain[MX_DOMAIN_MAX * 2];
 		if (!mx_address_domain(out[i].rcpt, raw_domain, sizeof(raw_domain)) ||
 		    !mx_domain_normalize(raw_domain, domains[i], sizeof(domains[i]), err,
 					 sizeof(err))) {
-			outcome_set(&out[i], RCPT_BOUNCE, "5.1.3", "<%s>: bad recipient address syntax",
-				    out[i].rcpt);
+			outcome_set(&out[i], RCPT_BOUNCE, "5.1.3",
+				    "<%s>: bad recipient address syntax", out[i].rcpt);
 			mx_strlcpy(out[i].relay, "none", sizeof(out[i].relay));
 		}
 	}

@@ -6,11 +6,11 @@
 #include <stddef.h>
 
 struct message {
-	char *data;	   /* CRLF line ends, dot-stuffed, ending in ".\r\n"; tag header removed */
+	char *data; /* CRLF line ends, dot-stuffed, ending in ".\r\n"; tag header removed */
 	size_t datalen;
-	size_t size;	   /* bytes of the message itself (no stuffing, no final dot), for SIZE= */
-	bool eightbit;	   /* some byte >= 0x80: BODY=8BITMIME */
-	bool header_utf8;  /* non-ASCII bytes in the header */
+	size_t size;	  /* bytes of the message itself (no stuffing, no final dot), for SIZE= */
+	bool eightbit;	  /* some byte >= 0x80: BODY=8BITMIME */
+	bool header_utf8; /* non-ASCII bytes in the header */
 	size_t tags_removed;
 };
 

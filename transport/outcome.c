@@ -10,8 +10,8 @@
 #include "util.h"
 
 /* outcome_set - state, enhanced status code and text for one recipient */
-void outcome_set(struct rcpt_outcome *o, enum rcpt_state state, const char *dsn,
-		 const char *fmt, ...)
+void outcome_set(struct rcpt_outcome *o, enum rcpt_state state, const char *dsn, const char *fmt,
+		 ...)
 {
 	va_list ap;
 
@@ -53,6 +53,9 @@ int outcome_exit_code(enum rcpt_state state, const char *dsn)
  * outcome_combine - one exit status for an invocation that carried several
  * recipients (the rule documented in mxport-transport(8)):
  *   every recipient sent: 0;
+ *   a transaction in which some recipients were refused sends nothing (all
+ *     or nothing: see smtp_session.c); the refused ones bounce or defer on
+ *     their own reply, the others are deferred as collateral;
  *   any recipient deferred, or some sent and others not: 75 (the MTA
  *     retries them all: nothing is lost; a recipient already sent may get a
  *     second copy, which only happens when one run carries several domains);
@@ -74,7 +77,8 @@ int outcome_combine(const struct rcpt_outcome *o, size_t n, const struct rcpt_ou
 				first_bounce = &o[i];
 			break;
 		default:
-			if (!first_defer)
+			/* Report the cause, not a recipient held back because of it. */
+			if (!first_defer || (first_defer->collateral && !o[i].collateral))
 				first_defer = &o[i];
 			break;
 		}
@@ -82,7 +86,7 @@ int outcome_combine(const struct rcpt_outcome *o, size_t n, const struct rcpt_ou
 	if (sent == n)
 		return EX_OK;
 	if (first_defer) {
-		*which = first_defer;
+		*which = first_bounce && first_defer->collateral ? first_bounce : first_defer;
 		return EX_TEMPFAIL;
 	}
 	*which = first_bounce;

@@ -2,6 +2,7 @@
 #ifndef MX_OUTCOME_H
 #define MX_OUTCOME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum rcpt_state {
@@ -15,13 +16,14 @@ struct rcpt_outcome {
 	const char *rcpt;
 	enum rcpt_state state;
 	char dsn[16];
-	char text[1200];  /* diagnostic text for the DSN and the log */
-	char relay[320];  /* "host[addr]:port" or "none" */
-	char tls[48];	  /* protocol and cipher, or "" */
+	char text[1200]; /* diagnostic text for the DSN and the log */
+	char relay[320]; /* "host[addr]:port" or "none" */
+	char tls[48];	 /* protocol and cipher, or "" */
+	bool collateral; /* not sent only because another recipient was refused */
 };
 
-void outcome_set(struct rcpt_outcome *o, enum rcpt_state state, const char *dsn,
-		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void outcome_set(struct rcpt_outcome *o, enum rcpt_state state, const char *dsn, const char *fmt,
+		 ...) __attribute__((format(printf, 4, 5)));
 int outcome_exit_code(enum rcpt_state state, const char *dsn);
 int outcome_combine(const struct rcpt_outcome *o, size_t n, const struct rcpt_outcome **which);
 const char *outcome_state_name(enum rcpt_state state);

@@ -71,8 +71,9 @@ int conn_connect(struct smtp_conn *c, const struct sockaddr *sa, socklen_t salen
 		}
 		switch (conn_wait(c, POLLOUT, mx_now_ms() + timeout_ms)) {
 		case 0:
-			snprintf(err, errlen, "%s", c->hit_limit ? "delivery time limit reached"
-								 : "Connection timed out");
+			snprintf(err, errlen, "%s",
+				 c->hit_limit ? "delivery time limit reached"
+					      : "Connection timed out");
 			conn_close(c);
 			return -1;
 		case -1:
@@ -155,9 +156,7 @@ static int fill(struct smtp_conn *c, long long until, char *err, size_t errlen)
 			snprintf(err, errlen, "%s",
 				 c->hit_limit ? "delivery time limit reached" : "timeout");
 			return 0;
-		case -1:
-			snprintf(err, errlen, "poll: %s", strerror(errno));
-			return -1;
+		case -1: snprintf(err, errlen, "poll: %s", strerror(errno)); return -1;
 		}
 	}
 }
@@ -207,7 +206,11 @@ bool conn_has_buffered(const struct smtp_conn *c)
 	return c->len > c->pos || (c->ssl && SSL_pending(c->ssl) > 0);
 }
 
-/* conn_write - all of data, within the timeout; 1, 0 timeout, -1 error */
+/*
+ * conn_write - all of data; 1, 0 timeout, -1 error. The timeout is for a
+ * stall (no progress), not for the whole buffer: a large message on a slow
+ * link is fine as long as it moves, as with Postfix's smtp_data_xfer_timeout.
+ */
 int conn_write(struct smtp_conn *c, const void *data, size_t len, unsigned timeout_ms, char *err,
 	       size_t errlen)
 {
@@ -225,6 +228,7 @@ int conn_write(struct smtp_conn *c, const void *data, size_t len, unsigned timeo
 			if (rc > 0) {
 				p += rc;
 				len -= (size_t)rc;
+				until = mx_now_ms() + timeout_ms;
 				continue;
 			}
 			int e = SSL_get_error(c->ssl, rc);
@@ -239,6 +243,7 @@ int conn_write(struct smtp_conn *c, const void *data, size_t len, unsigned timeo
 			if (n > 0) {
 				p += n;
 				len -= (size_t)n;
+				until = mx_now_ms() + timeout_ms;
 				continue;
 			}
 			if (n < 0 && errno != EAGAIN && errno != EINTR) {
@@ -250,11 +255,10 @@ int conn_write(struct smtp_conn *c, const void *data, size_t len, unsigned timeo
 		switch (conn_wait(c, want, until)) {
 		case 0:
 			snprintf(err, errlen, "%s",
-				 c->hit_limit ? "delivery time limit reached" : "timeout while sending");
+				 c->hit_limit ? "delivery time limit reached"
+					      : "timeout while sending");
 			return 0;
-		case -1:
-			snprintf(err, errlen, "poll: %s", strerror(errno));
-			return -1;
+		case -1: snprintf(err, errlen, "poll: %s", strerror(errno)); return -1;
 		}
 	}
 	return 1;

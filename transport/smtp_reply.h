@@ -5,13 +5,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define SMTP_LINE_MAX 2048    /* longer reply lines are a protocol error */
+#define SMTP_LINE_MAX	 2048 /* longer reply lines are a protocol error */
 #define SMTP_REPLY_LINES 200  /* more lines in one reply are a protocol error */
-#define SMTP_REPLY_TEXT 4096  /* text kept for DSNs and logs */
+#define SMTP_REPLY_TEXT	 4096 /* text kept for DSNs and logs */
 
 struct smtp_reply {
-	int code;	    /* 200..599 */
-	char enh[16];	    /* enhanced status code of the first line, "" when none */
+	int code;		    /* 200..599 */
+	char enh[16];		    /* enhanced status code of the first line, "" when none */
 	char text[SMTP_REPLY_TEXT]; /* lines joined with '\n', code prefixes kept, printable */
 	size_t lines;
 	bool done;

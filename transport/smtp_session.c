@@ -122,8 +122,8 @@ static bool send_cmd(struct session *s, const char *fmt, ...)
 		return false;
 	}
 	memcpy(buf + n, "\r\n", 2);
-	if (conn_write(&s->conn, buf, (size_t)n + 2, s->req->command_timeout_ms, err, sizeof(err)) <=
-	    0) {
+	if (conn_write(&s->conn, buf, (size_t)n + 2, s->req->command_timeout_ms, err,
+		       sizeof(err)) <= 0) {
 		fail(s, SMTP_NEXT, s->conn.hit_limit ? "4.4.7" : "4.4.2", "%s (sending %s)", err,
 		     smtp_stage_command(s->res->stage));
 		return false;
@@ -188,6 +188,7 @@ static bool starttls(struct session *s)
 		return false;
 	}
 	if (!command(s, STAGE_STARTTLS, 2, &r, "STARTTLS")) {
+		s->res->tls_failed = true; /* refused or lost: tls=may tries again in plain text */
 		if (r.done) {
 			/* Refused STARTTLS is a TLS failure: never a bounce. */
 			refused(s, &r, SMTP_NEXT, SMTP_NEXT);
@@ -239,7 +240,8 @@ static bool auth(struct session *s)
 		return true;
 	if (!s->res->tls_used) {
 		fail(s, SMTP_NEXT, "4.7.0",
-		     "credentials are configured for this route, but TLS is not in use: AUTH not sent");
+		     "credentials are configured for this route, but TLS is not in use: AUTH not "
+		     "sent");
 		return false;
 	}
 	if (!s->esmtp || !smtp_reply_has_keyword(&s->ehlo, "AUTH", &mechs)) {
@@ -262,12 +264,14 @@ static bool auth(struct session *s)
 	} else if (strcasestr(mechs, "LOGIN")) {
 		char *u = b64(q->auth_user, ulen), *p = b64(q->auth_pass, plen);
 		ok = command(s, STAGE_AUTH, 3, &r, "AUTH LOGIN") &&
-		     command(s, STAGE_AUTH, 3, &r, "%s", u) && command(s, STAGE_AUTH, 2, &r, "%s", p);
+		     command(s, STAGE_AUTH, 3, &r, "%s", u) &&
+		     command(s, STAGE_AUTH, 2, &r, "%s", p);
 		OPENSSL_cleanse(p, strlen(p));
 		free(u);
 		free(p);
 	} else {
-		fail(s, SMTP_NEXT, "4.7.0", "host offers no AUTH mechanism we speak (PLAIN, LOGIN)");
+		fail(s, SMTP_NEXT, "4.7.0",
+		     "host offers no AUTH mechanism we speak (PLAIN, LOGIN)");
 		return false;
 	}
 	if (!ok && r.done) {
@@ -351,7 +355,8 @@ static void transaction(struct session *s)
 		return;
 	s->res->stage = STAGE_MAIL;
 	if (pipelining) {
-		/* One write for MAIL, every RCPT and DATA (RFC 2920); replies come back in order. */
+		/* One write for MAIL, every RCPT and DATA (RFC 2920); replies come back in order.
+		 */
 		size_t cap = 256 + q->nrcpts * 300, len = 0;
 		char *batch = mx_malloc(cap);
 
@@ -383,6 +388,8 @@ static void transaction(struct session *s)
 	for (i = 0; i < q->nrcpts; i++) {
 		bool ok = pipelining ? read_reply(s, &r, q->command_timeout_ms) && r.code / 100 == 2
 				     : command(s, STAGE_RCPT, 2, &r, "RCPT TO:<%s>", q->rcpts[i]);
+		if (r.done && q->rcpt_replies)
+			q->rcpt_replies[i] = r;
 		if (!ok) {
 			if (!r.done)
 				return;
@@ -397,12 +404,14 @@ static void transaction(struct session *s)
 			all_ok = false;
 		}
 	}
-	s->res->stage = STAGE_DATA;
 	if (pipelining) {
+		if (all_ok)
+			s->res->stage = STAGE_DATA;
 		if (!read_reply(s, &r, q->command_timeout_ms))
 			return;
 		if (!all_ok) {
-			/* DATA may have been accepted; closing without a dot aborts the transaction. */
+			/* DATA may have been accepted; closing without a dot aborts the
+			 * transaction. */
 			if (r.code == 354)
 				conn_close(&s->conn);
 			return;
@@ -414,6 +423,7 @@ static void transaction(struct session *s)
 	} else {
 		if (!all_ok)
 			return;
+		s->res->stage = STAGE_DATA;
 		if (!command(s, STAGE_DATA, 3, &r, "DATA")) {
 			if (r.done)
 				refused(s, &r, SMTP_TEMP, SMTP_PERM);
@@ -424,12 +434,13 @@ static void transaction(struct session *s)
 	if (conn_write(&s->conn, q->msg->data, q->msg->datalen, q->data_done_timeout_ms, err,
 		       sizeof(err)) <= 0) {
 		/* The dot was not sent: the server cannot have taken the message. */
-		fail(s, SMTP_TEMP, s->conn.hit_limit ? "4.4.7" : "4.4.2", "%s (sending message body)",
-		     err);
+		fail(s, SMTP_TEMP, s->conn.hit_limit ? "4.4.7" : "4.4.2",
+		     "%s (sending message body)", err);
 		return;
 	}
 	if (!read_reply(s, &r, q->data_done_timeout_ms)) {
-		/* After the dot a lost reply may hide a delivery: retry later, never elsewhere now. */
+		/* After the dot a lost reply may hide a delivery: retry later, never elsewhere now.
+		 */
 		s->res->verdict = SMTP_TEMP;
 		return;
 	}

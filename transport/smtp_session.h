@@ -27,10 +27,10 @@ enum smtp_stage {
 };
 
 enum smtp_verdict {
-	SMTP_SENT,	 /* every recipient accepted after the final dot */
-	SMTP_NEXT,	 /* this address failed before the transaction: try the next one */
-	SMTP_TEMP,	 /* final for this delivery: defer */
-	SMTP_PERM,	 /* final for this delivery: bounce */
+	SMTP_SENT, /* every recipient accepted after the final dot */
+	SMTP_NEXT, /* this address failed before the transaction: try the next one */
+	SMTP_TEMP, /* final for this delivery: defer */
+	SMTP_PERM, /* final for this delivery: bounce */
 };
 
 struct smtp_request {
@@ -39,31 +39,32 @@ struct smtp_request {
 	const char *const *rcpts;
 	size_t nrcpts;
 	const char *helo_name;
-	const char *host;   /* the target's name (SNI, certificate name), or the literal address */
+	const char *host; /* the target's name (SNI, certificate name), or the literal address */
 	bool literal;
 	const struct sockaddr *sa;
 	socklen_t salen;
-	int tls_mode;	    /* MX_TLS_* */
+	int tls_mode; /* MX_TLS_* */
 	bool implicit_tls;
 	bool plain_fallback; /* tls=may after a failed handshake: this attempt is in plain text */
 	SSL_CTX *tls_ctx;
 	const char *auth_user, *auth_pass; /* NULL: no AUTH */
 	unsigned connect_timeout_ms, command_timeout_ms, data_done_timeout_ms;
-	long long limit_ms; /* the run's deadline */
+	long long limit_ms;		 /* the run's deadline */
+	struct smtp_reply *rcpt_replies; /* nrcpts entries: each recipient's RCPT reply */
 };
 
 struct smtp_result {
 	enum smtp_verdict verdict;
-	enum smtp_stage stage;	/* where it ended */
+	enum smtp_stage stage; /* where it ended */
 	bool have_reply;
 	struct smtp_reply reply;
-	char why[512];		/* text for failures that are not a reply */
-	char dsn[16];		/* enhanced status code for the outcome */
-	size_t bad_rcpt;	/* STAGE_RCPT: index of the recipient refused */
+	char why[512];	 /* text for failures that are not a reply */
+	char dsn[16];	 /* enhanced status code for the outcome */
+	size_t bad_rcpt; /* STAGE_RCPT: index of the recipient refused */
 	bool tls_used;
-	bool tls_failed;	/* handshake failed: a tls=may retry in plain text makes sense */
+	bool tls_failed; /* handshake failed: a tls=may retry in plain text makes sense */
 	struct tls_info tls;
-	bool time_limit;	/* the run's own time limit ran out */
+	bool time_limit; /* the run's own time limit ran out */
 };
 
 void smtp_deliver(const struct smtp_request *req, struct smtp_result *res);

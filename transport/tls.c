@@ -45,7 +45,6 @@ bool tls_ctx_load_cas(SSL_CTX *ctx, const char *ca_file, char *err, size_t errle
 	return true;
 }
 
-
 /* name_text - one-line X509 name */
 static void name_text(const X509_NAME *name, char *out, size_t outlen)
 {
@@ -134,7 +133,8 @@ int tls_handshake(struct smtp_conn *c, SSL_CTX *ctx, const char *host, bool lite
 			unsigned long q = ERR_get_error();
 			snprintf(err, errlen, "TLS handshake failed: %s",
 				 q ? ERR_reason_error_string(q)
-				   : (e == SSL_ERROR_SYSCALL ? "connection closed by peer" : "error"));
+				   : (e == SSL_ERROR_SYSCALL ? "connection closed by peer"
+							     : "error"));
 			ERR_clear_error();
 			return -1;
 		}

@@ -14,8 +14,8 @@ struct tls_info {
 	char issuer[256];
 	char not_after[64];
 	bool have_cert;
-	bool verified;		/* chain and name checked */
-	char verify_text[160];	/* why not, when not */
+	bool verified;	       /* chain and name checked */
+	char verify_text[160]; /* why not, when not */
 };
 
 SSL_CTX *tls_ctx_new(void);

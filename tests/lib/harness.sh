@@ -203,3 +203,84 @@ UBEOF
 	T_PIDS="$T_PIDS $!"
 	wait_for "unbound on port $UNBOUND_PORT" sh -c "drill -p $UNBOUND_PORT @127.0.0.1 SOA $2 | grep -q 'rcode: NOERROR'"
 }
+
+# start_peer NAME JSON - the project's scripted SMTP peer; sets PEER_PORT and
+# PEER_DIR (where it records sessions)
+start_peer() {
+	need python3
+	PEER_DIR="$T_DIR/peer.$1"
+	rm -rf "$PEER_DIR"
+	mkdir -p "$PEER_DIR"
+	printf '%s\n' "$2" >"$PEER_DIR/script.json"
+	python3 "$MXPORT_SRCDIR/tests/lib/smtppeer.py" "$PEER_DIR/script.json" "$PEER_DIR" \
+		2>>"$PEER_DIR/stderr" &
+	T_PIDS="$T_PIDS $!"
+	eval "PEER_PID_$1=$!"
+	wait_for "smtp peer $1" test -s "$PEER_DIR/port"
+	PEER_PORT=$(cat "$PEER_DIR/port")
+}
+
+# stop_peer NAME - stop one peer (its port is then closed)
+stop_peer() {
+	eval "pid=\$PEER_PID_$1"
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+}
+
+# as_user CMD... - run unprivileged: the transport refuses root, as pipe(8) does
+as_user() {
+	need setpriv
+	setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"
+}
+
+# make_certs - a test CA and server certificates in $T_DIR/certs:
+#   ca.pem; good (IP 127.0.0.1, DNS mail.test, signed by the CA); wrongname
+#   (IP 127.0.0.2 only); selfsigned; expired (signed by the CA, expired in 2020)
+make_certs() {
+	need openssl
+	d="$T_DIR/certs"
+	mkdir -p "$d"
+	(
+		cd "$d" || exit 1
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+			-subj "/CN=mxport test CA" -keyout ca.key -out ca.pem \
+			-addext basicConstraints=critical,CA:TRUE -addext keyUsage=keyCertSign,cRLSign
+		for name in good wrongname expired; do
+			case $name in
+			good) san="IP:127.0.0.1,DNS:mail.test" ;;
+			wrongname) san="IP:127.0.0.2,DNS:other.test" ;;
+			expired) san="IP:127.0.0.1,DNS:mail.test" ;;
+			esac
+			openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+				-subj "/CN=$name.test" -keyout $name.key -out $name.csr
+			printf 'subjectAltName=%s\n' "$san" >$name.ext
+			if [ $name = expired ]; then
+				# openssl ca can back-date; x509 -req cannot.
+				mkdir -p ca.db && : >ca.db/index && echo 01 >ca.db/serial
+				cat >ca.cnf <<CNF
+[ca]
+default_ca = test
+[test]
+database = ca.db/index
+serial = ca.db/serial
+new_certs_dir = ca.db
+default_md = sha256
+policy = anything
+copy_extensions = none
+[anything]
+commonName = supplied
+CNF
+				openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key \
+					-startdate 20200101000000Z -enddate 20200102000000Z \
+					-extfile $name.ext -in $name.csr -out $name.pem
+			else
+				openssl x509 -req -in $name.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+					-days 2 -extfile $name.ext -out $name.pem
+			fi
+		done
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+			-subj "/CN=selfsigned.test" -addext subjectAltName=IP:127.0.0.1 \
+			-keyout selfsigned.key -out selfsigned.pem
+		chmod 644 ./*.key
+	) >"$T_DIR/certs.log" 2>&1 || { echo "Bail out! making test certificates failed"; cat "$T_DIR/certs.log"; exit 99; }
+}

@@ -65,7 +65,7 @@ class Session(socketserver.BaseRequestHandler):
         if self.n <= len(per):
             self.conf.update(per[self.n - 1])
         self.sock = self.request
-        self.buf = b""
+        self.rfile = self.sock.makefile("rb")
         self.log = open(os.path.join(DIR, "session.%d" % self.n), "ab")
         self.authed = False
         self.tls = False
@@ -73,14 +73,15 @@ class Session(socketserver.BaseRequestHandler):
     def finish(self):
         self.log.close()
 
-    def readline(self, limit=1 << 20):
-        while b"\n" not in self.buf:
-            data = self.sock.recv(65536)
-            if not data:
-                raise Closed()
-            self.buf += data
-        line, self.buf = self.buf.split(b"\n", 1)
-        self.log.write(line + b"\n")
+    def readraw(self):
+        line = self.rfile.readline()
+        if not line.endswith(b"\n"):
+            raise Closed()
+        return line
+
+    def readline(self):
+        line = self.readraw().rstrip(b"\n")
+        self.log.write(line.rstrip(b"\r") + b"\n")
         self.log.flush()
         return line.rstrip(b"\r")
 
@@ -112,7 +113,7 @@ class Session(socketserver.BaseRequestHandler):
         ctx.load_cert_chain(self.conf["tls"]["cert"], self.conf["tls"]["key"])
         self.sock = ctx.wrap_socket(self.sock, server_side=True)
         self.tls = True
-        self.buf = b""
+        self.rfile = self.sock.makefile("rb")
 
     def handle(self):
         try:
@@ -154,19 +155,21 @@ class Session(socketserver.BaseRequestHandler):
                 r = c["rcpt"]
                 if isinstance(r, dict):
                     r = r.get(addr, r.get("default", DEFAULTS["rcpt"]))
-                if r.startswith("2"):
+                first = r[0] if isinstance(r, list) else r
+                if first.startswith("2"):
                     env.append(line.decode("utf-8", "replace"))
                 self.reply("rcpt", r)
             elif cmd == b"DATA":
                 self.reply("data", c["data"])
                 if not c["data"].startswith("354"):
                     continue
-                body = b""
+                parts = []
                 while True:
                     raw = self.readraw()
                     if raw == b".\r\n":
                         break
-                    body += raw
+                    parts.append(raw)
+                body = b"".join(parts)
                 # Saved before the reply: "disconnect": "dot" is a peer that took
                 # the message and then vanished without saying so.
                 with open(os.path.join(DIR, "msg.%d" % self.n), "wb") as f:
@@ -184,15 +187,6 @@ class Session(socketserver.BaseRequestHandler):
                 self.sock.sendall(b"250 2.0.0 Ok\r\n")
             else:
                 self.sock.sendall(b"502 5.5.2 Error: command not recognized\r\n")
-
-    def readraw(self):
-        while b"\n" not in self.buf:
-            data = self.sock.recv(65536)
-            if not data:
-                raise Closed()
-            self.buf += data
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line + b"\n"
 
     def do_auth(self, line):
         c = self.conf
