@@ -4,14 +4,15 @@
  * SUMMARY
  *	show where mxport forwards a domain's mail
  * SYNOPSIS
- *	mxport-route [-c FILE] [-n] DOMAIN...
+ *	mxport-route [-c FILE] [-n] [--probe] DOMAIN...
  * DESCRIPTION
  *	For each DOMAIN, print the route that mxport-transport would use now:
  *	its source (routes file and line, or the SRV name asked), each target in
  *	try order with preference, weight, port and TLS mode, the target's
  *	addresses and any that the destination guard refuses, and whether the
  *	DNS answer was DNSSEC-secure. With -n, check the configuration and the
- *	routes file and exit.
+ *	routes file and exit. With --probe, connect to each usable address and
+ *	report greeting, EHLO capabilities, STARTTLS and the certificate.
  * DIAGNOSTICS
  *	Exit 0: every domain is forwarded and has a usable address. 1: some
  *	domain is not forwarded (or has an explicit null route). 75: a
@@ -26,9 +27,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <getopt.h>
 #include <unistd.h>
 
 #include "errlist.h"
+#include "probe.h"
 #include "mxconfig.h"
 #include "route_lookup.h"
 #include "util.h"
@@ -36,7 +39,7 @@
 /* usage - print the synopsis and exit */
 static void usage(void)
 {
-	fprintf(stderr, "usage: mxport-route [-c FILE] [-n] DOMAIN...\n");
+	fprintf(stderr, "usage: mxport-route [-c FILE] [-n] [--probe] DOMAIN...\n");
 	exit(EX_USAGE);
 }
 
@@ -52,11 +55,12 @@ static int exit_rank(int code)
 }
 
 /* show_domain - print one domain's route; returns its exit code */
-static int show_domain(struct route_ctx *ctx, const char *domain)
+static int show_domain(const struct mx_config *cfg, struct route_ctx *ctx, const char *domain,
+		       bool probe)
 {
 	static const char *const tls_names[] = {"none", "may", "encrypt", "verify", "dane"};
 	struct route r;
-	size_t usable = 0;
+	size_t usable = 0, answering = 0;
 	int code;
 
 	route_lookup(ctx, domain, &r);
@@ -84,6 +88,8 @@ static int show_domain(struct route_ctx *ctx, const char *domain)
 			} else {
 				printf("     %s\n", a.addrs[j].text);
 				usable++;
+				if (probe && probe_target(cfg, ctx, t, &a.addrs[j]))
+					answering++;
 			}
 		}
 		if (!t->literal && a.status == ROUTE_OK)
@@ -95,6 +101,10 @@ static int show_domain(struct route_ctx *ctx, const char *domain)
 		code = usable ? 0 : EX_TEMPFAIL;
 		if (!usable)
 			printf("  no usable address: mail would be deferred\n");
+		else if (probe && !answering) {
+			printf("  no target answered: mail would be deferred\n");
+			code = EX_TEMPFAIL;
+		}
 		break;
 	case ROUTE_NOTFOUND:
 	case ROUTE_NOSERVICE: code = 1; break;
@@ -111,13 +121,19 @@ int main(int argc, char **argv)
 	struct mx_config *cfg = mx_config_defaults();
 	struct mx_errlist errs;
 	struct route_ctx *ctx = NULL;
-	bool check_only = false;
+	bool check_only = false, probe = false;
 	int ch, worst = 0;
 
-	while ((ch = getopt(argc, argv, "c:n")) != -1) {
+	static const struct option longopts[] = {
+		{"probe", no_argument, NULL, 'p'},
+		{NULL, 0, NULL, 0},
+	};
+
+	while ((ch = getopt_long(argc, argv, "c:n", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': config_path = optarg; break;
 		case 'n': check_only = true; break;
+		case 'p': probe = true; break;
 		default: usage();
 		}
 	}
@@ -140,7 +156,7 @@ int main(int argc, char **argv)
 		printf("%s: configuration OK\n", config_path);
 	} else {
 		for (int i = optind; i < argc; i++) {
-			int code = show_domain(ctx, argv[i]);
+			int code = show_domain(cfg, ctx, argv[i], probe);
 			if (exit_rank(code) > exit_rank(worst))
 				worst = code;
 		}

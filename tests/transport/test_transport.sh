@@ -336,6 +336,29 @@ xport "$T_DIR/plain" alice@sender.test bob@example.com
 t_eq "$RC" 75 "bad configuration: defer"
 out_starts "4.3.5 mxport configuration error: $T_DIR/bad.conf:1: tls_mode" "bad configuration: file, line and key in the text"
 
+# --- mxport-route --probe ------------------------------------------------------------
+ROUTE="$MXPORT_BUILDDIR/mxport-route"
+start_peer probe "{\"tls\": {\"cert\": \"$C/good.pem\", \"key\": \"$C/good.key\"}}"
+conf probe "example.com [127.0.0.1]:$PEER_PORT"
+"$ROUTE" -c "$CONF" --probe example.com >"$T_DIR/probe.out" 2>&1
+t_eq "$?" 0 "probe: STARTTLS peer answers, exit 0"
+t_grep "$T_DIR/probe.out" "<<< 220 peer\.test ESMTP" "probe: greeting shown"
+t_grep "$T_DIR/probe.out" "<<< 250-PIPELINING" "probe: EHLO capabilities shown"
+t_grep "$T_DIR/probe.out" "TLS: TLSv1\.3, cipher " "probe: TLS protocol and cipher"
+t_grep "$T_DIR/probe.out" "certificate subject: CN = good\.test" "probe: certificate subject"
+t_grep "$T_DIR/probe.out" "certificate issuer:  CN = mxport test CA" "probe: certificate issuer"
+t_grep "$T_DIR/probe.out" "certificate expires: " "probe: certificate expiry"
+t_grep "$T_DIR/probe.out" "verification against the CAs and name 127\.0\.0\.1: verified" "probe: verification result"
+t_nogrep "$PEER_DIR/session.1" "^(MAIL|RCPT|DATA)" "probe: no mail sent"
+start_peer probebad "{\"tls\": {\"cert\": \"$C/wrongname.pem\", \"key\": \"$C/wrongname.key\"}}"
+conf probebad "example.com [127.0.0.1]:$PEER_PORT"
+"$ROUTE" -c "$CONF" --probe example.com >"$T_DIR/probe.out" 2>&1
+t_grep "$T_DIR/probe.out" "verification against the CAs and name 127\.0\.0\.1: IP address mismatch" "probe: wrong certificate named as such"
+conf probedown "example.com [127.0.0.1]:$closed"
+"$ROUTE" -c "$CONF" --probe example.com >"$T_DIR/probe.out" 2>&1
+t_eq "$?" 75 "probe: no target answers, exit 75"
+t_grep "$T_DIR/probe.out" "connect failed: Connection refused" "probe: connection failure shown"
+
 # --- smtp-sink, a second independent peer ------------------------------------------
 need smtp-sink
 SINK_PORT=$(free_port)
