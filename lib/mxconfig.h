@@ -45,6 +45,7 @@ struct mx_config {
 	unsigned mx_port;
 	char *secrets_file;
 	char *milter_socket;
+	char *socketmap_socket;
 	int unknown_domains;
 	char *trusted_networks;
 	char *tag_header;

@@ -12,7 +12,8 @@ T_NUM=0
 T_FAILED=0
 
 t_cleanup() {
-	for pid in $T_PIDS; do
+	[ -n "${T_STOP:-}" ] && sh -c "$T_STOP" >/dev/null 2>&1
+	for pid in $T_PIDS ${MILTER_PID:-}; do
 		kill "$pid" 2>/dev/null
 	done
 	for pid in $T_PIDS; do

@@ -1,0 +1,255 @@
+/* callbacks - the libmilter callbacks: gate at RCPT, tag at end of message */
+#include "config.h"
+
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "callbacks.h"
+#include "domain.h"
+#include "msg.h"
+#include "state.h"
+#include "util.h"
+
+/* Per SMTP connection. */
+struct conn_ctx {
+	struct sockaddr_storage cc_addr;
+	bool cc_have_addr;
+	char cc_client[300];
+	struct msg_ctx *cc_msg;
+};
+
+/* Per message; freed at end of message, abort and close. */
+struct msg_ctx {
+	struct milter_state *mc_state;
+	bool mc_trusted;
+	char mc_why_trusted[64];
+	size_t mc_tag_headers; /* copies of the tag header the sender put in */
+	char *mc_domains;      /* forwarded domains, ", " separated */
+	char *mc_rcpts;	       /* forwarded recipients, for the log */
+	size_t mc_forwarded;
+};
+
+/* msg_free - release a message context (NULL is fine) */
+static void msg_free(struct msg_ctx *mc)
+{
+	if (mc == NULL)
+		return;
+	state_release(mc->mc_state);
+	free(mc->mc_domains);
+	free(mc->mc_rcpts);
+	free(mc);
+}
+
+/* conn_of - the connection context, never NULL after connect */
+static struct conn_ctx *conn_of(SMFICTX *ctx)
+{
+	return smfi_getpriv(ctx);
+}
+
+/* mx_connect - remember the client for trusted_networks */
+static sfsistat mx_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr)
+{
+	struct conn_ctx *cc = mx_calloc(1, sizeof(*cc));
+
+	snprintf(cc->cc_client, sizeof(cc->cc_client), "%s", hostname ? hostname : "unknown");
+	if (addr && (addr->sa_family == AF_INET || addr->sa_family == AF_INET6)) {
+		memcpy(&cc->cc_addr, addr,
+		       addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+						  : sizeof(struct sockaddr_in6));
+		cc->cc_have_addr = true;
+	}
+	if (smfi_setpriv(ctx, cc) != MI_SUCCESS) {
+		free(cc);
+		return SMFIS_TEMPFAIL;
+	}
+	return SMFIS_CONTINUE;
+}
+
+/* mx_envfrom - a new message: take the configuration in force and decide trust */
+static sfsistat mx_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct conn_ctx *cc = conn_of(ctx);
+	struct msg_ctx *mc;
+	const char *auth;
+
+	(void)argv;
+	if (cc == NULL)
+		return SMFIS_TEMPFAIL;
+	msg_free(cc->cc_msg);
+	mc = cc->cc_msg = mx_calloc(1, sizeof(*mc));
+	mc->mc_state = state_acquire();
+	auth = smfi_getsymval(ctx, "{auth_authen}");
+	if (auth && *auth) {
+		mc->mc_trusted = true;
+		snprintf(mc->mc_why_trusted, sizeof(mc->mc_why_trusted), "authenticated");
+	} else if (cc->cc_have_addr &&
+		   mx_netlist_match(&mc->mc_state->trusted, (struct sockaddr *)&cc->cc_addr)) {
+		mc->mc_trusted = true;
+		snprintf(mc->mc_why_trusted, sizeof(mc->mc_why_trusted), "trusted_networks");
+	}
+	return SMFIS_CONTINUE;
+}
+
+/* append_list - "a, b" lists for the tag and the log (no duplicates) */
+static void append_list(char **list, const char *item)
+{
+	char *joined;
+
+	if (*list) {
+		size_t len = strlen(item);
+		for (const char *p = *list; (p = strstr(p, item)) != NULL; p += len)
+			if ((p == *list || p[-1] == ' ') && (p[len] == ',' || p[len] == '\0'))
+				return;
+		joined = mx_asprintf("%s, %s", *list, item);
+		free(*list);
+		*list = joined;
+	} else {
+		*list = mx_strdup(item);
+	}
+}
+
+/*
+ * mx_envrcpt - the gate. Forwarded: accept and remember the domain.
+ * Not forwarded: reject (unknown_domains = reject) or let pass untagged.
+ * Null route: 550. DNS trouble: 451, so the sender tries again.
+ */
+static sfsistat mx_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct conn_ctx *cc = conn_of(ctx);
+	struct msg_ctx *mc = cc ? cc->cc_msg : NULL;
+	char domain[MX_DOMAIN_MAX * 2], text[700];
+	struct route r;
+	const char *rcpt = argv && argv[0] ? argv[0] : "";
+
+	if (mc == NULL)
+		return SMFIS_TEMPFAIL;
+	/* No domain (RFC 5321 <postmaster>): the MTA's own rules decide; not ours to forward. */
+	if (!mx_address_domain(rcpt, domain, sizeof(domain)))
+		return SMFIS_CONTINUE;
+	route_lookup(mc->mc_state->routes, domain, &r);
+	switch (r.status) {
+	case ROUTE_OK: {
+		char norm[MX_DOMAIN_MAX], err[128];
+		if (!mx_domain_normalize(domain, norm, sizeof(norm), err, sizeof(err)))
+			mx_strlcpy(norm, domain, sizeof(norm));
+		append_list(&mc->mc_domains, norm);
+		append_list(&mc->mc_rcpts, rcpt);
+		mc->mc_forwarded++;
+		route_clear(&r);
+		return SMFIS_CONTINUE;
+	}
+	case ROUTE_NOTFOUND:
+		route_clear(&r);
+		if (mc->mc_trusted || mc->mc_state->cfg->unknown_domains == MX_UNKNOWN_ACCEPT)
+			return SMFIS_CONTINUE;
+		snprintf(text, sizeof(text), "Recipient domain %s is not forwarded by this relay",
+			 domain);
+		mx_printable(text);
+		smfi_setreply(ctx, "550", "5.7.1", text);
+		return SMFIS_REJECT;
+	case ROUTE_NOSERVICE:
+		snprintf(text, sizeof(text), "Domain %s accepts no mail (null route)", domain);
+		mx_printable(text);
+		route_clear(&r);
+		smfi_setreply(ctx, "550", "5.1.10", text);
+		return SMFIS_REJECT;
+	case ROUTE_RETRY:
+	case ROUTE_FAIL:
+	default:
+		msg_warn("%s: route lookup for %s: %s", cc->cc_client, domain, r.reason);
+		snprintf(text, sizeof(text), "Route lookup for %s failed, try again later", domain);
+		mx_printable(text);
+		route_clear(&r);
+		smfi_setreply(ctx, "451", "4.4.3", text);
+		return SMFIS_TEMPFAIL;
+	}
+}
+
+/* mx_header - count the sender's copies of the tag header (any case) */
+static sfsistat mx_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct conn_ctx *cc = conn_of(ctx);
+
+	(void)value;
+	if (cc && cc->cc_msg && strcasecmp(name, cc->cc_msg->mc_state->cfg->tag_header) == 0)
+		cc->cc_msg->mc_tag_headers++;
+	return SMFIS_CONTINUE;
+}
+
+/*
+ * mx_eom - remove every copy of the tag the sender put in (a forged tag must
+ * never route mail), then tag the message when a recipient is forwarded.
+ */
+static sfsistat mx_eom(SMFICTX *ctx)
+{
+	struct conn_ctx *cc = conn_of(ctx);
+	struct msg_ctx *mc = cc ? cc->cc_msg : NULL;
+	const char *qid = smfi_getsymval(ctx, "i");
+	char *tag;
+
+	if (mc == NULL)
+		return SMFIS_CONTINUE;
+	tag = mc->mc_state->cfg->tag_header;
+	/* Index 1 is the first copy; deleting from the last keeps the others' indexes. */
+	for (size_t i = mc->mc_tag_headers; i > 0; i--) {
+		if (smfi_chgheader(ctx, tag, (int)i, NULL) != MI_SUCCESS) {
+			msg_error("%s: cannot delete forged %s header", qid ? qid : "NOQUEUE", tag);
+			return SMFIS_TEMPFAIL;
+		}
+	}
+	if (mc->mc_forwarded > 0 && smfi_addheader(ctx, tag, mc->mc_domains) != MI_SUCCESS) {
+		msg_error("%s: cannot add the %s header", qid ? qid : "NOQUEUE", tag);
+		return SMFIS_TEMPFAIL;
+	}
+	msg_info("%s: client=%s, forwarded=%zu%s%s%s, removed_tags=%zu, decision=%s%s%s",
+		 qid ? qid : "NOQUEUE", cc->cc_client, mc->mc_forwarded,
+		 mc->mc_forwarded ? " (" : "", mc->mc_forwarded ? mc->mc_rcpts : "",
+		 mc->mc_forwarded ? ")" : "", mc->mc_tag_headers,
+		 mc->mc_forwarded ? "tagged " : "untagged", mc->mc_forwarded ? mc->mc_domains : "",
+		 mc->mc_trusted ? ", trusted client" : "");
+	msg_free(mc);
+	cc->cc_msg = NULL;
+	return SMFIS_CONTINUE;
+}
+
+/* mx_abort - the message is gone; the connection may carry another */
+static sfsistat mx_abort(SMFICTX *ctx)
+{
+	struct conn_ctx *cc = conn_of(ctx);
+
+	if (cc) {
+		msg_free(cc->cc_msg);
+		cc->cc_msg = NULL;
+	}
+	return SMFIS_CONTINUE;
+}
+
+/* mx_close - end of connection; also called when connect never set anything */
+static sfsistat mx_close(SMFICTX *ctx)
+{
+	struct conn_ctx *cc = conn_of(ctx);
+
+	if (cc) {
+		msg_free(cc->cc_msg);
+		free(cc);
+		smfi_setpriv(ctx, NULL);
+	}
+	return SMFIS_CONTINUE;
+}
+
+struct smfiDesc mxport_milter_desc = {
+	.xxfi_name = "mxport",
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS,
+	.xxfi_connect = mx_connect,
+	.xxfi_envfrom = mx_envfrom,
+	.xxfi_envrcpt = mx_envrcpt,
+	.xxfi_header = mx_header,
+	.xxfi_eom = mx_eom,
+	.xxfi_abort = mx_abort,
+	.xxfi_close = mx_close,
+};

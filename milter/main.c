@@ -1,0 +1,280 @@
+/*++
+ * NAME
+ *	mxport-milter 8
+ * SUMMARY
+ *	gate and tag mail for forwarded domains (libmilter daemon)
+ * SYNOPSIS
+ *	mxport-milter [-c FILE] [-n] [-f] [-p SOCKET] [-u USER] [-P PIDFILE]
+ * DESCRIPTION
+ *	At RCPT, accept recipients of forwarded domains, reject the others
+ *	(unknown_domains = reject), 451 on DNS trouble. At end of message,
+ *	remove every forged tag header and add one that names the forwarded
+ *	domains, so that the MTA routes the message to mxport-transport. Also
+ *	answers socketmap lookups (relay, transport, mailertable) so that the
+ *	MTA's relay check accepts exactly the forwarded domains.
+ * SECURITY
+ *	Opens its sockets as root when started so, writes the pid file, then
+ *	drops to -u USER (supplementary groups, group, user, in that order,
+ *	and checks that root cannot be regained).
+ * SEE ALSO
+ *	mxport-milter(8), mxport.conf(5)
+ *--*/
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "callbacks.h"
+#include "msg.h"
+#include "socketmap.h"
+#include "state.h"
+#include "util.h"
+
+static const char *config_path = MX_CONFIG_FILE;
+static volatile sig_atomic_t reload_requested;
+static int reload_pipe[2] = {-1, -1};
+
+/* usage - synopsis, exit 64 */
+static void usage(void)
+{
+	fprintf(stderr, "usage: mxport-milter [-c FILE] [-n] [-f] [-p SOCKET] [-u USER] "
+			"[-P PIDFILE]\n");
+	exit(EX_USAGE);
+}
+
+/* fatal - a start-up failure: to syslog and stderr, then exit with a sysexits code */
+static void fatal(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+static void fatal(int code, const char *fmt, ...)
+{
+	char text[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	msg_error("%s", text);
+	fprintf(stderr, "mxport-milter: %s\n", text);
+	exit(code);
+}
+
+/* lookup_current - socketmap answers from the configuration in force */
+static enum route_status lookup_current(const char *domain, char *reason, size_t reasonlen)
+{
+	struct milter_state *st = state_acquire();
+	struct route r;
+	enum route_status status;
+
+	route_lookup(st->routes, domain, &r);
+	status = r.status;
+	mx_strlcpy(reason, r.reason, reasonlen);
+	route_clear(&r);
+	state_release(st);
+	return status;
+}
+
+/* on_hup - only note the request; the main thread does the work */
+static void on_hup(int sig)
+{
+	char c = 'h';
+
+	(void)sig;
+	reload_requested = 1;
+	if (write(reload_pipe[1], &c, 1) < 0) {
+		/* the flag is set; the pipe only wakes the main thread */
+	}
+}
+
+/*
+ * reload - build and check a whole new configuration; swap it in only when
+ * it is good. The sockets stay as they are (a new milter_socket needs a
+ * restart, and is said so).
+ */
+static void reload(const char *socket_spec)
+{
+	struct mx_errlist errs;
+	struct milter_state *st;
+
+	mx_errlist_init(&errs);
+	st = state_build(config_path, &errs);
+	if (st == NULL) {
+		for (size_t i = 0; i < errs.count; i++)
+			msg_error("reload: %s", errs.msgs[i]);
+		msg_error("reload: %zu error(s); keeping the configuration in force", errs.count);
+	} else {
+		if (strcmp(st->cfg->milter_socket, socket_spec) != 0)
+			msg_warn("reload: milter_socket changed; it takes effect at restart");
+		msg_set_file(st->cfg->log_file);
+		state_install(st);
+		msg_info("reload: configuration %s is in force", config_path);
+	}
+	mx_errlist_free(&errs);
+}
+
+/* milter_thread - libmilter's main loop, off the main thread (see main) */
+static void *milter_thread(void *arg)
+{
+	int *rc = arg;
+
+	*rc = smfi_main();
+	/* Wake the main thread: the milter has stopped (SIGTERM, or an error). */
+	char c = 'x';
+	if (write(reload_pipe[1], &c, 1) < 0) {
+		/* main will notice when it next wakes */
+	}
+	return NULL;
+}
+
+/* drop_privileges - supplementary groups, group, user; then make sure root is gone */
+static void drop_privileges(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+
+	if (pw == NULL)
+		fatal(EX_NOUSER, "-u %s: no such user", user);
+	if (initgroups(pw->pw_name, pw->pw_gid) != 0)
+		fatal(EX_OSERR, "initgroups %s: %s", user, strerror(errno));
+	if (setgid(pw->pw_gid) != 0)
+		fatal(EX_OSERR, "setgid %u: %s", (unsigned)pw->pw_gid, strerror(errno));
+	if (setuid(pw->pw_uid) != 0)
+		fatal(EX_OSERR, "setuid %s: %s", user, strerror(errno));
+	if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
+		fatal(EX_SOFTWARE, "could regain root after dropping to %s", user);
+}
+
+/* write_pidfile - the daemon's pid, for init scripts and tests */
+static void write_pidfile(const char *path)
+{
+	FILE *fp = fopen(path, "w");
+
+	if (fp == NULL || fprintf(fp, "%ld\n", (long)getpid()) < 0 || fclose(fp) != 0)
+		fatal(EX_CANTCREAT, "pid file %s: %s", path, strerror(errno));
+}
+
+int main(int argc, char **argv)
+{
+	const char *socket_opt = NULL, *user = NULL, *pidfile = NULL;
+	bool check_only = false, foreground = false;
+	struct mx_errlist errs;
+	struct milter_state *st;
+	char *socket_spec, err[512];
+	int ch, map_fd = -1, milter_rc = MI_FAILURE;
+	pthread_t th;
+	sigset_t block;
+
+	while ((ch = getopt(argc, argv, "c:nfp:u:P:")) != -1) {
+		switch (ch) {
+		case 'c': config_path = optarg; break;
+		case 'n': check_only = true; break;
+		case 'f': foreground = true; break;
+		case 'p': socket_opt = optarg; break;
+		case 'u': user = optarg; break;
+		case 'P': pidfile = optarg; break;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	msg_init("mxport/milter", MSG_TO_SYSLOG | (foreground || check_only ? MSG_TO_STDERR : 0));
+
+	mx_errlist_init(&errs);
+	st = state_build(config_path, &errs);
+	if (st == NULL) {
+		for (size_t i = 0; i < errs.count; i++)
+			msg_error("%s", errs.msgs[i]);
+		fatal(EX_CONFIG, "%zu configuration error(s) in %s", errs.count, config_path);
+	}
+	mx_errlist_free(&errs);
+	if (check_only) {
+		printf("%s: configuration OK\n", config_path);
+		return EX_OK;
+	}
+	msg_set_file(st->cfg->log_file);
+	socket_spec = mx_strdup(socket_opt ? socket_opt : st->cfg->milter_socket);
+	state_install(st);
+
+	/* Sockets first, as root if started so: /run/mxport may not be writable later. */
+	if (smfi_register(mxport_milter_desc) != MI_SUCCESS)
+		fatal(EX_SOFTWARE, "smfi_register failed");
+	if (smfi_setconn(socket_spec) != MI_SUCCESS)
+		fatal(EX_CONFIG, "milter_socket %s: not a socket libmilter understands", socket_spec);
+	mode_t old = umask(0); /* the MTA runs as another user and must be able to connect */
+	if (smfi_opensocket(true) != MI_SUCCESS)
+		fatal(EX_UNAVAILABLE, "cannot open milter socket %s", socket_spec);
+	umask(old);
+	if (*st->cfg->socketmap_socket) {
+		map_fd = socketmap_listen(st->cfg->socketmap_socket, err, sizeof(err));
+		if (map_fd < 0)
+			fatal(EX_UNAVAILABLE, "socketmap_socket: %s", err);
+	}
+	if (!foreground && daemon(0, 0) != 0)
+		fatal(EX_OSERR, "daemon: %s", strerror(errno));
+	if (pidfile)
+		write_pidfile(pidfile);
+	if (user)
+		drop_privileges(user);
+	else if (getuid() == 0)
+		msg_warn("running as root: use -u USER");
+
+	/*
+	 * Signals. libmilter's own signal thread sigwait()s for SIGHUP, SIGTERM
+	 * and SIGINT, and stops the milter on any of them. We want SIGHUP to
+	 * reload instead, so libmilter runs in a thread of its own, and the main
+	 * thread alone keeps SIGHUP unblocked with a handler: Linux hands a
+	 * process signal to the main thread first when it does not block it.
+	 * SIGTERM and SIGINT stay libmilter's (a clean stop).
+	 */
+	if (pipe2(reload_pipe, O_CLOEXEC) != 0)
+		fatal(EX_OSERR, "pipe: %s", strerror(errno));
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_hup;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&block);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &block, NULL);
+	if (map_fd >= 0 && socketmap_start(map_fd, lookup_current) != 0)
+		fatal(EX_OSERR, "cannot start the socketmap thread");
+	if (pthread_create(&th, NULL, milter_thread, &milter_rc) != 0)
+		fatal(EX_OSERR, "cannot start the milter thread");
+	sigemptyset(&block);
+	sigaddset(&block, SIGHUP);
+	pthread_sigmask(SIG_UNBLOCK, &block, NULL);
+	msg_info("started: milter %s%s%s, configuration %s", socket_spec,
+		 map_fd >= 0 ? ", socketmap " : "", map_fd >= 0 ? st->cfg->socketmap_socket : "",
+		 config_path);
+
+	for (;;) {
+		char c;
+		ssize_t n = read(reload_pipe[0], &c, 1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 1 && c == 'h') {
+			reload_requested = 0;
+			reload(socket_spec);
+			continue;
+		}
+		break; /* the milter thread ended */
+	}
+	pthread_join(th, NULL);
+	msg_info("stopped");
+	if (pidfile)
+		unlink(pidfile);
+	return milter_rc == MI_SUCCESS ? EX_OK : EX_SOFTWARE;
+}

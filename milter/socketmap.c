@@ -1,0 +1,219 @@
+/* socketmap - Postfix/Sendmail socketmap lookups of forwarded domains (relay, transport) */
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "domain.h"
+#include "msg.h"
+#include "netstring.h"
+#include "socketmap.h"
+#include "util.h"
+
+/*
+ * socketmap_answer - the reply to one request "mapname key" (both as
+ * sent, without netstring framing). Maps:
+ *   relay        OK for a forwarded domain (Postfix relay_domains)
+ *   transport    "OK mxport:" (Postfix transport_maps)
+ *   mailertable  "OK mxport:domain" (Sendmail mailertable)
+ * NOTFOUND for a domain that is not forwarded, TEMP on DNS trouble, so that
+ * the MTA answers 4xx and tries again: never a false OK.
+ */
+size_t socketmap_answer(const char *request, size_t len, socketmap_lookup_fn lookup, char *reply,
+			size_t replylen)
+{
+	const char *space = memchr(request, ' ', len);
+	char name[32], key[MX_DOMAIN_MAX + 2], reason[512];
+	size_t namelen, keylen;
+	enum route_status st;
+
+	if (space == NULL || space == request || (namelen = (size_t)(space - request)) >= sizeof(name)) {
+		return (size_t)snprintf(reply, replylen, "PERM malformed request");
+	}
+	keylen = len - namelen - 1;
+	memcpy(name, request, namelen);
+	name[namelen] = '\0';
+	if (strcmp(name, "relay") != 0 && strcmp(name, "transport") != 0 &&
+	    strcmp(name, "mailertable") != 0)
+		return (size_t)snprintf(reply, replylen, "PERM unknown map %s", name);
+	if (keylen == 0 || keylen >= sizeof(key) || memchr(space + 1, '\0', keylen))
+		return (size_t)snprintf(reply, replylen, "NOTFOUND ");
+	memcpy(key, space + 1, keylen);
+	key[keylen] = '\0';
+	/* ".example.com" is Postfix asking about parents; the route lookup did those already. */
+	if (key[0] == '.' || strchr(key, '@'))
+		return (size_t)snprintf(reply, replylen, "NOTFOUND ");
+	st = lookup(key, reason, sizeof(reason));
+	mx_printable(reason);
+	switch (st) {
+	case ROUTE_OK:
+		if (strcmp(name, "relay") == 0)
+			return (size_t)snprintf(reply, replylen, "OK forwarded");
+		if (strcmp(name, "transport") == 0)
+			return (size_t)snprintf(reply, replylen, "OK mxport:");
+		return (size_t)snprintf(reply, replylen, "OK mxport:%s", key);
+	case ROUTE_RETRY:
+	case ROUTE_FAIL:
+		return (size_t)snprintf(reply, replylen, "TEMP %.400s", reason);
+	default:
+		return (size_t)snprintf(reply, replylen, "NOTFOUND ");
+	}
+}
+
+/* socketmap_listen - "unix:/path" (mode 0666, for the MTA's user) or "inet:port@host" */
+int socketmap_listen(const char *spec, char *err, size_t errlen)
+{
+	int fd = -1, one = 1;
+
+	if (strncmp(spec, "unix:", 5) == 0) {
+		struct sockaddr_un sun;
+		const char *path = spec + 5;
+
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		if (strlen(path) >= sizeof(sun.sun_path)) {
+			snprintf(err, errlen, "%s: path too long", spec);
+			return -1;
+		}
+		strcpy(sun.sun_path, path);
+		unlink(path);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+		    chmod(path, 0666) < 0 || listen(fd, 64) < 0) {
+			snprintf(err, errlen, "%s: %s", spec, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		return fd;
+	}
+	if (strncmp(spec, "inet:", 5) == 0) {
+		struct sockaddr_in sin;
+		unsigned long port;
+		const char *at = strchr(spec, '@');
+		char portbuf[16];
+
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		snprintf(portbuf, sizeof(portbuf), "%.*s", (int)((at ? at : spec + strlen(spec)) - spec - 5),
+			 spec + 5);
+		if (!mx_parse_uint(portbuf, 65535, &port) ||
+		    inet_pton(AF_INET, at ? at + 1 : "127.0.0.1", &sin.sin_addr) != 1) {
+			snprintf(err, errlen, "%s: expected inet:port@address", spec);
+			return -1;
+		}
+		sin.sin_port = htons((uint16_t)port);
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0)
+			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 64) < 0) {
+			snprintf(err, errlen, "%s: %s", spec, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		return fd;
+	}
+	snprintf(err, errlen, "%s: expected unix:/path or inet:port@address", spec);
+	return -1;
+}
+
+struct client {
+	int fd;
+	socketmap_lookup_fn lookup;
+};
+
+/* serve_client - requests on one connection until the MTA closes it */
+static void *serve_client(void *arg)
+{
+	struct client *c = arg;
+	char *buf = mx_malloc(NETSTRING_MAX + 16);
+	size_t have = 0;
+
+	for (;;) {
+		const char *data;
+		size_t datalen, used;
+		int rc = netstring_parse(buf, have, &data, &datalen, &used);
+
+		if (rc < 0) {
+			msg_warn("socketmap: malformed request; closing the connection");
+			break;
+		}
+		if (rc == 0) {
+			ssize_t n = read(c->fd, buf + have, NETSTRING_MAX + 16 - have);
+			if (n <= 0)
+				break;
+			have += (size_t)n;
+			continue;
+		}
+		char reply[600], framed[700];
+		size_t rlen = socketmap_answer(data, datalen, c->lookup, reply, sizeof(reply));
+		if (rlen >= sizeof(reply))
+			rlen = sizeof(reply) - 1;
+		size_t flen = netstring_format(framed, sizeof(framed), reply, rlen);
+		if (write(c->fd, framed, flen) != (ssize_t)flen)
+			break;
+		memmove(buf, buf + used, have - used);
+		have -= used;
+	}
+	close(c->fd);
+	free(buf);
+	free(c);
+	return NULL;
+}
+
+/* accept_loop - one thread per MTA connection (each smtpd keeps its own) */
+static void *accept_loop(void *arg)
+{
+	struct client proto = *(struct client *)arg;
+
+	free(arg);
+	for (;;) {
+		int fd = accept4(proto.fd, NULL, NULL, SOCK_CLOEXEC);
+		pthread_t th;
+		struct client *c;
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			msg_error("socketmap: accept: %s", strerror(errno));
+			sleep(1);
+			continue;
+		}
+		c = mx_malloc(sizeof(*c));
+		c->fd = fd;
+		c->lookup = proto.lookup;
+		if (pthread_create(&th, NULL, serve_client, c) != 0) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		pthread_detach(th);
+	}
+	return NULL;
+}
+
+/* socketmap_start - serve the listening socket in a thread of its own */
+int socketmap_start(int fd, socketmap_lookup_fn lookup)
+{
+	struct client *proto = mx_malloc(sizeof(*proto));
+	pthread_t th;
+
+	proto->fd = fd;
+	proto->lookup = lookup;
+	if (pthread_create(&th, NULL, accept_loop, proto) != 0) {
+		free(proto);
+		return -1;
+	}
+	pthread_detach(th);
+	return 0;
+}

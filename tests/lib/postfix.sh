@@ -1,0 +1,173 @@
+# postfix.sh - a private Postfix instance on loopback with mxport installed
+# from contrib/postfix, for the end-to-end tests. Source after harness.sh.
+#
+# The contrib files are used as they are; only their paths are rewritten to
+# this test's folders (/run/mxport, /etc/mxport, /etc/postfix and the
+# install prefix).
+
+# ensure_user NAME - a system user for pipe(8)'s user= (it refuses root)
+ensure_user() {
+	id "$1" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$1" ||
+		{ echo "Bail out! cannot create user $1"; exit 99; }
+}
+
+# contrib_paths FILE - a contrib file with its paths made this test's
+contrib_paths() {
+	sed -e "s|/run/mxport|$T_DIR/run|g" \
+		-e "s|/etc/mxport|$T_DIR/etc|g" \
+		-e "s|/etc/postfix|$PF/etc|g" \
+		-e "s|/usr/local/libexec|$T_DIR/bin|g" \
+		-e "s|/usr/local/sbin|$T_DIR/bin|g" "$1"
+}
+
+# setup_mxport ROUTES - binaries, mxport.conf and routes in $T_DIR (readable by user mxport)
+# Extra mxport.conf lines come from $MXPORT_EXTRA_CONF.
+setup_mxport() {
+	ensure_user mxport
+	mkdir -p "$T_DIR/bin" "$T_DIR/etc" "$T_DIR/run"
+	chmod 755 "$T_DIR/bin" "$T_DIR/etc" "$T_DIR/run"
+	cp "$MXPORT_BUILDDIR/mxport-transport" "$MXPORT_BUILDDIR/mxport-milter" \
+		"$MXPORT_BUILDDIR/mxport-route" "$T_DIR/bin/"
+	printf '%s\n' "$1" >"$T_DIR/etc/routes"
+	MXLOG="$T_DIR/mxport.log"
+	: >"$MXLOG"
+	chmod 666 "$MXLOG"
+	# The test's own settings replace contrib's lines for the same keys.
+	keys=$(printf '%s\n' "${MXPORT_EXTRA_CONF:-}" | sed -n 's/^\([a-z_]*\) *=.*/\1/p' | paste -sd'|')
+	{
+		contrib_paths "$MXPORT_SRCDIR/contrib/postfix/mxport.conf" |
+			grep -Ev "^(${keys:-none}) *="
+		echo "log_file = $MXLOG"
+		echo "allowed_networks = 127.0.0.0/8"
+		echo "local_ports = $PF_PORT"
+		echo "helo_name = relay.test"
+		echo "connect_timeout = 3s"
+		echo "command_timeout = 10s"
+		printf '%s\n' "${MXPORT_EXTRA_CONF:-}"
+	} >"$T_DIR/etc/mxport.conf"
+	chmod 644 "$T_DIR/etc/mxport.conf" "$T_DIR/etc/routes"
+}
+
+# start_milter - mxport-milter in the background, as user mxport
+start_milter() {
+	rm -f "$T_DIR/run/milter.pid"
+	"$T_DIR/bin/mxport-milter" -f -c "$T_DIR/etc/mxport.conf" -u mxport \
+		-P "$T_DIR/run/milter.pid" >>"$T_DIR/milter.stderr" 2>&1 &
+	MILTER_PID=$!
+	wait_for "mxport-milter" test -S "$T_DIR/run/milter.sock"
+	wait_for "mxport-milter socketmap" test -S "$T_DIR/run/socketmap.sock"
+}
+
+# stop_milter - SIGTERM and wait (libmilter can take seconds)
+stop_milter() {
+	kill "$MILTER_PID" 2>/dev/null
+	wait "$MILTER_PID" 2>/dev/null
+	rm -f "$T_DIR/run/milter.sock" "$T_DIR/run/socketmap.sock"
+}
+
+# start_postfix BOUNCE_PORT - private Postfix, smtpd on 127.0.0.1:$PF_PORT
+# (PF_PORT must be set before setup_mxport); mail for sender.test goes to
+# 127.0.0.1:BOUNCE_PORT, where the test's sender sink records bounces.
+start_postfix() {
+	need postfix postconf postqueue postsuper
+	PF="$T_DIR/postfix"
+	mkdir -p "$PF/etc" "$PF/queue" "$PF/data"
+	chown root:root "$PF/queue"
+	chmod 755 "$PF/queue"
+	chown postfix:postfix "$PF/data"
+	chmod 700 "$PF/data"
+	cat >"$PF/etc/main.cf" <<PFEOF
+compatibility_level = 3.6
+queue_directory = $PF/queue
+data_directory = $PF/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = relay.test
+mydomain = relay.test
+myorigin = relay.test
+mydestination =
+local_recipient_maps =
+alias_maps =
+alias_database =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+# The test clients on 127.0.0.1 are strangers, not trusted networks.
+mynetworks = 192.0.2.1/32
+smtpd_peername_lookup = no
+maillog_file = $PF/maillog
+maillog_file_prefixes = $T_DIR
+biff = no
+append_dot_mydomain = no
+queue_run_delay = 2s
+minimal_backoff_time = 2s
+maximal_backoff_time = 4s
+delay_warning_time = 0
+# Bounces and other mail for the test senders go to the sender sink.
+transport_maps = inline:{ { sender.test = smtp:[127.0.0.1]:$1 } }
+smtp_connect_timeout = 5s
+smtpd_banner = \$myhostname ESMTP
+PFEOF
+	contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" >>"$PF/etc/main.cf"
+	contrib_paths "$MXPORT_SRCDIR/contrib/postfix/mxport_header_checks" >"$PF/etc/mxport_header_checks"
+	# Debian's master.cf, every service out of chroot, smtpd on our port.
+	grep -v '^#' /usr/share/postfix/master.cf.dist |
+		awk -v port="127.0.0.1:$PF_PORT" '
+			/^[a-z]/ { skip = 0 }
+			/^(maildrop|uucp|ifmail|bsmtp|scalemail-backend|mailman|tlsmgr|smtp[ \t]+inet)/ { skip = 1 }
+			skip { next }
+			/^[a-z]/ && NF >= 8 { $5 = "n" }
+			{ print }
+			END { printf "%s inet n - n - - smtpd\n", port }' >"$PF/etc/master.cf"
+	contrib_paths "$MXPORT_SRCDIR/contrib/postfix/master.cf" >>"$PF/etc/master.cf"
+	postfix -c "$PF/etc" check >"$PF/check.log" 2>&1 || { cat "$PF/check.log"; echo "Bail out! postfix check failed"; exit 99; }
+	postfix -c "$PF/etc" start >>"$PF/check.log" 2>&1 || { cat "$PF/check.log"; echo "Bail out! postfix start failed"; exit 99; }
+	T_STOP="${T_STOP:-} postfix -c $PF/etc stop;"
+	wait_for "postfix smtpd" python3 -c "import socket; socket.create_connection(('127.0.0.1', $PF_PORT)).close()"
+}
+
+# pf_queue_count - messages in the private queue
+pf_queue_count() {
+	postqueue -c "$PF/etc" -j 2>/dev/null | grep -c queue_id
+}
+
+# pf_flush - ask Postfix to deliver the deferred mail now
+pf_flush() {
+	postqueue -c "$PF/etc" -f
+}
+
+# wait_until SECONDS CMD... - poll CMD until it succeeds; false after SECONDS
+wait_until() {
+	limit=$(($(date +%s) + $1))
+	shift
+	while ! "$@" >/dev/null 2>&1; do
+		[ "$(date +%s)" -ge "$limit" ] && return 1
+		sleep 0.2
+	done
+	return 0
+}
+
+# count_msgs DIR - messages a peer has received
+count_msgs() {
+	ls "$1" 2>/dev/null | grep -c '^msg\.'
+}
+
+# send_mail FROM RCPT[,RCPT...] [HEADERS_FILE] - one message by SMTP to the
+# relay; prints each server reply; exit 0 when the message was accepted
+send_mail() {
+	python3 "$MXPORT_SRCDIR/tests/lib/sendmsg.py" 127.0.0.1 "$PF_PORT" "$@"
+}
+
+# have_msgs DIR N - a peer has received at least N messages
+have_msgs() {
+	[ "$(count_msgs "$1")" -ge "$2" ]
+}
+
+# queue_empty - the private Postfix queue holds nothing
+queue_empty() {
+	[ "$(pf_queue_count)" -eq 0 ]
+}
+
+# queue_has N - the private Postfix queue holds at least N messages
+queue_has() {
+	[ "$(pf_queue_count)" -ge "$1" ]
+}

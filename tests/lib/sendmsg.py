@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""sendmsg - send one message by SMTP and print every reply, for tests.
+
+Usage: sendmsg.py HOST PORT FROM RCPT[,RCPT...] [MESSAGE_FILE]
+Prints "MAIL <code> <text>", "RCPT <addr> <code> <text>" and "DATA <code>
+<text>" lines; exits 0 when the message was accepted for at least one
+recipient, 1 otherwise.
+"""
+import smtplib
+import sys
+
+
+def main():
+    host, port, sender, rcpts = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4].split(",")
+    if len(sys.argv) > 5:
+        with open(sys.argv[5], "rb") as f:
+            msg = f.read()
+    else:
+        msg = b"From: <%s>\r\nTo: <%s>\r\nSubject: mxport test\r\n\r\nHello from the test.\r\n" % (
+            sender.encode(), rcpts[0].encode())
+    s = smtplib.SMTP(host, port, local_hostname="client.test", timeout=60)
+    s.ehlo()
+    code, text = s.mail(sender)
+    print("MAIL %d %s" % (code, text.decode(errors="replace")))
+    ok = 0
+    if code == 250:
+        for r in rcpts:
+            code, text = s.rcpt(r)
+            print("RCPT %s %d %s" % (r, code, text.decode(errors="replace")))
+            if code in (250, 251):
+                ok += 1
+    if ok:
+        code, text = s.data(msg)
+        print("DATA %d %s" % (code, text.decode(errors="replace")))
+        if code != 250:
+            ok = 0
+    try:
+        s.quit()
+    except smtplib.SMTPException:
+        pass
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
