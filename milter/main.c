@@ -207,7 +207,8 @@ int main(int argc, char **argv)
 	if (smfi_register(mxport_milter_desc) != MI_SUCCESS)
 		fatal(EX_SOFTWARE, "smfi_register failed");
 	if (smfi_setconn(socket_spec) != MI_SUCCESS)
-		fatal(EX_CONFIG, "milter_socket %s: not a socket libmilter understands", socket_spec);
+		fatal(EX_CONFIG, "milter_socket %s: not a socket libmilter understands",
+		      socket_spec);
 	mode_t old = umask(0); /* the MTA runs as another user and must be able to connect */
 	if (smfi_opensocket(true) != MI_SUCCESS)
 		fatal(EX_UNAVAILABLE, "cannot open milter socket %s", socket_spec);

@@ -12,8 +12,7 @@
  * input that is not a netstring (no digits, a leading zero, too long, no
  * comma at the end).
  */
-int netstring_parse(const char *buf, size_t len, const char **data, size_t *datalen,
-		    size_t *used)
+int netstring_parse(const char *buf, size_t len, const char **data, size_t *datalen, size_t *used)
 {
 	size_t n = 0, i = 0;
 

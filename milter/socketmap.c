@@ -36,7 +36,8 @@ size_t socketmap_answer(const char *request, size_t len, socketmap_lookup_fn loo
 	size_t namelen, keylen;
 	enum route_status st;
 
-	if (space == NULL || space == request || (namelen = (size_t)(space - request)) >= sizeof(name)) {
+	if (space == NULL || space == request ||
+	    (namelen = (size_t)(space - request)) >= sizeof(name)) {
 		return (size_t)snprintf(reply, replylen, "PERM malformed request");
 	}
 	keylen = len - namelen - 1;
@@ -62,10 +63,8 @@ size_t socketmap_answer(const char *request, size_t len, socketmap_lookup_fn loo
 			return (size_t)snprintf(reply, replylen, "OK mxport:");
 		return (size_t)snprintf(reply, replylen, "OK mxport:%s", key);
 	case ROUTE_RETRY:
-	case ROUTE_FAIL:
-		return (size_t)snprintf(reply, replylen, "TEMP %.400s", reason);
-	default:
-		return (size_t)snprintf(reply, replylen, "NOTFOUND ");
+	case ROUTE_FAIL: return (size_t)snprintf(reply, replylen, "TEMP %.400s", reason);
+	default: return (size_t)snprintf(reply, replylen, "NOTFOUND ");
 	}
 }
 
@@ -104,8 +103,8 @@ int socketmap_listen(const char *spec, char *err, size_t errlen)
 
 		memset(&sin, 0, sizeof(sin));
 		sin.sin_family = AF_INET;
-		snprintf(portbuf, sizeof(portbuf), "%.*s", (int)((at ? at : spec + strlen(spec)) - spec - 5),
-			 spec + 5);
+		snprintf(portbuf, sizeof(portbuf), "%.*s",
+			 (int)((at ? at : spec + strlen(spec)) - spec - 5), spec + 5);
 		if (!mx_parse_uint(portbuf, 65535, &port) ||
 		    inet_pton(AF_INET, at ? at + 1 : "127.0.0.1", &sin.sin_addr) != 1) {
 			snprintf(err, errlen, "%s: expected inet:port@address", spec);
@@ -115,7 +114,8 @@ int socketmap_listen(const char *spec, char *err, size_t errlen)
 		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd >= 0)
 			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 64) < 0) {
+		if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+		    listen(fd, 64) < 0) {
 			snprintf(err, errlen, "%s: %s", spec, strerror(errno));
 			if (fd >= 0)
 				close(fd);

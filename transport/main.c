@@ -49,8 +49,9 @@ static void answer(int code, const char *dsn, const char *text)
 	/* A retry must not carry a permanent code, or pipe(8) shows a 5.X.X deferral. */
 	if (code == EX_TEMPFAIL && d[0] == '5')
 		d[0] = '4';
+	/* No newline: pipe(8) would show it as a trailing space in the DSN and log. */
 	if (code != EX_OK)
-		printf("%s %s\n", d, text);
+		printf("%s %s", d, text);
 	fflush(stdout);
 	exit(code);
 }
