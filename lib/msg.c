@@ -45,6 +45,8 @@ void msg_set_file(const char *path)
 
 /* vlog - one line to every destination */
 static void vlog(int prio, const char *prefix, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static void vlog(int prio, const char *prefix, const char *fmt, va_list ap)
 {
 	char text[4096], line[4300];
 	int n;

@@ -56,6 +56,8 @@ build_and_check() {
 	count "$dir"
 }
 
+# The builds below are VPATH builds, which need a source tree that is not configured.
+[ -f "$top/config.status" ] && make -s distclean >/dev/null 2>&1
 [ -x "$top/configure" ] || autoreconf -fi >/dev/null || { echo "run-all: autoreconf failed"; exit 1; }
 
 build_and_check plain

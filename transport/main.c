@@ -78,19 +78,24 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
+	/*
+	 * Static: answer() exits from anywhere, and what the run holds must stay
+	 * reachable until then (LeakSanitizer would otherwise change the exit code).
+	 */
+	static struct mx_config *cfg;
+	static struct transport t;
+	static struct secrets secrets;
+	static struct mx_errlist errs;
+	static struct message msg;
+	static struct rcpt_outcome *out;
+	static char(*domains)[MX_DOMAIN_MAX];
 	const char *config_path = MX_CONFIG_FILE, *queue_id = "NOQUEUE", *sender = NULL;
-	struct mx_config *cfg = mx_config_defaults();
-	struct transport t;
-	struct secrets secrets = {0};
-	struct mx_errlist errs;
-	struct message msg;
-	struct rcpt_outcome *out;
 	const struct rcpt_outcome *which;
 	char *raw, err[512];
 	size_t rawlen, nrcpt;
 	int ch, code;
 
-	memset(&t, 0, sizeof(t));
+	cfg = mx_config_defaults();
 	t.start_ms = mx_now_ms();
 	signal(SIGPIPE, SIG_IGN);
 	msg_init("mxport/transport", MSG_TO_SYSLOG);
@@ -159,7 +164,7 @@ int main(int argc, char **argv)
 	out = mx_calloc(nrcpt, sizeof(*out));
 	for (size_t i = 0; i < nrcpt; i++)
 		out[i].rcpt = argv[optind + (int)i];
-	char(*domains)[MX_DOMAIN_MAX] = mx_calloc(nrcpt, sizeof(*domains));
+	domains = mx_calloc(nrcpt, sizeof(*domains));
 	for (size_t i = 0; i < nrcpt; i++) {
 		char raw_domain[MX_DOMAIN_MAX * 2];
 		if (!mx_address_domain(out[i].rcpt, raw_domain, sizeof(raw_domain)) ||
