@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -25,6 +26,7 @@
  *   relay        OK for a forwarded domain (Postfix relay_domains)
  *   transport    "OK mxport:" (Postfix transport_maps)
  *   mailertable  "OK mxport:domain" (Sendmail mailertable)
+ *   access       "OK RELAY" for "To:domain" (Sendmail access map)
  * NOTFOUND for a domain that is not forwarded, TEMP on DNS trouble, so that
  * the MTA answers 4xx and tries again: never a false OK.
  */
@@ -44,11 +46,19 @@ size_t socketmap_answer(const char *request, size_t len, socketmap_lookup_fn loo
 	memcpy(name, request, namelen);
 	name[namelen] = '\0';
 	if (strcmp(name, "relay") != 0 && strcmp(name, "transport") != 0 &&
-	    strcmp(name, "mailertable") != 0)
+	    strcmp(name, "mailertable") != 0 && strcmp(name, "access") != 0)
 		return (size_t)snprintf(reply, replylen, "PERM unknown map %s", name);
-	if (keylen == 0 || keylen >= sizeof(key) || memchr(space + 1, '\0', keylen))
+	const char *keytext = space + 1;
+	if (strcmp(name, "access") == 0) {
+		/* Sendmail's access map: only "To:domain" is ours to answer (RELAY). */
+		if (keylen < 3 || strncasecmp(keytext, "To:", 3) != 0)
+			return (size_t)snprintf(reply, replylen, "NOTFOUND ");
+		keytext += 3;
+		keylen -= 3;
+	}
+	if (keylen == 0 || keylen >= sizeof(key) || memchr(keytext, '\0', keylen))
 		return (size_t)snprintf(reply, replylen, "NOTFOUND ");
-	memcpy(key, space + 1, keylen);
+	memcpy(key, keytext, keylen);
 	key[keylen] = '\0';
 	/* ".example.com" is Postfix asking about parents; the route lookup did those already. */
 	if (key[0] == '.' || strchr(key, '@'))
@@ -61,6 +71,8 @@ size_t socketmap_answer(const char *request, size_t len, socketmap_lookup_fn loo
 			return (size_t)snprintf(reply, replylen, "OK forwarded");
 		if (strcmp(name, "transport") == 0)
 			return (size_t)snprintf(reply, replylen, "OK mxport:");
+		if (strcmp(name, "access") == 0)
+			return (size_t)snprintf(reply, replylen, "OK RELAY");
 		return (size_t)snprintf(reply, replylen, "OK mxport:%s", key);
 	case ROUTE_RETRY:
 	case ROUTE_FAIL: return (size_t)snprintf(reply, replylen, "TEMP %.400s", reason);

@@ -49,9 +49,12 @@ static void answer(int code, const char *dsn, const char *text)
 	/* A retry must not carry a permanent code, or pipe(8) shows a 5.X.X deferral. */
 	if (code == EX_TEMPFAIL && d[0] == '5')
 		d[0] = '4';
-	/* No newline: pipe(8) would show it as a trailing space in the DSN and log. */
+	/*
+	 * One line. Sendmail appends its own words to the transcript right after
+	 * it; Postfix's pipe(8) shows the newline as a trailing space.
+	 */
 	if (code != EX_OK)
-		printf("%s %s", d, text);
+		printf("%s %s\n", d, text);
 	fflush(stdout);
 	exit(code);
 }

@@ -6,6 +6,7 @@ Prints "MAIL <code> <text>", "RCPT <addr> <code> <text>" and "DATA <code>
 <text>" lines; exits 0 when the message was accepted for at least one
 recipient, 1 otherwise.
 """
+import re
 import smtplib
 import sys
 
@@ -18,6 +19,8 @@ def main():
     else:
         msg = b"From: <%s>\r\nTo: <%s>\r\nSubject: mxport test\r\n\r\nHello from the test.\r\n" % (
             sender.encode(), rcpts[0].encode())
+    # SMTP wants CR LF; smtplib sends bytes as they are (Sendmail refuses bare LF).
+    msg = re.sub(rb"(?<!\r)\n", b"\r\n", msg)
     s = smtplib.SMTP(host, port, local_hostname="client.test", timeout=60)
     s.ehlo()
     code, text = s.mail(sender)

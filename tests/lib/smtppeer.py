@@ -8,7 +8,7 @@ DIR/port, and for each connection N records what it received:
   DIR/msg.N       the DATA bytes exactly as received, without the final ".\r\n"
   DIR/env.N       "MAIL FROM:<...>" and "RCPT TO:<...>" lines of accepted transactions
 Script keys (all optional):
-  port, greeting, ehlo (list of lines after the first), helo, mail, data, dot,
+  host (a loopback address, default 127.0.0.1), port, greeting, ehlo (list of lines after the first), helo, mail, data, dot,
   rset, quit, starttls_reply, auth_reply,
   rcpt: reply for every recipient, or {"default": ..., "addr": reply},
   tls: {"cert": file, "key": file}   offer STARTTLS (or implicit TLS with "implicit": true)
@@ -226,7 +226,7 @@ def main():
         SCRIPT = json.load(f)
     DIR = sys.argv[2]
     os.makedirs(DIR, exist_ok=True)
-    srv = Server(("127.0.0.1", SCRIPT.get("port", 0)), Session)
+    srv = Server((SCRIPT.get("host", "127.0.0.1"), SCRIPT.get("port", 0)), Session)
     with open(os.path.join(DIR, "port.tmp"), "w") as f:
         f.write(str(srv.server_address[1]))
     os.rename(os.path.join(DIR, "port.tmp"), os.path.join(DIR, "port"))

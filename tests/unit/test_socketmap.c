@@ -43,6 +43,12 @@ static void test_answers(void **state)
 	assert_string_equal(ask("relay example.com"), "OK forwarded");
 	assert_string_equal(ask("transport example.com"), "OK mxport:");
 	assert_string_equal(ask("mailertable example.com"), "OK mxport:example.com");
+	assert_string_equal(ask("access To:example.com"), "OK RELAY");
+	assert_string_equal(ask("access to:example.com"), "OK RELAY");
+	assert_string_equal(ask("access To:other.example"), "NOTFOUND ");
+	assert_string_equal(ask("access Connect:127.0.0.1"), "NOTFOUND ");
+	assert_string_equal(ask("access From:example.com"), "NOTFOUND ");
+	assert_string_equal(ask("access To:bob@example.com"), "NOTFOUND ");
 	assert_string_equal(ask("relay other.example"), "NOTFOUND ");
 	assert_string_equal(ask("relay null.example"), "NOTFOUND ");
 	assert_string_equal(ask("relay .example.com"), "NOTFOUND "); /* parent-domain probes */
