@@ -18,6 +18,13 @@ Script keys (all optional):
   disconnect: stage                  close the connection instead of replying
   garbage: {stage: "text"}           send this line instead of the reply
   sessions: [ {overrides for connection 1}, {... 2}, ... ]
+  chaos: {"seed": S, "rate": 0.2, "stall": seconds}
+                                     on that share of connections (chosen by a
+                                     generator seeded with S and the connection
+                                     number, so runs repeat), one fault: 4xx or
+                                     5xx to RCPT, 4xx to the final dot, a drop at
+                                     MAIL, RCPT, DATA or after the final dot, or a
+                                     stall at the greeting; each logged to DIR/faults
 Stages: greeting ehlo helo starttls auth mail rcpt data dot quit.
 """
 import json
@@ -29,6 +36,7 @@ import sys
 import threading
 import time
 import base64
+import random
 
 SCRIPT = {}
 DIR = "."
@@ -64,6 +72,25 @@ class Session(socketserver.BaseRequestHandler):
         per = SCRIPT.get("sessions", [])
         if self.n <= len(per):
             self.conf.update(per[self.n - 1])
+        chaos = SCRIPT.get("chaos")
+        if chaos:
+            rnd = random.Random(chaos["seed"] * 1000003 + self.n)
+            if rnd.random() < chaos.get("rate", 0.2):
+                fault = rnd.choice(["rcpt4xx", "rcpt5xx", "dot4xx", "drop_mail", "drop_rcpt",
+                                    "drop_data", "drop_dot", "stall"])
+                if fault == "rcpt4xx":
+                    self.conf["rcpt"] = "451 4.3.0 Chaos: try again later"
+                elif fault == "rcpt5xx":
+                    self.conf["rcpt"] = "550 5.1.1 Chaos: no such user here"
+                elif fault == "dot4xx":
+                    self.conf["dot"] = "452 4.3.1 Chaos: insufficient storage"
+                elif fault == "stall":
+                    self.conf.setdefault("delay", {})["greeting"] = chaos.get("stall", 30)
+                else:
+                    self.conf["disconnect"] = fault[5:]
+                with LOCK:
+                    with open(os.path.join(DIR, "faults"), "a") as f:
+                        f.write("%d %s\n" % (self.n, fault))
         self.sock = self.request
         self.rfile = self.sock.makefile("rb")
         self.log = open(os.path.join(DIR, "session.%d" % self.n), "ab")
