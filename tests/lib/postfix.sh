@@ -32,11 +32,11 @@ setup_mxport() {
 	MXLOG="$T_DIR/mxport.log"
 	: >"$MXLOG"
 	chmod 666 "$MXLOG"
-	# The test's own settings replace contrib's lines for the same keys.
-	keys=$(printf '%s\n' "${MXPORT_EXTRA_CONF:-}" | sed -n 's/^\([a-z_]*\) *=.*/\1/p' | paste -sd'|')
+	# contrib's file, then the harness's settings, then the test's own: for
+	# a key set more than once the last line wins (mxport.conf itself
+	# refuses a key set twice, rightly).
 	{
-		contrib_paths "$MXPORT_SRCDIR/contrib/postfix/mxport.conf" |
-			grep -Ev "^(${keys:-none}) *="
+		contrib_paths "$MXPORT_SRCDIR/contrib/postfix/mxport.conf"
 		echo "log_file = $MXLOG"
 		echo "allowed_networks = 127.0.0.0/8"
 		echo "local_ports = $PF_PORT"
@@ -44,7 +44,9 @@ setup_mxport() {
 		echo "connect_timeout = 3s"
 		echo "command_timeout = 10s"
 		printf '%s\n' "${MXPORT_EXTRA_CONF:-}"
-	} >"$T_DIR/etc/mxport.conf"
+	} | awk '{ key = $1 } /^[a-z_]+ *=/ { last[key] = NR } { line[NR] = $0; k[NR] = key }
+		END { for (i = 1; i <= NR; i++) if (!(k[i] in last) || last[k[i]] == i) print line[i] }' \
+		>"$T_DIR/etc/mxport.conf"
 	chmod 644 "$T_DIR/etc/mxport.conf" "$T_DIR/etc/routes"
 }
 

@@ -6,6 +6,7 @@ Listens on 127.0.0.1 (port from the script, 0 = any), writes the port to
 DIR/port, and for each connection N records what it received:
   DIR/session.N   every line received (after TLS, if any)
   DIR/msg.N       the DATA bytes exactly as received, without the final ".\r\n"
+                  (msg.N.2, msg.N.3, ... for further messages of one connection)
   DIR/env.N       "MAIL FROM:<...>" and "RCPT TO:<...>" lines of accepted transactions
 Script keys (all optional):
   host (a loopback address, default 127.0.0.1), port, greeting, ehlo (list of lines after the first), helo, mail, data, dot,
@@ -95,6 +96,7 @@ class Session(socketserver.BaseRequestHandler):
         self.rfile = self.sock.makefile("rb")
         self.log = open(os.path.join(DIR, "session.%d" % self.n), "ab")
         self.authed = False
+        self.msgs = 0
         self.tls = False
 
     def finish(self):
@@ -198,11 +200,17 @@ class Session(socketserver.BaseRequestHandler):
                     parts.append(raw)
                 body = b"".join(parts)
                 # Saved before the reply: "disconnect": "dot" is a peer that took
-                # the message and then vanished without saying so.
-                with open(os.path.join(DIR, "msg.%d" % self.n), "wb") as f:
-                    f.write(body)
-                with open(os.path.join(DIR, "env.%d" % self.n), "w") as f:
-                    f.write("\n".join(env) + "\n")
+                # the message and then vanished without saying so. A message
+                # refused at the dot was not taken.
+                dot = c["dot"][0] if isinstance(c["dot"], list) else c["dot"]
+                if dot.startswith("2") or c.get("disconnect") == "dot":
+                    # One file per message: a client may send several per session.
+                    self.msgs += 1
+                    name = "%d" % self.n if self.msgs == 1 else "%d.%d" % (self.n, self.msgs)
+                    with open(os.path.join(DIR, "msg." + name), "wb") as f:
+                        f.write(body)
+                    with open(os.path.join(DIR, "env." + name), "w") as f:
+                        f.write("\n".join(env) + "\n")
                 self.reply("dot", c["dot"])
             elif cmd == b"RSET":
                 env = []
