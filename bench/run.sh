@@ -122,10 +122,11 @@ wait_until 120 test -e "$T_DIR/hold.ready"
 sleep 1
 busy_kb=$(rss "$MILTER_PID")
 threads=$(awk '/Threads/ {print $2}' "/proc/$MILTER_PID/status")
+fds=$(ls "/proc/$MILTER_PID/fd" | wc -l)
 kill "$HOLD" 2>/dev/null
 wait "$HOLD" 2>/dev/null
 say "3. mxport-milter memory"
-say "   idle: $((idle_kb / 1024)) MB resident; with $(cat "$T_DIR/hold.ready") SMTP sessions open in RCPT: $((busy_kb / 1024)) MB resident, $threads threads"
+say "   idle: $((idle_kb / 1024)) MB resident; with $(cat "$T_DIR/hold.ready") SMTP sessions open in RCPT: $((busy_kb / 1024)) MB resident, $threads threads, $fds open descriptors"
 say ""
 
 # --- 4. CPU per message ------------------------------------------------------------------------
@@ -138,8 +139,10 @@ printf 'plain.example [127.0.0.1]:%s tls=none\ntls.example [127.0.0.1]:%s tls=en
 	"$PLAIN_PORT" "$TLS_PORT" >"$T_DIR/etc/routes"
 python3 -c 'import sys; sys.stdout.write("Subject: bench\r\n\r\n" + ("x" * 76 + "\r\n") * 52)' >"$T_DIR/msg4k"
 chmod 644 "$T_DIR/msg4k"
+mkdir -p "$T_DIR/cg"
+chmod 777 "$T_DIR/cg"
 instr() { # instr DOMAIN - instructions of one transport run
-	out="$T_DIR/callgrind.$1"
+	out="$T_DIR/cg/callgrind.$1"
 	setpriv --reuid=nobody --regid=nogroup --clear-groups -- valgrind --tool=callgrind \
 		--callgrind-out-file="$out" "$T_DIR/bin/mxport-transport" -c "$T_DIR/etc/mxport.conf" \
 		-q BENCH -f bench@sender.test -- "rcpt@$1" <"$T_DIR/msg4k" >/dev/null 2>&1

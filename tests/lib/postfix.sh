@@ -5,6 +5,8 @@
 # this test's folders (/run/mxport, /etc/mxport, /etc/postfix and the
 # install prefix).
 
+PF="$T_DIR/postfix"
+
 # ensure_user NAME - a system user for pipe(8)'s user= (it refuses root)
 ensure_user() {
 	id "$1" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$1" ||
