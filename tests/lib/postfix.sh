@@ -106,8 +106,9 @@ queue_run_delay = 2s
 minimal_backoff_time = 2s
 maximal_backoff_time = 4s
 delay_warning_time = 0
-# Bounces and other mail for the test senders go to the sender sink.
-transport_maps = inline:{ { sender.test = smtp:[127.0.0.1]:$1 } }
+# Bounces and other mail for the test senders go to the sender sink; so
+# does local.test, a domain this relay serves itself (not forwarded).
+transport_maps = inline:{ { sender.test = smtp:[127.0.0.1]:$1 }, { local.test = smtp:[127.0.0.1]:$1 } }
 smtp_connect_timeout = 5s
 smtpd_banner = \$myhostname ESMTP
 PFEOF

@@ -34,7 +34,8 @@ MXPORT_EXTRA_CONF="dns_routes = yes
 dns_servers = 127.0.0.1:$NSD_PORT
 dns_timeout = 2s
 route_cache_max_ttl = 1s
-route_cache_negative_ttl = 1s"
+route_cache_negative_ttl = 1s
+mx_port = $PB"
 setup_mxport "example.com [127.0.0.1]:$PA
 example.net [127.0.0.1]:$PB
 down.example [127.0.0.1]:$DOWN
@@ -188,6 +189,48 @@ wait_until 20 have_msgs "$S" $((s_before + 1))
 t_eq "$(count_msgs "$S")" $((s_before + 1)) "8: locally submitted mail with a forged tag went the ordinary way"
 t_nogrep "$PF/maillog" "to=<jo@sender\.test>, relay=mxport" "8: the forged tag did not route it to the transport"
 t_nogrep "$MXLOG" "to=<jo@sender\.test>" "8: the transport never saw it"
+
+# 10. a domain the relay serves itself: unknown_domains = reject refuses it
+# at RCPT with the milter's own words; accept lets it through untagged.
+postconf -c "$PF/etc" -e "relay_domains=local.test, $(postconf -c "$PF/etc" -h relay_domains)" >/dev/null
+postfix -c "$PF/etc" reload >/dev/null 2>&1
+sleep 1
+send_mail alice@sender.test kim@local.test >"$T_DIR/s10" 2>&1
+t_grep "$T_DIR/s10" "^RCPT kim@local\.test 550 5\.7\.1 Recipient domain local\.test is not forwarded" "10: unknown_domains = reject: the milter refuses with 550 5.7.1"
+echo "unknown_domains = accept" >>"$T_DIR/etc/mxport.conf"
+sed -i '0,/^unknown_domains = reject$/{/^unknown_domains = reject$/d}' "$T_DIR/etc/mxport.conf"
+kill -HUP "$MILTER_PID"
+sleep 1
+s_before=$(count_msgs "$S")
+send_mail alice@sender.test kim@local.test >"$T_DIR/s10b" 2>&1
+t_grep "$T_DIR/s10b" "^DATA 250 " "10: unknown_domains = accept: accepted"
+wait_until 20 have_msgs "$S" $((s_before + 1))
+t_eq "$(count_msgs "$S")" $((s_before + 1)) "10: ... and delivered the ordinary way"
+t_nogrep "$PF/maillog" "to=<kim@local\.test>, relay=mxport" "10: ... not through the transport"
+
+# 11. a trusted client sends one message to a forwarded and an ordinary
+# domain: both go to the transport (FILTER is per message); the ordinary
+# one is delivered by its MX (on mx_port), the forwarded one by its route.
+echo "trusted_networks = 127.0.0.0/8" >>"$T_DIR/etc/mxport.conf"
+kill -HUP "$MILTER_PID"
+postconf -c "$PF/etc" -e "mynetworks=127.0.0.0/8" >/dev/null
+postfix -c "$PF/etc" reload >/dev/null 2>&1
+sleep 1
+a_before=$(count_msgs "$A")
+b_before=$(count_msgs "$B")
+send_mail alice@sender.test lou@example.com,zed@other.test >"$T_DIR/s11" 2>&1
+t_grep "$T_DIR/s11" "^RCPT zed@other\.test 250 " "11: trusted client: ordinary domain accepted"
+wait_until 20 have_msgs "$A" $((a_before + 1))
+wait_until 20 have_msgs "$B" $((b_before + 1))
+t_grep "$(ls -t "$A"/env.* | head -1)" "^RCPT TO:<lou@example\.com>" "11: forwarded recipient delivered by its route"
+t_grep "$(ls -t "$B"/env.* | head -1)" "^RCPT TO:<zed@other\.test>" "11: ordinary recipient delivered by its MX"
+t_grep "$MXLOG" "to=<zed@other\.test>, relay=peer\.test\[127\.0\.0\.1\]:$PB, .*status=sent" "11: the transport names the MX host"
+t_grep "$MXLOG" "forwarded=1 \(<lou@example\.com>\).*trusted client" "11: the milter logs the trusted client"
+postconf -c "$PF/etc" -e "mynetworks=192.0.2.1/32" >/dev/null
+postfix -c "$PF/etc" reload >/dev/null 2>&1
+sed -i '/^trusted_networks/d' "$T_DIR/etc/mxport.conf"
+kill -HUP "$MILTER_PID"
+sleep 1
 
 # 9. a burst of 1000 messages through the whole path
 need smtp-source
