@@ -73,6 +73,12 @@ void route_ctx_free(struct route_ctx *ctx)
 	free(ctx);
 }
 
+/* route_ctx_dns - the DNS client, for lookups of other types (TLSA) */
+const struct dns_client *route_ctx_dns(const struct route_ctx *ctx)
+{
+	return &ctx->dns;
+}
+
 /* route_ctx_set_rand - the random source for weighted order (tests seed their own) */
 void route_ctx_set_rand(struct route_ctx *ctx, route_rand_fn rnd, void *arg)
 {

@@ -7,9 +7,11 @@
 #include "route.h"
 
 struct route_ctx;
+struct dns_client;
 
 struct route_ctx *route_ctx_new(const struct mx_config *cfg, struct mx_errlist *errs);
 void route_ctx_free(struct route_ctx *ctx);
+const struct dns_client *route_ctx_dns(const struct route_ctx *ctx);
 void route_ctx_set_rand(struct route_ctx *ctx, route_rand_fn rnd, void *arg);
 void route_lookup(struct route_ctx *ctx, const char *domain, struct route *out);
 void route_lookup_mx(struct route_ctx *ctx, const char *domain, struct route *out);

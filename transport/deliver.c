@@ -10,6 +10,7 @@
 #include "msg.h"
 #include "smtp_session.h"
 #include "tls.h"
+#include "tlsa.h"
 #include "util.h"
 
 /* what a domain's attempts came to so far */
@@ -159,6 +160,35 @@ static bool try_address(struct transport *t, const struct route_target *target, 
 	req.literal = target->literal;
 	req.sa = (const struct sockaddr *)&addr->sa;
 	req.salen = addr->salen;
+	/*
+	 * tls=dane (RFC 7672): DNSSEC-secure TLSA records at _port._tcp.host
+	 * make TLS and a matching certificate mandatory; no records, or records
+	 * that are not secure, leave opportunistic TLS (as Postfix's "dane").
+	 */
+	struct tlsa_set dane;
+	memset(&dane, 0, sizeof(dane));
+	if (tls_mode == MX_TLS_DANE) {
+		tls_mode = MX_TLS_MAY;
+		if (!target->literal) {
+			tlsa_lookup(t->routes, target->host, target->port, &dane);
+			if (dane.status == ROUTE_RETRY) {
+				msg_info("%s: %s: TLSA lookup: %s", t->queue_id, relay,
+					 dane.reason);
+				remember(as, RCPT_DEFER, "4.7.5", relay, "TLSA lookup for DANE: %s",
+					 dane.reason);
+				tlsa_set_clear(&dane);
+				return false;
+			}
+			if (dane.status == ROUTE_OK && dane.secure) {
+				tls_mode = MX_TLS_DANE;
+				req.dane = &dane;
+			} else if (dane.status == ROUTE_OK) {
+				msg_info(
+					"%s: %s: TLSA records are not DNSSEC-secure; DANE not used",
+					t->queue_id, relay);
+			}
+		}
+	}
 	req.tls_mode = tls_mode;
 	req.implicit_tls = target->implicit_tls;
 	req.auth_user = cred ? cred->user : NULL;
@@ -187,9 +217,11 @@ static bool try_address(struct transport *t, const struct route_target *target, 
 		smtp_deliver(&req, &res);
 	}
 
+	tlsa_set_clear(&dane);
 	char tls[48] = "";
 	if (res.tls_used)
-		snprintf(tls, sizeof(tls), "%s", res.tls.protocol);
+		snprintf(tls, sizeof(tls), "%s%s", res.tls.protocol,
+			 res.tls.dane ? "/DANE" : (res.tls.verified ? "/verified" : ""));
 	if (res.have_reply)
 		reply_text(&res, relay, rcpts[res.bad_rcpt < n ? res.bad_rcpt : 0], text,
 			   sizeof(text));

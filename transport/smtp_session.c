@@ -203,7 +203,7 @@ static bool starttls(struct session *s)
 		fail(s, SMTP_NEXT, "4.7.0", "host sent data after its STARTTLS reply");
 		return false;
 	}
-	if (tls_handshake(&s->conn, q->tls_ctx, q->host, q->literal, q->command_timeout_ms,
+	if (tls_handshake(&s->conn, q->tls_ctx, q->host, q->literal, q->dane, q->command_timeout_ms,
 			  &s->res->tls, err, sizeof(err)) < 0) {
 		s->res->tls_failed = true;
 		fail(s, SMTP_NEXT, "4.7.5", "%s", err);
@@ -477,7 +477,7 @@ void smtp_deliver(const struct smtp_request *req, struct smtp_result *res)
 	}
 	if (req->implicit_tls) {
 		res->stage = STAGE_TLS;
-		if (tls_handshake(&s.conn, req->tls_ctx, req->host, req->literal,
+		if (tls_handshake(&s.conn, req->tls_ctx, req->host, req->literal, req->dane,
 				  req->command_timeout_ms, &res->tls, err, sizeof(err)) < 0) {
 			fail(&s, SMTP_NEXT, "4.7.5", "%s", err);
 			goto done;

@@ -10,6 +10,7 @@
 #include "message.h"
 #include "smtp_reply.h"
 #include "tls.h"
+#include "tlsa.h"
 
 enum smtp_stage {
 	STAGE_CONNECT,
@@ -47,6 +48,7 @@ struct smtp_request {
 	bool implicit_tls;
 	bool plain_fallback; /* tls=may after a failed handshake: this attempt is in plain text */
 	SSL_CTX *tls_ctx;
+	const struct tlsa_set *dane;	   /* secure TLSA records: the certificate must match one */
 	const char *auth_user, *auth_pass; /* NULL: no AUTH */
 	unsigned connect_timeout_ms, command_timeout_ms, data_done_timeout_ms;
 	long long limit_ms;		 /* the run's deadline */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "tls.h"
+#include "tlsa.h"
 
 /*
  * tls_ctx_new - one client context for the run. Certificates are always
@@ -99,7 +100,8 @@ static void collect_info(SSL *ssl, struct tls_info *info)
  * certificate is checked against (the address, for a literal).
  */
 int tls_handshake(struct smtp_conn *c, SSL_CTX *ctx, const char *host, bool literal,
-		  unsigned timeout_ms, struct tls_info *info, char *err, size_t errlen)
+		  const struct tlsa_set *dane, unsigned timeout_ms, struct tls_info *info,
+		  char *err, size_t errlen)
 {
 	long long until = mx_now_ms() + timeout_ms;
 
@@ -110,7 +112,28 @@ int tls_handshake(struct smtp_conn *c, SSL_CTX *ctx, const char *host, bool lite
 			 ERR_reason_error_string(ERR_get_error()));
 		return -1;
 	}
-	if (literal) {
+	if (dane) {
+		/* DANE (RFC 7672): the TLSA records, not the CAs, say which certificate is right.
+		 */
+		size_t usable = 0;
+		if (SSL_CTX_dane_enable(ctx) <= 0 || SSL_dane_enable(c->ssl, host) <= 0) {
+			snprintf(err, errlen, "cannot enable DANE: %s",
+				 ERR_reason_error_string(ERR_get_error()));
+			return -1;
+		}
+		/* RFC 7672 3.1.1: a DANE-EE(3) record pins the key; names are not checked. */
+		SSL_dane_set_flags(c->ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+		for (size_t i = 0; i < dane->count; i++)
+			if (SSL_dane_tlsa_add(c->ssl, dane->recs[i].usage, dane->recs[i].selector,
+					      dane->recs[i].mtype, dane->recs[i].data,
+					      dane->recs[i].len) > 0)
+				usable++;
+		ERR_clear_error();
+		if (usable == 0) {
+			snprintf(err, errlen, "no TLSA record of %s is usable", host);
+			return -1;
+		}
+	} else if (literal) {
 		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), host);
 	} else {
 		SSL_set_tlsext_host_name(c->ssl, host);
@@ -146,5 +169,10 @@ int tls_handshake(struct smtp_conn *c, SSL_CTX *ctx, const char *host, bool lite
 		}
 	}
 	collect_info(c->ssl, info);
+	if (dane) {
+		info->dane = info->verified;
+		if (info->verified)
+			snprintf(info->verify_text, sizeof(info->verify_text), "verified by DANE");
+	}
 	return 0;
 }
