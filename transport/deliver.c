@@ -388,3 +388,47 @@ void deliver_log(const struct transport *t, const struct rcpt_outcome *o)
 		 o->rcpt, o->relay, delay, o->tls[0] ? o->tls : "none", o->dsn,
 		 outcome_state_name(o->state), o->text);
 }
+
+/*
+ * deliver_message - every recipient of one message (out[i].rcpt set, state
+ * PENDING), grouped by domain in the order given: one SMTP transaction per
+ * domain. Each recipient gets its outcome and its log line.
+ */
+void deliver_message(struct transport *t, struct rcpt_outcome *out, size_t n)
+{
+	char (*domains)[MX_DOMAIN_MAX] = mx_calloc(n ? n : 1, sizeof(*domains));
+	struct rcpt_outcome *group = mx_calloc(n ? n : 1, sizeof(*group));
+	size_t *index = mx_calloc(n ? n : 1, sizeof(*index));
+	char err[256];
+
+	for (size_t i = 0; i < n; i++) {
+		char raw_domain[MX_DOMAIN_MAX * 2];
+		if (!mx_address_domain(out[i].rcpt, raw_domain, sizeof(raw_domain)) ||
+		    !mx_domain_normalize(raw_domain, domains[i], sizeof(domains[i]), err,
+					 sizeof(err))) {
+			outcome_set(&out[i], RCPT_BOUNCE, "5.1.3",
+				    "<%s>: bad recipient address syntax", out[i].rcpt);
+			mx_strlcpy(out[i].relay, "none", sizeof(out[i].relay));
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t g = 0;
+
+		if (out[i].state != RCPT_PENDING)
+			continue;
+		for (size_t j = i; j < n; j++) {
+			if (out[j].state == RCPT_PENDING && strcmp(domains[j], domains[i]) == 0) {
+				group[g] = out[j];
+				index[g++] = j;
+			}
+		}
+		deliver_domain(t, domains[i], group, g);
+		for (size_t k = 0; k < g; k++)
+			out[index[k]] = group[k];
+	}
+	for (size_t i = 0; i < n; i++)
+		deliver_log(t, &out[i]);
+	free(domains);
+	free(group);
+	free(index);
+}

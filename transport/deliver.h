@@ -25,6 +25,7 @@ struct transport {
 };
 
 void deliver_domain(struct transport *t, const char *domain, struct rcpt_outcome *rcpts, size_t n);
+void deliver_message(struct transport *t, struct rcpt_outcome *out, size_t n);
 void deliver_log(const struct transport *t, const struct rcpt_outcome *o);
 
 #endif

@@ -91,7 +91,6 @@ int main(int argc, char **argv)
 	static struct mx_errlist errs;
 	static struct message msg;
 	static struct rcpt_outcome *out;
-	static char(*domains)[MX_DOMAIN_MAX];
 	const char *config_path = MX_CONFIG_FILE, *queue_id = "NOQUEUE", *sender = NULL;
 	const struct rcpt_outcome *which;
 	char *raw, err[512];
@@ -163,44 +162,10 @@ int main(int argc, char **argv)
 	else if (gethostname(t.helo_name, sizeof(t.helo_name) - 1) != 0 || !*t.helo_name)
 		mx_strlcpy(t.helo_name, "localhost", sizeof(t.helo_name));
 
-	/* Recipients grouped by domain, in the order given; one transaction per domain. */
 	out = mx_calloc(nrcpt, sizeof(*out));
 	for (size_t i = 0; i < nrcpt; i++)
 		out[i].rcpt = argv[optind + (int)i];
-	domains = mx_calloc(nrcpt, sizeof(*domains));
-	for (size_t i = 0; i < nrcpt; i++) {
-		char raw_domain[MX_DOMAIN_MAX * 2];
-		if (!mx_address_domain(out[i].rcpt, raw_domain, sizeof(raw_domain)) ||
-		    !mx_domain_normalize(raw_domain, domains[i], sizeof(domains[i]), err,
-					 sizeof(err))) {
-			outcome_set(&out[i], RCPT_BOUNCE, "5.1.3",
-				    "<%s>: bad recipient address syntax", out[i].rcpt);
-			mx_strlcpy(out[i].relay, "none", sizeof(out[i].relay));
-		}
-	}
-	for (size_t i = 0; i < nrcpt; i++) {
-		struct rcpt_outcome *group;
-		size_t g = 0;
-
-		if (out[i].state != RCPT_PENDING)
-			continue;
-		/* Gather this domain's pending recipients; they share one transaction. */
-		group = mx_calloc(nrcpt, sizeof(*group));
-		size_t *index = mx_calloc(nrcpt, sizeof(*index));
-		for (size_t j = i; j < nrcpt; j++) {
-			if (out[j].state == RCPT_PENDING && strcmp(domains[j], domains[i]) == 0) {
-				group[g] = out[j];
-				index[g++] = j;
-			}
-		}
-		deliver_domain(&t, domains[i], group, g);
-		for (size_t k = 0; k < g; k++)
-			out[index[k]] = group[k];
-		free(group);
-		free(index);
-	}
-	for (size_t i = 0; i < nrcpt; i++)
-		deliver_log(&t, &out[i]);
+	deliver_message(&t, out, nrcpt);
 	code = outcome_combine(out, nrcpt, &which);
 	if (code == EX_TEMPFAIL && which && which->state == RCPT_BOUNCE) {
 		msg_warn("%s: some recipients were sent and others not: all are deferred and the "
