@@ -61,8 +61,8 @@ static sfsistat mx_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
 			     unsigned long f3, unsigned long *pf0, unsigned long *pf1,
 			     unsigned long *pf2, unsigned long *pf3)
 {
-	static const unsigned long skip = SMFIP_NOHELO | SMFIP_NOBODY | SMFIP_NOEOH |
-					  SMFIP_NOUNKNOWN | SMFIP_NODATA;
+	static const unsigned long skip =
+		SMFIP_NOHELO | SMFIP_NOBODY | SMFIP_NOEOH | SMFIP_NOUNKNOWN | SMFIP_NODATA;
 	static const unsigned long noreply = SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_HDR;
 	struct conn_ctx *cc = mx_calloc(1, sizeof(*cc));
 

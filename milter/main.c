@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "callbacks.h"
+#include "listen.h"
 #include "msg.h"
 #include "socketmap.h"
 #include "state.h"
@@ -214,7 +215,7 @@ int main(int argc, char **argv)
 		fatal(EX_UNAVAILABLE, "cannot open milter socket %s", socket_spec);
 	umask(old);
 	if (*st->cfg->socketmap_socket) {
-		map_fd = socketmap_listen(st->cfg->socketmap_socket, err, sizeof(err));
+		map_fd = mx_listen(st->cfg->socketmap_socket, err, sizeof(err));
 		if (map_fd < 0)
 			fatal(EX_UNAVAILABLE, "socketmap_socket: %s", err);
 	}

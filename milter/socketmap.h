@@ -11,7 +11,6 @@ typedef enum route_status (*socketmap_lookup_fn)(const char *domain, char *reaso
 
 size_t socketmap_answer(const char *request, size_t len, socketmap_lookup_fn lookup, char *reply,
 			size_t replylen);
-int socketmap_listen(const char *spec, char *err, size_t errlen);
 int socketmap_start(int fd, socketmap_lookup_fn lookup);
 
 #endif

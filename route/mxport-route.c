@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sysexits.h>
 #include <getopt.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "errlist.h"
@@ -129,6 +130,7 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 
+	signal(SIGPIPE, SIG_IGN); /* a probed server that hangs up is reported, not fatal */
 	while ((ch = getopt_long(argc, argv, "c:n", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': config_path = optarg; break;

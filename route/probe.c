@@ -97,8 +97,8 @@ bool probe_target(const struct mx_config *cfg, struct route_ctx *ctx, const stru
 		goto done;
 	}
 	if (t->implicit_tls) {
-		if (tls_handshake(&c, tls, t->host, t->literal, NULL, cmd_ms, &ti, err, sizeof(err)) <
-		    0) {
+		if (tls_handshake(&c, tls, t->host, t->literal, NULL, cmd_ms, &ti, err,
+				  sizeof(err)) < 0) {
 			printf("       implicit TLS failed: %s\n", err);
 			goto done;
 		}
@@ -116,8 +116,8 @@ bool probe_target(const struct mx_config *cfg, struct route_ctx *ctx, const stru
 		} else if (exchange(&c, "STARTTLS", cmd_ms, &r, t0)) {
 			if (r.code != 220) {
 				printf("       STARTTLS refused\n");
-			} else if (tls_handshake(&c, tls, t->host, t->literal, NULL, cmd_ms, &ti, err,
-						 sizeof(err)) < 0) {
+			} else if (tls_handshake(&c, tls, t->host, t->literal, NULL, cmd_ms, &ti,
+						 err, sizeof(err)) < 0) {
 				printf("       TLS handshake failed: %s (%lld ms)\n", err,
 				       mx_now_ms() - t0);
 				goto done;

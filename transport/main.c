@@ -5,6 +5,7 @@
  *	relay a message to the customer's alternate port (Postfix pipe(8), Sendmail mailer)
  * SYNOPSIS
  *	mxport-transport [-c FILE] [-q QUEUE_ID] [-s SIZE] -f SENDER -- RECIPIENT...
+ *	mxport-transport [-c FILE] -L unix:/path | -L -
  * DESCRIPTION
  *	Reads one message on standard input, looks up the route of each
  *	recipient's domain at delivery time, relays the message by SMTP to the
@@ -33,6 +34,7 @@
 
 #include "deliver.h"
 #include "domain.h"
+#include "lmtp.h"
 #include "msg.h"
 #include "smtp_conn.h"
 #include "util.h"
@@ -92,6 +94,7 @@ int main(int argc, char **argv)
 	static struct message msg;
 	static struct rcpt_outcome *out;
 	const char *config_path = MX_CONFIG_FILE, *queue_id = "NOQUEUE", *sender = NULL;
+	const char *lmtp = NULL;
 	const struct rcpt_outcome *which;
 	char *raw, err[512];
 	size_t rawlen, nrcpt;
@@ -101,14 +104,26 @@ int main(int argc, char **argv)
 	t.start_ms = mx_now_ms();
 	signal(SIGPIPE, SIG_IGN);
 	msg_init("mxport/transport", MSG_TO_SYSLOG);
-	while ((ch = getopt(argc, argv, "c:f:q:s:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:f:L:q:s:")) != -1) {
 		switch (ch) {
 		case 'c': config_path = optarg; break;
+		case 'L': lmtp = optarg; break;
 		case 'f': sender = optarg; break;
 		case 'q': queue_id = optarg; break;
 		case 's': break; /* the size is measured from the message itself */
 		default: usage();
 		}
+	}
+	if (lmtp) {
+		/* LMTP: "-" is a Sendmail mailer (flag z) on stdin/stdout, else a daemon. */
+		if (getuid() == 0 || geteuid() == 0) {
+			fprintf(stderr, "mxport-transport: refusing to run as root\n");
+			return EX_TEMPFAIL;
+		}
+		if (strcmp(lmtp, "-") == 0)
+			return lmtp_serve(STDIN_FILENO, STDOUT_FILENO, config_path);
+		msg_init("mxport/transport", MSG_TO_SYSLOG | MSG_TO_STDERR);
+		return lmtp_listen_and_serve(lmtp, config_path);
 	}
 	if (sender == NULL || optind >= argc)
 		usage();

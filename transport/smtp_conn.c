@@ -239,7 +239,9 @@ int conn_write(struct smtp_conn *c, const void *data, size_t len, unsigned timeo
 				return -1;
 			}
 		} else {
-			n = send(c->fd, p, len, MSG_NOSIGNAL);
+			/* write(), not send(): the LMTP front also talks over pipes. SIGPIPE is
+			 * ignored. */
+			n = write(c->fd, p, len);
 			if (n > 0) {
 				p += n;
 				len -= (size_t)n;

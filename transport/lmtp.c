@@ -1,0 +1,389 @@
+/* lmtp - the transport as an LMTP server: one process for many messages, a reply per recipient */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "deliver.h"
+#include "listen.h"
+#include "lmtp.h"
+#include "message.h"
+#include "msg.h"
+#include "smtp_conn.h"
+#include "tls.h"
+#include "util.h"
+
+#define LMTP_IDLE_MS	 (300 * 1000) /* the client's silence we wait out between commands */
+#define LMTP_LINE_MAX	 4096
+#define LMTP_MESSAGE_MAX ((size_t)1 << 30)
+
+/* What one connection keeps across messages. */
+struct lmtp_session {
+	const char *config_path;
+	struct mx_config *cfg;
+	struct route_ctx *routes;
+	struct secrets secrets;
+	bool have_secrets;
+	SSL_CTX *tls_ctx; /* kept: loaded CAs and DANE set-up serve every message */
+	bool cas_loaded;
+	time_t mtimes[3]; /* mxport.conf, routes file, secrets file */
+	char config_error[600];
+	struct smtp_conn conn;	/* commands and data come in here */
+	struct smtp_conn reply; /* replies go out here (the same socket, or stdout) */
+	char hostname[256];
+	unsigned long messages;
+};
+
+/* file_mtime - 0 when the file is absent or unnamed */
+static time_t file_mtime(const char *path)
+{
+	struct stat st;
+
+	return path && *path && stat(path, &st) == 0 ? st.st_mtime : 0;
+}
+
+/* release - drop the configuration */
+static void release(struct lmtp_session *ls)
+{
+	route_ctx_free(ls->routes);
+	mx_config_free(ls->cfg);
+	if (ls->have_secrets)
+		secrets_free(&ls->secrets);
+	ls->routes = NULL;
+	ls->cfg = NULL;
+	ls->have_secrets = false;
+}
+
+/*
+ * refresh - (re)load mxport.conf, the routes file and the secrets file when
+ * one of them changed since the last message, so that a route edited while
+ * mail waits in the queue applies, as it does in pipe mode.
+ */
+static void refresh(struct lmtp_session *ls)
+{
+	struct mx_errlist errs;
+	time_t now[3];
+
+	now[0] = file_mtime(ls->config_path);
+	now[1] = ls->cfg ? file_mtime(ls->cfg->routes_file) : 0;
+	now[2] = ls->cfg ? file_mtime(ls->cfg->secrets_file) : 0;
+	if (ls->cfg && !ls->config_error[0] && memcmp(now, ls->mtimes, sizeof(now)) == 0)
+		return;
+	release(ls);
+	ls->config_error[0] = '\0';
+	mx_errlist_init(&errs);
+	ls->cfg = mx_config_defaults();
+	if (mx_config_read(ls->cfg, ls->config_path, &errs) == 0) {
+		msg_set_file(ls->cfg->log_file);
+		ls->routes = route_ctx_new(ls->cfg, &errs);
+	}
+	if (errs.count == 0 && *ls->cfg->secrets_file) {
+		char err[512];
+		if (secrets_load(ls->cfg->secrets_file, &ls->secrets, err, sizeof(err)) < 0)
+			mx_errlist_add(&errs, "%s", err);
+		else
+			ls->have_secrets = true;
+	}
+	if (errs.count) {
+		for (size_t i = 0; i < errs.count; i++)
+			msg_error("lmtp: %s", errs.msgs[i]);
+		snprintf(ls->config_error, sizeof(ls->config_error),
+			 "mxport configuration error: %s", errs.msgs[0]);
+		mx_printable(ls->config_error);
+	}
+	mx_errlist_free(&errs);
+	ls->mtimes[0] = file_mtime(ls->config_path);
+	ls->mtimes[1] = file_mtime(ls->cfg->routes_file);
+	ls->mtimes[2] = file_mtime(ls->cfg->secrets_file);
+}
+
+/* say - one reply line */
+static bool say(struct lmtp_session *ls, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static bool say(struct lmtp_session *ls, const char *fmt, ...)
+{
+	char line[1100], err[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return false;
+	if (n > (int)sizeof(line) - 3)
+		n = (int)sizeof(line) - 3;
+	memcpy(line + n, "\r\n", 2);
+	return conn_write(&ls->reply, line, (size_t)n + 2, LMTP_IDLE_MS, err, sizeof(err)) > 0;
+}
+
+/* path_arg - the address between < and > after "MAIL FROM:" or "RCPT TO:" */
+static char *path_arg(const char *arg)
+{
+	const char *lt = strchr(arg, '<'), *gt;
+
+	if (lt == NULL || (gt = strchr(lt, '>')) == NULL)
+		return NULL;
+	return mx_strndup(lt + 1, (size_t)(gt - lt - 1));
+}
+
+/* read_data - the message after DATA, dot-unstuffed, lines ending in CR LF */
+static int read_data(struct lmtp_session *ls, char **data, size_t *len)
+{
+	size_t cap = 65536, used = 0;
+	char *buf = mx_malloc(cap), line[LMTP_LINE_MAX + 1], err[256];
+	size_t n;
+	bool too_big = false;
+
+	for (;;) {
+		int rc = conn_read_line(&ls->conn, line, LMTP_LINE_MAX, &n, LMTP_IDLE_MS, err,
+					sizeof(err));
+		if (rc <= 0) {
+			free(buf);
+			return -1;
+		}
+		if (n == 1 && line[0] == '.')
+			break;
+		const char *p = line[0] == '.' ? line + 1 : line;
+		size_t plen = line[0] == '.' ? n - 1 : n;
+		if (used + plen + 2 > LMTP_MESSAGE_MAX) {
+			too_big = true;
+			continue;
+		}
+		while (used + plen + 2 > cap) {
+			cap *= 2;
+			buf = mx_realloc(buf, cap);
+		}
+		memcpy(buf + used, p, plen);
+		memcpy(buf + used + plen, "\r\n", 2);
+		used += plen + 2;
+	}
+	if (too_big) {
+		free(buf);
+		return 1;
+	}
+	*data = buf;
+	*len = used;
+	return 0;
+}
+
+/* deliver_data - relay one message; one reply per recipient, in RCPT order */
+static bool deliver_data(struct lmtp_session *ls, const char *sender, char **rcpts, size_t n,
+			 const char *raw, size_t rawlen)
+{
+	struct rcpt_outcome *out = mx_calloc(n, sizeof(*out));
+	struct message msg;
+	struct transport t;
+	char qid[64];
+	bool ok = true;
+
+	refresh(ls);
+	if (ls->config_error[0]) {
+		for (size_t i = 0; i < n && ok; i++)
+			ok = say(ls, "451 4.3.5 <%s>: %s", rcpts[i], ls->config_error);
+		free(out);
+		return ok;
+	}
+	message_prepare(raw, rawlen, ls->cfg->tag_header, &msg);
+	memset(&t, 0, sizeof(t));
+	snprintf(qid, sizeof(qid), "L%ld.%lu", (long)getpid(), ++ls->messages);
+	t.cfg = ls->cfg;
+	t.routes = ls->routes;
+	t.secrets = ls->have_secrets ? &ls->secrets : NULL;
+	t.tls_ctx = ls->tls_ctx;
+	t.cas_loaded = ls->cas_loaded;
+	t.queue_id = qid;
+	t.sender = sender;
+	t.msg = &msg;
+	mx_strlcpy(t.helo_name, *ls->cfg->helo_name ? ls->cfg->helo_name : ls->hostname,
+		   sizeof(t.helo_name));
+	t.start_ms = mx_now_ms();
+	t.limit_ms = t.start_ms + (long long)ls->cfg->delivery_time_limit * 1000;
+	for (size_t i = 0; i < n; i++)
+		out[i].rcpt = rcpts[i];
+	deliver_message(&t, out, n);
+	ls->tls_ctx = t.tls_ctx;
+	ls->cas_loaded = t.cas_loaded;
+	for (size_t i = 0; i < n && ok; i++) {
+		const struct rcpt_outcome *o = &out[i];
+		char dsn[16];
+
+		mx_strlcpy(dsn, o->dsn, sizeof(dsn));
+		if (o->state == RCPT_SENT)
+			ok = say(ls, "250 %s <%s>: sent via %s (%s)", dsn[0] == '2' ? dsn : "2.0.0",
+				 o->rcpt, o->relay, o->text);
+		else if (o->state == RCPT_BOUNCE)
+			ok = say(ls, "550 %s %s", dsn, o->text);
+		else {
+			if (dsn[0] != '4')
+				dsn[0] = '4';
+			ok = say(ls, "451 %s %s", dsn, o->text);
+		}
+	}
+	message_free(&msg);
+	free(out);
+	return ok;
+}
+
+/*
+ * lmtp_serve - one LMTP conversation (RFC 2033) on in/out: Postfix's
+ * lmtp(8) over a socket, or a Sendmail mailer with flag z over stdin and
+ * stdout. Each recipient gets its own final reply after the message.
+ */
+int lmtp_serve(int in, int out, const char *config_path)
+{
+	struct lmtp_session ls;
+	char line[LMTP_LINE_MAX + 1], err[256], *sender = NULL, **rcpts = NULL;
+	size_t n, nrcpt = 0;
+	int rc = 0;
+
+	memset(&ls, 0, sizeof(ls));
+	ls.config_path = config_path;
+	ls.conn.fd = in;
+	ls.conn.limit_ms = (long long)1 << 62;
+	ls.reply.fd = out;
+	ls.reply.limit_ms = ls.conn.limit_ms;
+	if (gethostname(ls.hostname, sizeof(ls.hostname) - 1) != 0 || !*ls.hostname)
+		mx_strlcpy(ls.hostname, "localhost", sizeof(ls.hostname));
+	refresh(&ls);
+	if (!say(&ls, "220 %s LMTP mxport-transport ready", ls.hostname))
+		return 1;
+	for (;;) {
+		if (conn_read_line(&ls.conn, line, LMTP_LINE_MAX, &n, LMTP_IDLE_MS, err,
+				   sizeof(err)) <= 0)
+			break;
+		if (strncasecmp(line, "LHLO", 4) == 0) {
+			say(&ls, "250-%s", ls.hostname);
+			say(&ls, "250-PIPELINING");
+			say(&ls, "250-ENHANCEDSTATUSCODES");
+			say(&ls, "250-8BITMIME");
+			say(&ls, "250 SMTPUTF8");
+		} else if (strncasecmp(line, "MAIL FROM:", 10) == 0) {
+			free(sender);
+			sender = path_arg(line + 10);
+			say(&ls, sender ? "250 2.1.0 Ok" : "501 5.5.4 Syntax: MAIL FROM:<address>");
+		} else if (strncasecmp(line, "RCPT TO:", 8) == 0) {
+			char *r = path_arg(line + 8);
+			if (sender == NULL) {
+				free(r);
+				say(&ls, "503 5.5.1 MAIL first");
+			} else if (r == NULL || *r == '\0') {
+				free(r);
+				say(&ls, "501 5.5.4 Syntax: RCPT TO:<address>");
+			} else {
+				rcpts = mx_realloc(rcpts, (nrcpt + 1) * sizeof(*rcpts));
+				rcpts[nrcpt++] = r;
+				say(&ls, "250 2.1.5 Ok");
+			}
+		} else if (strcasecmp(line, "DATA") == 0) {
+			char *data = NULL;
+			size_t len = 0;
+			int dr;
+
+			if (nrcpt == 0) {
+				say(&ls, "503 5.5.1 RCPT first");
+				continue;
+			}
+			say(&ls, "354 End data with <CR><LF>.<CR><LF>");
+			dr = read_data(&ls, &data, &len);
+			if (dr < 0)
+				break;
+			if (dr > 0) {
+				for (size_t i = 0; i < nrcpt; i++)
+					say(&ls, "552 5.3.4 <%s>: message too big", rcpts[i]);
+			} else {
+				deliver_data(&ls, sender, rcpts, nrcpt, data, len);
+				free(data);
+			}
+			for (size_t i = 0; i < nrcpt; i++)
+				free(rcpts[i]);
+			nrcpt = 0;
+			free(sender);
+			sender = NULL;
+		} else if (strcasecmp(line, "RSET") == 0) {
+			for (size_t i = 0; i < nrcpt; i++)
+				free(rcpts[i]);
+			nrcpt = 0;
+			free(sender);
+			sender = NULL;
+			say(&ls, "250 2.0.0 Ok");
+		} else if (strcasecmp(line, "NOOP") == 0) {
+			say(&ls, "250 2.0.0 Ok");
+		} else if (strcasecmp(line, "QUIT") == 0) {
+			say(&ls, "221 2.0.0 Bye");
+			break;
+		} else {
+			say(&ls, "502 5.5.2 Command not recognized");
+		}
+	}
+	for (size_t i = 0; i < nrcpt; i++)
+		free(rcpts[i]);
+	free(rcpts);
+	free(sender);
+	SSL_CTX_free(ls.tls_ctx);
+	release(&ls);
+	return rc;
+}
+
+/* reap - collect finished connection processes */
+static void reap(int sig)
+{
+	int saved = errno;
+
+	(void)sig;
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	errno = saved;
+}
+
+/*
+ * lmtp_listen_and_serve - the LMTP daemon: a process per connection, as
+ * Postfix's lmtp(8) keeps connections open and caches them, each process
+ * serves many messages. Runs until killed.
+ */
+int lmtp_listen_and_serve(const char *spec, const char *config_path)
+{
+	struct sigaction sa;
+	char err[512];
+	int fd = mx_listen(spec, err, sizeof(err));
+
+	if (fd < 0) {
+		msg_error("lmtp: %s", err);
+		fprintf(stderr, "mxport-transport: %s\n", err);
+		return 71; /* EX_OSERR */
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = reap;
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	sigaction(SIGCHLD, &sa, NULL);
+	msg_info("lmtp: listening on %s", spec);
+	for (;;) {
+		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		pid_t pid;
+
+		if (c < 0) {
+			if (errno != EINTR && errno != ECONNABORTED) {
+				msg_error("lmtp: accept: %s", strerror(errno));
+				sleep(1);
+			}
+			continue;
+		}
+		pid = fork();
+		if (pid == 0) {
+			close(fd);
+			_exit(lmtp_serve(c, c, config_path));
+		}
+		if (pid < 0)
+			msg_error("lmtp: fork: %s", strerror(errno));
+		close(c);
+	}
+}
