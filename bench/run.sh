@@ -101,11 +101,29 @@ smtp-source -s $SESSIONS -l $SIZE -m "$N" -f bench@sender.test -t rcpt@bench.exa
 wait_sent $((before + N))
 mxport_ms=$(($(now_ms) - t0))
 
+# --- 1b'. the mxport path over LMTP (contrib/postfix/lmtp) ------------------------------
+contrib_paths "$MXPORT_SRCDIR/contrib/postfix/lmtp/mxport_header_checks" >"$PF/etc/mxport_header_checks"
+contrib_paths "$MXPORT_SRCDIR/contrib/postfix/lmtp/master.cf" >>"$PF/etc/master.cf"
+chown mxport "$T_DIR/run"
+setpriv --reuid=mxport --regid=mxport --clear-groups -- "$T_DIR/bin/mxport-transport" \
+	-c "$T_DIR/etc/mxport.conf" -L "unix:$T_DIR/run/lmtp.sock" >/dev/null 2>&1 &
+T_PIDS="$T_PIDS $!"
+wait_for "LMTP daemon" test -S "$T_DIR/run/lmtp.sock"
+postfix -c "$PF/etc" reload >/dev/null 2>&1
+sleep 1
+before=$(sent_lines)
+t0=$(now_ms)
+smtp-source -s $SESSIONS -l $SIZE -m "$N" -f bench@sender.test -t rcpt@bench.example "127.0.0.1:$PF_PORT"
+wait_sent $((before + N))
+lmtp_ms=$(($(now_ms) - t0))
+
 say "1. relay throughput (messages per second, first send to last delivery)"
 say "   (c) smtp-source -> smtp-sink directly:        $(rate "$N" "$ceiling_ms") msg/s  (${ceiling_ms} ms)"
 say "   (a) Postfix smtp(8) to [127.0.0.1]:port:      $(rate "$N" "$native_ms") msg/s  (${native_ms} ms)"
 say "   (b) mxport path (milter, FILTER, transport):  $(rate "$N" "$mxport_ms") msg/s  (${mxport_ms} ms)"
-say "   ratio b/a (mxport / Postfix's own delivery):  $(ratio "$native_ms" "$mxport_ms")"
+say "   (b') mxport path over LMTP (lmtp/ variant):  $(rate "$N" "$lmtp_ms") msg/s  (${lmtp_ms} ms)"
+say "   ratio b/a (mxport pipe / Postfix's own):      $(ratio "$native_ms" "$mxport_ms")"
+say "   ratio b'/a (mxport LMTP / Postfix's own):     $(ratio "$native_ms" "$lmtp_ms")"
 say "   ratio a/c (Postfix / ceiling):                $(ratio "$ceiling_ms" "$native_ms")"
 say ""
 say "2. milter overhead (receive only, deliveries deferred)"
