@@ -110,6 +110,21 @@ conf failover "127.0.0.1:$SILENT_PORT, 127.0.0.1:$NSD_PORT"
 route failover srv-one.test
 t_eq "$RC" 0 "first server silent, second answers: forwarded"
 
+# dns_route_prefix: another name for the SRV records; dns_attempts bounds the asking.
+conf prefix "127.0.0.1:$NSD_PORT" "dns_route_prefix = _mail._tcp"
+route prefix prefix.test
+t_eq "$RC" 0 "dns_route_prefix = _mail._tcp: route found there"
+t_grep "$T_DIR/out" "source: DNS SRV _mail\._tcp\.prefix\.test" "dns_route_prefix: the name asked"
+route prefix srv-one.test
+t_eq "$RC" 1 "dns_route_prefix = _mail._tcp: records under _smtp._tcp are not used"
+conf attempts "127.0.0.1:$SILENT_PORT" "dns_attempts = 1"
+start=$(now_ms)
+route attempts srv-one.test
+elapsed=$(($(now_ms) - start))
+t_eq "$RC" 75 "dns_attempts = 1: a silent server is still a temporary failure"
+if [ "$elapsed" -le 3000 ]; then r=0; else r=1; fi
+t_ok $r "dns_attempts = 1: within dns_timeout (${elapsed} ms)"
+
 # dns_routes = no: SRV records are not consulted.
 conf nodns "127.0.0.1:$NSD_PORT" ""
 sed -i 's/^dns_routes = yes/dns_routes = no/' "$T_DIR/nodns.conf"

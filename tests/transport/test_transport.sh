@@ -359,6 +359,15 @@ conf probedown "example.com [127.0.0.1]:$closed"
 t_eq "$?" 75 "probe: no target answers, exit 75"
 t_grep "$T_DIR/probe.out" "connect failed: Connection refused" "probe: connection failure shown"
 
+# --- tag_header: another name for the routing tag ----------------------------------------
+start_peer tagname '{}'
+conf tagname "example.com [127.0.0.1]:$PEER_PORT" "tag_header = X-Route-Me"
+printf 'X-Route-Me: example.com\r\nX-Mxport: kept, not our tag now\r\nSubject: t\r\n\r\nbody\r\n' >"$T_DIR/tagmsg"
+xport "$T_DIR/tagmsg" alice@sender.test bob@example.com
+t_eq "$RC" 0 "tag_header = X-Route-Me: delivered"
+t_nogrep "$PEER_DIR/msg.1" "^X-Route-Me:" "tag_header: the configured tag is removed"
+t_grep "$PEER_DIR/msg.1" "^X-Mxport: kept" "tag_header: other headers, the default name included, stay"
+
 # --- smtp-sink, a second independent peer ------------------------------------------
 need smtp-sink
 SINK_PORT=$(free_port)
