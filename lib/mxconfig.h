@@ -46,6 +46,7 @@ struct mx_config {
 	char *secrets_file;
 	char *milter_socket;
 	char *socketmap_socket;
+	char *mailertable_mailer;
 	int unknown_domains;
 	char *trusted_networks;
 	char *tag_header;

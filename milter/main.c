@@ -84,6 +84,21 @@ static enum route_status lookup_current(const char *domain, char *reason, size_t
 	return status;
 }
 
+/*
+ * current_mailer - mailertable_mailer of the configuration in force. The
+ * string lives in a state that may be swapped out, so it is copied under
+ * a reference.
+ */
+static const char *current_mailer(void)
+{
+	static __thread char name[64];
+	struct milter_state *st = state_acquire();
+
+	mx_strlcpy(name, st->cfg->mailertable_mailer, sizeof(name));
+	state_release(st);
+	return name;
+}
+
 /* on_hup - only note the request; the main thread does the work */
 static void on_hup(int sig)
 {
@@ -250,7 +265,7 @@ int main(int argc, char **argv)
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &block, NULL);
-	if (map_fd >= 0 && socketmap_start(map_fd, lookup_current) != 0)
+	if (map_fd >= 0 && socketmap_start(map_fd, lookup_current, current_mailer) != 0)
 		fatal(EX_OSERR, "cannot start the socketmap thread");
 	if (pthread_create(&th, NULL, milter_thread, &milter_rc) != 0)
 		fatal(EX_OSERR, "cannot start the milter thread");

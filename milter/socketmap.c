@@ -25,13 +25,13 @@
  * sent, without netstring framing). Maps:
  *   relay        OK for a forwarded domain (Postfix relay_domains)
  *   transport    "OK mxport:" (Postfix transport_maps)
- *   mailertable  "OK mxport:domain" (Sendmail mailertable)
+ *   mailertable  "OK <mailer>:domain" (Sendmail mailertable; mailertable_mailer)
  *   access       "OK RELAY" for "To:domain" (Sendmail access map)
  * NOTFOUND for a domain that is not forwarded, TEMP on DNS trouble, so that
  * the MTA answers 4xx and tries again: never a false OK.
  */
-size_t socketmap_answer(const char *request, size_t len, socketmap_lookup_fn lookup, char *reply,
-			size_t replylen)
+size_t socketmap_answer(const char *request, size_t len, socketmap_lookup_fn lookup,
+			const char *mailer, char *reply, size_t replylen)
 {
 	const char *space = memchr(request, ' ', len);
 	char name[32], key[MX_DOMAIN_MAX + 2], reason[512];
@@ -73,7 +73,7 @@ size_t socketmap_answer(const char *request, size_t len, socketmap_lookup_fn loo
 			return (size_t)snprintf(reply, replylen, "OK mxport:");
 		if (strcmp(name, "access") == 0)
 			return (size_t)snprintf(reply, replylen, "OK RELAY");
-		return (size_t)snprintf(reply, replylen, "OK mxport:%s", key);
+		return (size_t)snprintf(reply, replylen, "OK %s:%s", mailer, key);
 	case ROUTE_RETRY:
 	case ROUTE_FAIL: return (size_t)snprintf(reply, replylen, "TEMP %.400s", reason);
 	default: return (size_t)snprintf(reply, replylen, "NOTFOUND ");
@@ -83,6 +83,7 @@ size_t socketmap_answer(const char *request, size_t len, socketmap_lookup_fn loo
 struct client {
 	int fd;
 	socketmap_lookup_fn lookup;
+	const char *(*mailer)(void);
 };
 
 /* serve_client - requests on one connection until the MTA closes it */
@@ -109,7 +110,10 @@ static void *serve_client(void *arg)
 			continue;
 		}
 		char reply[600], framed[700];
-		size_t rlen = socketmap_answer(data, datalen, c->lookup, reply, sizeof(reply));
+		char mailer[64];
+		mx_strlcpy(mailer, c->mailer(), sizeof(mailer));
+		size_t rlen =
+			socketmap_answer(data, datalen, c->lookup, mailer, reply, sizeof(reply));
 		if (rlen >= sizeof(reply))
 			rlen = sizeof(reply) - 1;
 		size_t flen = netstring_format(framed, sizeof(framed), reply, rlen);
@@ -145,6 +149,7 @@ static void *accept_loop(void *arg)
 		c = mx_malloc(sizeof(*c));
 		c->fd = fd;
 		c->lookup = proto.lookup;
+		c->mailer = proto.mailer;
 		if (pthread_create(&th, NULL, serve_client, c) != 0) {
 			close(fd);
 			free(c);
@@ -156,13 +161,14 @@ static void *accept_loop(void *arg)
 }
 
 /* socketmap_start - serve the listening socket in a thread of its own */
-int socketmap_start(int fd, socketmap_lookup_fn lookup)
+int socketmap_start(int fd, socketmap_lookup_fn lookup, const char *(*mailer)(void))
 {
 	struct client *proto = mx_malloc(sizeof(*proto));
 	pthread_t th;
 
 	proto->fd = fd;
 	proto->lookup = lookup;
+	proto->mailer = mailer;
 	if (pthread_create(&th, NULL, accept_loop, proto) != 0) {
 		free(proto);
 		return -1;

@@ -9,8 +9,8 @@
 typedef enum route_status (*socketmap_lookup_fn)(const char *domain, char *reason,
 						 size_t reasonlen);
 
-size_t socketmap_answer(const char *request, size_t len, socketmap_lookup_fn lookup, char *reply,
-			size_t replylen);
-int socketmap_start(int fd, socketmap_lookup_fn lookup);
+size_t socketmap_answer(const char *request, size_t len, socketmap_lookup_fn lookup,
+			const char *mailer, char *reply, size_t replylen);
+int socketmap_start(int fd, socketmap_lookup_fn lookup, const char *(*mailer)(void));
 
 #endif

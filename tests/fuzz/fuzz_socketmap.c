@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char reply[600], framed[700];
 
 	while (have > 0 && netstring_parse(buf, have, &req, &reqlen, &used) == 1) {
-		size_t rlen = socketmap_answer(req, reqlen, lookup, reply, sizeof(reply));
+		size_t rlen = socketmap_answer(req, reqlen, lookup, "mxport", reply, sizeof(reply));
 		if (rlen >= sizeof(reply))
 			rlen = sizeof(reply) - 1;
 		netstring_format(framed, sizeof(framed), reply, rlen);

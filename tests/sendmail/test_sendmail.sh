@@ -18,6 +18,9 @@ PR=$PEER_PORT
 start_peer senders '{"host": "127.0.0.2"}'
 PS=$PEER_PORT
 S="$PEER_DIR"
+start_peer custM '{"rcpt": {"default": "250 2.1.5 Ok", "nobody@mixed.example": "550 5.1.1 No such user here"}}'
+PM=$PEER_PORT
+M="$PEER_DIR"
 DOWN=$(free_port)
 CLOSED=$(free_port)
 sed -e "s/@PORT_B@/$PB/g" -e "s/@CLOSED@/$CLOSED/g" \
@@ -31,7 +34,8 @@ dns_servers = 127.0.0.1:$NSD_PORT
 dns_timeout = 2s"
 setup_mxport "example.com [127.0.0.1]:$PA
 down.example [127.0.0.1]:$DOWN
-refuse.example [127.0.0.1]:$PR"
+refuse.example [127.0.0.1]:$PR
+mixed.example [127.0.0.1]:$PM"
 start_milter
 start_sendmail "$PS"
 
@@ -92,5 +96,27 @@ t_nogrep "$T_DIR/s4b" "^DATA 250" "4: milter stopped: nothing accepted"
 send_sm alice@sender.test v@unknown.test >"$T_DIR/s4c" 2>&1
 t_nogrep "$T_DIR/s4c" "^RCPT v@unknown\\.test 2" "4: milter stopped: unknown domain not accepted (no open relay)"
 start_milter
+
+# 6. the LMTP mailer (mailertable_mailer = mxport_lmtp): one run for two
+# recipients, a status each. The customer refuses one: it bounces; the
+# other was held back (all or nothing per transaction), is retried alone,
+# and arrives once.
+sed -i '/^mailertable_mailer/d' "$T_DIR/etc/mxport.conf"
+echo "mailertable_mailer = mxport_lmtp" >>"$T_DIR/etc/mxport.conf"
+kill -HUP "$MILTER_PID"
+wait_until 10 grep -q "reload: configuration .* is in force" "$MXLOG"
+s_before=$(count_msgs "$S")
+send_sm alice@sender.test bob@mixed.example,nobody@mixed.example >"$T_DIR/s6" 2>&1
+t_ok $? "6: LMTP mailer: message accepted"
+wait_until 30 have_msgs "$S" $((s_before + 1))
+t_eq "$(count_msgs "$S")" $((s_before + 1)) "6: LMTP mailer: the refused recipient bounced"
+t_grep "$(ls -t "$S"/msg.* | head -1)" "nobody@mixed\.example" "6: LMTP mailer: the bounce names the refused recipient only"
+t_grep "$T_DIR/sendmail/traffic.log" "=== EXEC mxport-transport .* -L -" "6: Sendmail ran the transport in LMTP mode"
+wait_until 30 have_msgs "$M" 1
+t_eq "$(count_msgs "$M")" 1 "6: LMTP mailer: the other recipient delivered"
+t_grep "$(ls "$M"/env.* | head -1)" "^RCPT TO:<bob@mixed\.example>" "6: LMTP mailer: ... to bob only"
+sm_queue_run
+sleep 2
+t_eq "$(count_msgs "$M")" 1 "6: LMTP mailer: exactly once"
 
 t_done

@@ -33,7 +33,7 @@ static const char *ask(const char *req)
 {
 	static char reply[600];
 
-	socketmap_answer(req, strlen(req), fake_lookup, reply, sizeof(reply));
+	socketmap_answer(req, strlen(req), fake_lookup, "mxport", reply, sizeof(reply));
 	return reply;
 }
 
@@ -43,6 +43,12 @@ static void test_answers(void **state)
 	assert_string_equal(ask("relay example.com"), "OK forwarded");
 	assert_string_equal(ask("transport example.com"), "OK mxport:");
 	assert_string_equal(ask("mailertable example.com"), "OK mxport:example.com");
+	{
+		char reply[100];
+		socketmap_answer("mailertable example.com", 23, fake_lookup, "mxport_lmtp", reply,
+				 sizeof(reply));
+		assert_string_equal(reply, "OK mxport_lmtp:example.com");
+	}
 	assert_string_equal(ask("access To:example.com"), "OK RELAY");
 	assert_string_equal(ask("access to:example.com"), "OK RELAY");
 	assert_string_equal(ask("access To:other.example"), "NOTFOUND ");
