@@ -117,13 +117,30 @@ smtp-source -s $SESSIONS -l $SIZE -m "$N" -f bench@sender.test -t rcpt@bench.exa
 wait_sent $((before + N))
 lmtp_ms=$(($(now_ms) - t0))
 
+# --- 1b''. no milter: relay check and transport_maps ask the socketmap (transport-maps/) -----
+sed -i '/^postfix_transport/d' "$T_DIR/etc/mxport.conf"
+echo "postfix_transport = mxport-lmtp:unix:$T_DIR/run/lmtp.sock" >>"$T_DIR/etc/mxport.conf"
+kill -HUP "$MILTER_PID"
+sleep 1
+postconf -c "$PF/etc" -e "smtpd_milters=" \
+	"transport_maps=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/transport-maps/main.cf" | sed -n 's/^transport_maps = //p'), $BASE_TRANSPORT" >/dev/null
+postfix -c "$PF/etc" reload >/dev/null 2>&1
+sleep 1
+before=$(sent_lines)
+t0=$(now_ms)
+smtp-source -s $SESSIONS -l $SIZE -m "$N" -f bench@sender.test -t rcpt@bench.example "127.0.0.1:$PF_PORT"
+wait_sent $((before + N))
+tmaps_ms=$(($(now_ms) - t0))
+
 say "1. relay throughput (messages per second, first send to last delivery)"
 say "   (c) smtp-source -> smtp-sink directly:        $(rate "$N" "$ceiling_ms") msg/s  (${ceiling_ms} ms)"
 say "   (a) Postfix smtp(8) to [127.0.0.1]:port:      $(rate "$N" "$native_ms") msg/s  (${native_ms} ms)"
 say "   (b) mxport path (milter, FILTER, transport):  $(rate "$N" "$mxport_ms") msg/s  (${mxport_ms} ms)"
 say "   (b') mxport path over LMTP (lmtp/ variant):  $(rate "$N" "$lmtp_ms") msg/s  (${lmtp_ms} ms)"
+say "   (b'') no milter, transport_maps + LMTP:      $(rate "$N" "$tmaps_ms") msg/s  (${tmaps_ms} ms)"
 say "   ratio b/a (mxport pipe / Postfix's own):      $(ratio "$native_ms" "$mxport_ms")"
 say "   ratio b'/a (mxport LMTP / Postfix's own):     $(ratio "$native_ms" "$lmtp_ms")"
+say "   ratio b''/a (no milter, LMTP / Postfix's own): $(ratio "$native_ms" "$tmaps_ms")"
 say "   ratio a/c (Postfix / ceiling):                $(ratio "$ceiling_ms" "$native_ms")"
 say ""
 say "2. milter overhead (receive only, deliveries deferred)"

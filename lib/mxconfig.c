@@ -63,6 +63,8 @@ static const struct mx_config_key keys[] = {
 	 NULL, 0, 0, "where mxport-milter answers socketmap lookups; empty: not at all"},
 	{"mailertable_mailer", MX_CFG_STRING, F(mailertable_mailer), "mxport", NULL, 0, 0,
 	 "Sendmail mailer named in socketmap mailertable answers"},
+	{"postfix_transport", MX_CFG_STRING, F(postfix_transport), "mxport:", NULL, 0, 0,
+	 "transport:nexthop that socketmap transport answers give Postfix"},
 	{"unknown_domains", MX_CFG_ENUM, F(unknown_domains), "reject", unknown_names, 0, 0,
 	 "what the milter does with recipients of domains that are not forwarded"},
 	{"trusted_networks", MX_CFG_NETWORKS, F(trusted_networks), "", NULL, 0, 0,

@@ -47,6 +47,7 @@ struct mx_config {
 	char *milter_socket;
 	char *socketmap_socket;
 	char *mailertable_mailer;
+	char *postfix_transport;
 	int unknown_domains;
 	char *trusted_networks;
 	char *tag_header;

@@ -84,19 +84,14 @@ static enum route_status lookup_current(const char *domain, char *reason, size_t
 	return status;
 }
 
-/*
- * current_mailer - mailertable_mailer of the configuration in force. The
- * string lives in a state that may be swapped out, so it is copied under
- * a reference.
- */
-static const char *current_mailer(void)
+/* current_values - socketmap answers from the configuration in force */
+static void current_values(struct socketmap_values *values)
 {
-	static __thread char name[64];
 	struct milter_state *st = state_acquire();
 
-	mx_strlcpy(name, st->cfg->mailertable_mailer, sizeof(name));
+	mx_strlcpy(values->mailer, st->cfg->mailertable_mailer, sizeof(values->mailer));
+	mx_strlcpy(values->transport, st->cfg->postfix_transport, sizeof(values->transport));
 	state_release(st);
-	return name;
 }
 
 /* on_hup - only note the request; the main thread does the work */
@@ -265,7 +260,7 @@ int main(int argc, char **argv)
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &block, NULL);
-	if (map_fd >= 0 && socketmap_start(map_fd, lookup_current, current_mailer) != 0)
+	if (map_fd >= 0 && socketmap_start(map_fd, lookup_current, current_values) != 0)
 		fatal(EX_OSERR, "cannot start the socketmap thread");
 	if (pthread_create(&th, NULL, milter_thread, &milter_rc) != 0)
 		fatal(EX_OSERR, "cannot start the milter thread");

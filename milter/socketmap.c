@@ -24,14 +24,14 @@
  * socketmap_answer - the reply to one request "mapname key" (both as
  * sent, without netstring framing). Maps:
  *   relay        OK for a forwarded domain (Postfix relay_domains)
- *   transport    "OK mxport:" (Postfix transport_maps)
+ *   transport    "OK mxport:" (Postfix transport_maps; postfix_transport)
  *   mailertable  "OK <mailer>:domain" (Sendmail mailertable; mailertable_mailer)
  *   access       "OK RELAY" for "To:domain" (Sendmail access map)
  * NOTFOUND for a domain that is not forwarded, TEMP on DNS trouble, so that
  * the MTA answers 4xx and tries again: never a false OK.
  */
 size_t socketmap_answer(const char *request, size_t len, socketmap_lookup_fn lookup,
-			const char *mailer, char *reply, size_t replylen)
+			const struct socketmap_values *values, char *reply, size_t replylen)
 {
 	const char *space = memchr(request, ' ', len);
 	char name[32], key[MX_DOMAIN_MAX + 2], reason[512];
@@ -60,8 +60,17 @@ size_t socketmap_answer(const char *request, size_t len, socketmap_lookup_fn loo
 		return (size_t)snprintf(reply, replylen, "NOTFOUND ");
 	memcpy(key, keytext, keylen);
 	key[keylen] = '\0';
-	/* ".example.com" is Postfix asking about parents; the route lookup did those already. */
-	if (key[0] == '.' || strchr(key, '@'))
+	/*
+	 * Postfix asks transport_maps socketmaps with the whole address only (a
+	 * socketmap is a pattern table to it): route by its domain. Elsewhere an
+	 * address is not a key of ours, and ".example.com" is Postfix asking about
+	 * parents, which the route lookup covered already.
+	 */
+	if (strcmp(name, "transport") == 0 && strchr(key, '@')) {
+		char *at = strrchr(key, '@');
+		memmove(key, at + 1, strlen(at + 1) + 1);
+	}
+	if (key[0] == '.' || key[0] == '\0' || strchr(key, '@'))
 		return (size_t)snprintf(reply, replylen, "NOTFOUND ");
 	st = lookup(key, reason, sizeof(reason));
 	mx_printable(reason);
@@ -70,10 +79,10 @@ size_t socketmap_answer(const char *request, size_t len, socketmap_lookup_fn loo
 		if (strcmp(name, "relay") == 0)
 			return (size_t)snprintf(reply, replylen, "OK forwarded");
 		if (strcmp(name, "transport") == 0)
-			return (size_t)snprintf(reply, replylen, "OK mxport:");
+			return (size_t)snprintf(reply, replylen, "OK %s", values->transport);
 		if (strcmp(name, "access") == 0)
 			return (size_t)snprintf(reply, replylen, "OK RELAY");
-		return (size_t)snprintf(reply, replylen, "OK %s:%s", mailer, key);
+		return (size_t)snprintf(reply, replylen, "OK %s:%s", values->mailer, key);
 	case ROUTE_RETRY:
 	case ROUTE_FAIL: return (size_t)snprintf(reply, replylen, "TEMP %.400s", reason);
 	default: return (size_t)snprintf(reply, replylen, "NOTFOUND ");
@@ -83,7 +92,7 @@ size_t socketmap_answer(const char *request, size_t len, socketmap_lookup_fn loo
 struct client {
 	int fd;
 	socketmap_lookup_fn lookup;
-	const char *(*mailer)(void);
+	socketmap_values_fn values;
 };
 
 /* serve_client - requests on one connection until the MTA closes it */
@@ -110,10 +119,10 @@ static void *serve_client(void *arg)
 			continue;
 		}
 		char reply[600], framed[700];
-		char mailer[64];
-		mx_strlcpy(mailer, c->mailer(), sizeof(mailer));
+		struct socketmap_values values;
+		c->values(&values);
 		size_t rlen =
-			socketmap_answer(data, datalen, c->lookup, mailer, reply, sizeof(reply));
+			socketmap_answer(data, datalen, c->lookup, &values, reply, sizeof(reply));
 		if (rlen >= sizeof(reply))
 			rlen = sizeof(reply) - 1;
 		size_t flen = netstring_format(framed, sizeof(framed), reply, rlen);
@@ -149,7 +158,7 @@ static void *accept_loop(void *arg)
 		c = mx_malloc(sizeof(*c));
 		c->fd = fd;
 		c->lookup = proto.lookup;
-		c->mailer = proto.mailer;
+		c->values = proto.values;
 		if (pthread_create(&th, NULL, serve_client, c) != 0) {
 			close(fd);
 			free(c);
@@ -161,14 +170,14 @@ static void *accept_loop(void *arg)
 }
 
 /* socketmap_start - serve the listening socket in a thread of its own */
-int socketmap_start(int fd, socketmap_lookup_fn lookup, const char *(*mailer)(void))
+int socketmap_start(int fd, socketmap_lookup_fn lookup, socketmap_values_fn values)
 {
 	struct client *proto = mx_malloc(sizeof(*proto));
 	pthread_t th;
 
 	proto->fd = fd;
 	proto->lookup = lookup;
-	proto->mailer = mailer;
+	proto->values = values;
 	if (pthread_create(&th, NULL, accept_loop, proto) != 0) {
 		free(proto);
 		return -1;

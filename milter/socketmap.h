@@ -9,8 +9,15 @@
 typedef enum route_status (*socketmap_lookup_fn)(const char *domain, char *reason,
 						 size_t reasonlen);
 
+/* What the configuration says to answer for a forwarded domain. */
+struct socketmap_values {
+	char mailer[64];     /* mailertable: "<mailer>:domain" */
+	char transport[300]; /* transport: "transport:nexthop" */
+};
+typedef void (*socketmap_values_fn)(struct socketmap_values *values);
+
 size_t socketmap_answer(const char *request, size_t len, socketmap_lookup_fn lookup,
-			const char *mailer, char *reply, size_t replylen);
-int socketmap_start(int fd, socketmap_lookup_fn lookup, const char *(*mailer)(void));
+			const struct socketmap_values *values, char *reply, size_t replylen);
+int socketmap_start(int fd, socketmap_lookup_fn lookup, socketmap_values_fn values);
 
 #endif

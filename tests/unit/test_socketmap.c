@@ -28,12 +28,14 @@ static enum route_status fake_lookup(const char *domain, char *reason, size_t le
 	return ROUTE_NOTFOUND;
 }
 
+static const struct socketmap_values defaults = {"mxport", "mxport:"};
+
 /* ask - the answer to a request string */
 static const char *ask(const char *req)
 {
 	static char reply[600];
 
-	socketmap_answer(req, strlen(req), fake_lookup, "mxport", reply, sizeof(reply));
+	socketmap_answer(req, strlen(req), fake_lookup, &defaults, reply, sizeof(reply));
 	return reply;
 }
 
@@ -44,10 +46,15 @@ static void test_answers(void **state)
 	assert_string_equal(ask("transport example.com"), "OK mxport:");
 	assert_string_equal(ask("mailertable example.com"), "OK mxport:example.com");
 	{
+		static const struct socketmap_values other = {
+			"mxport_lmtp", "mxport-lmtp:unix:/run/mxport/lmtp.sock"};
 		char reply[100];
-		socketmap_answer("mailertable example.com", 23, fake_lookup, "mxport_lmtp", reply,
+		socketmap_answer("mailertable example.com", 23, fake_lookup, &other, reply,
 				 sizeof(reply));
 		assert_string_equal(reply, "OK mxport_lmtp:example.com");
+		socketmap_answer("transport example.com", 21, fake_lookup, &other, reply,
+				 sizeof(reply));
+		assert_string_equal(reply, "OK mxport-lmtp:unix:/run/mxport/lmtp.sock");
 	}
 	assert_string_equal(ask("access To:example.com"), "OK RELAY");
 	assert_string_equal(ask("access to:example.com"), "OK RELAY");
@@ -59,6 +66,9 @@ static void test_answers(void **state)
 	assert_string_equal(ask("relay null.example"), "NOTFOUND ");
 	assert_string_equal(ask("relay .example.com"), "NOTFOUND "); /* parent-domain probes */
 	assert_string_equal(ask("relay bob@example.com"), "NOTFOUND ");
+	assert_string_equal(ask("transport bob@example.com"), "OK mxport:"); /* Postfix asks so */
+	assert_string_equal(ask("transport bob@other.example"), "NOTFOUND ");
+	assert_string_equal(ask("transport bob@"), "NOTFOUND ");
 	assert_string_equal(ask("relay dnsfail.example"),
 			    "TEMP _smtp._tcp.dnsfail.example/SRV: name server answered SERVFAIL");
 	assert_string_equal(ask("virtual example.com"), "PERM unknown map virtual");
