@@ -131,6 +131,12 @@ t0=$(now_ms)
 smtp-source -s $SESSIONS -l $SIZE -m "$N" -f bench@sender.test -t rcpt@bench.example "127.0.0.1:$PF_PORT"
 wait_sent $((before + N))
 tmaps_ms=$(($(now_ms) - t0))
+# back to contrib/postfix with the milter, for the memory measurement below
+postconf -c "$PF/etc" -e \
+	"smtpd_milters=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" | sed -n 's/^smtpd_milters = //p')" \
+	"transport_maps=$BASE_TRANSPORT" >/dev/null
+postfix -c "$PF/etc" reload >/dev/null 2>&1
+sleep 1
 
 say "1. relay throughput (messages per second, first send to last delivery)"
 say "   (c) smtp-source -> smtp-sink directly:        $(rate "$N" "$ceiling_ms") msg/s  (${ceiling_ms} ms)"
