@@ -104,11 +104,7 @@ mxport_ms=$(($(now_ms) - t0))
 # --- 1b'. the mxport path over LMTP (contrib/postfix/lmtp) ------------------------------
 contrib_paths "$MXPORT_SRCDIR/contrib/postfix/lmtp/mxport_header_checks" >"$PF/etc/mxport_header_checks"
 contrib_paths "$MXPORT_SRCDIR/contrib/postfix/lmtp/master.cf" >>"$PF/etc/master.cf"
-chown mxport "$T_DIR/run"
-setpriv --reuid=mxport --regid=mxport --clear-groups -- "$T_DIR/bin/mxport-transport" \
-	-c "$T_DIR/etc/mxport.conf" -L "unix:$T_DIR/run/lmtp.sock" >/dev/null 2>&1 &
-T_PIDS="$T_PIDS $!"
-wait_for "LMTP daemon" test -S "$T_DIR/run/lmtp.sock"
+start_lmtp
 postfix -c "$PF/etc" reload >/dev/null 2>&1
 sleep 1
 before=$(sent_lines)

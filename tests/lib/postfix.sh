@@ -176,3 +176,12 @@ queue_empty() {
 queue_has() {
 	[ "$(pf_queue_count)" -ge "$1" ]
 }
+
+# start_lmtp - mxport-transport -L on $T_DIR/run/lmtp.sock, as user mxport
+start_lmtp() {
+	chown mxport "$T_DIR/run"
+	setpriv --reuid=mxport --regid=mxport --clear-groups -- "$T_DIR/bin/mxport-transport" \
+		-c "$T_DIR/etc/mxport.conf" -L "unix:$T_DIR/run/lmtp.sock" >>"$T_DIR/lmtp.stderr" 2>&1 &
+	T_PIDS="$T_PIDS $!"
+	wait_for "LMTP daemon" test -S "$T_DIR/run/lmtp.sock"
+}

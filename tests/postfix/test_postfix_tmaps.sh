@@ -27,11 +27,7 @@ contrib_paths "$MXPORT_SRCDIR/contrib/postfix/transport-maps/main.cf" >>"$PF/etc
 postconf -c "$PF/etc" -e "transport_maps=inline:{ { sender.test = smtp:[127.0.0.1]:$PS } }, socketmap:unix:$T_DIR/run/socketmap.sock:transport" >/dev/null
 contrib_paths "$MXPORT_SRCDIR/contrib/postfix/lmtp/master.cf" >>"$PF/etc/master.cf"
 postfix -c "$PF/etc" reload >/dev/null 2>&1
-chown mxport "$T_DIR/run"
-setpriv --reuid=mxport --regid=mxport --clear-groups -- "$T_DIR/bin/mxport-transport" \
-	-c "$T_DIR/etc/mxport.conf" -L "unix:$T_DIR/run/lmtp.sock" >>"$T_DIR/lmtp.stderr" 2>&1 &
-T_PIDS="$T_PIDS $!"
-wait_for "LMTP daemon" test -S "$T_DIR/run/lmtp.sock"
+start_lmtp
 sleep 1
 
 send_mail alice@sender.test bob@example.com "$MXPORT_SRCDIR/tests/postfix/forged.eml" >"$T_DIR/s1" 2>&1
