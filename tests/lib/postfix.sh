@@ -7,10 +7,16 @@
 
 PF="$T_DIR/postfix"
 
-# ensure_user NAME - a system user for pipe(8)'s user= (it refuses root)
+# ensure_user NAME - a system user for pipe(8)'s user= (it refuses root).
+# Tests run in parallel: two may race to create it, and the loser retries.
 ensure_user() {
-	id "$1" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$1" ||
-		{ echo "Bail out! cannot create user $1"; exit 99; }
+	for try in 1 2 3 4 5 6 7 8 9 10; do
+		id "$1" >/dev/null 2>&1 && return 0
+		useradd --system --no-create-home --shell /usr/sbin/nologin "$1" 2>/dev/null && return 0
+		sleep 0.5
+	done
+	echo "Bail out! cannot create user $1"
+	exit 99
 }
 
 # contrib_paths FILE - a contrib file with its paths made this test's

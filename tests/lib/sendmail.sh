@@ -92,7 +92,10 @@ MCEOF
 	printf 'postmaster: root\nMAILER-DAEMON: root\nroot: /dev/null\n' >"$SM/aliases"
 	sm_exec -bi >"$SM/newaliases.log" 2>&1 ||
 		{ cat "$SM/newaliases.log"; echo "Bail out! newaliases failed"; exit 99; }
-	sm_exec -bD -q2s -X "$SM/traffic.log" >"$SM/daemon.log" 2>&1 &
+	# Not through sm_exec: a function in the background is a subshell, and
+	# $! must be the process that becomes sendmail, or stopping it leaks it.
+	unshare -u sh -c 'hostname relay.test && exec "$0" "$@"' "$SM/sendmail" -C "$SM/sendmail.cf" \
+		-bD -q2s -X "$SM/traffic.log" >"$SM/daemon.log" 2>&1 &
 	SM_PID=$!
 	T_PIDS="$T_PIDS $SM_PID"
 	wait_for "sendmail on port $SM_PORT" python3 -c "import socket; socket.create_connection(('127.0.0.1', $SM_PORT)).close()"
