@@ -218,6 +218,11 @@ static bool try_address(struct transport *t, const struct route_target *target, 
 	}
 
 	tlsa_set_clear(&dane);
+	if (res.tls_used)
+		msg_info("%s: %s TLS connection established to %s: %s with cipher %s", t->queue_id,
+			 res.tls.dane ? "DANE-verified"
+				      : (res.tls.verified ? "Verified" : "Untrusted"),
+			 relay, res.tls.protocol, res.tls.cipher);
 	char tls[48] = "";
 	if (res.tls_used)
 		snprintf(tls, sizeof(tls), "%s%s", res.tls.protocol,

@@ -70,6 +70,7 @@ xport bob@match.example
 t_eq "$RC" 0 "secure TLSA record that matches: delivered"
 t_grep "$LOG" "to=<bob@match\\.example>, relay=peer\\.test\\[127\\.0\\.0\\.1\\]:$P1, .*tls=TLSv1\\.[23]/DANE, .*status=sent" "matching TLSA: logged as verified by DANE"
 t_grep "$D1/session.1" "^STARTTLS" "matching TLSA: STARTTLS used"
+t_grep "$LOG" "DANEQ: DANE-verified TLS connection established to peer\.test\[127\.0\.0\.1\]:$P1: TLSv1\.[23] with cipher" "matching TLSA: DANE-verified connection logged"
 
 xport bob@mismatch.example
 t_eq "$RC" 75 "secure TLSA record that does not match: deferred"

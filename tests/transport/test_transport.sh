@@ -240,10 +240,12 @@ t_eq "$RC" 0 "tls=may with STARTTLS offered: delivered"
 t_grep "$PEER_DIR/session.1" '^STARTTLS$' "tls=may: STARTTLS used"
 t_grep "$LOG" "to=<bob@example\.com>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:$TLS_PORT, .*tls=TLSv1\.[23], dsn=2\.0\.0, status=sent" "tls=may: protocol logged"
 t_eq "$(grep -c '^EHLO' "$PEER_DIR/session.1")" 2 "tls=may: EHLO again after STARTTLS"
+t_grep "$LOG" "TESTQ: Untrusted TLS connection established to 127\.0\.0\.1\[127\.0\.0\.1\]:$TLS_PORT: TLSv1\.[23] with cipher [A-Z0-9_-]+" "tls=may: protocol and cipher logged (certificate not checked in may mode)"
 
 conf tlsverify "example.com [127.0.0.1]:$TLS_PORT tls=verify"
 xport "$T_DIR/plain" alice@sender.test bob@example.com
 t_eq "$RC" 0 "tls=verify, certificate of our CA for the address: delivered"
+t_grep "$LOG" "TESTQ: Verified TLS connection established to 127\.0\.0\.1\[127\.0\.0\.1\]:$TLS_PORT: TLSv1\.[23] with cipher" "tls=verify: logged as a verified TLS connection"
 
 for bad in wrongname selfsigned expired; do
 	start_peer "tls$bad" "{\"tls\": {\"cert\": \"$C/$bad.pem\", \"key\": \"$C/$bad.key\"}}"
