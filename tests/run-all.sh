@@ -1,7 +1,8 @@
 #!/bin/sh
 # run-all.sh - the whole test suite, as CI runs it:
 #   1. a normal build (-Wall -Wextra -Werror) and `make check`
-#   2. the same tests built with AddressSanitizer and UBSan
+#   2. the same tests built with AddressSanitizer and UBSan, and the
+#      transport's tests with --enable-static-deps
 #   3. the libFuzzer targets built with clang, each run for a short time
 # Ends with one line "N passed, N failed"; exits non-zero on any failure.
 # Usage: tests/run-all.sh [--quick]   (--quick: step 1 only)
@@ -51,7 +52,11 @@ build_and_check() {
 		failed=$((failed + 1))
 		return
 	}
-	(cd "$dir" && make -j"$jobs" check >check.out 2>&1)
+	if [ -n "${MXPORT_TESTS:-}" ]; then
+		(cd "$dir" && make -j"$jobs" check TESTS="$MXPORT_TESTS" >check.out 2>&1)
+	else
+		(cd "$dir" && make -j"$jobs" check >check.out 2>&1)
+	fi
 	grep -E '^# (TOTAL|PASS|FAIL|ERROR)' "$dir/test-suite.log" | sed "s|^|$name |"
 	count "$dir"
 }
@@ -63,6 +68,11 @@ build_and_check() {
 build_and_check plain
 if [ "${1:-}" != "--quick" ]; then
 	build_and_check asan --enable-sanitizers
+	# --enable-static-deps changes how the transport is linked: build it and
+	# run the transport's own tests against it, so that the option is never
+	# a build nobody tried.
+	MXPORT_TESTS="tests/transport/test_transport.sh tests/transport/test_dane.sh" \
+		build_and_check static --enable-static-deps
 	# Fuzzers: clang with libFuzzer; each target runs on a copy of its seed corpus.
 	dir="$top/_build-fuzz"
 	rm -rf "$dir"
