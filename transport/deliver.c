@@ -136,8 +136,9 @@ static void rcpt_outcomes(const struct smtp_result *res, const struct smtp_reply
  * failed handshake). Returns true when the domain is done (sent or final).
  */
 static bool try_address(struct transport *t, const struct route_target *target, int tls_mode,
-			const struct route_addr *addr, const char *domain, struct rcpt_outcome *r,
-			size_t n, struct attempt_state *as)
+			const struct tlsa_set *dane, const struct route_addr *addr,
+			const char *domain, struct rcpt_outcome *r, size_t n,
+			struct attempt_state *as)
 {
 	const char *rcpts[n ? n : 1];
 	const struct secret *cred = NULL;
@@ -160,35 +161,7 @@ static bool try_address(struct transport *t, const struct route_target *target, 
 	req.literal = target->literal;
 	req.sa = (const struct sockaddr *)&addr->sa;
 	req.salen = addr->salen;
-	/*
-	 * tls=dane (RFC 7672): DNSSEC-secure TLSA records at _port._tcp.host
-	 * make TLS and a matching certificate mandatory; no records, or records
-	 * that are not secure, leave opportunistic TLS (as Postfix's "dane").
-	 */
-	struct tlsa_set dane;
-	memset(&dane, 0, sizeof(dane));
-	if (tls_mode == MX_TLS_DANE) {
-		tls_mode = MX_TLS_MAY;
-		if (!target->literal) {
-			tlsa_lookup(t->routes, target->host, target->port, &dane);
-			if (dane.status == ROUTE_RETRY) {
-				msg_info("%s: %s: TLSA lookup: %s", t->queue_id, relay,
-					 dane.reason);
-				remember(as, RCPT_DEFER, "4.7.5", relay, "TLSA lookup for DANE: %s",
-					 dane.reason);
-				tlsa_set_clear(&dane);
-				return false;
-			}
-			if (dane.status == ROUTE_OK && dane.secure) {
-				tls_mode = MX_TLS_DANE;
-				req.dane = &dane;
-			} else if (dane.status == ROUTE_OK) {
-				msg_info(
-					"%s: %s: TLSA records are not DNSSEC-secure; DANE not used",
-					t->queue_id, relay);
-			}
-		}
-	}
+	req.dane = dane;
 	req.tls_mode = tls_mode;
 	req.implicit_tls = target->implicit_tls;
 	req.auth_user = cred ? cred->user : NULL;
@@ -217,7 +190,6 @@ static bool try_address(struct transport *t, const struct route_target *target, 
 		smtp_deliver(&req, &res);
 	}
 
-	tlsa_set_clear(&dane);
 	if (res.tls_used)
 		msg_info("%s: %s TLS connection established to %s: %s with cipher %s", t->queue_id,
 			 res.tls.dane ? "DANE-verified"
@@ -272,6 +244,36 @@ static bool try_address(struct transport *t, const struct route_target *target, 
 }
 
 /*
+ * dane_policy - tls=dane (RFC 7672) for one target: DNSSEC-secure TLSA
+ * records at _port._tcp.host make TLS and a matching certificate mandatory
+ * (*tls_mode stays MX_TLS_DANE, *dane holds them); no records, or records
+ * that are not secure, leave opportunistic TLS, as Postfix's "dane" does.
+ * False when the lookup failed for now: the target cannot be tried.
+ */
+static bool dane_policy(struct transport *t, const struct route_target *target, const char *relay,
+			int *tls_mode, struct tlsa_set *dane, struct attempt_state *as)
+{
+	*tls_mode = MX_TLS_MAY;
+	if (target->literal)
+		return true;
+	tlsa_lookup(t->routes, target->host, target->port, dane);
+	if (dane->status == ROUTE_RETRY) {
+		msg_info("%s: %s: TLSA lookup: %s", t->queue_id, relay, dane->reason);
+		remember(as, RCPT_DEFER, "4.7.5", relay, "TLSA lookup for DANE: %s", dane->reason);
+		return false;
+	}
+	if (dane->status == ROUTE_OK && dane->secure) {
+		*tls_mode = MX_TLS_DANE;
+	} else {
+		if (dane->status == ROUTE_OK)
+			msg_info("%s: %s: TLSA records are not DNSSEC-secure; DANE not used",
+				 t->queue_id, relay);
+		tlsa_set_clear(dane);
+	}
+	return true;
+}
+
+/*
  * try_route - targets in order, each target's addresses in order. mx says
  * the route is the domain's ordinary MX route (not a forwarding route).
  */
@@ -284,6 +286,8 @@ static void try_route(struct transport *t, const struct route *route, bool mx, c
 	for (size_t ti = 0; ti < route->ntargets; ti++) {
 		const struct route_target *target = &route->targets[ti];
 		int tls_mode = route_effective_tls(t->routes, target);
+		bool dane_checked = tls_mode != MX_TLS_DANE;
+		struct tlsa_set dane = {.status = ROUTE_NOTFOUND};
 		struct route_addrs addrs;
 
 		if (mx_now_ms() >= t->limit_ms)
@@ -312,6 +316,7 @@ static void try_route(struct transport *t, const struct route *route, bool mx, c
 					 "mail for %s loops back to myself (%s is this host's MTA)",
 					 domain, relay);
 				set_all(r, n, RCPT_BOUNCE, "5.4.6", relay, "", text);
+				tlsa_set_clear(&dane);
 				route_addrs_clear(&addrs);
 				return;
 			}
@@ -324,11 +329,21 @@ static void try_route(struct transport *t, const struct route *route, bool mx, c
 			}
 			if (mx_now_ms() >= t->limit_ms)
 				break;
-			if (try_address(t, target, tls_mode, a, domain, r, n, &as)) {
+			/* TLSA records belong to host:port: asked once, when an address is tried.
+			 */
+			if (!dane_checked) {
+				dane_checked = true;
+				if (!dane_policy(t, target, relay, &tls_mode, &dane, &as))
+					break;
+			}
+			if (try_address(t, target, tls_mode, dane.count ? &dane : NULL, a, domain,
+					r, n, &as)) {
+				tlsa_set_clear(&dane);
 				route_addrs_clear(&addrs);
 				return;
 			}
 		}
+		tlsa_set_clear(&dane);
 		route_addrs_clear(&addrs);
 	}
 	if (mx_now_ms() >= t->limit_ms) {
