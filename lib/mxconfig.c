@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cidr.h"
 #include "hostport.h"
@@ -326,6 +327,17 @@ int mx_config_read(struct mx_config *cfg, const char *path, struct mx_errlist *e
 	free(line);
 	fclose(fp);
 	return (int)(errs->count - before);
+}
+
+/* mx_helo_name - the name for EHLO/HELO: helo_name, else this host's name */
+void mx_helo_name(const struct mx_config *cfg, char *out, size_t outlen)
+{
+	if (*cfg->helo_name)
+		mx_strlcpy(out, cfg->helo_name, outlen);
+	else if (gethostname(out, outlen - 1) != 0 || *out == '\0')
+		mx_strlcpy(out, "localhost", outlen);
+	else
+		out[outlen - 1] = '\0';
 }
 
 /* mx_config_free - release a configuration */

@@ -87,5 +87,6 @@ int mx_config_set(struct mx_config *cfg, const char *name, const char *value, ch
 void mx_config_free(struct mx_config *cfg);
 const struct mx_config_key *mx_config_table(size_t *count);
 bool mx_tls_mode_parse(const char *s, int *mode);
+void mx_helo_name(const struct mx_config *cfg, char *out, size_t outlen);
 
 #endif

@@ -59,7 +59,6 @@ static int exit_rank(int code)
 static int show_domain(const struct mx_config *cfg, struct route_ctx *ctx, const char *domain,
 		       bool probe)
 {
-	static const char *const tls_names[] = {"none", "may", "encrypt", "verify", "dane"};
 	struct route r;
 	size_t usable = 0, answering = 0;
 	int code;
@@ -78,7 +77,8 @@ static int show_domain(const struct mx_config *cfg, struct route_ctx *ctx, const
 
 		printf("  %zu. pref %u weight %u %s%s%s%s port %u tls %s%s\n", i + 1, t->pref,
 		       t->weight, t->implicit_tls ? "smtps://" : "", t->literal ? "[" : "", t->host,
-		       t->literal ? "]" : "", t->port, tls_names[route_effective_tls(ctx, t)],
+		       t->literal ? "]" : "", t->port,
+		       mx_tls_mode_names[route_effective_tls(ctx, t)],
 		       t->implicit_tls ? " (implicit)" : "");
 		route_resolve(ctx, t, &a);
 		if (a.status != ROUTE_OK)

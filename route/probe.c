@@ -80,10 +80,7 @@ bool probe_target(const struct mx_config *cfg, struct route_ctx *ctx, const stru
 	bool answered = false;
 
 	(void)ctx;
-	if (*cfg->helo_name)
-		mx_strlcpy(helo, cfg->helo_name, sizeof(helo));
-	else if (gethostname(helo, sizeof(helo) - 1) != 0)
-		mx_strlcpy(helo, "localhost", sizeof(helo));
+	mx_helo_name(cfg, helo, sizeof(helo));
 	printf("     probe %s port %u:\n", a->text, t->port);
 	if (conn_connect(&c, (const struct sockaddr *)&a->sa, a->salen, cfg->connect_timeout * 1000,
 			 t0 + (long long)cfg->delivery_time_limit * 1000, err, sizeof(err)) < 0) {

@@ -452,3 +452,29 @@ void deliver_message(struct transport *t, struct rcpt_outcome *out, size_t n)
 	free(group);
 	free(index);
 }
+
+/*
+ * transport_load - what a run needs besides the message: mxport.conf (into
+ * cfg, which holds the defaults), the routes, and the secrets file when one
+ * is set. False with every error added; the caller defers the mail.
+ */
+bool transport_load(const char *path, struct mx_config *cfg, struct route_ctx **routes,
+		    struct secrets *secrets, bool *have_secrets, struct mx_errlist *errs)
+{
+	size_t before = errs->count;
+	char err[512];
+
+	*routes = NULL;
+	*have_secrets = false;
+	if (mx_config_read(cfg, path, errs) == 0) {
+		msg_set_file(cfg->log_file);
+		*routes = route_ctx_new(cfg, errs);
+	}
+	if (errs->count == before && *cfg->secrets_file) {
+		if (secrets_load(cfg->secrets_file, secrets, err, sizeof(err)) < 0)
+			mx_errlist_add(errs, "%s", err);
+		else
+			*have_secrets = true;
+	}
+	return errs->count == before;
+}

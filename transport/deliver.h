@@ -8,6 +8,7 @@
 #include "mxconfig.h"
 #include "outcome.h"
 #include "route_lookup.h"
+#include "errlist.h"
 #include "secrets.h"
 
 struct transport {
@@ -25,6 +26,8 @@ struct transport {
 };
 
 void deliver_domain(struct transport *t, const char *domain, struct rcpt_outcome *rcpts, size_t n);
+bool transport_load(const char *path, struct mx_config *cfg, struct route_ctx **routes,
+		    struct secrets *secrets, bool *have_secrets, struct mx_errlist *errs);
 void deliver_message(struct transport *t, struct rcpt_outcome *out, size_t n);
 void deliver_log(const struct transport *t, const struct rcpt_outcome *o);
 

@@ -82,17 +82,8 @@ static void refresh(struct lmtp_session *ls)
 	ls->config_error[0] = '\0';
 	mx_errlist_init(&errs);
 	ls->cfg = mx_config_defaults();
-	if (mx_config_read(ls->cfg, ls->config_path, &errs) == 0) {
-		msg_set_file(ls->cfg->log_file);
-		ls->routes = route_ctx_new(ls->cfg, &errs);
-	}
-	if (errs.count == 0 && *ls->cfg->secrets_file) {
-		char err[512];
-		if (secrets_load(ls->cfg->secrets_file, &ls->secrets, err, sizeof(err)) < 0)
-			mx_errlist_add(&errs, "%s", err);
-		else
-			ls->have_secrets = true;
-	}
+	transport_load(ls->config_path, ls->cfg, &ls->routes, &ls->secrets, &ls->have_secrets,
+		       &errs);
 	if (errs.count) {
 		for (size_t i = 0; i < errs.count; i++)
 			msg_error("lmtp: %s", errs.msgs[i]);
@@ -204,8 +195,7 @@ static bool deliver_data(struct lmtp_session *ls, const char *sender, char **rcp
 	t.queue_id = qid;
 	t.sender = sender;
 	t.msg = &msg;
-	mx_strlcpy(t.helo_name, *ls->cfg->helo_name ? ls->cfg->helo_name : ls->hostname,
-		   sizeof(t.helo_name));
+	mx_helo_name(ls->cfg, t.helo_name, sizeof(t.helo_name));
 	t.start_ms = mx_now_ms();
 	t.limit_ms = t.start_ms + (long long)ls->cfg->delivery_time_limit * 1000;
 	for (size_t i = 0; i < n; i++)

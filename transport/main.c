@@ -90,6 +90,7 @@ int main(int argc, char **argv)
 	static struct mx_config *cfg;
 	static struct transport t;
 	static struct secrets secrets;
+	static bool have_secrets;
 	static struct mx_errlist errs;
 	static struct message msg;
 	static struct rcpt_outcome *out;
@@ -139,24 +140,15 @@ int main(int argc, char **argv)
 	}
 
 	mx_errlist_init(&errs);
-	if (mx_config_read(cfg, config_path, &errs) == 0) {
-		msg_set_file(cfg->log_file);
-		t.routes = route_ctx_new(cfg, &errs);
-	}
-	if (errs.count > 0) {
+	if (!transport_load(config_path, cfg, &t.routes, &secrets, &have_secrets, &errs)) {
 		/* Mail waits in the queue until the admin fixes the configuration. */
 		for (size_t i = 0; i < errs.count; i++)
 			msg_error("%s: %s", queue_id, errs.msgs[i]);
 		snprintf(err, sizeof(err), "mxport configuration error: %s", errs.msgs[0]);
 		answer(EX_TEMPFAIL, "4.3.5", err);
 	}
-	if (*cfg->secrets_file) {
-		if (secrets_load(cfg->secrets_file, &secrets, err, sizeof(err)) < 0) {
-			msg_error("%s: %s", queue_id, err);
-			answer(EX_TEMPFAIL, "4.3.5", "mxport configuration error: secrets_file");
-		}
+	if (have_secrets)
 		t.secrets = &secrets;
-	}
 	alarm(cfg->delivery_time_limit + 10);
 	signal(SIGALRM, on_alarm);
 	t.limit_ms = t.start_ms + (long long)cfg->delivery_time_limit * 1000;
@@ -172,10 +164,7 @@ int main(int argc, char **argv)
 	t.queue_id = queue_id;
 	t.sender = sender;
 	t.msg = &msg;
-	if (*cfg->helo_name)
-		mx_strlcpy(t.helo_name, cfg->helo_name, sizeof(t.helo_name));
-	else if (gethostname(t.helo_name, sizeof(t.helo_name) - 1) != 0 || !*t.helo_name)
-		mx_strlcpy(t.helo_name, "localhost", sizeof(t.helo_name));
+	mx_helo_name(cfg, t.helo_name, sizeof(t.helo_name));
 
 	out = mx_calloc(nrcpt, sizeof(*out));
 	for (size_t i = 0; i < nrcpt; i++)
