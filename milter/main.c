@@ -196,6 +196,27 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
+	/*
+	 * Signals. libmilter's own signal thread sigwait()s for SIGHUP, SIGTERM
+	 * and SIGINT, and stops the milter on any of them. We want SIGHUP to
+	 * reload instead, so libmilter runs in a thread of its own, and the main
+	 * thread alone keeps SIGHUP unblocked with a handler: Linux hands a
+	 * process signal to the main thread first when it does not block it.
+	 * SIGTERM and SIGINT stay libmilter's (a clean stop). The handler is in
+	 * place before anything else: a reload sent while the milter starts
+	 * (as soon as its socket appears, say) must not kill it with SIGHUP's
+	 * default action.
+	 */
+	if (pipe2(reload_pipe, O_CLOEXEC) != 0)
+		fatal(EX_OSERR, "pipe: %s", strerror(errno));
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_hup;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
 	msg_init("mxport/milter", MSG_TO_SYSLOG | (foreground || check_only ? MSG_TO_STDERR : 0));
 
 	mx_errlist_init(&errs);
@@ -238,23 +259,6 @@ int main(int argc, char **argv)
 	else if (getuid() == 0)
 		msg_warn("running as root: use -u USER");
 
-	/*
-	 * Signals. libmilter's own signal thread sigwait()s for SIGHUP, SIGTERM
-	 * and SIGINT, and stops the milter on any of them. We want SIGHUP to
-	 * reload instead, so libmilter runs in a thread of its own, and the main
-	 * thread alone keeps SIGHUP unblocked with a handler: Linux hands a
-	 * process signal to the main thread first when it does not block it.
-	 * SIGTERM and SIGINT stay libmilter's (a clean stop).
-	 */
-	if (pipe2(reload_pipe, O_CLOEXEC) != 0)
-		fatal(EX_OSERR, "pipe: %s", strerror(errno));
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_hup;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&block);
 	sigaddset(&block, SIGHUP);
 	sigaddset(&block, SIGTERM);

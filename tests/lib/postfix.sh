@@ -58,12 +58,22 @@ setup_mxport() {
 	chmod 644 "$T_DIR/etc/mxport.conf" "$T_DIR/etc/routes"
 }
 
-# start_milter - mxport-milter in the background, as user mxport
+# start_milter [hup] - mxport-milter in the background, as user mxport;
+# hup: send it SIGHUP the moment its socket appears
 start_milter() {
 	rm -f "$T_DIR/run/milter.pid"
 	"$T_DIR/bin/mxport-milter" -f -c "$T_DIR/etc/mxport.conf" -u mxport \
 		-P "$T_DIR/run/milter.pid" >>"$T_DIR/milter.stderr" 2>&1 &
 	MILTER_PID=$!
+	if [ "${1:-}" = hup ]; then
+		# the moment the socket appears, as a boot script's "start; reload"
+		i=0
+		while ! test -S "$T_DIR/run/milter.sock" && [ $i -lt 2000 ]; do
+			i=$((i + 1))
+			sleep 0.005
+		done
+		kill -HUP "$MILTER_PID"
+	fi
 	wait_for "mxport-milter" test -S "$T_DIR/run/milter.sock"
 	wait_for "mxport-milter socketmap" test -S "$T_DIR/run/socketmap.sock"
 }

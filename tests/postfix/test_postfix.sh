@@ -148,7 +148,14 @@ send_mail alice@sender.test t@example.com >"$T_DIR/s5g" 2>&1
 t_grep "$T_DIR/s5g" "^RCPT t@example\.com 4[0-9][0-9] " "5: milter down, default action accept: forwarded domain waits (4xx)"
 postconf -c "$PF/etc" -e milter_default_action=tempfail
 postfix -c "$PF/etc" reload >/dev/null 2>&1
-start_milter
+reload_count() { grep -c "reload: configuration .* is in force" "$MXLOG"; }
+reloaded() { [ "$(reload_count)" -gt "$reloads" ]; }
+reloads=$(reload_count)
+start_milter hup
+wait_until 10 reloaded
+t_eq "$(reload_count)" $((reloads + 1)) "5: a SIGHUP the moment the milter's socket appears is a reload"
+kill -0 "$MILTER_PID"
+t_ok $? "5: a SIGHUP the moment the milter's socket appears reloads it, does not kill it"
 
 # 6. route changed while the message is queued
 send_mail alice@sender.test fay@moved.example >"$T_DIR/s6" 2>&1
