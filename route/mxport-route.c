@@ -5,6 +5,7 @@
  *	show where mxport forwards a domain's mail
  * SYNOPSIS
  *	mxport-route [-c FILE] [-n] [--probe] DOMAIN...
+ *	mxport-route [-c FILE] --export FORMAT
  * DESCRIPTION
  *	For each DOMAIN, print the route that mxport-transport would use now:
  *	its source (routes file and line, or the SRV name asked), each target in
@@ -13,6 +14,8 @@
  *	DNS answer was DNSSEC-secure. With -n, check the configuration and the
  *	routes file and exit. With --probe, connect to each usable address and
  *	report greeting, EHLO capabilities, STARTTLS and the certificate.
+ *	With --export, write the routes file as the source of a static map
+ *	(domains, sendmail-mailertable, sendmail-access; see export.c).
  * DIAGNOSTICS
  *	Exit 0: every domain is forwarded and has a usable address. 1: some
  *	domain is not forwarded (or has an explicit null route). 75: a
@@ -32,6 +35,7 @@
 #include <unistd.h>
 
 #include "errlist.h"
+#include "export.h"
 #include "probe.h"
 #include "mxconfig.h"
 #include "route_lookup.h"
@@ -40,7 +44,8 @@
 /* usage - print the synopsis and exit */
 static void usage(void)
 {
-	fprintf(stderr, "usage: mxport-route [-c FILE] [-n] [--probe] DOMAIN...\n");
+	fprintf(stderr, "usage: mxport-route [-c FILE] [-n] [--probe] DOMAIN...\n"
+			"       mxport-route [-c FILE] --export FORMAT\n");
 	exit(EX_USAGE);
 }
 
@@ -122,11 +127,13 @@ int main(int argc, char **argv)
 	struct mx_config *cfg = mx_config_defaults();
 	struct mx_errlist errs;
 	struct route_ctx *ctx = NULL;
+	const char *export_format = NULL;
 	bool check_only = false, probe = false;
 	int ch, worst = 0;
 
 	static const struct option longopts[] = {
 		{"probe", no_argument, NULL, 'p'},
+		{"export", required_argument, NULL, 'x'},
 		{NULL, 0, NULL, 0},
 	};
 
@@ -136,8 +143,24 @@ int main(int argc, char **argv)
 		case 'c': config_path = optarg; break;
 		case 'n': check_only = true; break;
 		case 'p': probe = true; break;
+		case 'x': export_format = optarg; break;
 		default: usage();
 		}
+	}
+	if (export_format) {
+		if (check_only || probe || optind != argc)
+			usage();
+		mx_errlist_init(&errs);
+		if (mx_config_read(cfg, config_path, &errs) != 0) {
+			for (size_t i = 0; i < errs.count; i++)
+				fprintf(stderr, "mxport-route: %s\n", errs.msgs[i]);
+			worst = EX_CONFIG;
+		} else {
+			worst = export_routes(cfg, export_format, stdout);
+		}
+		mx_errlist_free(&errs);
+		mx_config_free(cfg);
+		return worst;
 	}
 	if (!check_only && optind >= argc)
 		usage();

@@ -89,4 +89,25 @@ t_grep "$T_DIR/out" "nonexistent: cannot open routes file" "-n: missing routes f
 "$ROUTE" -c "$T_DIR/nonexistent.conf" -n >"$T_DIR/out" 2>&1
 t_eq "$?" 78 "-n: missing configuration file exits 78"
 
+# --export: the routes file as static map sources
+"$ROUTE" -c "$T_DIR/good.conf" --export sendmail-mailertable >"$T_DIR/mt" 2>"$T_DIR/mt.err"
+t_eq "$?" 0 "--export sendmail-mailertable: exit 0"
+t_grep "$T_DIR/mt" "^example\.com	mxport:example\.com$" "--export sendmail-mailertable: a domain routes to mailer:domain"
+t_grep "$T_DIR/mt" "^\.example\.org	mxport:example\.org$" "--export sendmail-mailertable: a subdomain entry keeps its leading dot"
+t_nogrep "$T_DIR/mt" "^gone\.example" "--export sendmail-mailertable: a null route is not routed"
+t_eq "$(grep -vc '^#' "$T_DIR/mt")" 4 "--export sendmail-mailertable: one line per forwarded entry"
+"$ROUTE" -c "$T_DIR/good.conf" --export sendmail-access >"$T_DIR/acc" 2>"$T_DIR/acc.err"
+t_eq "$?" 0 "--export sendmail-access: exit 0"
+t_grep "$T_DIR/acc" "^To:example\.io	RELAY$" "--export sendmail-access: To:domain RELAY"
+t_nogrep "$T_DIR/acc" "^To:.*example\.org" "--export sendmail-access: no entry for a subdomain entry (relay_hosts_only)"
+t_grep "$T_DIR/acc.err" "1 subdomain entry of .*routes cannot be expressed" "--export sendmail-access: ... and a warning says so"
+t_nogrep "$T_DIR/acc" "gone\.example	" "--export sendmail-access: a null route is not relayed"
+"$ROUTE" -c "$T_DIR/good.conf" --export domains >"$T_DIR/dom" 2>&1
+t_eq "$(grep -v '^#' "$T_DIR/dom" | tr '\n' ' ')" "example.com example.io example.net .example.org " "--export domains: the forwarded domains"
+"$ROUTE" -c "$T_DIR/good.conf" --export bogus >"$T_DIR/out" 2>&1
+t_eq "$?" 64 "--export: an unknown format exits 64"
+"$ROUTE" -c "$T_DIR/bad.conf" --export domains >"$T_DIR/out" 2>&1
+t_eq "$?" 78 "--export: a bad routes file exits 78, nothing exported"
+t_nogrep "$T_DIR/out" "^To:|^ok\.example" "--export: ... and writes no entries"
+
 t_done

@@ -78,6 +78,21 @@ start_milter() {
 	wait_for "mxport-milter socketmap" test -S "$T_DIR/run/socketmap.sock"
 }
 
+# milter_reloads - how many reloads the milter has put in force so far
+milter_reloads() {
+	grep -c "reload: configuration .* is in force" "$MXLOG"
+}
+milter_reloads_above() {
+	[ "$(milter_reloads)" -gt "$1" ]
+}
+
+# hup_milter - SIGHUP, and wait until the new configuration is in force
+hup_milter() {
+	n=$(milter_reloads)
+	kill -HUP "$MILTER_PID"
+	wait_until 10 milter_reloads_above "$n"
+}
+
 # stop_milter - SIGTERM and wait (libmilter can take seconds)
 stop_milter() {
 	kill "$MILTER_PID" 2>/dev/null

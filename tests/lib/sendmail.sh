@@ -36,7 +36,8 @@ sm_exec() {
 	unshare -u sh -c 'hostname relay.test && exec "$0" "$@"' "$SM/sendmail" -C "$SM/sendmail.cf" "$@"
 }
 
-# start_sendmail SINK_PORT - Sendmail on 127.0.0.1:$SM_PORT with contrib/sendmail;
+# start_sendmail SINK_PORT - Sendmail on 127.0.0.1:$SM_PORT with contrib/sendmail
+# (after the .mc lines in $SM_MC_EXTRA, if any);
 # mail for sender.test (bounces) goes to 127.0.0.2:SINK_PORT (not 127.0.0.1:
 # Sendmail counts every name of its own addresses as local)
 start_sendmail() {
@@ -83,6 +84,7 @@ FEATURE(\`accept_unqualified_senders')dnl
 FEATURE(\`no_default_msa')dnl
 DAEMON_OPTIONS(\`Port=$SM_PORT, Addr=127.0.0.1, Name=MTA')dnl
 MCEOF
+		printf '%s\n' "${SM_MC_EXTRA:-dnl}"
 		contrib_paths "$MXPORT_SRCDIR/contrib/sendmail/mxport.mc"
 		printf 'MAILER(`local'"'"')dnl\nMAILER(`smtp'"'"')dnl\n'
 	} >"$SM/sendmail.mc"
@@ -113,5 +115,6 @@ sm_queue_run() {
 
 # send_sm FROM RCPT[,RCPT...] [FILE] - one message by SMTP to the Sendmail relay
 send_sm() {
-	python3 "$MXPORT_SRCDIR/tests/lib/sendmsg.py" 127.0.0.1 "$SM_PORT" "$@"
+	# from 127.0.0.3: Sendmail lets its own addresses (127.0.0.1) relay anywhere
+	SENDMSG_SOURCE=127.0.0.3 python3 "$MXPORT_SRCDIR/tests/lib/sendmsg.py" 127.0.0.1 "$SM_PORT" "$@"
 }

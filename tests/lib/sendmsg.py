@@ -4,8 +4,10 @@
 Usage: sendmsg.py HOST PORT FROM RCPT[,RCPT...] [MESSAGE_FILE]
 Prints "MAIL <code> <text>", "RCPT <addr> <code> <text>" and "DATA <code>
 <text>" lines; exits 0 when the message was accepted for at least one
-recipient, 1 otherwise.
+recipient, 1 otherwise. With SENDMSG_SOURCE set, connect from that address
+(a relay trusts its own 127.0.0.1: a test of its relay check must not).
 """
+import os
 import re
 import smtplib
 import sys
@@ -21,7 +23,9 @@ def main():
             sender.encode(), rcpts[0].encode())
     # SMTP wants CR LF; smtplib sends bytes as they are (Sendmail refuses bare LF).
     msg = re.sub(rb"(?<!\r)\n", b"\r\n", msg)
-    s = smtplib.SMTP(host, port, local_hostname="client.test", timeout=60)
+    source = os.environ.get("SENDMSG_SOURCE")
+    s = smtplib.SMTP(host, port, local_hostname="client.test", timeout=60,
+                     source_address=(source, 0) if source else None)
     s.ehlo()
     code, text = s.mail(sender)
     print("MAIL %d %s" % (code, text.decode(errors="replace")))

@@ -119,4 +119,17 @@ sm_queue_run
 sleep 2
 t_eq "$(count_msgs "$M")" 1 "6: LMTP mailer: exactly once"
 
+# 7. the relay check alone keeps the relay closed: with unknown_domains =
+# accept the milter refuses nothing, and the access map (the socket map)
+# still relays exactly the forwarded domains.
+sed -i '/^unknown_domains/d' "$T_DIR/etc/mxport.conf"
+echo "unknown_domains = accept" >>"$T_DIR/etc/mxport.conf"
+hup_milter
+send_sm alice@sender.test x@unknown.test >"$T_DIR/s7" 2>&1
+t_grep "$T_DIR/s7" "^RCPT x@unknown\.test 550 .*Relaying denied" "7: unknown domain: Sendmail's relay check refuses it (550)"
+send_sm alice@sender.test y@sub.example.com >"$T_DIR/s7b" 2>&1
+t_grep "$T_DIR/s7b" "^RCPT y@sub\.example\.com 550 " "7: a subdomain of a forwarded domain is not relayed"
+send_sm alice@sender.test carol@srvonly.test >"$T_DIR/s7c" 2>&1
+t_grep "$T_DIR/s7c" "^RCPT carol@srvonly\.test 250 " "7: an SRV-only domain is relayed (the socket map asks DNS)"
+
 t_done
