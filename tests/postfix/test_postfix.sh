@@ -107,8 +107,7 @@ t_ok $? "5: contrib main.cf has milter_default_action = tempfail"
 
 start_dnsstub servfail
 sed -i "s/^dns_servers = .*/dns_servers = 127.0.0.1:$STUB_PORT/" "$T_DIR/etc/mxport.conf"
-kill -HUP "$MILTER_PID"
-wait_until 10 grep -q "reload: configuration .* is in force" "$MXLOG"
+hup_milter
 sleep 1.5 # the cached answers' TTL (route_cache_max_ttl = 1s)
 send_mail alice@sender.test y@srvonly.test >"$T_DIR/s5b" 2>&1
 t_grep "$T_DIR/s5b" "^RCPT y@srvonly\.test 451 " "5: DNS SERVFAIL: 451 at RCPT"
@@ -204,8 +203,7 @@ send_mail alice@sender.test kim@local.test >"$T_DIR/s10" 2>&1
 t_grep "$T_DIR/s10" "^RCPT kim@local\.test 550 5\.7\.1 Recipient domain local\.test is not forwarded" "10: unknown_domains = reject: the milter refuses with 550 5.7.1"
 echo "unknown_domains = accept" >>"$T_DIR/etc/mxport.conf"
 sed -i '0,/^unknown_domains = reject$/{/^unknown_domains = reject$/d}' "$T_DIR/etc/mxport.conf"
-kill -HUP "$MILTER_PID"
-sleep 1
+hup_milter
 s_before=$(count_msgs "$S")
 send_mail alice@sender.test kim@local.test >"$T_DIR/s10b" 2>&1
 t_grep "$T_DIR/s10b" "^DATA 250 " "10: unknown_domains = accept: accepted"
@@ -222,7 +220,7 @@ t_grep "$T_DIR/s10c" "^RCPT x@sub\.srvonly\.test 5[0-9][0-9] " "10: a subdomain 
 # domain: both go to the transport (FILTER is per message); the ordinary
 # one is delivered by its MX (on mx_port), the forwarded one by its route.
 echo "trusted_networks = 127.0.0.0/8" >>"$T_DIR/etc/mxport.conf"
-kill -HUP "$MILTER_PID"
+hup_milter
 postconf -c "$PF/etc" -e "mynetworks=127.0.0.0/8" >/dev/null
 postfix -c "$PF/etc" reload >/dev/null 2>&1
 sleep 1
@@ -239,8 +237,7 @@ t_grep "$MXLOG" "forwarded=1 \(<lou@example\.com>\).*trusted client" "11: the mi
 postconf -c "$PF/etc" -e "mynetworks=192.0.2.1/32" >/dev/null
 postfix -c "$PF/etc" reload >/dev/null 2>&1
 sed -i '/^trusted_networks/d' "$T_DIR/etc/mxport.conf"
-kill -HUP "$MILTER_PID"
-sleep 1
+hup_milter
 
 # 9. a burst of 1000 messages through the whole path
 need smtp-source

@@ -103,8 +103,7 @@ start_milter
 # and arrives once.
 sed -i '/^mailertable_mailer/d' "$T_DIR/etc/mxport.conf"
 echo "mailertable_mailer = mxport_lmtp" >>"$T_DIR/etc/mxport.conf"
-kill -HUP "$MILTER_PID"
-wait_until 10 grep -q "reload: configuration .* is in force" "$MXLOG"
+hup_milter
 s_before=$(count_msgs "$S")
 send_sm alice@sender.test bob@mixed.example,nobody@mixed.example >"$T_DIR/s6" 2>&1
 t_ok $? "6: LMTP mailer: message accepted"

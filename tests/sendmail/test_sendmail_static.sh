@@ -79,7 +79,7 @@ t_grep "$T_DIR/s2e" "^RCPT v@sub\\.example\\.com 550 " "2: a subdomain of a list
 
 # 3. a new route: export again, makemap, and Sendmail uses it
 echo "new.example [127.0.0.1]:$PN" >>"$T_DIR/etc/routes"
-kill -HUP "$MILTER_PID"
+hup_milter
 make_maps
 t_ok $? "3: maps rebuilt after a routes change"
 sleep 1
