@@ -50,6 +50,8 @@ static const struct mx_config_key keys[] = {
 	 "time for the greeting and for each reply to a command"},
 	{"data_done_timeout", MX_CFG_TIME, F(data_done_timeout), "300s", NULL, 1, 3600,
 	 "time for the reply to the final dot of a message"},
+	{"connection_cache_time", MX_CFG_TIME, F(connection_cache_time), "2s", NULL, 0, 300,
+	 "LMTP mode: how long an idle SMTP session is kept for the next message; 0: never"},
 	{"delivery_time_limit", MX_CFG_TIME, F(delivery_time_limit), "600s", NULL, 10, 86400,
 	 "time for a whole transport run; then it defers"},
 	{"local_ports", MX_CFG_PORTS, F(local_ports), "25", NULL, 0, 0,

@@ -40,6 +40,7 @@ struct mx_config {
 	unsigned connect_timeout;
 	unsigned command_timeout;
 	unsigned data_done_timeout;
+	unsigned connection_cache_time;
 	unsigned delivery_time_limit;
 	char *local_ports;
 	unsigned mx_port;

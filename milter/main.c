@@ -200,8 +200,8 @@ int main(int argc, char **argv)
 	 * Signals. libmilter's own signal thread sigwait()s for SIGHUP, SIGTERM
 	 * and SIGINT, and stops the milter on any of them. We want SIGHUP to
 	 * reload instead, so libmilter runs in a thread of its own, and the main
-	 * thread alone keeps SIGHUP unblocked with a handler: Linux hands a
-	 * process signal to the main thread first when it does not block it.
+	 * thread keeps SIGHUP unblocked with a handler: Linux hands a process
+	 * signal to the main thread first when it does not block it.
 	 * SIGTERM and SIGINT stay libmilter's (a clean stop). The handler is in
 	 * place before anything else: a reload sent while the milter starts
 	 * (as soon as its socket appears, say) must not kill it with SIGHUP's
@@ -259,8 +259,14 @@ int main(int argc, char **argv)
 	else if (getuid() == 0)
 		msg_warn("running as root: use -u USER");
 
+	/*
+	 * SIGTERM and SIGINT wait, blocked, for libmilter's signal thread.
+	 * SIGHUP is never blocked here: a SIGHUP pending while every thread
+	 * blocked it would go to libmilter's sigwait() once that starts, and
+	 * stop the milter. The threads made here may run on_hup: it only writes
+	 * to a pipe. libmilter blocks SIGHUP in its own threads itself.
+	 */
 	sigemptyset(&block);
-	sigaddset(&block, SIGHUP);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &block, NULL);
@@ -268,9 +274,6 @@ int main(int argc, char **argv)
 		fatal(EX_OSERR, "cannot start the socketmap thread");
 	if (pthread_create(&th, NULL, milter_thread, &milter_rc) != 0)
 		fatal(EX_OSERR, "cannot start the milter thread");
-	sigemptyset(&block);
-	sigaddset(&block, SIGHUP);
-	pthread_sigmask(SIG_UNBLOCK, &block, NULL);
 	msg_info("started: milter %s%s%s, configuration %s", socket_spec,
 		 map_fd >= 0 ? ", socketmap " : "", map_fd >= 0 ? st->cfg->socketmap_socket : "",
 		 config_path);

@@ -181,6 +181,7 @@ static bool try_address(struct transport *t, const struct route_target *target, 
 	struct smtp_reply replies[n ? n : 1];
 	memset(replies, 0, sizeof(replies));
 	req.rcpt_replies = replies;
+	req.cache = t->cache;
 	smtp_deliver(&req, &res);
 	if (res.verdict == SMTP_NEXT && res.tls_failed && tls_mode == MX_TLS_MAY &&
 	    !target->implicit_tls) {
@@ -213,6 +214,7 @@ static bool try_address(struct transport *t, const struct route_target *target, 
 			outcome_set(&r[i], RCPT_SENT, res.dsn, "%s", line);
 			mx_strlcpy(r[i].relay, relay, sizeof(r[i].relay));
 			mx_strlcpy(r[i].tls, tls, sizeof(r[i].tls));
+			r[i].conn_use = res.conn_use;
 		}
 		return true;
 	}
@@ -404,8 +406,12 @@ void deliver_log(const struct transport *t, const struct rcpt_outcome *o)
 {
 	double delay = (double)(mx_now_ms() - t->start_ms) / 1000.0;
 
-	msg_info("%s: to=<%s>, relay=%s, delay=%.1f, tls=%s, dsn=%s, status=%s (%s)", t->queue_id,
-		 o->rcpt, o->relay, delay, o->tls[0] ? o->tls : "none", o->dsn,
+	char conn_use[32] = "";
+
+	if (o->conn_use > 1)
+		snprintf(conn_use, sizeof(conn_use), ", conn_use=%u", o->conn_use);
+	msg_info("%s: to=<%s>, relay=%s%s, delay=%.1f, tls=%s, dsn=%s, status=%s (%s)", t->queue_id,
+		 o->rcpt, o->relay, conn_use, delay, o->tls[0] ? o->tls : "none", o->dsn,
 		 outcome_state_name(o->state), o->text);
 }
 

@@ -10,6 +10,7 @@
 #include "route_lookup.h"
 #include "errlist.h"
 #include "secrets.h"
+#include "smtp_session.h"
 
 struct transport {
 	const struct mx_config *cfg;
@@ -23,6 +24,7 @@ struct transport {
 	char helo_name[256];
 	long long start_ms;
 	long long limit_ms;
+	struct smtp_cache *cache; /* a session kept from the last message, or NULL */
 };
 
 void deliver_domain(struct transport *t, const char *domain, struct rcpt_outcome *rcpts, size_t n);

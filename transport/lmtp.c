@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@ struct lmtp_session {
 	struct smtp_conn reply; /* replies go out here (the same socket, or stdout) */
 	char hostname[256];
 	unsigned long messages;
+	struct smtp_cache cache; /* the last delivery's SMTP session, kept for the next */
 };
 
 /* file_mtime - 0 when the file is absent or unnamed */
@@ -79,6 +81,7 @@ static void refresh(struct lmtp_session *ls)
 	if (ls->cfg && !ls->config_error[0] && memcmp(now, ls->mtimes, sizeof(now)) == 0)
 		return;
 	release(ls);
+	smtp_cache_close(&ls->cache); /* made with the old settings */
 	ls->config_error[0] = '\0';
 	mx_errlist_init(&errs);
 	ls->cfg = mx_config_defaults();
@@ -198,6 +201,7 @@ static bool deliver_data(struct lmtp_session *ls, const char *sender, char **rcp
 	mx_helo_name(ls->cfg, t.helo_name, sizeof(t.helo_name));
 	t.start_ms = mx_now_ms();
 	t.limit_ms = t.start_ms + (long long)ls->cfg->delivery_time_limit * 1000;
+	t.cache = ls->cfg->connection_cache_time ? &ls->cache : NULL;
 	for (size_t i = 0; i < n; i++)
 		out[i].rcpt = rcpts[i];
 	deliver_message(&t, out, n);
@@ -237,6 +241,7 @@ int lmtp_serve(int in, int out, const char *config_path)
 	int rc = 0;
 
 	memset(&ls, 0, sizeof(ls));
+	ls.cache.conn.fd = -1;
 	ls.config_path = config_path;
 	ls.conn.fd = in;
 	ls.conn.limit_ms = (long long)1 << 62;
@@ -248,6 +253,11 @@ int lmtp_serve(int in, int out, const char *config_path)
 	if (!say(&ls, "220 %s LMTP mxport-transport ready", ls.hostname))
 		return 1;
 	for (;;) {
+		/* A kept session waits connection_cache_time for the next message, no more. */
+		if (ls.cache.open && !conn_has_buffered(&ls.conn) &&
+		    conn_wait(&ls.conn, POLLIN,
+			      mx_now_ms() + (long long)ls.cfg->connection_cache_time * 1000) == 0)
+			smtp_cache_close(&ls.cache);
 		if (conn_read_line(&ls.conn, line, LMTP_LINE_MAX, &n, LMTP_IDLE_MS, err,
 				   sizeof(err)) <= 0)
 			break;
@@ -319,6 +329,7 @@ int lmtp_serve(int in, int out, const char *config_path)
 		free(rcpts[i]);
 	free(rcpts);
 	free(sender);
+	smtp_cache_close(&ls.cache);
 	SSL_CTX_free(ls.tls_ctx);
 	release(&ls);
 	return rc;

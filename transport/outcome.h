@@ -16,10 +16,11 @@ struct rcpt_outcome {
 	const char *rcpt;
 	enum rcpt_state state;
 	char dsn[16];
-	char text[1200]; /* diagnostic text for the DSN and the log */
-	char relay[320]; /* "host[addr]:port" or "none" */
-	char tls[48];	 /* protocol and cipher, or "" */
-	bool collateral; /* not sent only because another recipient was refused */
+	char text[1200];   /* diagnostic text for the DSN and the log */
+	char relay[320];   /* "host[addr]:port" or "none" */
+	char tls[48];	   /* protocol and cipher, or "" */
+	unsigned conn_use; /* 2 and up: sent on a connection kept from earlier messages */
+	bool collateral;   /* not sent only because another recipient was refused */
 };
 
 void outcome_set(struct rcpt_outcome *o, enum rcpt_state state, const char *dsn, const char *fmt,

@@ -1,6 +1,7 @@
 /* smtp_session - one SMTP transaction with one server address: the client state machine */
 #include "config.h"
 
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -453,55 +454,171 @@ static void transaction(struct session *s)
 	s->res->verdict = SMTP_SENT;
 	mx_strlcpy(s->res->dsn, r.enh[0] == '2' ? r.enh : "2.0.0", sizeof(s->res->dsn));
 	s->res->stage = STAGE_DONE;
-	quit(s);
+}
+
+/* cache_key - what must be equal for a kept session to serve a request */
+static bool cache_key(const struct smtp_request *req, char *key, size_t keylen)
+{
+	if (req->cache == NULL || req->dane != NULL || req->salen > sizeof(struct sockaddr_storage))
+		return false;
+	snprintf(key, keylen, "%s|%d|%d|%d|%s|%s", req->host, req->tls_mode, req->implicit_tls,
+		 req->plain_fallback, req->helo_name, req->auth_user ? req->auth_user : "");
+	return true;
 }
 
 /*
- * smtp_deliver - connect to one address and try the whole transaction.
+ * cache_take - the kept session, when it serves this request and the server
+ * has not spoken since (a 421 or a close while idle): then it is the
+ * session's. Otherwise a kept session that cannot serve is closed.
+ */
+static bool cache_take(struct session *s)
+{
+	const struct smtp_request *req = s->req;
+	struct smtp_cache *c = req->cache;
+	char key[sizeof(c->key)];
+	struct pollfd pfd;
+
+	if (c == NULL || !c->open)
+		return false;
+	if (!cache_key(req, key, sizeof(key)) || strcmp(key, c->key) != 0 ||
+	    c->tls_ctx != req->tls_ctx || c->salen != req->salen ||
+	    memcmp(&c->sa, req->sa, req->salen) != 0) {
+		smtp_cache_close(c);
+		return false;
+	}
+	pfd.fd = c->conn.fd;
+	pfd.events = POLLIN;
+	if (conn_has_buffered(&c->conn) || poll(&pfd, 1, 0) != 0) {
+		c->open = false; /* it spoke or hung up: no QUIT, just close */
+		conn_close(&c->conn);
+		return false;
+	}
+	s->conn = c->conn;
+	s->conn.limit_ms = req->limit_ms;
+	s->conn.hit_limit = false;
+	s->ehlo = c->ehlo;
+	s->esmtp = c->esmtp;
+	s->res->tls_used = c->tls_used;
+	s->res->tls = c->tls;
+	s->res->conn_use = ++c->uses;
+	c->open = false;
+	return true;
+}
+
+/* cache_put - keep the session of a delivery that went well; false when it cannot be */
+static bool cache_put(struct session *s)
+{
+	const struct smtp_request *req = s->req;
+	struct smtp_cache *c = req->cache;
+
+	if (c == NULL || s->conn.fd < 0 || !cache_key(req, c->key, sizeof(c->key)))
+		return false;
+	if (c->open)
+		smtp_cache_close(c);
+	c->conn = s->conn;
+	c->ehlo = s->ehlo;
+	c->esmtp = s->esmtp;
+	c->tls_used = s->res->tls_used;
+	c->tls = s->res->tls;
+	memcpy(&c->sa, req->sa, req->salen);
+	c->salen = req->salen;
+	c->tls_ctx = req->tls_ctx;
+	c->uses = s->res->conn_use;
+	c->open = true;
+	s->conn.fd = -1; /* the cache's now */
+	s->conn.ssl = NULL;
+	return true;
+}
+
+/* smtp_cache_close - QUIT the kept session, if there is one, and close it */
+void smtp_cache_close(struct smtp_cache *cache)
+{
+	char line[SMTP_LINE_MAX + 1], err[256];
+	size_t len;
+
+	if (cache == NULL || !cache->open)
+		return;
+	cache->open = false;
+	cache->conn.limit_ms = mx_now_ms() + 2000;
+	if (conn_write(&cache->conn, "QUIT\r\n", 6, 1000, err, sizeof(err)) > 0)
+		conn_read_line(&cache->conn, line, SMTP_LINE_MAX, &len, 1000, err, sizeof(err));
+	conn_close(&cache->conn);
+}
+
+/* greet - connect, greeting, EHLO, STARTTLS, AUTH: false when the attempt is over */
+static bool greet(struct session *s)
+{
+	const struct smtp_request *req = s->req;
+	struct smtp_result *res = s->res;
+	struct smtp_reply greeting;
+	char err[256];
+
+	res->stage = STAGE_CONNECT;
+	res->conn_use = 1;
+	if (conn_connect(&s->conn, req->sa, req->salen, req->connect_timeout_ms, req->limit_ms, err,
+			 sizeof(err)) < 0) {
+		fail(s, SMTP_NEXT, s->conn.hit_limit ? "4.4.7" : "4.4.1", "%s", err);
+		return false;
+	}
+	if (req->implicit_tls) {
+		res->stage = STAGE_TLS;
+		if (tls_handshake(&s->conn, req->tls_ctx, req->host, req->literal, req->dane,
+				  req->command_timeout_ms, &res->tls, err, sizeof(err)) < 0) {
+			fail(s, SMTP_NEXT, "4.7.5", "%s", err);
+			return false;
+		}
+		res->tls_used = true;
+		if (req->tls_mode >= MX_TLS_VERIFY && !res->tls.verified) {
+			fail(s, SMTP_NEXT, "4.7.5", "server certificate not verified: %s",
+			     res->tls.verify_text);
+			return false;
+		}
+	}
+	res->stage = STAGE_GREETING;
+	if (!read_reply(s, &greeting, req->command_timeout_ms))
+		return false;
+	if (greeting.code / 100 != 2) {
+		refused(s, &greeting, SMTP_NEXT, SMTP_NEXT);
+		return false;
+	}
+	return hello(s) && starttls(s) && auth(s);
+}
+
+/*
+ * smtp_deliver - try the whole transaction at one address, on the kept
+ * session when there is one that fits, else on a new connection.
  * res->verdict says whether it was sent, final (temp or perm), or whether
  * the next address should be tried.
  */
 void smtp_deliver(const struct smtp_request *req, struct smtp_result *res)
 {
-	struct session s = {.req = req, .res = res};
-	struct smtp_reply greeting;
-	char err[256];
+	struct session s = {.req = req, .res = res, .conn = {.fd = -1}};
 
 	memset(res, 0, sizeof(*res));
 	res->verdict = SMTP_SENT; /* until something fails */
-	res->stage = STAGE_CONNECT;
-	if (conn_connect(&s.conn, req->sa, req->salen, req->connect_timeout_ms, req->limit_ms, err,
-			 sizeof(err)) < 0) {
-		fail(&s, SMTP_NEXT, s.conn.hit_limit ? "4.4.7" : "4.4.1", "%s", err);
-		return;
-	}
-	if (req->implicit_tls) {
-		res->stage = STAGE_TLS;
-		if (tls_handshake(&s.conn, req->tls_ctx, req->host, req->literal, req->dane,
-				  req->command_timeout_ms, &res->tls, err, sizeof(err)) < 0) {
-			fail(&s, SMTP_NEXT, "4.7.5", "%s", err);
+	if (cache_take(&s)) {
+		transaction(&s);
+		/*
+		 * The server may have closed the kept connection just as MAIL went
+		 * out. Nothing was taken before a reply to MAIL, so a new
+		 * connection tries again as if nothing had been kept.
+		 */
+		if (!(res->verdict == SMTP_NEXT && !res->have_reply && res->stage <= STAGE_MAIL &&
+		      !res->time_limit))
 			goto done;
-		}
-		res->tls_used = true;
-		if (req->tls_mode >= MX_TLS_VERIFY && !res->tls.verified) {
-			fail(&s, SMTP_NEXT, "4.7.5", "server certificate not verified: %s",
-			     res->tls.verify_text);
-			goto done;
-		}
+		conn_close(&s.conn);
+		memset(res, 0, sizeof(*res));
+		res->verdict = SMTP_SENT;
 	}
-	res->stage = STAGE_GREETING;
-	if (!read_reply(&s, &greeting, req->command_timeout_ms))
-		goto done;
-	if (greeting.code / 100 != 2) {
-		refused(&s, &greeting, SMTP_NEXT, SMTP_NEXT);
-		goto done;
-	}
-	if (!hello(&s) || !starttls(&s) || !auth(&s))
-		goto done;
-	transaction(&s);
+	if (greet(&s))
+		transaction(&s);
 done:
-	if (res->verdict != SMTP_SENT && !res->time_limit && res->stage < STAGE_DOT &&
-	    res->have_reply)
+	if (res->verdict == SMTP_SENT) {
+		if (cache_put(&s))
+			return;
 		quit(&s);
+	} else if (!res->time_limit && res->stage < STAGE_DOT && res->have_reply) {
+		quit(&s);
+	}
 	conn_close(&s.conn);
 }

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "message.h"
+#include "smtp_conn.h"
 #include "smtp_reply.h"
 #include "tls.h"
 #include "tlsa.h"
@@ -34,6 +35,27 @@ enum smtp_verdict {
 	SMTP_PERM, /* final for this delivery: bounce */
 };
 
+/*
+ * smtp_cache - a session kept open after a delivery, for the next message
+ * to the same address with the same settings. The LMTP front keeps one per
+ * connection (a pipe run ends with its only message): with Postfix feeding
+ * it a message after another, the customer sees one SMTP session, not one
+ * a message. Never used with DANE: TLSA records are looked up per message.
+ */
+struct smtp_cache {
+	bool open;
+	struct smtp_conn conn;
+	struct smtp_reply ehlo;
+	bool esmtp;
+	bool tls_used;
+	struct tls_info tls;
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	const SSL_CTX *tls_ctx;
+	char key[1100]; /* host, TLS mode, HELO name, AUTH user */
+	unsigned uses;	/* transactions on this connection so far */
+};
+
 struct smtp_request {
 	const struct message *msg;
 	const char *sender; /* "" for the null sender */
@@ -53,6 +75,7 @@ struct smtp_request {
 	unsigned connect_timeout_ms, command_timeout_ms, data_done_timeout_ms;
 	long long limit_ms;		 /* the run's deadline */
 	struct smtp_reply *rcpt_replies; /* nrcpts entries: each recipient's RCPT reply */
+	struct smtp_cache *cache;	 /* NULL: connect, deliver, QUIT */
 };
 
 struct smtp_result {
@@ -66,10 +89,12 @@ struct smtp_result {
 	bool tls_used;
 	bool tls_failed; /* handshake failed: a tls=may retry in plain text makes sense */
 	struct tls_info tls;
-	bool time_limit; /* the run's own time limit ran out */
+	bool time_limit;   /* the run's own time limit ran out */
+	unsigned conn_use; /* 1 on a new connection, 2 and up on a kept one */
 };
 
 void smtp_deliver(const struct smtp_request *req, struct smtp_result *res);
 const char *smtp_stage_command(enum smtp_stage stage);
+void smtp_cache_close(struct smtp_cache *cache);
 
 #endif

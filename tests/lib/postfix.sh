@@ -59,7 +59,7 @@ setup_mxport() {
 }
 
 # start_milter [hup] - mxport-milter in the background, as user mxport;
-# hup: send it SIGHUP the moment its socket appears
+# hup: send it SIGHUPs from the moment its socket appears
 start_milter() {
 	rm -f "$T_DIR/run/milter.pid"
 	"$T_DIR/bin/mxport-milter" -f -c "$T_DIR/etc/mxport.conf" -u mxport \
@@ -72,7 +72,11 @@ start_milter() {
 			i=$((i + 1))
 			sleep 0.005
 		done
-		kill -HUP "$MILTER_PID"
+		# and a burst after it, through the milter's start-up
+		for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+			kill -HUP "$MILTER_PID" 2>/dev/null
+			sleep 0.01
+		done
 	fi
 	wait_for "mxport-milter" test -S "$T_DIR/run/milter.sock"
 	wait_for "mxport-milter socketmap" test -S "$T_DIR/run/socketmap.sock"

@@ -18,6 +18,10 @@ Script keys (all optional):
   delay: {stage: seconds}            wait before replying at that stage
   disconnect: stage                  close the connection instead of replying
   garbage: {stage: "text"}           send this line instead of the reply
+  close_after: N                     close without a word when MAIL comes after
+                                     N messages on one connection
+  idle_close: seconds                "421" and close when the client is silent
+                                     that long (a server's idle timeout)
   sessions: [ {overrides for connection 1}, {... 2}, ... ]
   chaos: {"seed": S, "rate": 0.2, "stall": seconds}
                                      on that share of connections (chosen by a
@@ -161,7 +165,16 @@ class Session(socketserver.BaseRequestHandler):
         self.reply("greeting", c["greeting"])
         env = []
         while True:
-            line = self.readline()
+            if c.get("idle_close"):
+                self.sock.settimeout(c["idle_close"])
+                try:
+                    line = self.readline()
+                except socket.timeout:
+                    self.sock.sendall(b"421 4.4.2 peer.test Error: timeout exceeded\r\n")
+                    raise Closed()
+                self.sock.settimeout(None)
+            else:
+                line = self.readline()
             cmd = line[:4].upper()
             if cmd == b"EHLO":
                 self.reply("ehlo", c.get("ehlo_reply", self.ehlo_lines()))
@@ -174,6 +187,8 @@ class Session(socketserver.BaseRequestHandler):
             elif cmd == b"AUTH":
                 self.do_auth(line)
             elif cmd == b"MAIL":
+                if c.get("close_after") is not None and self.msgs >= c["close_after"]:
+                    raise Closed()
                 if c.get("auth") and not self.authed:
                     self.reply("mail", "530 5.7.0 Authentication required")
                     continue

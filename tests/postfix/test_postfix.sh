@@ -150,9 +150,10 @@ postfix -c "$PF/etc" reload >/dev/null 2>&1
 reloads=$(milter_reloads)
 start_milter hup
 wait_until 10 milter_reloads_above "$reloads"
-t_eq "$(milter_reloads)" $((reloads + 1)) "5: a SIGHUP the moment the milter's socket appears is a reload"
+milter_reloads_above "$reloads"
+t_ok $? "5: SIGHUPs from the moment the milter's socket appears are reloads"
 kill -0 "$MILTER_PID"
-t_ok $? "5: a SIGHUP the moment the milter's socket appears reloads it, does not kill it"
+t_ok $? "5: ... and do not stop it"
 
 # 6. route changed while the message is queued
 send_mail alice@sender.test fay@moved.example >"$T_DIR/s6" 2>&1
