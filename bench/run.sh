@@ -82,13 +82,27 @@ postconf -c "$PF/etc" -e "defer_transports=" \
 	"relay_domains=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" | sed -n 's/^relay_domains = //p')" \
 	"transport_maps=$BASE_TRANSPORT" >/dev/null
 
-# --- 2b. receive only, with the milter -----------------------------------------------
-postconf -c "$PF/etc" -e "defer_transports=smtp, mxport" >/dev/null
+# --- 2a'. receive only, the socketmap relay check without the milter ----------------
+milter_line=$(postconf -c "$PF/etc" -h smtpd_milters)
+postconf -c "$PF/etc" -e "defer_transports=smtp, mxport" "smtpd_milters=" >/dev/null
 postfix -c "$PF/etc" reload >/dev/null 2>&1
 sleep 1
 t0=$(now_ms)
 smtp-source -s $SESSIONS -l $SIZE -m "$N" -f bench@sender.test -t rcpt@bench.example "127.0.0.1:$PF_PORT"
+recv_map_ms=$(($(now_ms) - t0))
+postsuper -c "$PF/etc" -d ALL >/dev/null 2>&1
+
+# --- 2b. receive only, with the milter -----------------------------------------------
+# cpu_ms PID - user + system CPU time the process has used, in ms
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$1/stat"; }
+postconf -c "$PF/etc" -e "smtpd_milters=$milter_line" >/dev/null
+postfix -c "$PF/etc" reload >/dev/null 2>&1
+sleep 1
+milter_cpu0=$(cpu_ms "$MILTER_PID")
+t0=$(now_ms)
+smtp-source -s $SESSIONS -l $SIZE -m "$N" -f bench@sender.test -t rcpt@bench.example "127.0.0.1:$PF_PORT"
 recv_milter_ms=$(($(now_ms) - t0))
+milter_cpu=$(($(cpu_ms "$MILTER_PID") - milter_cpu0))
 postsuper -c "$PF/etc" -d ALL >/dev/null 2>&1
 
 # --- 1b. the mxport path ----------------------------------------------------------------
@@ -148,6 +162,8 @@ say ""
 say "2. milter overhead (receive only, deliveries deferred)"
 say "   without milter: $(rate "$N" "$recv_plain_ms") msg/s; with mxport-milter (unix socket): $(rate "$N" "$recv_milter_ms") msg/s"
 say "   ratio with/without: $(ratio "$recv_plain_ms" "$recv_milter_ms")  (overhead $(python3 -c "print('%.1f%%' % (100.0 * (1 - $recv_plain_ms / max($recv_milter_ms, 1))))"))"
+say "   of which the socketmap relay check alone (no milter): $(rate "$N" "$recv_map_ms") msg/s, ratio $(ratio "$recv_plain_ms" "$recv_map_ms")"
+say "   mxport-milter's own CPU: $milter_cpu ms for $N messages ($(python3 -c "print('%.3f' % ($milter_cpu / $N))") ms a message)"
 say ""
 
 # --- 3. memory ------------------------------------------------------------------------------
