@@ -291,7 +291,8 @@ struct routes_file *routes_file_parse(const char *path, const char *text, size_t
 		rf->entries = mx_realloc(rf->entries, (rf->count + 1) * sizeof(e));
 		rf->entries[rf->count++] = e;
 	}
-	qsort(rf->entries, rf->count, sizeof(*rf->entries), entry_sort_cmp);
+	if (rf->count > 1) /* qsort(NULL, 0, ...) is undefined */
+		qsort(rf->entries, rf->count, sizeof(*rf->entries), entry_sort_cmp);
 	for (size_t i = 1; i < rf->count; i++) {
 		if (entry_cmp(&rf->entries[i - 1], &rf->entries[i]) == 0)
 			mx_errlist_add(errs, "%s:%d: %s%s: already routed on line %d", path,

@@ -1,0 +1,55 @@
+/*
+ * fuzz_message - libFuzzer target for message_prepare: a message as a
+ * sender on the Internet wrote it, made ready for DATA. Beyond not crashing,
+ * the output must be what DATA needs whatever came in: every line ends in
+ * CR LF, no line is a lone "." before the end, the data ends in ".\r\n",
+ * and no header of the tag's name is left in the header.
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "message.h"
+
+#define TAG "X-Mxport"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* check - the invariants of a prepared message; abort() makes libFuzzer report */
+static void check(const struct message *m)
+{
+	const char *p = m->data, *end = m->data + m->datalen;
+	bool in_header = true;
+
+	if (m->datalen < 3 || memcmp(end - 3, ".\r\n", 3) != 0)
+		abort();
+	if (m->datalen > 3 && (m->datalen < 5 || memcmp(end - 5, "\r\n", 2) != 0))
+		abort(); /* the final dot starts a line */
+	while (p < end - 3) {
+		const char *lf = memchr(p, '\n', (size_t)(end - 3 - p));
+		size_t len;
+
+		if (lf == NULL || lf == p || lf[-1] != '\r')
+			abort(); /* a line without CR LF */
+		len = (size_t)(lf - p) - 1;
+		if (len == 1 && p[0] == '.')
+			abort(); /* an unstuffed dot would end DATA early */
+		if (len == 0)
+			in_header = false;
+		if (in_header && header_name_is(p, len, TAG))
+			abort(); /* a tag header survived */
+		p = lf + 1;
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct message m;
+
+	message_prepare((const char *)data, size, TAG, &m);
+	check(&m);
+	message_free(&m);
+	return 0;
+}
