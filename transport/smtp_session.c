@@ -600,11 +600,14 @@ void smtp_deliver(const struct smtp_request *req, struct smtp_result *res)
 		transaction(&s);
 		/*
 		 * The server may have closed the kept connection just as MAIL went
-		 * out. Nothing was taken before a reply to MAIL, so a new
-		 * connection tries again as if nothing had been kept.
+		 * out, or answer it with 421 (closing: an idle limit, a restart).
+		 * Nothing was taken before a reply to MAIL, so a new connection
+		 * tries again as if nothing had been kept.
 		 */
-		if (!(res->verdict == SMTP_NEXT && !res->have_reply && res->stage <= STAGE_MAIL &&
-		      !res->time_limit))
+		bool closing = res->verdict != SMTP_SENT && res->verdict != SMTP_PERM &&
+			       res->stage <= STAGE_MAIL && !res->time_limit &&
+			       (!res->have_reply || res->reply.code == 421);
+		if (!closing)
 			goto done;
 		conn_close(&s.conn);
 		memset(res, 0, sizeof(*res));

@@ -20,6 +20,8 @@ Script keys (all optional):
   garbage: {stage: "text"}           send this line instead of the reply
   close_after: N                     close without a word when MAIL comes after
                                      N messages on one connection
+  late_mail: "reply"                 the reply to MAIL once the connection has
+                                     carried a message (closing after a 421)
   idle_close: seconds                "421" and close when the client is silent
                                      that long (a server's idle timeout)
   sessions: [ {overrides for connection 1}, {... 2}, ... ]
@@ -189,6 +191,11 @@ class Session(socketserver.BaseRequestHandler):
             elif cmd == b"MAIL":
                 if c.get("close_after") is not None and self.msgs >= c["close_after"]:
                     raise Closed()
+                if c.get("late_mail") and self.msgs >= 1:
+                    self.reply("mail", c["late_mail"])
+                    if c["late_mail"].startswith("421"):
+                        raise Closed()
+                    continue
                 if c.get("auth") and not self.authed:
                     self.reply("mail", "530 5.7.0 Authentication required")
                     continue

@@ -92,6 +92,15 @@ t_eq "$(count_msgs "$D")" 3 "5: ... each once"
 t_eq "$(sessions "$D")" 3 "5: ... each on its own session"
 t_nogrep "$LOG" "status=deferred" "5: nothing deferred"
 
+# 5b. the server answers MAIL on the kept session with 421 (closing): a new one
+start_peer late '{"late_mail": "421 4.3.2 peer.test Service shutting down"}'
+L="$PEER_DIR"
+conf "example.com [127.0.0.1]:$PEER_PORT"
+drive 0 o@example.com p@example.com
+t_eq "$(grep -c ' 250 2\.0\.0 ' "$T_DIR/out")" 2 "5b: 421 to MAIL on the kept session: both delivered"
+t_eq "$(sessions "$L")" 2 "5b: ... the second on a new session"
+t_nogrep "$LOG" "status=deferred" "5b: nothing deferred"
+
 # 6. another route for the next message: the kept session is closed, not reused
 start_peer other '{}'
 O="$PEER_DIR"
