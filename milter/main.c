@@ -200,8 +200,9 @@ int main(int argc, char **argv)
 	 * Signals. libmilter's own signal thread sigwait()s for SIGHUP, SIGTERM
 	 * and SIGINT, and stops the milter on any of them. We want SIGHUP to
 	 * reload instead, so libmilter runs in a thread of its own, and the main
-	 * thread keeps SIGHUP unblocked with a handler: Linux hands a process
-	 * signal to the main thread first when it does not block it.
+	 * thread keeps SIGHUP unblocked with a handler. Linux may still hand a
+	 * SIGHUP to libmilter's sigwait()ing thread: sigwait.c keeps SIGHUP out
+	 * of what that thread waits for.
 	 * SIGTERM and SIGINT stay libmilter's (a clean stop). The handler is in
 	 * place before anything else: a reload sent while the milter starts
 	 * (as soon as its socket appears, say) must not kill it with SIGHUP's
