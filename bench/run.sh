@@ -66,14 +66,21 @@ smtp-source -s $SESSIONS -l $SIZE -m "$N" -f bench@sender.test -t rcpt@bench.exa
 wait_sent $((before + N))
 native_ms=$(($(now_ms) - t0))
 
+# receive_only - reload Postfix, time N messages received (deliveries held),
+# empty the queue; prints the milliseconds
+receive_only() {
+	postfix -c "$PF/etc" reload >/dev/null 2>&1
+	sleep 1
+	t0=$(now_ms)
+	smtp-source -s $SESSIONS -l $SIZE -m "$N" -f bench@sender.test -t rcpt@bench.example \
+		"127.0.0.1:$PF_PORT" >&2
+	echo $(($(now_ms) - t0))
+	postsuper -c "$PF/etc" -d ALL >/dev/null 2>&1
+}
+
 # --- 2a. receive only, no milter (deliveries held) ---------------------------------
-postconf -c "$PF/etc" -e "defer_transports=smtp, mxport" >/dev/null
-postfix -c "$PF/etc" reload >/dev/null 2>&1
-sleep 1
-t0=$(now_ms)
-smtp-source -s $SESSIONS -l $SIZE -m "$N" -f bench@sender.test -t rcpt@bench.example "127.0.0.1:$PF_PORT"
-recv_plain_ms=$(($(now_ms) - t0))
-postsuper -c "$PF/etc" -d ALL >/dev/null 2>&1
+postconf -c "$PF/etc" -e "defer_transports=smtp, mxport, relay" >/dev/null
+recv_plain_ms=$(receive_only)
 
 # --- back to contrib/postfix as it is: the mxport path --------------------------
 cp "$PF/etc/main.cf" "$PF/etc/main.cf.bench"
@@ -84,26 +91,16 @@ postconf -c "$PF/etc" -e "defer_transports=" \
 
 # --- 2a'. receive only, the socketmap relay check without the milter ----------------
 milter_line=$(postconf -c "$PF/etc" -h smtpd_milters)
-postconf -c "$PF/etc" -e "defer_transports=smtp, mxport" "smtpd_milters=" >/dev/null
-postfix -c "$PF/etc" reload >/dev/null 2>&1
-sleep 1
-t0=$(now_ms)
-smtp-source -s $SESSIONS -l $SIZE -m "$N" -f bench@sender.test -t rcpt@bench.example "127.0.0.1:$PF_PORT"
-recv_map_ms=$(($(now_ms) - t0))
-postsuper -c "$PF/etc" -d ALL >/dev/null 2>&1
+postconf -c "$PF/etc" -e "defer_transports=smtp, mxport, relay" "smtpd_milters=" >/dev/null
+recv_map_ms=$(receive_only)
 
 # --- 2b. receive only, with the milter -----------------------------------------------
 # cpu_ms PID - user + system CPU time the process has used, in ms
 cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$1/stat"; }
 postconf -c "$PF/etc" -e "smtpd_milters=$milter_line" >/dev/null
-postfix -c "$PF/etc" reload >/dev/null 2>&1
-sleep 1
 milter_cpu0=$(cpu_ms "$MILTER_PID")
-t0=$(now_ms)
-smtp-source -s $SESSIONS -l $SIZE -m "$N" -f bench@sender.test -t rcpt@bench.example "127.0.0.1:$PF_PORT"
-recv_milter_ms=$(($(now_ms) - t0))
+recv_milter_ms=$(receive_only)
 milter_cpu=$(($(cpu_ms "$MILTER_PID") - milter_cpu0))
-postsuper -c "$PF/etc" -d ALL >/dev/null 2>&1
 
 # --- 1b. the mxport path ----------------------------------------------------------------
 postconf -c "$PF/etc" -e "defer_transports=" >/dev/null
