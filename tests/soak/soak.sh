@@ -4,14 +4,22 @@
 # stage, stalls). When the queue has drained, every message must be
 # delivered at the peer or bounced to its sender with the peer's text;
 # duplicates only where the peer dropped the connection after the final dot.
-# Usage (as root, from make check or bench): tests/soak/soak.sh [N [SEED]]
+# Usage (as root, from make check or bench): tests/soak/soak.sh [N [SEED [VARIANT]]]
+# VARIANT: pipe (contrib/postfix, a transport run per message; the default)
+# or lmtp (contrib/postfix/lmtp: the LMTP daemon, which keeps its SMTP
+# session to the peer between messages, faulty sessions included).
 . "$MXPORT_SRCDIR/tests/lib/harness.sh"
 . "$MXPORT_SRCDIR/tests/lib/postfix.sh"
 need python3 postfix
 
 N=${1:-300}
 SEED=${2:-42}
-start_peer chaos "{\"chaos\": {\"seed\": $SEED, \"rate\": 0.2, \"stall\": 8}}"
+VARIANT=${3:-pipe}
+# LMTP: the peer also drops every kept session at the fourth MAIL, so that
+# sessions are replaced under load and new ones keep drawing faults.
+extra=""
+[ "$VARIANT" = lmtp ] && extra=", \"close_after\": 3"
+start_peer chaos "{\"chaos\": {\"seed\": $SEED, \"rate\": 0.2, \"stall\": 8}$extra}"
 P="$PEER_DIR"
 PPORT=$PEER_PORT
 start_peer senders '{}'
@@ -24,11 +32,16 @@ setup_mxport "soak.example [127.0.0.1]:$PPORT"
 start_milter
 start_postfix "$PS"
 postconf -c "$PF/etc" -e queue_run_delay=1s minimal_backoff_time=1s maximal_backoff_time=2s >/dev/null
+if [ "$VARIANT" = lmtp ]; then
+	contrib_paths "$MXPORT_SRCDIR/contrib/postfix/lmtp/mxport_header_checks" >"$PF/etc/mxport_header_checks"
+	contrib_paths "$MXPORT_SRCDIR/contrib/postfix/lmtp/master.cf" >>"$PF/etc/master.cf"
+	start_lmtp
+fi
 postfix -c "$PF/etc" reload >/dev/null 2>&1
 
 start=$(now_ms)
 python3 "$MXPORT_SRCDIR/tests/soak/send_many.py" 127.0.0.1 "$PF_PORT" "$N" 20 soak.example
-t_ok $? "soak: all $N messages accepted by the relay"
+t_ok $? "soak ($VARIANT): all $N messages accepted by the relay"
 # Drain: Postfix retries on its own; flush now and then to keep it short.
 deadline=$(($(date +%s) + 120 + N / 20))
 while [ "$(pf_queue_count)" -gt 0 ] && [ "$(date +%s)" -lt "$deadline" ]; do
