@@ -55,32 +55,30 @@ t0=$(now_ms)
 smtp-source -s $SESSIONS -l $SIZE -m "$N" -f bench@sender.test -t rcpt@bench.example "127.0.0.1:$SINK_PORT"
 ceiling_ms=$(($(now_ms) - t0))
 
-# --- 1a. Postfix's own smtp(8) to [127.0.0.1]:port, no milter -------------------
-postconf -c "$PF/etc" -e "smtpd_milters=" "relay_domains=bench.example" \
-	"transport_maps=inline:{ {bench.example = smtp:[127.0.0.1]:$SINK_PORT} }, $BASE_TRANSPORT" >/dev/null
-postfix -c "$PF/etc" reload >/dev/null 2>&1
-sleep 1
-before=$(sent_lines)
-t0=$(now_ms)
-smtp-source -s $SESSIONS -l $SIZE -m "$N" -f bench@sender.test -t rcpt@bench.example "127.0.0.1:$PF_PORT"
-wait_sent $((before + N))
-native_ms=$(($(now_ms) - t0))
-
-# receive_only - reload Postfix, time N messages received (deliveries held),
-# empty the queue; prints the milliseconds
-receive_only() {
+# timed_pass deliver|hold - reload Postfix, send N messages with smtp-source
+# and print the milliseconds until all are delivered (deliver), or until all
+# are received (hold: deliveries deferred; the queue is emptied afterwards)
+timed_pass() {
 	postfix -c "$PF/etc" reload >/dev/null 2>&1
 	sleep 1
+	before=$(sent_lines)
 	t0=$(now_ms)
 	smtp-source -s $SESSIONS -l $SIZE -m "$N" -f bench@sender.test -t rcpt@bench.example \
 		"127.0.0.1:$PF_PORT" >&2
+	[ "$1" = deliver ] && wait_sent $((before + N))
 	echo $(($(now_ms) - t0))
-	postsuper -c "$PF/etc" -d ALL >/dev/null 2>&1
+	[ "$1" = hold ] && postsuper -c "$PF/etc" -d ALL >/dev/null 2>&1
+	return 0
 }
+
+# --- 1a. Postfix's own smtp(8) to [127.0.0.1]:port, no milter -------------------
+postconf -c "$PF/etc" -e "smtpd_milters=" "relay_domains=bench.example" \
+	"transport_maps=inline:{ {bench.example = smtp:[127.0.0.1]:$SINK_PORT} }, $BASE_TRANSPORT" >/dev/null
+native_ms=$(timed_pass deliver)
 
 # --- 2a. receive only, no milter (deliveries held) ---------------------------------
 postconf -c "$PF/etc" -e "defer_transports=smtp, mxport, relay" >/dev/null
-recv_plain_ms=$(receive_only)
+recv_plain_ms=$(timed_pass hold)
 
 # --- back to contrib/postfix as it is: the mxport path --------------------------
 cp "$PF/etc/main.cf" "$PF/etc/main.cf.bench"
@@ -92,52 +90,33 @@ postconf -c "$PF/etc" -e "defer_transports=" \
 # --- 2a'. receive only, the socketmap relay check without the milter ----------------
 milter_line=$(postconf -c "$PF/etc" -h smtpd_milters)
 postconf -c "$PF/etc" -e "defer_transports=smtp, mxport, relay" "smtpd_milters=" >/dev/null
-recv_map_ms=$(receive_only)
+recv_map_ms=$(timed_pass hold)
 
 # --- 2b. receive only, with the milter -----------------------------------------------
 # cpu_ms PID - user + system CPU time the process has used, in ms
 cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$1/stat"; }
 postconf -c "$PF/etc" -e "smtpd_milters=$milter_line" >/dev/null
 milter_cpu0=$(cpu_ms "$MILTER_PID")
-recv_milter_ms=$(receive_only)
+recv_milter_ms=$(timed_pass hold)
 milter_cpu=$(($(cpu_ms "$MILTER_PID") - milter_cpu0))
 
 # --- 1b. the mxport path ----------------------------------------------------------------
 postconf -c "$PF/etc" -e "defer_transports=" >/dev/null
-postfix -c "$PF/etc" reload >/dev/null 2>&1
-sleep 1
-before=$(sent_lines)
-t0=$(now_ms)
-smtp-source -s $SESSIONS -l $SIZE -m "$N" -f bench@sender.test -t rcpt@bench.example "127.0.0.1:$PF_PORT"
-wait_sent $((before + N))
-mxport_ms=$(($(now_ms) - t0))
+mxport_ms=$(timed_pass deliver)
 
 # --- 1b'. the mxport path over LMTP (contrib/postfix/lmtp) ------------------------------
 contrib_paths "$MXPORT_SRCDIR/contrib/postfix/lmtp/mxport_header_checks" >"$PF/etc/mxport_header_checks"
 contrib_paths "$MXPORT_SRCDIR/contrib/postfix/lmtp/master.cf" >>"$PF/etc/master.cf"
 start_lmtp
-postfix -c "$PF/etc" reload >/dev/null 2>&1
-sleep 1
-before=$(sent_lines)
-t0=$(now_ms)
-smtp-source -s $SESSIONS -l $SIZE -m "$N" -f bench@sender.test -t rcpt@bench.example "127.0.0.1:$PF_PORT"
-wait_sent $((before + N))
-lmtp_ms=$(($(now_ms) - t0))
+lmtp_ms=$(timed_pass deliver)
 
 # --- 1b''. no milter: relay check and transport_maps ask the socketmap (transport-maps/) -----
 sed -i '/^postfix_transport/d' "$T_DIR/etc/mxport.conf"
 echo "postfix_transport = mxport-lmtp:unix:$T_DIR/run/lmtp.sock" >>"$T_DIR/etc/mxport.conf"
-kill -HUP "$MILTER_PID"
-sleep 1
+hup_milter
 postconf -c "$PF/etc" -e "smtpd_milters=" \
 	"transport_maps=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/transport-maps/main.cf" | sed -n 's/^transport_maps = //p'), $BASE_TRANSPORT" >/dev/null
-postfix -c "$PF/etc" reload >/dev/null 2>&1
-sleep 1
-before=$(sent_lines)
-t0=$(now_ms)
-smtp-source -s $SESSIONS -l $SIZE -m "$N" -f bench@sender.test -t rcpt@bench.example "127.0.0.1:$PF_PORT"
-wait_sent $((before + N))
-tmaps_ms=$(($(now_ms) - t0))
+tmaps_ms=$(timed_pass deliver)
 # back to contrib/postfix with the milter, for the memory measurement below
 postconf -c "$PF/etc" -e \
 	"smtpd_milters=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" | sed -n 's/^smtpd_milters = //p')" \

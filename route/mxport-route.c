@@ -147,26 +147,17 @@ int main(int argc, char **argv)
 		default: usage();
 		}
 	}
-	if (export_format) {
-		if (check_only || probe || optind != argc)
-			usage();
-		mx_errlist_init(&errs);
-		if (mx_config_read(cfg, config_path, &errs) != 0) {
-			for (size_t i = 0; i < errs.count; i++)
-				fprintf(stderr, "mxport-route: %s\n", errs.msgs[i]);
-			worst = EX_CONFIG;
-		} else {
-			worst = export_routes(cfg, export_format, stdout);
-		}
-		mx_errlist_free(&errs);
-		mx_config_free(cfg);
-		return worst;
-	}
-	if (!check_only && optind >= argc)
+	if (export_format && (check_only || probe || optind != argc))
+		usage();
+	if (!export_format && !check_only && optind >= argc)
 		usage();
 	mx_errlist_init(&errs);
-	/* Errors in the routes file are listed even when mxport.conf has some too. */
-	if (mx_config_read(cfg, config_path, &errs) == 0 || *cfg->routes_file)
+	/*
+	 * Errors in the routes file are listed even when mxport.conf has some
+	 * too. --export reads the routes file itself and needs no lookups.
+	 */
+	bool config_ok = mx_config_read(cfg, config_path, &errs) == 0;
+	if (!export_format && (config_ok || *cfg->routes_file))
 		ctx = route_ctx_new(cfg, &errs);
 	for (size_t i = 0; i < errs.count; i++)
 		fprintf(stderr, "mxport-route: %s\n", errs.msgs[i]);
@@ -177,7 +168,9 @@ int main(int argc, char **argv)
 		mx_config_free(cfg);
 		return EX_CONFIG;
 	}
-	if (check_only) {
+	if (export_format) {
+		worst = export_routes(cfg, export_format, stdout);
+	} else if (check_only) {
 		printf("%s: configuration OK\n", config_path);
 	} else {
 		for (int i = optind; i < argc; i++) {

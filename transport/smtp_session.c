@@ -533,16 +533,19 @@ static bool cache_put(struct session *s)
 /* smtp_cache_close - QUIT the kept session, if there is one, and close it */
 void smtp_cache_close(struct smtp_cache *cache)
 {
-	char line[SMTP_LINE_MAX + 1], err[256];
-	size_t len;
+	/* quit() needs a session: one with no request of its own, two seconds to live. */
+	struct smtp_request req = {.command_timeout_ms = 1000};
+	struct smtp_result res;
+	struct session s = {.req = &req, .res = &res};
 
 	if (cache == NULL || !cache->open)
 		return;
 	cache->open = false;
-	cache->conn.limit_ms = mx_now_ms() + 2000;
-	if (conn_write(&cache->conn, "QUIT\r\n", 6, 1000, err, sizeof(err)) > 0)
-		conn_read_line(&cache->conn, line, SMTP_LINE_MAX, &len, 1000, err, sizeof(err));
-	conn_close(&cache->conn);
+	memset(&res, 0, sizeof(res));
+	s.conn = cache->conn;
+	s.conn.limit_ms = mx_now_ms() + 2000;
+	quit(&s);
+	conn_close(&s.conn);
 }
 
 /* greet - connect, greeting, EHLO, STARTTLS, AUTH: false when the attempt is over */

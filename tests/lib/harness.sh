@@ -228,6 +228,16 @@ stop_peer() {
 	wait "$pid" 2>/dev/null
 }
 
+# count_msgs DIR - messages a peer has received
+count_msgs() {
+	ls "$1" 2>/dev/null | grep -c '^msg\.'
+}
+
+# have_msgs DIR N - a peer has received at least N messages
+have_msgs() {
+	[ "$(count_msgs "$1")" -ge "$2" ]
+}
+
 # as_user CMD... - run unprivileged: the transport refuses root, as pipe(8) does
 as_user() {
 	need setpriv

@@ -82,9 +82,10 @@ start_milter() {
 	wait_for "mxport-milter socketmap" test -S "$T_DIR/run/socketmap.sock"
 }
 
-# milter_reloads - how many reloads the milter has put in force so far
+# milter_reloads - how many reloads the milter has put in force so far (its
+# stderr: -f logs there whatever log_file says)
 milter_reloads() {
-	grep -c "reload: configuration .* is in force" "$MXLOG"
+	grep -c "reload: configuration .* is in force" "$T_DIR/milter.stderr"
 }
 milter_reloads_above() {
 	[ "$(milter_reloads)" -gt "$1" ]
@@ -186,20 +187,10 @@ wait_until() {
 	return 0
 }
 
-# count_msgs DIR - messages a peer has received
-count_msgs() {
-	ls "$1" 2>/dev/null | grep -c '^msg\.'
-}
-
 # send_mail FROM RCPT[,RCPT...] [HEADERS_FILE] - one message by SMTP to the
 # relay; prints each server reply; exit 0 when the message was accepted
 send_mail() {
 	python3 "$MXPORT_SRCDIR/tests/lib/sendmsg.py" 127.0.0.1 "$PF_PORT" "$@"
-}
-
-# have_msgs DIR N - a peer has received at least N messages
-have_msgs() {
-	[ "$(count_msgs "$1")" -ge "$2" ]
 }
 
 # queue_empty - the private Postfix queue holds nothing

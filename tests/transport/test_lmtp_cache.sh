@@ -27,7 +27,8 @@ conf() {
 	chmod 666 "$LOG"
 }
 
-# drive PAUSE RCPT... - one LMTP session, a message per recipient
+# drive PAUSE RCPT... - one LMTP session, a message per recipient; the
+# driver execs the transport itself, so as_user (a function) cannot serve
 drive() {
 	pause=$1
 	shift
@@ -40,9 +41,6 @@ sessions() {
 	ls "$1" | grep -c '^session\.'
 }
 
-count_msgs() {
-	ls "$1" | grep -c '^msg\.'
-}
 
 # 1. three messages in a row: one SMTP session
 start_peer keep '{}'
