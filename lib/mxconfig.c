@@ -52,6 +52,13 @@ static const struct mx_config_key keys[] = {
 	 "time for the reply to the final dot of a message"},
 	{"connection_cache_time", MX_CFG_TIME, F(connection_cache_time), "2s", NULL, 0, 300,
 	 "LMTP mode: how long an idle SMTP session is kept for the next message; 0: never"},
+	{"transaction_recipient_limit", MX_CFG_UINT, F(transaction_recipient_limit), "100", NULL, 1,
+	 100000, "most recipients in one SMTP transaction; more go into further transactions"},
+	{"lmtp_recipient_limit", MX_CFG_UINT, F(lmtp_recipient_limit), "1000", NULL, 1, 100000,
+	 "LMTP mode: most recipients one message may have; more get 452 4.5.3"},
+	{"line_length_limit", MX_CFG_UINT, F(line_length_limit), "998", NULL, 0, 1000000,
+	 "longer message lines are folded (CR LF SPACE), as Postfix's smtp_line_length_limit; 0: "
+	 "never"},
 	{"delivery_time_limit", MX_CFG_TIME, F(delivery_time_limit), "600s", NULL, 10, 86400,
 	 "time for a whole transport run; then it defers"},
 	{"local_ports", MX_CFG_PORTS, F(local_ports), "25", NULL, 0, 0,

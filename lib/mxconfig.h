@@ -41,6 +41,9 @@ struct mx_config {
 	unsigned command_timeout;
 	unsigned data_done_timeout;
 	unsigned connection_cache_time;
+	unsigned transaction_recipient_limit;
+	unsigned lmtp_recipient_limit;
+	unsigned line_length_limit;
 	unsigned delivery_time_limit;
 	char *local_ports;
 	unsigned mx_port;
