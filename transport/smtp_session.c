@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 
 #include "mxconfig.h"
+#include "mime7bit.h"
 #include "smtp_cmd.h"
 #include "smtp_conn.h"
 #include "smtp_session.h"
@@ -21,7 +22,8 @@ struct session {
 	struct smtp_conn conn;
 	struct smtp_reply ehlo; /* the EHLO reply: the server's extensions */
 	bool esmtp;
-	size_t settled; /* recipients settled on this connection */
+	size_t settled;		   /* recipients settled on this connection */
+	const struct message *msg; /* what DATA sends: req->msg, or its 7-bit form */
 };
 
 /* smtp_stage_command - the command a stage's reply answers, for "(in reply to ...)" */
@@ -331,7 +333,7 @@ static void quit(struct session *s)
 /* mail_params - SIZE, BODY and SMTPUTF8 as the server offers and the message needs */
 static bool mail_params(struct session *s, struct mx_buf *out)
 {
-	const struct message *m = s->req->msg;
+	const struct message *m = s->msg;
 	const char *args = NULL;
 	bool utf8_needed = false;
 
@@ -578,7 +580,7 @@ static bool transaction(struct session *s, struct txn *t, const char *params)
 		return data_reply.code != 421 && reset(s);
 	}
 	s->res->stage = STAGE_DOT;
-	int wrc = conn_write(&s->conn, q->msg->data, q->msg->datalen, q->data_done_timeout_ms, err,
+	int wrc = conn_write(&s->conn, s->msg->data, s->msg->datalen, q->data_done_timeout_ms, err,
 			     sizeof(err));
 	bool got = wrc > 0 && read_reply(s, &r, q->data_done_timeout_ms);
 	if (wrc <= 0) {
@@ -629,8 +631,27 @@ static void transactions(struct session *s)
 	struct txn t = {.idx = mx_calloc(cap ? cap : 1, sizeof(size_t)),
 			.accepted = mx_calloc(cap ? cap : 1, sizeof(bool)),
 			.again = mx_calloc(cap ? cap : 1, sizeof(bool))};
-	struct mx_buf params = {0};
+	struct mx_buf params = {0}, seven_data = {0};
+	struct message seven;
 
+	s->msg = q->msg;
+	if (q->msg->eightbit && !(s->esmtp && smtp_reply_has_keyword(&s->ehlo, "8BITMIME", NULL))) {
+		/* RFC 6152: no 8-bit data to a server that did not offer 8BITMIME. */
+		char why[256];
+
+		seven = *q->msg;
+		if (message_downgrade(q->msg, &seven_data, &seven.size, why, sizeof(why)) < 0) {
+			fail(s, SMTP_PERM, "5.6.3",
+			     "host does not offer 8BITMIME, and the 8-bit message cannot be made "
+			     "7-bit: %s",
+			     why);
+			goto out;
+		}
+		seven.data = seven_data.data;
+		seven.datalen = seven_data.len;
+		seven.eightbit = false;
+		s->msg = &seven;
+	}
 	if (unsendable(s) || !mail_params(s, &params))
 		goto out;
 	for (;;) {
@@ -647,6 +668,8 @@ static void transactions(struct session *s)
 	}
 	s->res->stage = STAGE_DONE;
 out:
+	s->msg = q->msg;
+	mx_buf_free(&seven_data);
 	mx_buf_free(&params);
 	free(t.idx);
 	free(t.accepted);

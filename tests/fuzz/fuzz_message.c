@@ -4,7 +4,8 @@
  * the output must be what DATA needs whatever came in: every line ends in
  * CR LF, no line is a lone "." before the end, the data ends in ".\r\n",
  * no header of the tag's name is left in the header, and no line is
- * longer than the line length limit.
+ * longer than the line length limit. Its 7-bit form (for a server without
+ * 8BITMIME), when one can be made, is as ready for DATA and has no 8-bit byte.
  */
 #include "config.h"
 
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "message.h"
+#include "mime7bit.h"
 
 #define TAG "X-Mxport"
 
@@ -60,6 +62,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	message_prepare((const char *)data, size, TAG, limit, &m);
 	check(&m, limit);
+	if (m.eightbit) {
+		/* The 7-bit form for a server without 8BITMIME: DATA-ready, and 7-bit. */
+		struct mx_buf seven = {0};
+		struct message m7 = m;
+		char err[256];
+
+		if (message_downgrade(&m, &seven, &m7.size, err, sizeof(err)) == 0) {
+			m7.data = seven.data;
+			m7.datalen = seven.len;
+			check(&m7, 0);
+			for (size_t i = 0; i < seven.len; i++)
+				if ((unsigned char)seven.data[i] >= 0x80)
+					abort(); /* an 8-bit byte left */
+			mx_buf_free(&seven);
+		} else if (seven.data != NULL || !*err) {
+			abort(); /* a failure leaves nothing, and says why */
+		}
+	}
 	message_free(&m);
 	return 0;
 }

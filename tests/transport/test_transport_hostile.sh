@@ -213,4 +213,65 @@ t_eq "$RC" 75 "multi-line 454: deferred"
 t_nogrep "$LOG" '^Dec  2 12:00:00 host mxport' "multi-line reply: no forged log line"
 t_grep "$LOG" 'said: 454 4\.7\.0 first Dec  2 12:00:00 host mxport/transport\[1\]: FORGED' "multi-line reply: joined with a space on one line"
 
+# --- 6. 8-bit mail to a server without 8BITMIME (RFC 6152) -----------------
+printf 'Subject: 8bit\r\nFrom: a@sender.test\r\n\r\nGr\303\274\303\237e = 100%%\r\n.dot line \303\244\r\n' >"$T_DIR/msg8"
+python3 - "$T_DIR/msg8mp" <<'PY'
+import sys
+m = (b"Subject: parts\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+     b"preamble\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+     b"caf\xc3\xa9 " + b"x" * 200 + b"\r\n--b1\r\nContent-Type: application/octet-stream\r\n"
+     b"Content-Transfer-Encoding: base64\r\n\r\nAAECAw==\r\n--b1--\r\n")
+open(sys.argv[1], "wb").write(m)
+PY
+start_peer no8bit '{"ehlo": ["PIPELINING", "SIZE 100000000"]}'
+conf "example.com [127.0.0.1]:$PEER_PORT"
+xport "$T_DIR/msg8" alice@sender.test bob@example.com
+t_eq "$RC" 0 "8-bit body, no 8BITMIME: converted and delivered"
+t_nogrep "$PEER_DIR/env.1" 'BODY=8BITMIME' "no BODY=8BITMIME to a server that did not offer it"
+python3 - "$PEER_DIR/msg.1" <<'PY'
+import sys, email
+raw = open(sys.argv[1], "rb").read()
+assert all(b < 0x80 for b in raw), "8-bit byte on the wire"
+m = email.message_from_bytes(raw.replace(b"\r\n..", b"\r\n."))
+assert m["Content-Transfer-Encoding"] == "quoted-printable", m["Content-Transfer-Encoding"]
+assert m["MIME-Version"] == "1.0"
+body = m.get_payload(decode=True)
+assert body.replace(b"\r\n", b"\n") == "Grüße = 100%\n.dot line ä\n".encode(), body
+PY
+t_ok $? "8-bit body: 7-bit on the wire, quoted-printable, decodes to the original"
+
+xport "$T_DIR/msg8mp" alice@sender.test bob@example.com
+t_eq "$RC" 0 "8-bit multipart, no 8BITMIME: converted and delivered"
+python3 - "$PEER_DIR/msg.2" <<'PY'
+import sys, email
+raw = open(sys.argv[1], "rb").read()
+assert all(b < 0x80 for b in raw), "8-bit byte on the wire"
+m = email.message_from_bytes(raw)
+text, att = m.get_payload()
+assert text["Content-Transfer-Encoding"] == "quoted-printable"
+assert text.get_payload(decode=True).rstrip(b"\r\n") == "café ".encode() + b"x" * 200
+assert att["Content-Transfer-Encoding"] == "base64"
+assert att.get_payload(decode=True) == b"\x00\x01\x02\x03"
+assert b"preamble" in raw
+PY
+t_ok $? "8-bit multipart: only the 8-bit text part re-encoded, the base64 part untouched"
+
+printf 'Subject: Gr\303\274\303\237e\r\n\r\nhello\r\n' >"$T_DIR/msg8h"
+xport "$T_DIR/msg8h" alice@sender.test bob@example.com
+t_eq "$RC" 65 "8-bit header, no 8BITMIME: bounced (EX_DATAERR)"
+t_eq "$(printf '%s' "$OUT" | cut -c1-6)" "5.6.3 " "8-bit header: 5.6.3"
+t_grep "$T_DIR/xout" 'does not offer 8BITMIME.*8-bit bytes in a header' "8-bit header: the reason is named"
+
+printf 'Subject: bin\r\nMIME-Version: 1.0\r\nContent-Transfer-Encoding: binary\r\n\r\n\303\274\r\n' >"$T_DIR/msg8b"
+xport "$T_DIR/msg8b" alice@sender.test bob@example.com
+t_eq "$RC" 65 "binary content, no 8BITMIME: bounced 5.6.3"
+t_grep "$T_DIR/xout" 'binary content' "binary content: named"
+
+start_peer with8bit '{}'
+conf "example.com [127.0.0.1]:$PEER_PORT"
+xport "$T_DIR/msg8" alice@sender.test bob@example.com
+t_eq "$RC" 0 "8-bit body, 8BITMIME offered: sent as it is"
+t_grep "$PEER_DIR/env.1" 'BODY=8BITMIME' "8BITMIME offered: BODY=8BITMIME"
+t_ok "$(python3 -c "import sys; sys.exit(0 if b'Gr\xc3\xbc' in open('$PEER_DIR/msg.1','rb').read() else 1)"; echo $?)" "8BITMIME offered: the 8-bit bytes unchanged"
+
 t_done
