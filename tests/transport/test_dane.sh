@@ -51,6 +51,7 @@ conf() {
 	cat >"$T_DIR/mxport.conf" <<CONF
 routes_file = $T_DIR/routes
 dns_servers = 127.0.0.1:$1
+dns_trust_ad = yes
 allowed_networks = 127.0.0.0/8
 log_file = $LOG
 command_timeout = 5s
