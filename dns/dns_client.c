@@ -215,7 +215,8 @@ bool dns_reply_matches(const ldns_pkt *query, const ldns_pkt *reply, char *why, 
  * ROUTE_OK with *rrs set (free with ldns_rr_list_deep_free) and *ttl the
  * smallest TTL on the chain; ROUTE_NOTFOUND for NXDOMAIN or no such record;
  * ROUTE_RETRY for SERVFAIL, other error codes, truncation, a CNAME loop,
- * a chain that is too long or a name with two CNAMEs.
+ * a chain that is too long, a name with two CNAMEs or with a CNAME and
+ * records of the type asked.
  */
 enum route_status dns_answer_rrs(const ldns_pkt *pkt, const char *name, ldns_rr_type type,
 				 ldns_rr_list **rrs, uint32_t *ttl, char *reason, size_t reasonlen)
@@ -259,6 +260,18 @@ enum route_status dns_answer_rrs(const ldns_pkt *pkt, const char *name, ldns_rr_
 		size_t ncn;
 
 		dname_text(owner, cur, sizeof(cur));
+		cn = ldns_pkt_rr_list_by_name_and_type(pkt, owner, LDNS_RR_TYPE_CNAME,
+						       LDNS_SECTION_ANSWER);
+		ncn = cn ? ldns_rr_list_rr_count(cn) : 0;
+		if (got && ldns_rr_list_rr_count(got) > 0 && ncn > 0 &&
+		    type != LDNS_RR_TYPE_CNAME) {
+			/* RFC 1034 3.6.2: a CNAME has no other data; no resolver sends both. */
+			snprintf(reason, reasonlen, "%s/%s: %s has a CNAME and %s records", name,
+				 tname, cur, tname);
+			ldns_rr_list_deep_free(got);
+			ldns_rr_list_deep_free(cn);
+			break;
+		}
 		if (got && ldns_rr_list_rr_count(got) > 0) {
 			uint32_t t = dns_rrlist_min_ttl(got);
 			if (t < low)
@@ -271,12 +284,10 @@ enum route_status dns_answer_rrs(const ldns_pkt *pkt, const char *name, ldns_rr_
 				snprintf(reason, reasonlen, "%s/%s: %zu record(s) at %s (CNAME)",
 					 name, tname, ldns_rr_list_rr_count(got), cur);
 			st = ROUTE_OK;
+			ldns_rr_list_deep_free(cn);
 			break;
 		}
 		ldns_rr_list_deep_free(got);
-		cn = ldns_pkt_rr_list_by_name_and_type(pkt, owner, LDNS_RR_TYPE_CNAME,
-						       LDNS_SECTION_ANSWER);
-		ncn = cn ? ldns_rr_list_rr_count(cn) : 0;
 		if (ncn == 0) {
 			if (links == 0)
 				snprintf(reason, reasonlen, "%s: no %s record", name, tname);

@@ -1,0 +1,104 @@
+#!/bin/sh
+# test_dns_spoof - forged DNS answers must never make a domain forwarded:
+# answers from another address or port, with another ID, for another
+# question, without QR, a flood of them; records of other owners; CNAME
+# chains (followed, but loops and long chains are temporary failures); a
+# forged AD bit from a server not marked trusted; TC then TCP. The hostile
+# responder is tests/lib/dnsstub.py in mode "hostile": each forgery points
+# the domain at evil.attack.test (127.0.0.66); the true answer is NXDOMAIN.
+. "$MXPORT_SRCDIR/tests/lib/harness.sh"
+
+ROUTE="$MXPORT_BUILDDIR/mxport-route"
+start_dnsstub hostile
+QLOG="$T_DIR/stub.hostile.port.log"
+
+conf() {
+	cat >"$T_DIR/$1.conf" <<CONF
+dns_routes = yes
+dns_servers = 127.0.0.1:$STUB_PORT
+dns_timeout = 3s
+allowed_networks = 127.0.0.0/8
+$2
+CONF
+}
+conf plain ""
+conf trusted "dns_trust_ad = yes"
+
+# route CONF DOMAIN - run mxport-route; output in $T_DIR/out, status in $RC
+route() {
+	"$ROUTE" -c "$T_DIR/$1.conf" "$2" >"$T_DIR/out" 2>&1
+	RC=$?
+}
+
+# not_forged WHAT - the last run did not use the forged target
+not_forged() {
+	t_nogrep "$T_DIR/out" "evil|127\.0\.0\.66|port 25\$" "$1: forged target not used"
+}
+
+for s in wrongsrc wrongport wrongid wrongname wrongtype wrongclass notreply; do
+	route plain "$s.test"
+	t_eq "$RC" 1 "$s: forged answer ignored, the true answer (NXDOMAIN) believed: not forwarded"
+	t_grep "$T_DIR/out" "NXDOMAIN" "$s: the true answer's NXDOMAIN reported"
+	not_forged "$s"
+done
+
+start=$(now_ms)
+route plain flood.test
+elapsed=$(($(now_ms) - start))
+t_eq "$RC" 1 "flood of 3000 forged answers to the query's port before the real one: not forwarded"
+t_grep "$T_DIR/out" "NXDOMAIN" "flood: the true answer found behind the forgeries"
+not_forged flood
+if [ "$elapsed" -lt 3000 ]; then r=0; else r=1; fi
+t_ok $r "flood: answered before dns_timeout (${elapsed} ms)"
+
+route plain owner.test
+t_eq "$RC" 1 "SRV records owned by other names (and one in the authority section): not forwarded"
+t_grep "$T_DIR/out" "no SRV record" "owner: reported as no SRV record"
+not_forged owner
+
+route plain cname.test
+t_eq "$RC" 0 "CNAME to a name with SRV records: followed, forwarded"
+t_grep "$T_DIR/out" "mail\.cname\.test port 2525" "CNAME: the target's SRV record used"
+
+route plain cnameother.test
+t_eq "$RC" 1 "CNAME whose target has no SRV, other owners' SRV in the answer: not forwarded"
+not_forged cnameother
+
+route plain cnameloop.test
+t_eq "$RC" 75 "CNAME loop: temporary failure (exit 75)"
+t_grep "$T_DIR/out" "CNAME loop" "CNAME loop: named"
+not_forged cnameloop
+
+route plain cnamelong.test
+t_eq "$RC" 75 "chain of 12 CNAMEs: temporary failure (exit 75)"
+t_grep "$T_DIR/out" "CNAME chain longer than 8" "long CNAME chain: named"
+not_forged cnamelong
+
+route plain upper.test
+t_eq "$RC" 0 "question repeated in another case: accepted (DNS names ignore case)"
+t_grep "$T_DIR/out" "mail\.upper\.test port 2525" "upper case question: the answer's SRV used"
+
+route plain forgedad.test
+t_eq "$RC" 0 "answer with AD from a server not marked trusted: forwarded"
+t_grep "$T_DIR/out" "source: DNS SRV _smtp\._tcp\.forgedad\.test \(not DNSSEC secure" "AD from an untrusted server: not shown as DNSSEC secure"
+t_nogrep "$T_DIR/out" "addresses are DNSSEC secure" "AD from an untrusted server: addresses not secure either"
+route trusted forgedad.test
+t_grep "$T_DIR/out" "source: DNS SRV _smtp\._tcp\.forgedad\.test \(DNSSEC secure" "same server on loopback with dns_trust_ad = yes: AD believed"
+
+route plain tc.test
+t_eq "$RC" 0 "TC set over UDP: asked again over TCP, forwarded"
+t_grep "$T_DIR/out" "mail\.tc\.test port 2525" "TC: the TCP answer's SRV used"
+not_forged "TC (the truncated UDP answer carried a forged record)"
+t_grep "$QLOG" "^[0-9]+ tcp _smtp\._tcp\.tc\.test 33\$" "TC: the question was asked over TCP"
+
+# Every UDP query has its own ID and source port.
+grep -v ' tcp ' "$QLOG" >"$T_DIR/udp.log"
+n=$(wc -l <"$T_DIR/udp.log")
+ids=$(cut -d' ' -f1 "$T_DIR/udp.log" | sort -u | wc -l)
+ports=$(cut -d' ' -f2 "$T_DIR/udp.log" | sort -u | wc -l)
+if [ "$n" -ge 25 ] && [ "$ids" -ge $((n - 2)) ]; then r=0; else r=1; fi
+t_ok $r "query IDs differ from query to query ($ids distinct of $n)"
+if [ "$n" -ge 25 ] && [ "$ports" -ge $((n - 2)) ]; then r=0; else r=1; fi
+t_ok $r "source ports differ from query to query ($ports distinct of $n)"
+
+t_done
