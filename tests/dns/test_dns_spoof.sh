@@ -91,6 +91,46 @@ t_grep "$T_DIR/out" "mail\.tc\.test port 2525" "TC: the TCP answer's SRV used"
 not_forged "TC (the truncated UDP answer carried a forged record)"
 t_grep "$QLOG" "^[0-9]+ tcp _smtp\._tcp\.tc\.test 33\$" "TC: the question was asked over TCP"
 
+# The milter's socketmap, which Postfix's relay check asks: the same forgeries
+# must not open the relay for a domain.
+MP=$(free_port)
+SP=$(free_port)
+cat >"$T_DIR/milter.conf" <<CONF
+dns_routes = yes
+dns_servers = 127.0.0.1:$STUB_PORT
+dns_timeout = 3s
+allowed_networks = 127.0.0.0/8
+milter_socket = inet:$MP@127.0.0.1
+socketmap_socket = inet:$SP@127.0.0.1
+CONF
+chmod 644 "$T_DIR/milter.conf"
+"$MXPORT_BUILDDIR/mxport-milter" -f -c "$T_DIR/milter.conf" -u mxport >"$T_DIR/milter.stderr" 2>&1 &
+T_PIDS="$T_PIDS $!"
+wait_for "mxport-milter socketmap" python3 -c "import socket; socket.create_connection(('127.0.0.1', $SP), 1)"
+# smap DOMAIN... - "relay DOMAIN" for each, one answer a line in $T_DIR/smap
+smap() {
+	python3 - "$SP" "$@" >"$T_DIR/smap" <<'PYEOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 10)
+f = s.makefile("rb")
+for d in sys.argv[2:]:
+    q = ("relay " + d).encode()
+    s.sendall(b"%d:%s," % (len(q), q))
+    n = b""
+    while not n.endswith(b":"):
+        n += f.read(1)
+    body = f.read(int(n[:-1]))
+    f.read(1)
+    print(d, body.decode())
+PYEOF
+}
+smap wrongsrc.test wrongid.test wrongname.test wrongtype.test notreply.test flood.test owner.test cnameother.test cnameloop.test cname.test
+for d in wrongsrc wrongid wrongname wrongtype notreply flood owner cnameother; do
+	t_grep "$T_DIR/smap" "^$d\.test NOTFOUND" "socketmap relay $d.test: NOTFOUND (relay stays closed)"
+done
+t_grep "$T_DIR/smap" "^cnameloop\.test TEMP" "socketmap relay cnameloop.test: TEMP (Postfix defers)"
+t_grep "$T_DIR/smap" "^cname\.test OK" "socketmap relay cname.test: OK (a real CNAME chain still works)"
+
 # Every UDP query has its own ID and source port.
 grep -v ' tcp ' "$QLOG" >"$T_DIR/udp.log"
 n=$(wc -l <"$T_DIR/udp.log")
