@@ -441,12 +441,18 @@ static enum xfer ask_udp(const struct sockaddr *sa, socklen_t salen, const ldns_
 			break;
 		}
 		/* Cheap tests first: a flood of forgeries costs no parsing. */
-		if (!dns_same_sockaddr((struct sockaddr *)&from, fromlen, sa, salen) || got < 12 ||
-		    ((unsigned)buf[0] << 8 | buf[1]) != ldns_pkt_id(q)) {
+		if (!dns_same_sockaddr((struct sockaddr *)&from, fromlen, sa, salen)) {
+			snprintf(why, whylen, "a reply from another address or port");
+			(*ignored)++;
+			continue;
+		}
+		if (got < 12 || ((unsigned)buf[0] << 8 | buf[1]) != ldns_pkt_id(q)) {
+			snprintf(why, whylen, "a reply with another query ID");
 			(*ignored)++;
 			continue;
 		}
 		if (ldns_wire2pkt(&r, buf, (size_t)got) != LDNS_STATUS_OK) {
+			snprintf(why, whylen, "a reply that cannot be parsed");
 			(*ignored)++;
 			continue;
 		}

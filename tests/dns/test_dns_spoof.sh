@@ -51,6 +51,17 @@ not_forged flood
 if [ "$elapsed" -lt 3000 ]; then r=0; else r=1; fi
 t_ok $r "flood: answered before dns_timeout (${elapsed} ms)"
 
+conf short ""
+sed -i 's/^dns_timeout = 3s/dns_timeout = 1s/' "$T_DIR/short.conf"
+start=$(now_ms)
+route short forgedonly.test
+elapsed=$(($(now_ms) - start))
+t_eq "$RC" 75 "only forged answers, the true one never comes: temporary failure (exit 75)"
+t_grep "$T_DIR/out" "_smtp\._tcp\.forgedonly\.test/SRV: no answer from name server 127\.0\.0\.1 port $STUB_PORT in time \([0-9]+ reply\(ies\) ignored" "only forgeries: the reason names the name, the server and port, and the ignored replies"
+not_forged forgedonly
+if [ "$elapsed" -ge 900 ] && [ "$elapsed" -le 2000 ]; then r=0; else r=1; fi
+t_ok $r "only forgeries: waited for the true answer until dns_timeout (1s): ${elapsed} ms"
+
 route plain owner.test
 t_eq "$RC" 1 "SRV records owned by other names (and one in the authority section): not forwarded"
 t_grep "$T_DIR/out" "no SRV record" "owner: reported as no SRV record"

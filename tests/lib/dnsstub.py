@@ -19,6 +19,8 @@ or, in mode
     notreply   forged SRV answer without the QR bit, then NXDOMAIN
     flood      3000 forged SRV answers (random other IDs, other questions,
                garbage, and a copy from 127.0.0.2), then NXDOMAIN
+    forgedonly forged SRV answers (another ID, another question), and no
+               true answer at all
     owner      NOERROR with SRV records owned by another name only
     cname      CNAME to _smtp._tcp.target.cname.test, which has the SRV
     cnameother CNAME to _smtp._tcp.target.cnameother.test; the SRV records
@@ -231,6 +233,10 @@ class Hostile:
             s.sendto(forged_srv(qid, qname, qtype=T_A), peer)
         elif scen == "wrongclass":
             s.sendto(forged_srv(qid, qname, qclass=3), peer)
+        elif scen == "forgedonly":
+            s.sendto(forged_srv(qid ^ 1, qname), peer)
+            s.sendto(forged_srv(qid, "_smtp._tcp.zzz.example"), peer)
+            return
         elif scen == "notreply":
             s.sendto(forged_srv(qid, qname, flags=AA | RD | RA | AD), peer)
         elif scen == "flood":
@@ -264,6 +270,8 @@ class Hostile:
                 continue
             self.log.write("%d %d %s %d\n" % (q[0], peer[1], q[2], q[3]))
             self.attack(q, peer)
+            if scenario_of(q[2]) == "forgedonly" and q[3] == T_SRV:
+                continue
             self.udp.sendto(genuine(q), peer)
 
 
