@@ -309,7 +309,7 @@ enum route_status dns_answer_rrs(const ldns_pkt *pkt, const char *name, ldns_rr_
 		if (ldns_rr_ttl(ldns_rr_list_rr(cn, 0)) < low)
 			low = ldns_rr_ttl(ldns_rr_list_rr(cn, 0));
 		if (links == DNS_CNAME_MAX) {
-			snprintf(reason, reasonlen, "%s/%s: CNAME chain longer than %d names", name,
+			snprintf(reason, reasonlen, "%s/%s: CNAME chain longer than %d links", name,
 				 tname, DNS_CNAME_MAX);
 			ldns_rr_list_deep_free(cn);
 			break;
