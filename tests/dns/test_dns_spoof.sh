@@ -67,6 +67,11 @@ t_eq "$RC" 1 "SRV records owned by other names (and one in the authority section
 t_grep "$T_DIR/out" "no SRV record" "owner: reported as no SRV record"
 not_forged owner
 
+route plain aowner.test
+t_eq "$RC" 75 "A answer with a record owned by another name: target has no address (exit 75)"
+t_grep "$T_DIR/out" "host has no address" "A owner: the target has no address"
+t_nogrep "$T_DIR/out" "127\.0\.0\.66" "A owner: the other name's address not used"
+
 route plain cname.test
 t_eq "$RC" 0 "CNAME to a name with SRV records: followed, forwarded"
 t_grep "$T_DIR/out" "mail\.cname\.test port 2525" "CNAME: the target's SRV record used"
@@ -141,6 +146,31 @@ for d in wrongsrc wrongid wrongname wrongtype notreply flood owner cnameother; d
 done
 t_grep "$T_DIR/smap" "^cnameloop\.test TEMP" "socketmap relay cnameloop.test: TEMP (Postfix defers)"
 t_grep "$T_DIR/smap" "^cname\.test OK" "socketmap relay cname.test: OK (a real CNAME chain still works)"
+
+# The transport's MX route for a domain that is not forwarded: an MX record
+# owned by another name is not the domain's MX; with none, the domain's own
+# address is used (RFC 5321 5.1).
+need setpriv
+start_peer mx '{}'
+LOG="$T_DIR/transport.log"
+: >"$LOG"
+chmod 666 "$LOG"
+cat >"$T_DIR/xport.conf" <<CONF
+dns_routes = yes
+dns_servers = 127.0.0.1:$STUB_PORT
+dns_timeout = 3s
+allowed_networks = 127.0.0.0/8
+mx_port = $PEER_PORT
+log_file = $LOG
+connect_timeout = 2s
+CONF
+chmod 644 "$T_DIR/xport.conf"
+printf 'Subject: mx owner\r\n\r\nhello\r\n' >"$T_DIR/msg"
+as_user "$MXPORT_BUILDDIR/mxport-transport" -c "$T_DIR/xport.conf" -q MXQ -f a@sender.test -- bob@mxowner.test \
+	<"$T_DIR/msg" >"$T_DIR/xout" 2>&1
+t_eq "$?" 0 "MX record owned by another name: ignored, delivered to the domain's own address"
+t_grep "$LOG" "to=<bob@mxowner\.test>, relay=mxowner\.test\[127\.0\.0\.1\]:$PEER_PORT, .*status=sent" "MX owner: relay is the domain itself"
+t_nogrep "$LOG" "evil|127\.0\.0\.66" "MX owner: the forged exchange never tried"
 
 # Every UDP query has its own ID and source port.
 grep -v ' tcp ' "$QLOG" >"$T_DIR/udp.log"

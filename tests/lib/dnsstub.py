@@ -27,6 +27,11 @@ or, in mode
                are owned by yet another name
     cnameloop  a CNAME b, b CNAME a
     cnamelong  a chain of 12 CNAMEs, then the SRV
+    aowner     genuine SRV answer; the A answer for mail.aowner.test has
+               only a record owned by evil.attack.test
+    mxowner    no SRV (NXDOMAIN); the MX answer has only an MX record owned
+               by another name (to evil.attack.test); mxowner.test itself
+               has A 127.0.0.1
     upper      genuine SRV answer, question repeated in upper case
     forgedad   genuine SRV answer, AD bit set (the A records too)
     tc         UDP: TC bit with a forged SRV record; TCP: the genuine SRV
@@ -44,7 +49,7 @@ import sys
 import threading
 import time
 
-T_A, T_SRV, T_CNAME, T_AAAA = 1, 33, 5, 28
+T_A, T_SRV, T_CNAME, T_AAAA, T_MX = 1, 33, 5, 28, 15
 QR, AA, TC, RD, RA, AD = 0x8000, 0x0400, 0x0200, 0x0100, 0x0080, 0x0020
 
 
@@ -87,6 +92,10 @@ def srv(owner, target, port=2525):
 
 def a_rr(owner, addr):
     return rr(owner, T_A, socket.inet_aton(addr))
+
+
+def mx(owner, target, pref=5):
+    return rr(owner, T_MX, struct.pack(">H", pref) + wname(target))
 
 
 def cname(owner, target):
@@ -134,12 +143,18 @@ def genuine(q, tcp=False):
         flags |= AD
     if low == EVIL:
         return message(qid, flags, 0, qname, qtype, [a_rr(qname, "127.0.0.66")] if qtype == T_A else [])
+    if low == "mail.aowner.test":
+        return message(qid, flags, 0, qname, qtype, [a_rr(EVIL, "127.0.0.66")] if qtype == T_A else [])
+    if scen == "mxowner" and qtype == T_MX:
+        return message(qid, flags, 0, qname, qtype, [mx("other.test", EVIL), mx("test", EVIL)])
+    if low == "mxowner.test":
+        return message(qid, flags, 0, qname, qtype, [a_rr(qname, "127.0.0.1")] if qtype == T_A else [])
     if low.startswith("mail."):
         return message(qid, flags, 0, qname, qtype, [a_rr(qname, "127.0.0.10")] if qtype == T_A else [])
     if qtype != T_SRV or not low.startswith("_smtp._tcp."):
         return message(qid, flags, 3, qname, qtype)
     mail = "mail.%s.test" % scen
-    if scen in ("upper", "forgedad", "tc"):
+    if scen in ("upper", "forgedad", "tc", "aowner"):
         if scen == "tc" and not tcp:
             return message(qid, flags | TC, 0, qname, qtype, [srv(qname, EVIL, 25)])
         qn = qname.upper() if scen == "upper" else qname
