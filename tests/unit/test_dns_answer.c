@@ -321,6 +321,50 @@ static void test_srv_route_owner(void **state)
 	ldns_pkt_free(r);
 }
 
+/* The same rule for A, MX and TLSA: records of other owners never count. */
+static void test_other_types(void **state)
+{
+	static const struct {
+		const char *qname;
+		ldns_rr_type type;
+		const char *rr;
+		enum route_status want;
+	} cases[] = {
+		{"mx.example.com", LDNS_RR_TYPE_A, "evil.example. 300 IN A 192.0.2.66",
+		 ROUTE_NOTFOUND},
+		{"mx.example.com", LDNS_RR_TYPE_A, "MX.example.COM. 300 IN A 192.0.2.1", ROUTE_OK},
+		{"example.com", LDNS_RR_TYPE_MX, "other.example. 300 IN MX 5 evil.example.",
+		 ROUTE_NOTFOUND},
+		{"example.com", LDNS_RR_TYPE_MX, "example.com. 300 IN MX 5 mx.example.com.",
+		 ROUTE_OK},
+		{"_25._tcp.mx.example.com", LDNS_RR_TYPE_TLSA,
+		 "_25._tcp.evil.example. 300 IN TLSA 3 1 1 "
+		 "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20",
+		 ROUTE_NOTFOUND},
+		{"_25._tcp.mx.example.com", LDNS_RR_TYPE_TLSA,
+		 "_25._tcp.mx.example.com. 300 IN TLSA 3 1 1 "
+		 "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20",
+		 ROUTE_OK},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char qn[300], why[256];
+		const char *const rrs[] = {cases[i].rr, NULL};
+		ldns_rr_list *got = NULL;
+
+		snprintf(qn, sizeof(qn), "%s.", cases[i].qname);
+		ldns_pkt *r = reply(9, true, qn, cases[i].type, LDNS_RR_CLASS_IN,
+				    LDNS_RCODE_NOERROR, rrs);
+		enum route_status st = dns_answer_rrs(r, cases[i].qname, cases[i].type, &got, NULL,
+						      why, sizeof(why));
+		if (st != cases[i].want)
+			fail_msg("case %zu: %d (%s)", i, st, why);
+		ldns_rr_list_deep_free(got);
+		ldns_pkt_free(r);
+	}
+}
+
 static void test_sockaddr_and_loopback(void **state)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(53)}, b = a;
@@ -364,6 +408,7 @@ int main(void)
 		cmocka_unit_test(test_cname_length),
 		cmocka_unit_test(test_rcodes),
 		cmocka_unit_test(test_srv_route_owner),
+		cmocka_unit_test(test_other_types),
 		cmocka_unit_test(test_sockaddr_and_loopback),
 	};
 	return cmocka_run_group_tests_name("dns_answer", tests, NULL, NULL);
