@@ -36,6 +36,8 @@ static const struct mx_config_key keys[] = {
 	 "time for one DNS lookup, all servers and attempts included"},
 	{"dns_attempts", MX_CFG_UINT, F(dns_attempts), "2", NULL, 1, 10,
 	 "how often each name server is asked before giving up"},
+	{"dns_trust_ad", MX_CFG_BOOL, F(dns_trust_ad), "no", NULL, 0, 0,
+	 "believe the AD (DNSSEC) bit of the name servers, which must be on loopback"},
 	{"allowed_networks", MX_CFG_NETWORKS, F(allowed_networks), "", NULL, 0, 0,
 	 "special-use networks that routes may point at all the same"},
 	{"tls_mode", MX_CFG_ENUM, F(tls_mode), "may", mx_tls_mode_names, 0, 0,

@@ -33,6 +33,7 @@ struct mx_config {
 	char *dns_route_prefix;
 	unsigned dns_timeout;
 	unsigned dns_attempts;
+	bool dns_trust_ad;
 	char *allowed_networks;
 	int tls_mode;
 	char *tls_ca_file;
