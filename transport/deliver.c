@@ -190,6 +190,7 @@ static bool try_address(struct transport *t, const struct route_target *target, 
 		}
 	}
 	req.cache = t->cache;
+	req.xforward = t->xforward;
 	smtp_deliver(&req, &res);
 	if (res.verdict == SMTP_NEXT && res.tls_failed && tls_mode == MX_TLS_MAY &&
 	    !target->implicit_tls) {
@@ -199,6 +200,9 @@ static bool try_address(struct transport *t, const struct route_target *target, 
 		smtp_deliver(&req, &res);
 	}
 
+	if (res.xforward_refused[0])
+		msg_warn("%s: %s refused XFORWARD (sent without the original client): %s",
+			 t->queue_id, relay, res.xforward_refused);
 	if (res.tls_used)
 		msg_info("%s: %s TLS connection established to %s: %s with cipher %s", t->queue_id,
 			 res.tls.dane ? "DANE-verified"

@@ -24,7 +24,8 @@ struct transport {
 	char helo_name[256];
 	long long start_ms;
 	long long limit_ms;
-	struct smtp_cache *cache; /* a session kept from the last message, or NULL */
+	struct smtp_cache *cache;	 /* a session kept from the last message, or NULL */
+	const struct xforward *xforward; /* the original client (checked), or NULL */
 };
 
 void deliver_domain(struct transport *t, const char *domain, struct rcpt_outcome *rcpts, size_t n);

@@ -22,6 +22,7 @@
 #include "smtp_conn.h"
 #include "tls.h"
 #include "util.h"
+#include "xforward.h"
 
 #define LMTP_IDLE_MS	 (300 * 1000) /* the client's silence we wait out between commands */
 #define LMTP_LINE_MAX	 8192
@@ -197,7 +198,7 @@ static int read_data(struct lmtp_session *ls, char **data, size_t *len)
 
 /* deliver_data - relay one message; one reply per recipient, in RCPT order */
 static bool deliver_data(struct lmtp_session *ls, const char *sender, char **rcpts, size_t n,
-			 const char *raw, size_t rawlen)
+			 const char *raw, size_t rawlen, const struct xforward *client)
 {
 	struct rcpt_outcome *out = mx_calloc(n, sizeof(*out));
 	struct message msg;
@@ -227,6 +228,7 @@ static bool deliver_data(struct lmtp_session *ls, const char *sender, char **rcp
 	t.start_ms = mx_now_ms();
 	t.limit_ms = t.start_ms + (long long)ls->cfg->delivery_time_limit * 1000;
 	t.cache = ls->cfg->connection_cache_time ? &ls->cache : NULL;
+	t.xforward = xforward_any(client) ? client : NULL;
 	for (size_t i = 0; i < n; i++)
 		out[i].rcpt = rcpts[i];
 	deliver_message(&t, out, n);
@@ -254,6 +256,56 @@ static bool deliver_data(struct lmtp_session *ls, const char *sender, char **rcp
 }
 
 /*
+ * xforward_command - "XFORWARD attr=xtext ..." from lmtp(8)
+ * (lmtp_send_xforward_command = yes): the original client, for the next
+ * transaction. Malformed: 501, and nothing of it is kept. A value that
+ * fails its check is logged and dropped; the mail goes on without it.
+ */
+static void xforward_command(struct lmtp_session *ls, const char *args, struct xforward *client)
+{
+	struct xforward x = *client;
+	char value[300], why[128];
+	int nattrs = 0;
+
+	for (const char *p = args;;) {
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			break;
+		size_t len = strcspn(p, " ");
+		const char *eq = memchr(p, '=', len);
+		char name[16];
+
+		if (eq == NULL || eq == p || (size_t)(eq - p) >= sizeof(name) ||
+		    !xtext_decode(eq + 1, len - (size_t)(eq + 1 - p), value, sizeof(value))) {
+			say(ls, "501 5.5.4 Bad XFORWARD attribute syntax");
+			return;
+		}
+		memcpy(name, p, (size_t)(eq - p));
+		name[eq - p] = '\0';
+		int rc = xforward_set(&x, name, value, why, sizeof(why));
+		if (rc == -2) {
+			say(ls, "501 5.5.4 Bad XFORWARD attribute name: %s", name);
+			return;
+		}
+		if (rc == -1) {
+			value[79] = '\0'; /* enough to show */
+			mx_printable(value);
+			msg_warn("lmtp: XFORWARD %s dropped, not sent on: %s: \"%s\"", name, why,
+				 value);
+		}
+		nattrs++;
+		p += len;
+	}
+	if (nattrs == 0) {
+		say(ls, "501 5.5.4 Syntax: XFORWARD attribute=value...");
+		return;
+	}
+	*client = x;
+	say(ls, "250 2.0.0 Ok");
+}
+
+/*
  * lmtp_serve - one LMTP conversation (RFC 2033) on in/out: Postfix's
  * lmtp(8) over a socket, or a Sendmail mailer with flag z over stdin and
  * stdout. Each recipient gets its own final reply after the message.
@@ -262,6 +314,7 @@ int lmtp_serve(int in, int out, const char *config_path)
 {
 	struct lmtp_session ls;
 	char line[LMTP_LINE_MAX + 1], *sender = NULL, **rcpts = NULL;
+	struct xforward client = {.addr = ""}; /* for the next transaction only */
 	size_t n, nrcpt = 0;
 	int rc = 0;
 
@@ -295,7 +348,14 @@ int lmtp_serve(int in, int out, const char *config_path)
 			say(&ls, "250-PIPELINING");
 			say(&ls, "250-ENHANCEDSTATUSCODES");
 			say(&ls, "250-8BITMIME");
+			say(&ls, "250-XFORWARD NAME ADDR PROTO HELO SOURCE");
 			say(&ls, "250 SMTPUTF8");
+		} else if (strncasecmp(line, "XFORWARD", 8) == 0 &&
+			   (line[8] == ' ' || line[8] == '\0')) {
+			if (sender)
+				say(&ls, "503 5.5.1 Error: MAIL transaction in progress");
+			else
+				xforward_command(&ls, line + 8, &client);
 		} else if (strncasecmp(line, "MAIL FROM:", 10) == 0) {
 			free(sender);
 			sender = path_arg(line + 10);
@@ -335,15 +395,17 @@ int lmtp_serve(int in, int out, const char *config_path)
 				for (size_t i = 0; i < nrcpt; i++)
 					say(&ls, "552 5.3.4 <%s>: message too big", rcpts[i]);
 			} else {
-				deliver_data(&ls, sender, rcpts, nrcpt, data, len);
+				deliver_data(&ls, sender, rcpts, nrcpt, data, len, &client);
 				free(data);
 			}
+			memset(&client, 0, sizeof(client));
 			for (size_t i = 0; i < nrcpt; i++)
 				free(rcpts[i]);
 			nrcpt = 0;
 			free(sender);
 			sender = NULL;
 		} else if (strcasecmp(line, "RSET") == 0) {
+			memset(&client, 0, sizeof(client));
 			for (size_t i = 0; i < nrcpt; i++)
 				free(rcpts[i]);
 			nrcpt = 0;

@@ -4,7 +4,8 @@
  * SUMMARY
  *	relay a message to the customer's alternate port (Postfix pipe(8), Sendmail mailer)
  * SYNOPSIS
- *	mxport-transport [-c FILE] [-q QUEUE_ID] [-s SIZE] -f SENDER -- RECIPIENT...
+ *	mxport-transport [-c FILE] [-q QUEUE_ID] [-s SIZE] [-a ADDR] [-n NAME] [-h HELO]
+ *		[-p PROTO] -f SENDER -- RECIPIENT...
  *	mxport-transport [-c FILE] -L unix:/path | -L -
  * DESCRIPTION
  *	Reads one message on standard input, looks up the route of each
@@ -13,6 +14,10 @@
  *	forget the message (0), retry it (75) or bounce it (69, 67, 68, ...).
  *	In pipe mode the only output is one line that starts with the enhanced
  *	status code, which pipe(8) puts in the delivery status notification.
+ *	-a, -n, -h and -p give the original client's address, host name, HELO
+ *	name and protocol (pipe(8)'s ${client_address} ${client_hostname}
+ *	${client_helo} ${client_protocol}); they are checked, and sent with
+ *	XFORWARD to a server that offers it. A bad value is logged and dropped.
  * DIAGNOSTICS
  *	One syslog line (facility mail) per recipient and attempt, in
  *	Postfix's shape: QUEUE_ID: to=<r>, relay=h[a]:p, delay=, tls=, dsn=,
@@ -38,6 +43,7 @@
 #include "msg.h"
 #include "smtp_conn.h"
 #include "util.h"
+#include "xforward.h"
 
 #define MESSAGE_MAX ((size_t)1 << 30)
 
@@ -77,8 +83,28 @@ static void usage(void) __attribute__((noreturn));
 static void usage(void)
 {
 	answer(EX_TEMPFAIL, "4.3.5",
-	       "usage: mxport-transport [-c FILE] [-q QUEUE_ID] [-s SIZE] -f SENDER -- "
-	       "RECIPIENT...");
+	       "usage: mxport-transport [-c FILE] [-q QUEUE_ID] [-s SIZE] [-a ADDR] [-n NAME] "
+	       "[-h HELO] [-p PROTO] -f SENDER -- RECIPIENT...");
+}
+
+/* client_attrs - the original client from the command line: checked, bad values dropped */
+static bool client_attrs(struct xforward *x, const char *queue_id, const char *const given[4])
+{
+	static const char *const names[4] = {"ADDR", "NAME", "HELO", "PROTO"};
+	static const char *const opts[4] = {"-a", "-n", "-h", "-p"};
+	char why[128], shown[80];
+
+	for (int i = 0; i < 4; i++) {
+		if (given[i] == NULL || xforward_set(x, names[i], given[i], why, sizeof(why)) == 0)
+			continue;
+		mx_strlcpy(shown, given[i], sizeof(shown));
+		mx_printable(shown);
+		msg_warn("%s: client attribute %s (%s) dropped, not sent with XFORWARD: %s: "
+			 "\"%s%s\"",
+			 queue_id, names[i], opts[i], why, shown,
+			 strlen(given[i]) >= sizeof(shown) ? "..." : "");
+	}
+	return xforward_any(x);
 }
 
 int main(int argc, char **argv)
@@ -94,6 +120,8 @@ int main(int argc, char **argv)
 	static struct mx_errlist errs;
 	static struct message msg;
 	static struct rcpt_outcome *out;
+	static struct xforward client;
+	const char *client_given[4] = {NULL, NULL, NULL, NULL};
 	const char *config_path = MX_CONFIG_FILE, *queue_id = "NOQUEUE", *sender = NULL;
 	const char *lmtp = NULL;
 	const struct rcpt_outcome *which;
@@ -105,8 +133,12 @@ int main(int argc, char **argv)
 	t.start_ms = mx_now_ms();
 	signal(SIGPIPE, SIG_IGN);
 	msg_init("mxport/transport", MSG_TO_SYSLOG);
-	while ((ch = getopt(argc, argv, "c:f:L:q:s:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:c:f:h:L:n:p:q:s:")) != -1) {
 		switch (ch) {
+		case 'a': client_given[0] = optarg; break;
+		case 'n': client_given[1] = optarg; break;
+		case 'h': client_given[2] = optarg; break;
+		case 'p': client_given[3] = optarg; break;
 		case 'c': config_path = optarg; break;
 		case 'L': lmtp = optarg; break;
 		case 'f': sender = optarg; break;
@@ -164,6 +196,8 @@ int main(int argc, char **argv)
 	t.queue_id = queue_id;
 	t.sender = sender;
 	t.msg = &msg;
+	if (client_attrs(&client, queue_id, client_given))
+		t.xforward = &client;
 	mx_helo_name(cfg, t.helo_name, sizeof(t.helo_name));
 
 	out = mx_calloc(nrcpt, sizeof(*out));

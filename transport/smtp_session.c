@@ -37,6 +37,7 @@ const char *smtp_stage_command(enum smtp_stage stage)
 	case STAGE_STARTTLS: return "STARTTLS command";
 	case STAGE_TLS: return "TLS handshake";
 	case STAGE_AUTH: return "AUTH command";
+	case STAGE_XFORWARD: return "XFORWARD command";
 	case STAGE_MAIL: return "MAIL FROM command";
 	case STAGE_RCPT: return "RCPT TO command";
 	case STAGE_DATA: return "DATA command";
@@ -319,6 +320,50 @@ static bool auth(struct session *s)
 	return ok;
 }
 
+/*
+ * xforward - the original client's attributes, before each transaction's
+ * MAIL (the server forgets them when a transaction ends: XFORWARD_README),
+ * and only to a server that offers XFORWARD, only the attributes it lists.
+ * A refusal other than 421 leaves the mail to go on without them: they
+ * only inform the server's checks and logs.
+ */
+static bool xforward(struct session *s)
+{
+	const struct xforward *x = s->req->xforward;
+	const char *offered = NULL;
+	struct mx_buf cmds = {0};
+	struct smtp_reply r;
+	bool ok = true;
+
+	if (x == NULL || !xforward_any(x) || !s->esmtp ||
+	    !smtp_reply_has_keyword(&s->ehlo, "XFORWARD", &offered))
+		return true;
+	xforward_commands(x, offered, &cmds);
+	for (size_t pos = 0; ok && pos < cmds.len;) {
+		size_t len = (size_t)((const char *)memchr(cmds.data + pos, '\r', cmds.len - pos) -
+				      (cmds.data + pos));
+
+		if (command(s, STAGE_XFORWARD, 2, &r, "%.*s", (int)len, cmds.data + pos)) {
+			s->res->xforward_sent++;
+		} else if (!r.done) {
+			ok = false; /* lost connection or garbage: fail() said so */
+		} else if (r.code == 421) {
+			refused(s, &r, SMTP_NEXT, SMTP_NEXT);
+			ok = false;
+		} else {
+			char line[SMTP_REPLY_TEXT];
+
+			smtp_reply_oneline(&r, line, sizeof(line));
+			snprintf(s->res->xforward_refused, sizeof(s->res->xforward_refused), "%s",
+				 line);
+			break;
+		}
+		pos += len + 2;
+	}
+	mx_buf_free(&cmds);
+	return ok;
+}
+
 /* quit - a polite end; whatever happens to it leaves the result as it was */
 static void quit(struct session *s)
 {
@@ -552,7 +597,7 @@ static bool transaction(struct session *s, struct txn *t, const char *params)
 	char err[256];
 
 	smtp_reply_init(&data_reply);
-	if (!send_envelope(s, t, params, pipelining, &data_reply))
+	if (!xforward(s) || !send_envelope(s, t, params, pipelining, &data_reply))
 		return false;
 	if (t->naccepted == 0) {
 		/* The server takes no recipient now: a new transaction would fare no better. */

@@ -12,6 +12,7 @@
 #include "smtp_reply.h"
 #include "tls.h"
 #include "tlsa.h"
+#include "xforward.h"
 
 enum smtp_stage {
 	STAGE_CONNECT,
@@ -21,6 +22,7 @@ enum smtp_stage {
 	STAGE_STARTTLS,
 	STAGE_TLS,
 	STAGE_AUTH,
+	STAGE_XFORWARD,
 	STAGE_MAIL,
 	STAGE_RCPT,
 	STAGE_DATA,
@@ -83,10 +85,10 @@ struct smtp_cache {
 
 struct smtp_request {
 	const struct message *msg;
-	const char *sender; /* "" for the null sender */
+	const char *sender;	 /* "" for the null sender */
 	struct smtp_rcpt *rcpts; /* in and out: the pending ones are tried */
 	size_t nrcpts;
-	unsigned rcpt_limit;	   /* most RCPTs in one transaction; 0: no limit */
+	unsigned rcpt_limit;	    /* most RCPTs in one transaction; 0: no limit */
 	unsigned line_length_limit; /* longer message lines are folded; 0: never */
 	const char *helo_name;
 	const char *host; /* the target's name (SNI, certificate name), or the literal address */
@@ -100,8 +102,9 @@ struct smtp_request {
 	const struct tlsa_set *dane;	   /* secure TLSA records: the certificate must match one */
 	const char *auth_user, *auth_pass; /* NULL: no AUTH */
 	unsigned connect_timeout_ms, command_timeout_ms, data_done_timeout_ms;
-	long long limit_ms;	  /* the run's deadline */
-	struct smtp_cache *cache; /* NULL: connect, deliver, QUIT */
+	long long limit_ms;		 /* the run's deadline */
+	struct smtp_cache *cache;	 /* NULL: connect, deliver, QUIT */
+	const struct xforward *xforward; /* the original client, for a server offering XFORWARD */
 };
 
 struct smtp_result {
@@ -109,13 +112,15 @@ struct smtp_result {
 	enum smtp_stage stage; /* where it ended */
 	bool have_reply;
 	struct smtp_reply reply;
-	char why[512];	 /* text for failures that are not a reply */
-	char dsn[16];	 /* enhanced status code for the outcome */
+	char why[512]; /* text for failures that are not a reply */
+	char dsn[16];  /* enhanced status code for the outcome */
 	bool tls_used;
 	bool tls_failed; /* handshake failed: a tls=may retry in plain text makes sense */
 	struct tls_info tls;
-	bool time_limit;   /* the run's own time limit ran out */
-	unsigned conn_use; /* 1 on a new connection, 2 and up on a kept one */
+	bool time_limit;	    /* the run's own time limit ran out */
+	unsigned conn_use;	    /* 1 on a new connection, 2 and up on a kept one */
+	unsigned xforward_sent;	    /* XFORWARD commands the server took */
+	char xforward_refused[300]; /* its refusal of one (the mail went on without), or "" */
 };
 
 void smtp_deliver(const struct smtp_request *req, struct smtp_result *res);

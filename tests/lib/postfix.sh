@@ -211,3 +211,54 @@ start_lmtp() {
 	T_PIDS="$T_PIDS $!"
 	wait_for "LMTP daemon" test -S "$T_DIR/run/lmtp.sock"
 }
+
+# start_customer_postfix NAME PORT SINK_PORT [MAIN_CF_LINES] - a plain
+# private Postfix playing a customer's home server (no mxport in it):
+# smtpd on 127.0.0.1:PORT takes mail for any domain and relays it all to
+# 127.0.0.1:SINK_PORT; its log is $T_DIR/NAME/maillog.
+start_customer_postfix() {
+	need postfix postconf
+	cdir="$T_DIR/$1"
+	mkdir -p "$cdir/etc" "$cdir/queue" "$cdir/data"
+	chown root:root "$cdir/queue"
+	chmod 755 "$cdir/queue"
+	chown postfix:postfix "$cdir/data"
+	chmod 700 "$cdir/data"
+	cat >"$cdir/etc/main.cf" <<PFEOF
+compatibility_level = 3.6
+queue_directory = $cdir/queue
+data_directory = $cdir/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = $1.customer.test
+mydestination =
+local_recipient_maps =
+alias_maps =
+alias_database =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 192.0.2.1/32
+smtpd_peername_lookup = no
+relay_domains = static:ALL
+smtpd_relay_restrictions = reject_unauth_destination
+maillog_file = $cdir/maillog
+maillog_file_prefixes = $T_DIR
+biff = no
+relay_transport = smtp:[127.0.0.1]:$3
+default_transport = smtp:[127.0.0.1]:$3
+smtp_connect_timeout = 5s
+${4:-}
+PFEOF
+	grep -v '^#' /usr/share/postfix/master.cf.dist |
+		awk -v port="127.0.0.1:$2" '
+			/^[a-z]/ { skip = 0 }
+			/^(maildrop|uucp|ifmail|bsmtp|scalemail-backend|mailman|tlsmgr|smtp[ \t]+inet)/ { skip = 1 }
+			skip { next }
+			/^[a-z]/ && NF >= 8 { $5 = "n" }
+			{ print }
+			END { printf "%s inet n - n - - smtpd\n", port }' >"$cdir/etc/master.cf"
+	postfix -c "$cdir/etc" check >"$cdir/check.log" 2>&1 || { cat "$cdir/check.log"; echo "Bail out! postfix check ($1) failed"; exit 99; }
+	postfix -c "$cdir/etc" start >>"$cdir/check.log" 2>&1 || { cat "$cdir/check.log"; echo "Bail out! postfix start ($1) failed"; exit 99; }
+	T_STOP="${T_STOP:-} postfix -c $cdir/etc stop;"
+	wait_for "postfix smtpd ($1)" python3 -c "import socket; socket.create_connection(('127.0.0.1', $2)).close()"
+}

@@ -10,7 +10,8 @@ DIR/port, and for each connection N records what it received:
   DIR/env.N       "MAIL FROM:<...>" and "RCPT TO:<...>" lines of accepted transactions
 Script keys (all optional):
   host (a loopback address, default 127.0.0.1), port, greeting, ehlo (list of lines after the first), helo, mail, data, dot,
-  rset, quit, starttls_reply, auth_reply,
+  rset, quit, starttls_reply, auth_reply, xforward (the reply to XFORWARD; offer it
+  with "XFORWARD NAME ADDR ..." in ehlo),
   rcpt: reply for every recipient, or {"default": ..., "addr": reply},
   tls: {"cert": file, "key": file}   offer STARTTLS (or implicit TLS with "implicit": true)
   no_starttls: true                  do not offer STARTTLS even with a certificate
@@ -38,7 +39,7 @@ not allowed" (as Exim answers), and is counted in DIR/nul.
                                      5xx to RCPT, 4xx to the final dot, a drop at
                                      MAIL, RCPT, DATA or after the final dot, or a
                                      stall at the greeting; each logged to DIR/faults
-Stages: greeting ehlo helo starttls auth mail rcpt data dot quit.
+Stages: greeting ehlo helo starttls auth xforward mail rcpt data dot quit.
 """
 import json
 import os
@@ -68,6 +69,7 @@ DEFAULTS = {
     "quit": "221 2.0.0 Bye",
     "starttls_reply": "220 2.0.0 Ready to start TLS",
     "auth_reply": "235 2.7.0 Authentication successful",
+    "xforward": "250 2.0.0 Ok",
 }
 
 
@@ -260,6 +262,8 @@ class Session(socketserver.BaseRequestHandler):
                 return
             elif cmd == b"NOOP":
                 self.sock.sendall(b"250 2.0.0 Ok\r\n")
+            elif line[:9].upper() == b"XFORWARD ":
+                self.reply("xforward", c["xforward"])
             else:
                 self.sock.sendall(b"502 5.5.2 Error: command not recognized\r\n")
 
