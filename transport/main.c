@@ -87,15 +87,34 @@ static void usage(void)
 	       "[-h HELO] [-p PROTO] -f SENDER -- RECIPIENT...");
 }
 
+/*
+ * sendmail_host - the address in Sendmail's $_ ("name [addr]", perhaps with
+ * " (may be forged)"), which the queue file keeps when ${client_addr} is
+ * gone (a delivery from the queue); other values as they are.
+ */
+static const char *sendmail_host(const char *v, char *buf, size_t len)
+{
+	const char *lb = strrchr(v, '['), *rb = lb ? strchr(lb, ']') : NULL;
+
+	if (lb == NULL || rb == NULL ||
+	    (rb[1] != '\0' && strcmp(rb + 1, " (may be forged)") != 0) || (size_t)(rb - lb) > len)
+		return v;
+	memcpy(buf, lb + 1, (size_t)(rb - lb - 1));
+	buf[rb - lb - 1] = '\0';
+	return buf;
+}
+
 /* client_attrs - the original client from the command line: checked, bad values dropped */
 static bool client_attrs(struct xforward *x, const char *queue_id, const char *const given[4])
 {
 	static const char *const names[4] = {"ADDR", "NAME", "HELO", "PROTO"};
 	static const char *const opts[4] = {"-a", "-n", "-h", "-p"};
-	char why[128], shown[80];
+	char why[128], shown[80], host[64];
 
 	for (int i = 0; i < 4; i++) {
-		if (given[i] == NULL || xforward_set(x, names[i], given[i], why, sizeof(why)) == 0)
+		const char *v =
+			given[i] && i == 0 ? sendmail_host(given[i], host, sizeof(host)) : given[i];
+		if (v == NULL || xforward_set(x, names[i], v, why, sizeof(why)) == 0)
 			continue;
 		mx_strlcpy(shown, given[i], sizeof(shown));
 		mx_printable(shown);
