@@ -22,6 +22,12 @@ PLAIN="$PEER_DIR"
 start_peer xf '{"ehlo": ["PIPELINING", "XFORWARD ADDR HELO", "8BITMIME"]}'
 XF_PORT=$PEER_PORT
 XF="$PEER_DIR"
+start_peer xfbad '{"ehlo": ["XFORWARD ADDR"], "xforward": "501 5.5.4 Bad ADDR syntax"}'
+XFBAD_PORT=$PEER_PORT
+XFBAD="$PEER_DIR"
+start_peer xf421 '{"ehlo": ["XFORWARD ADDR"], "xforward": "421 4.3.2 Shutting down"}'
+XF421_PORT=$PEER_PORT
+XF421="$PEER_DIR"
 start_peer senders '{}'
 PS=$PEER_PORT
 CXF_PORT=$(free_port)
@@ -35,7 +41,9 @@ PF_PORT=$(free_port)
 setup_mxport "auth.example [127.0.0.1]:$CXF_PORT
 noauth.example [127.0.0.1]:$CPL_PORT
 plain.example [127.0.0.1]:$PLAIN_PORT
-xf.example [127.0.0.1]:$XF_PORT"
+xf.example [127.0.0.1]:$XF_PORT
+xfbad.example [127.0.0.1]:$XFBAD_PORT
+xf421.example [127.0.0.1]:$XF421_PORT"
 start_milter
 start_postfix "$PS"
 sleep 1
@@ -87,6 +95,18 @@ t_nogrep "$T_DIR/xf.cmds" "evil" "hostile: nothing of the injected command reach
 t_grep "$MXLOG" "HOSTILEQ: client attribute ADDR \\(-a\\) dropped, not sent with XFORWARD: not an IP address" "hostile: the dropped address is logged"
 t_grep "$MXLOG" "HOSTILEQ: client attribute NAME \\(-n\\) dropped.*character 0x20" "hostile: the dropped name is logged"
 t_grep "$MXLOG" "HOSTILEQ: client attribute HELO \\(-h\\) dropped.*character 0x01" "hostile: the dropped HELO is logged"
+
+# A server that refuses XFORWARD: the mail goes on without it, and the log says so.
+as_user "$T_DIR/bin/mxport-transport" -c "$T_DIR/etc/mxport.conf" -q REFQ -a 192.0.2.7 \
+	-f alice@sender.test -- u12@xfbad.example <"$T_DIR/hostile.eml" >"$T_DIR/h.out" 2>&1
+t_eq "$?" 0 "XFORWARD refused (501): the message is still delivered"
+t_eq "$(count_msgs "$XFBAD")" 1 "XFORWARD refused: the server has the message"
+t_grep "$MXLOG" "REFQ: 127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:$XFBAD_PORT refused XFORWARD \\(sent without the original client\\): 501 5\\.5\\.4 Bad ADDR syntax" "XFORWARD refused: logged with the server and its reply"
+as_user "$T_DIR/bin/mxport-transport" -c "$T_DIR/etc/mxport.conf" -q Q421 -a 192.0.2.7 \
+	-f alice@sender.test -- u13@xf421.example <"$T_DIR/hostile.eml" >"$T_DIR/h.out" 2>&1
+t_eq "$?" 75 "421 to XFORWARD: deferred"
+t_grep "$T_DIR/h.out" "^4\\.3\\.2 .*421 4\\.3\\.2 Shutting down \\(in reply to XFORWARD command\\)" "421 to XFORWARD: the reply, named"
+t_eq "$(count_msgs "$XF421")" 0 "421 to XFORWARD: nothing sent"
 
 # --- The LMTP front: Postfix's lmtp(8) sends XFORWARD, the transport passes it on.
 contrib_paths "$MXPORT_SRCDIR/contrib/postfix/lmtp/mxport_header_checks" >"$PF/etc/mxport_header_checks"
