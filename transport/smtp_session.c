@@ -26,6 +26,17 @@ struct session {
 	const struct message *msg; /* what DATA sends: req->msg, or its 7-bit form */
 };
 
+/* trace - tell the watcher, if there is one: one printable line */
+static void trace(const struct session *s, const char *what, const char *text, size_t len)
+{
+	if (s->req->trace == NULL)
+		return;
+	char *line = mx_strndup(text, len);
+	mx_printable(line);
+	s->req->trace(s->req->trace_arg, what, line);
+	free(line);
+}
+
 /* smtp_stage_command - the command a stage's reply answers, for "(in reply to ...)" */
 const char *smtp_stage_command(enum smtp_stage stage)
 {
@@ -110,6 +121,7 @@ static bool read_reply(struct session *s, struct smtp_reply *r, unsigned timeout
 					     timeout_ms, err, sizeof(err));
 		if (rc <= 0)
 			break;
+		trace(s, "<<<", line, len);
 		rc = smtp_reply_add_line(r, line, len, err, sizeof(err));
 		if (rc < 0) {
 			fail(s, SMTP_NEXT, "4.5.0", "protocol error: %s (in reply to %s)", err,
@@ -128,6 +140,17 @@ static bool read_reply(struct session *s, struct smtp_reply *r, unsigned timeout
 static bool send_buf(struct session *s, const struct mx_buf *b)
 {
 	char err[256];
+
+	for (const char *p = b->data; s->req->trace && p && p < b->data + b->len;) {
+		const char *nl = memchr(p, '\n', (size_t)(b->data + b->len - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(b->data + b->len - p);
+
+		if (s->res->stage == STAGE_AUTH)
+			trace(s, ">>>", "(AUTH, credentials not shown)", 29);
+		else
+			trace(s, ">>>", p, len > 0 && p[len - 1] == '\r' ? len - 1 : len);
+		p += len + 1;
+	}
 
 	if (conn_write(&s->conn, b->data, b->len, s->req->command_timeout_ms, err, sizeof(err)) <=
 	    0) {
@@ -207,13 +230,45 @@ static bool hello(struct session *s)
 	return false;
 }
 
+/*
+ * handshake - TLS on the connection (after STARTTLS, or at once for
+ * implicit TLS), and the certificate check that the TLS mode demands
+ */
+static bool handshake(struct session *s)
+{
+	const struct smtp_request *q = s->req;
+	struct tls_info *ti = &s->res->tls;
+	char err[256];
+
+	s->res->stage = STAGE_TLS;
+	if (tls_handshake(&s->conn, q->tls_ctx, q->host, q->literal, q->dane, q->command_timeout_ms,
+			  ti, err, sizeof(err)) < 0) {
+		s->res->tls_failed = true;
+		fail(s, SMTP_NEXT, "4.7.5", "%s", err);
+		return false;
+	}
+	s->res->tls_used = true;
+	if (s->req->trace) {
+		char *text =
+			mx_asprintf("TLS %s, cipher %s, certificate %s", ti->protocol, ti->cipher,
+				    ti->dane ? "matched by DANE"
+					     : (ti->verified ? "verified" : ti->verify_text));
+		trace(s, "***", text, strlen(text));
+		free(text);
+	}
+	if (q->tls_mode >= MX_TLS_VERIFY && !ti->verified) {
+		fail(s, SMTP_NEXT, "4.7.5", "server certificate not verified: %s", ti->verify_text);
+		return false;
+	}
+	return true;
+}
+
 /* starttls - STARTTLS and the handshake, when the TLS mode and the server call for it */
 static bool starttls(struct session *s)
 {
 	const struct smtp_request *q = s->req;
 	bool offered = s->esmtp && smtp_reply_has_keyword(&s->ehlo, "STARTTLS", NULL);
 	struct smtp_reply r;
-	char err[256];
 
 	if (q->implicit_tls || q->plain_fallback || q->tls_mode == MX_TLS_NONE)
 		return true;
@@ -240,18 +295,8 @@ static bool starttls(struct session *s)
 		fail(s, SMTP_NEXT, "4.7.0", "host sent data after its STARTTLS reply");
 		return false;
 	}
-	if (tls_handshake(&s->conn, q->tls_ctx, q->host, q->literal, q->dane, q->command_timeout_ms,
-			  &s->res->tls, err, sizeof(err)) < 0) {
-		s->res->tls_failed = true;
-		fail(s, SMTP_NEXT, "4.7.5", "%s", err);
+	if (!handshake(s))
 		return false;
-	}
-	s->res->tls_used = true;
-	if (q->tls_mode >= MX_TLS_VERIFY && !s->res->tls.verified) {
-		fail(s, SMTP_NEXT, "4.7.5", "server certificate not verified: %s",
-		     s->res->tls.verify_text);
-		return false;
-	}
 	/* RFC 3207: forget what was learned before TLS and say EHLO again. */
 	return hello(s);
 }
@@ -792,20 +837,9 @@ static bool greet(struct session *s)
 		fail(s, SMTP_NEXT, s->conn.hit_limit ? "4.4.7" : "4.4.1", "%s", err);
 		return false;
 	}
-	if (req->implicit_tls) {
-		res->stage = STAGE_TLS;
-		if (tls_handshake(&s->conn, req->tls_ctx, req->host, req->literal, req->dane,
-				  req->command_timeout_ms, &res->tls, err, sizeof(err)) < 0) {
-			fail(s, SMTP_NEXT, "4.7.5", "%s", err);
-			return false;
-		}
-		res->tls_used = true;
-		if (req->tls_mode >= MX_TLS_VERIFY && !res->tls.verified) {
-			fail(s, SMTP_NEXT, "4.7.5", "server certificate not verified: %s",
-			     res->tls.verify_text);
-			return false;
-		}
-	}
+	trace(s, "***", "connected", 9);
+	if (req->implicit_tls && !handshake(s))
+		return false;
 	res->stage = STAGE_GREETING;
 	if (!read_reply(s, &greeting, req->command_timeout_ms))
 		return false;
@@ -853,7 +887,7 @@ void smtp_deliver(const struct smtp_request *req, struct smtp_result *res)
 	kept = cache_take(&s);
 	for (;;) {
 		s.settled = 0;
-		if (kept || greet(&s))
+		if ((kept || greet(&s)) && !req->probe_only)
 			transactions(&s);
 		if (!closing(res) || (!kept && s.settled == 0))
 			break;
