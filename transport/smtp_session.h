@@ -83,7 +83,8 @@ struct smtp_cache {
 
 /*
  * smtp_trace - a watcher of the conversation (mxport-route --probe): what
- * is ">>>" sent, "<<<" received, or "***" an event; text is one printable
+ * is ">>>" sent, "<<<" received, "---" a change of state, or "***" an
+ * event; text is one printable
  * line (credentials are never shown).
  */
 typedef void smtp_trace_fn(void *arg, const char *what, const char *text);
@@ -131,6 +132,7 @@ struct smtp_result {
 void smtp_deliver(const struct smtp_request *req, struct smtp_result *res);
 void smtp_rcpts_free(struct smtp_rcpt *rcpts, size_t n);
 const char *smtp_stage_command(enum smtp_stage stage);
+const char *smtp_stage_name(enum smtp_stage stage);
 void smtp_cache_close(struct smtp_cache *cache);
 
 #endif
