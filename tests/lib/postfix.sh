@@ -142,13 +142,18 @@ queue_run_delay = 2s
 minimal_backoff_time = 2s
 maximal_backoff_time = 4s
 delay_warning_time = 0
-# Bounces and other mail for the test senders go to the sender sink; so
-# does local.test, a domain this relay serves itself (not forwarded).
-transport_maps = inline:{ { sender.test = smtp:[127.0.0.1]:$1 }, { local.test = smtp:[127.0.0.1]:$1 } }
 smtp_connect_timeout = 5s
 smtpd_banner = \$myhostname ESMTP
 PFEOF
-	contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" >>"$PF/etc/main.cf"
+	contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" >"$PF/contrib.main.cf"
+	cat "$PF/contrib.main.cf" >>"$PF/etc/main.cf"
+	# Bounces and other mail for the test senders go to the sender sink; so
+	# does local.test, a domain this relay serves itself (not forwarded).
+	# These entries go in front of contrib's transport_maps, as its comment
+	# tells an admin to put their own.
+	tmaps="inline:{ { sender.test = smtp:[127.0.0.1]:$1 }, { local.test = smtp:[127.0.0.1]:$1 } }"
+	contrib_tmaps=$(sed -n 's/^transport_maps *= *//p' "$PF/contrib.main.cf")
+	postconf -c "$PF/etc" -e "transport_maps=$tmaps${contrib_tmaps:+, $contrib_tmaps}"
 	contrib_paths "$MXPORT_SRCDIR/contrib/postfix/mxport_header_checks" >"$PF/etc/mxport_header_checks"
 	# Debian's master.cf, every service out of chroot, smtpd on our port.
 	grep -v '^#' /usr/share/postfix/master.cf.dist |
