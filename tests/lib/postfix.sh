@@ -171,6 +171,59 @@ PFEOF
 	wait_for "postfix smtpd" python3 -c "import socket; socket.create_connection(('127.0.0.1', $PF_PORT)).close()"
 }
 
+# start_outside_mta PORT BIND_ADDR DOMAIN... - a second private Postfix
+# that plays another site's MTA: mail it is given for DOMAIN... goes by its
+# smtp(8) to 127.0.0.1:PORT (the relay), from BIND_ADDR. No smtpd of its own;
+# submit with "sendmail -C $OPF/etc". Sets OPF.
+start_outside_mta() {
+	OPF="$T_DIR/outside"
+	port=$1
+	bind=$2
+	shift 2
+	mkdir -p "$OPF/etc" "$OPF/queue" "$OPF/data"
+	chown root:root "$OPF/queue"
+	chmod 755 "$OPF/queue"
+	chown postfix:postfix "$OPF/data"
+	chmod 700 "$OPF/data"
+	tm=""
+	for d in "$@"; do
+		tm="$tm${tm:+, }{ $d = smtp:[127.0.0.1]:$port }"
+	done
+	cat >"$OPF/etc/main.cf" <<OPFEOF
+compatibility_level = 3.6
+queue_directory = $OPF/queue
+data_directory = $OPF/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = outside.test
+mydomain = outside.test
+myorigin = outside.test
+mydestination =
+alias_maps =
+alias_database =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+maillog_file = $OPF/maillog
+maillog_file_prefixes = $T_DIR
+biff = no
+queue_run_delay = 2s
+minimal_backoff_time = 2s
+maximal_backoff_time = 4s
+delay_warning_time = 0
+smtp_bind_address = $bind
+transport_maps = inline:{ $tm }
+OPFEOF
+	grep -v '^#' /usr/share/postfix/master.cf.dist |
+		awk '/^[a-z]/ { skip = 0 }
+			/^(maildrop|uucp|ifmail|bsmtp|scalemail-backend|mailman|tlsmgr|smtp[ \t]+inet)/ { skip = 1 }
+			skip { next }
+			/^[a-z]/ && NF >= 8 { $5 = "n" }
+			{ print }' >"$OPF/etc/master.cf"
+	postfix -c "$OPF/etc" check >"$OPF/check.log" 2>&1 || { cat "$OPF/check.log"; echo "Bail out! postfix check (outside MTA) failed"; exit 99; }
+	postfix -c "$OPF/etc" start >>"$OPF/check.log" 2>&1 || { cat "$OPF/check.log"; echo "Bail out! postfix start (outside MTA) failed"; exit 99; }
+	T_STOP="${T_STOP:-} postfix -c $OPF/etc stop;"
+}
+
 # pf_queue_count - messages in the private queue
 pf_queue_count() {
 	postqueue -c "$PF/etc" -j 2>/dev/null | grep -c queue_id

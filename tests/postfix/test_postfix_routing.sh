@@ -189,13 +189,36 @@ wait_until 60 got "$S" rob@local.test
 t_ok $? "9: ... and delivered the ordinary way"
 t_nogrep "$MXLOG" "to=<rob@local\.test>" "9: ... not by the transport"
 
-# 10. milter (and so the socketmap) down: mail that enters without SMTP
+# 10. a real MTA as the outside client: another Postfix, sending from the
+# outside address, gets 452 for one of two recipients in one transaction,
+# keeps it queued and sends it again on its own; nothing is lost
+start_outside_mta "$PF_PORT" "$OUTSIDE" example.com local.test
+/usr/sbin/sendmail -C "$OPF/etc" -f alice@sender.test tom@example.com una@local.test <<'MSG'
+From: alice@sender.test
+Subject: from another site's Postfix
+
+Two recipients, one transaction.
+MSG
+wait_until 60 got "$A" tom@example.com
+wait_until 60 got "$S" una@local.test
+t_ok $? "10: outside Postfix: both recipients arrived"
+t_grep "$OPF/maillog" "said: 452 4\.5\.3 " "10: outside Postfix: it got the 452 for one of them"
+t_grep "$OPF/maillog" "to=<(tom@example\.com|una@local\.test)>.*status=deferred" "10: ... deferred it"
+t_grep "$OPF/maillog" "to=<tom@example\.com>.*status=sent" "10: ... and sent the forwarded one"
+t_grep "$OPF/maillog" "to=<una@local\.test>.*status=sent" "10: ... and the other one, each in a transaction of its own"
+t_eq "$(grep -c '^RCPT' "$(rcpt_in "$A" tom@example.com)")" 1 "10: the customer's copy is for tom alone"
+t_nogrep "$MXLOG" "to=<una@local\.test>" "10: the transport never saw una"
+opf_empty() { [ "$(postqueue -c "$OPF/etc" -j 2>/dev/null | grep -c queue_id)" -eq 0 ]; }
+wait_until 20 opf_empty
+t_ok $? "10: the outside MTA's queue is empty"
+
+# 11. milter (and so the socketmap) down: mail that enters without SMTP
 # waits in the queue for a forwarded recipient; never relayed elsewhere
 stop_milter
 /usr/sbin/sendmail -C "$PF/etc" -f alice@sender.test sue@example.com </dev/null
 wait_until 20 grep -q "to=<sue@example\.com>.*status=deferred" "$PF/maillog"
-t_grep "$PF/maillog" "to=<sue@example\.com>.*status=deferred" "10: socketmap down: sendmail(1) mail for a customer is deferred"
-t_nogrep "$PF/maillog" "to=<sue@example\.com>.*status=(sent|bounced)" "10: ... neither sent elsewhere nor bounced"
+t_grep "$PF/maillog" "to=<sue@example\.com>.*status=deferred" "11: socketmap down: sendmail(1) mail for a customer is deferred"
+t_nogrep "$PF/maillog" "to=<sue@example\.com>.*status=(sent|bounced)" "11: ... neither sent elsewhere nor bounced"
 start_milter
 # Postfix's resolver client can hold on to the failed answer for a while
 # (here up to about 30 s): flush until it asks again.
@@ -205,8 +228,8 @@ flushed_to() {
 	got "$A" sue@example.com
 }
 wait_until 120 flushed_to
-t_ok $? "10: milter back, queue flushed: delivered to the customer"
+t_ok $? "11: milter back, queue flushed: delivered to the customer"
 wait_until 20 queue_empty
-t_eq "$(pf_queue_count)" 0 "10: queue empty: nothing lost"
+t_eq "$(pf_queue_count)" 0 "11: queue empty: nothing lost"
 
 t_done
