@@ -83,6 +83,14 @@ struct smtp_cache {
 	unsigned uses;	/* transactions on this connection so far */
 };
 
+/*
+ * smtp_trace - a watcher of the conversation (mxport-route --probe): what
+ * is ">>>" sent, "<<<" received, "---" a change of state, or "***" an
+ * event; text is one printable
+ * line (credentials are never shown).
+ */
+typedef void smtp_trace_fn(void *arg, const char *what, const char *text);
+
 struct smtp_request {
 	const struct message *msg;
 	const char *sender;	 /* "" for the null sender */
@@ -102,8 +110,11 @@ struct smtp_request {
 	const struct tlsa_set *dane;	   /* secure TLSA records: the certificate must match one */
 	const char *auth_user, *auth_pass; /* NULL: no AUTH */
 	unsigned connect_timeout_ms, command_timeout_ms, data_done_timeout_ms;
-	long long limit_ms;		 /* the run's deadline */
-	struct smtp_cache *cache;	 /* NULL: connect, deliver, QUIT */
+	long long limit_ms;	  /* the run's deadline */
+	struct smtp_cache *cache; /* NULL: connect, deliver, QUIT */
+	bool probe_only;	  /* connect, greeting, EHLO, STARTTLS, AUTH, QUIT: no mail */
+	smtp_trace_fn *trace;	  /* NULL: nobody watches */
+	void *trace_arg;
 	const struct xforward *xforward; /* the original client, for a server offering XFORWARD */
 };
 
@@ -126,6 +137,7 @@ struct smtp_result {
 void smtp_deliver(const struct smtp_request *req, struct smtp_result *res);
 void smtp_rcpts_free(struct smtp_rcpt *rcpts, size_t n);
 const char *smtp_stage_command(enum smtp_stage stage);
+const char *smtp_stage_name(enum smtp_stage stage);
 void smtp_cache_close(struct smtp_cache *cache);
 
 #endif
