@@ -4,9 +4,9 @@
  * is everything the server sends, on a real loopback TCP connection (the
  * greeting, EHLO extensions, replies to pipelined groups, 452s, garbage,
  * an early close). The settings pick the number of recipients (0-255), the
- * per-transaction recipient limit, an 8-bit message or not, and a sender
- * of any length. Beyond not crashing: every recipient ends pending or
- * settled with a code of its state's class and a text, and recipients
+ * per-transaction recipient limit, an 8-bit message or not (and, with bit
+ * 2, an original client for XFORWARD), and a sender of any length. Beyond not crashing: every
+ * recipient ends pending or settled with a code of its state's class and a text, and recipients
  * left pending have a verdict that says what becomes of them.
  */
 #include "config.h"
@@ -180,6 +180,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	req.tls_mode = MX_TLS_NONE;
 	req.connect_timeout_ms = req.command_timeout_ms = req.data_done_timeout_ms = 2000;
 	req.limit_ms = mx_now_ms() + 5000;
+	static const struct xforward client = {
+		.addr = "192.0.2.7", .name = "client.example", .helo = "he+lo=", .proto = "ESMTP"};
+	req.xforward = data[2] & 2 ? &client : NULL;
 	pthread_mutex_lock(&lock);
 	current.data = data + 4;
 	current.size = size - 4;
