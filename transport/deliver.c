@@ -472,10 +472,8 @@ bool transport_load(const char *path, struct mx_config *cfg, struct route_ctx **
 
 	*routes = NULL;
 	*have_secrets = false;
-	if (mx_config_read(cfg, path, errs) == 0) {
-		msg_set_file(cfg->log_file);
+	if (mx_config_read(cfg, path, errs) == 0 && mx_config_logs(cfg, false, errs))
 		*routes = route_ctx_new(cfg, errs);
-	}
 	if (errs->count == before && *cfg->secrets_file) {
 		if (secrets_load(cfg->secrets_file, secrets, err, sizeof(err)) < 0)
 			mx_errlist_add(errs, "%s", err);

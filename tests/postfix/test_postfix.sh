@@ -203,11 +203,12 @@ t_nogrep "$MXLOG" "to=<jo@sender\.test>" "8: the transport never saw it"
 # at RCPT with the milter's own words; accept lets it through untagged.
 postconf -c "$PF/etc" -e "relay_domains=local.test, $(postconf -c "$PF/etc" -h relay_domains)" >/dev/null
 postfix -c "$PF/etc" reload >/dev/null 2>&1
-sleep 1
+sed -i 's/^unknown_domains = accept$/unknown_domains = reject/' "$T_DIR/etc/mxport.conf"
+hup_milter
 send_mail alice@sender.test kim@local.test >"$T_DIR/s10" 2>&1
 t_grep "$T_DIR/s10" "^RCPT kim@local\.test 550 5\.7\.1 Recipient domain local\.test is not forwarded" "10: unknown_domains = reject: the milter refuses with 550 5.7.1"
-echo "unknown_domains = accept" >>"$T_DIR/etc/mxport.conf"
-sed -i '0,/^unknown_domains = reject$/{/^unknown_domains = reject$/d}' "$T_DIR/etc/mxport.conf"
+t_grep "$MXLOG" "NOQUEUE: reject: client=unknown\[127\.0\.0\.1\], to=<kim@local\.test>, 550 5\.7\.1 " "10: ... and logs the refused recipient"
+sed -i 's/^unknown_domains = reject$/unknown_domains = accept/' "$T_DIR/etc/mxport.conf"
 hup_milter
 s_before=$(count_msgs "$S")
 send_mail alice@sender.test kim@local.test >"$T_DIR/s10b" 2>&1
