@@ -160,6 +160,10 @@ for v in milter lmtp tmaps; do
 		t_grep "$PF/maillog" "mxport/milter\[[0-9]+\]: NOQUEUE: reject: client=unknown\[$OUTSIDE\], to=<x@backup\.test>, 550 5\.7\.1 Recipient domain backup\.test is not forwarded" "reject: ... and logs one line for the refused recipient"
 		SENDMSG_SOURCE=$OUTSIDE send_mail alice@sender.test "postmaster@relay.test" >"$T_DIR/s6" 2>&1
 		t_grep "$T_DIR/s6" "^DATA 250 " "reject: postmaster@ the relay's domain still accepted (delivered locally)"
+		SENDMSG_SOURCE=$OUTSIDE send_mail alice@sender.test "abuse@relay.test" >"$T_DIR/s7" 2>&1
+		t_grep "$T_DIR/s7" "^DATA 250 " "reject: an alias of the relay's domain still accepted ({rcpt_mailer} local)"
+		wait_until 20 sh -c "[ \$(grep -c '^Subject: mxport test' '$PM_BOX') -ge $((pm_before + 4)) ]"
+		t_eq "$(grep -c "^Subject: mxport test" "$PM_BOX")" $((pm_before + 4)) "reject: ... both delivered locally"
 		cp "$T_DIR/after.milter.mxport.conf" "$T_DIR/etc/mxport.conf"
 	fi
 

@@ -53,6 +53,23 @@ static void test_defaults(void **state)
 	mx_config_free(cfg);
 }
 
+/* The default EHLO name is fully qualified, as Postfix's myhostname: never a bare host name. */
+static void test_helo_default(void **state)
+{
+	struct mx_config *cfg = mx_config_defaults();
+	char name[256], err[128];
+
+	(void)state;
+	mx_helo_name(cfg, name, sizeof(name));
+	assert_non_null(strchr(name, '.'));
+	assert_int_equal(mx_config_set(cfg, "helo_name", "relay.example", err, sizeof(err)), 0);
+	mx_helo_name(cfg, name, sizeof(name));
+	assert_string_equal(name, "relay.example");
+	mx_helo_name(cfg, name, 4); /* cut to fit, terminated */
+	assert_string_equal(name, "rel");
+	mx_config_free(cfg);
+}
+
 static void test_values(void **state)
 {
 	struct mx_config *cfg = mx_config_defaults();
@@ -154,6 +171,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_helo_default),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_missing_file),
