@@ -312,5 +312,6 @@ int main(int argc, char **argv)
 	msg_info("stopped");
 	if (pidfile)
 		unlink(pidfile);
+	free(socket_spec);
 	return milter_rc == MI_SUCCESS ? EX_OK : EX_SOFTWARE;
 }

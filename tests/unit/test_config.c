@@ -170,10 +170,8 @@ static void test_missing_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_helo_default),
-		cmocka_unit_test(test_values),
-		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_defaults),     cmocka_unit_test(test_helo_default),
+		cmocka_unit_test(test_values),	     cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_missing_file),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
