@@ -6,8 +6,8 @@
  * SYNOPSIS
  *	mxport-milter [-c FILE] [-n] [-f] [-p SOCKET] [-u USER] [-P PIDFILE]
  * DESCRIPTION
- *	At RCPT, accept recipients of forwarded domains, reject the others
- *	(unknown_domains = reject), 451 on DNS trouble. At end of message,
+ *	At RCPT, accept recipients of forwarded domains, leave the others to
+ *	the MTA (or reject them: unknown_domains = reject), 451 on DNS trouble. At end of message,
  *	remove every forged tag header and add one that names the forwarded
  *	domains, so that the MTA routes the message to mxport-transport. Also
  *	answers socketmap lookups (relay, transport, mailertable) so that the
