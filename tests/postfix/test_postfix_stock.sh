@@ -1,7 +1,8 @@
 #!/bin/sh
 # test_postfix_stock - the stock path: a Postfix as Debian ships it (stock
 # master.cf, chroot y where Debian has it), set up only by
-# `mxport-setup postfix -c DIR`, receiving from a client outside mynetworks.
+# `mxport-setup postfix -c DIR`, receiving from a client outside mynetworks
+# (an address added to lo for the test).
 # Each of the three variants (milter+pipe, LMTP, transport_maps) in turn:
 # forwarded domain -> the customer's port; unknown domain -> 550;
 # postmaster@ and an alias of the relay's own domain -> delivered locally;
@@ -14,7 +15,10 @@
 . "$MXPORT_SRCDIR/tests/lib/postfix_stock.sh"
 need python3 postfix postconf postalias setpriv ip cmp
 
-OUTSIDE=198.51.100.7
+# An address outside mynetworks for the client, on lo. Not a fixed one:
+# another test that adds and removes the same address would pull it away
+# mid-run. 198.18.0.0/15 is for tests (RFC 2544).
+OUTSIDE=198.18.$(($$ % 250)).$(($$ / 250 % 250 + 1))
 start_peer custA '{}'
 PA=$PEER_PORT
 A="$PEER_DIR"
@@ -112,7 +116,7 @@ for v in milter lmtp tmaps; do
 	t_grep "$T_DIR/s1.$v" "^DATA 250 " "$v: from outside, a forwarded domain is accepted"
 	wait_until 20 have_msgs "$A" $((a_before + 1))
 	t_eq "$(count_msgs "$A")" $((a_before + 1)) "$v: ... and delivered to the customer's port"
-	t_grep "$PF/maillog" "connect from unknown\[$OUTSIDE\]" "$v: the client was $OUTSIDE, outside mynetworks"
+	t_grep "$PF/maillog" "connect from unknown\[$(echo "$OUTSIDE" | sed 's/\./\\./g')\]" "$v: the client was $OUTSIDE, outside mynetworks"
 
 	# from outside to an unknown domain: 550
 	SENDMSG_SOURCE=$OUTSIDE send_mail alice@sender.test "x@unknown.test" >"$T_DIR/s2.$v" 2>&1
@@ -150,6 +154,33 @@ for v in milter lmtp tmaps; do
 	fi
 
 	if [ "$v" = milter ]; then
+		# The milter's postlog relay passes on mxport lines only, made
+		# printable, and only users mxport and postfix can reach it.
+		cat >"$T_DIR/relay.py" <<'PYEOF2'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.connect(sys.argv[1])
+for line in (b"Dec 02 10:00:00 relay postfix/smtpd[1]: FORGED-POSTFIX-LINE",
+             b"garbage FORGED-GARBAGE-LINE",
+             b"Dec 02 10:00:00 relay mxport/transport[1]: RELAYED-LINE\x01\n\x1b[31m end",
+             b"Dec 02 10:00:00 relay mxport/transport[1]: LONG " + b"A" * 100000,
+             b""):
+    try:
+        s.send(line)
+    except OSError as e:
+        print("send:", e)
+PYEOF2
+		setpriv --reuid=mxport --regid=mxport --clear-groups -- /usr/bin/python3 "$T_DIR/relay.py" "$SOCK/postlog.sock" >"$T_DIR/relay.out" 2>&1
+		t_ok $? "relay: user mxport reaches the postlog relay"
+		setpriv --reuid=nobody --regid=nogroup --clear-groups -- /usr/bin/python3 "$T_DIR/relay.py" "$SOCK/postlog.sock" >"$T_DIR/relay.nobody" 2>&1
+		t_grep "$T_DIR/relay.nobody" "PermissionError" "relay: another user cannot reach it"
+		sleep 1
+		t_grep "$PF/maillog" "mxport/transport\[1\]: RELAYED-LINE\?\?\?\[31m end$" "relay: an mxport line is passed on, control characters replaced"
+		t_nogrep "$PF/maillog" "FORGED-" "relay: lines that are not mxport's are dropped"
+		t_grep "$PF/maillog" "mxport/transport\[1\]: LONG AAAA" "relay: an oversized line is cut, not fatal"
+		kill -0 "$MILTER_PID"
+		t_ok $? "relay: the milter is still running"
+
 		# unknown_domains = reject: the milter refuses the admin's own relay
 		# domain from outside, and logs the refusal; postmaster@ still passes.
 		echo "unknown_domains = reject" >>"$T_DIR/etc/mxport.conf"
@@ -199,6 +230,12 @@ echo "postlog_socket = $T_DIR/no-postlog" >>"$T_DIR/badpostlog.conf"
 [ $? -ne 0 ]
 t_ok $? "postlog_socket that is not there: mxport-milter -n fails"
 t_grep "$T_DIR/badpostlog.n" "postlog_socket: cannot connect to $T_DIR/no-postlog" "... and names the socket"
+
+# The transport defers (never loses) mail when its log_file cannot be opened.
+printf 'Subject: x\n\nbody\n' | setpriv --reuid=mxport --regid=mxport --clear-groups -- \
+	"$T_DIR/bin/mxport-transport" -c "$T_DIR/badlog.conf" -q TESTQ -f a@sender.test -- b@example.com >"$T_DIR/badlog.t" 2>&1
+t_eq $? 75 "log_file that cannot be created: the transport defers (75)"
+t_grep "$T_DIR/badlog.t" "^4\.3\.5 .*log_file" "... and says why"
 
 # bad arguments are named
 "$SETUP" postfix -c "$PF/etc" --variant nonsense >"$T_DIR/bad" 2>&1
