@@ -56,6 +56,16 @@ same_as() {
 		cmp -s "$T_DIR/etc/mxport.conf" "$T_DIR/$1.mxport.conf"
 }
 
+# Without maillog_file Postfix logs to syslog, and so does mxport: no
+# postlog settings, no postdrop group.
+mkdir -p "$T_DIR/syslogcf"
+grep -v '^maillog_file' "$PF/etc/main.cf" >"$T_DIR/syslogcf/main.cf"
+cp "$PF/etc/master.cf" "$T_DIR/syslogcf/"
+# shellcheck disable=SC2086
+"$SETUP" postfix -c "$T_DIR/syslogcf" --mxport-conf "$T_DIR/etc/mxport.conf" --dry-run >"$T_DIR/dry.syslog" 2>&1
+t_grep "$T_DIR/dry.syslog" "^postconf -c $T_DIR/syslogcf -e 'relay_domains=" "no maillog_file: the dry run prints the setup"
+t_nogrep "$T_DIR/dry.syslog" "postlog|postdrop" "no maillog_file: mxport logs to syslog (no postlog_socket, no postdrop)"
+
 # --dry-run prints the postconf commands and changes nothing
 # shellcheck disable=SC2086
 "$SETUP" postfix $SETUP_ARGS --dry-run >"$T_DIR/dry" 2>&1
@@ -99,6 +109,15 @@ for v in milter lmtp tmaps; do
 	t_grep "$T_DIR/etc/mxport.conf" "^milter_socket = unix:$SOCK/milter\.sock$" "$v: mxport.conf names the socket in the queue directory"
 	t_grep "$T_DIR/etc/mxport.conf" "^postlog_socket = $PF/queue/public/postlog$" "$v: mxport.conf logs through Postfix's postlog socket"
 	t_grep "$T_DIR/etc/mxport.conf" "^helo_name = relay\.test$" "$v: helo_name is Postfix's myhostname"
+	if [ "$v" = milter ]; then
+		# shellcheck disable=SC2086
+		"$SETUP" postfix $SETUP_ARGS --variant lmtp >"$T_DIR/setup.mix" 2>&1
+		[ $? -ne 0 ]
+		t_ok $? "another variant on top of one set up is refused"
+		t_grep "$T_DIR/setup.mix" "set up for the milter variant already: run 'mxport-setup postfix --undo' first" "... saying what to do"
+		same_as "after.$v"
+		t_ok $? "... and changes nothing"
+	fi
 	start_stock_milter
 	if [ "$v" = lmtp ]; then
 		setpriv --reuid=mxport --regid=mxport --init-groups -- "$T_DIR/bin/mxport-transport" \
