@@ -278,7 +278,7 @@ t_ok "$([ -e "$PEER_DIR/msg.1" ]; echo $?)" "smtps://: message received"
 
 # --- AUTH ----------------------------------------------------------------------
 start_peer auth "{\"tls\": {\"cert\": \"$C/good.pem\", \"key\": \"$C/good.key\"}, \"auth\": {\"user\": \"cust\", \"pass\": \"s3cret pass\"}}"
-printf '[127.0.0.1]:%s cust s3cret pass\n127.0.0.1:%s cust s3cret pass\n' "$PEER_PORT" "$PEER_PORT" >"$T_DIR/secrets"
+printf "[127.0.0.1]:%s cust s3cret pass\n" "$PEER_PORT" >"$T_DIR/secrets"
 chown nobody "$T_DIR/secrets"
 chmod 600 "$T_DIR/secrets"
 conf auth "example.com [127.0.0.1]:$PEER_PORT" "secrets_file = $T_DIR/secrets"
