@@ -13,6 +13,9 @@
 #include "tlsa.h"
 #include "util.h"
 
+/* the trace field of every copy this relay sends: "domain by helo_name" (see deliver_domain) */
+#define LOOP_FIELD "X-Loop-Mxport"
+
 /* what a domain's attempts came to so far */
 struct attempt_state {
 	bool have;	       /* some attempt or lookup failed */
@@ -458,11 +461,11 @@ static void try_route(struct transport *t, const struct route *route, bool mx, c
 }
 
 /*
- * deliver_domain - the recipients of one domain. The route is looked up
+ * route_domain - the recipients of one domain. The route is looked up
  * now, not when the mail arrived: DNS or the routes file may have changed
  * while the message waited in the queue.
  */
-void deliver_domain(struct transport *t, const char *domain, struct rcpt_outcome *r, size_t n)
+static void route_domain(struct transport *t, const char *domain, struct rcpt_outcome *r, size_t n)
 {
 	struct route route;
 
@@ -492,6 +495,54 @@ void deliver_domain(struct transport *t, const char *domain, struct rcpt_outcome
 		break;
 	}
 	route_clear(&route);
+}
+
+/* loop_value - "domain by relay": what LOOP_FIELD says for this domain and this relay */
+static void loop_value(const struct transport *t, const char *domain, char *out, size_t outlen)
+{
+	char id[sizeof(t->helo_name)];
+	size_t i;
+
+	/* helo_name is the admin's, but a header line must stay one printable line */
+	for (i = 0; t->helo_name[i] && i + 1 < sizeof(id); i++)
+		id[i] = (t->helo_name[i] > ' ' && t->helo_name[i] < 0x7f) ? t->helo_name[i] : '?';
+	id[i] = '\0';
+	snprintf(out, outlen, "%s by %s", domain, *id ? id : "localhost");
+}
+
+/*
+ * deliver_domain - the recipients of one domain, unless the message has
+ * been here for this domain before. Each copy this relay sends carries
+ * LOOP_FIELD "domain by helo_name"; when that copy comes back (a route to
+ * another port of this host's MTA, or a customer's server that sends the
+ * domain's mail back here), it still carries the field and bounces with
+ * 5.4.6 on its first return, before any route is tried. Other domains'
+ * fields do not count: mail that one customer forwards to another
+ * customer of this relay is no loop.
+ */
+void deliver_domain(struct transport *t, const char *domain, struct rcpt_outcome *r, size_t n)
+{
+	const struct message *orig = t->msg;
+	struct message stamped;
+	char value[MX_DOMAIN_MAX + sizeof(t->helo_name) + 8], field[sizeof(value) + 32];
+
+	loop_value(t, domain, value, sizeof(value));
+	if (message_has_field(orig, LOOP_FIELD, value)) {
+		char text[sizeof(value) + 200];
+
+		snprintf(text, sizeof(text),
+			 "mail for %s loops back to myself (it carries %s: %s: this relay has "
+			 "forwarded it for this domain before)",
+			 domain, LOOP_FIELD, value);
+		set_all(r, n, RCPT_BOUNCE, "5.4.6", "none", "", text);
+		return;
+	}
+	snprintf(field, sizeof(field), "%s: %s", LOOP_FIELD, value);
+	message_add_field(orig, field, &stamped);
+	t->msg = &stamped;
+	route_domain(t, domain, r, n);
+	t->msg = orig;
+	free(stamped.data);
 }
 
 /* deliver_log - the one line per recipient, in Postfix's shape */

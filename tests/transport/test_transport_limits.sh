@@ -277,4 +277,26 @@ xport bob@example.com
 t_eq "$RC" 75 "two secrets lines for one target: deferred"
 out_has "secrets_file $SECRETS:2: key 127.0.0.1:$PEER_PORT names the same target as line 1" "two lines for one target: both lines named"
 
+# --- the loop guard's trace field ---------------------------------------------------
+start_peer loop '{}'
+conf loopf "example.com [127.0.0.1]:$PEER_PORT" "helo_name = relay.test"
+xport bob@example.com
+t_eq "$RC" 0 "trace field: delivered"
+t_grep "$PEER_DIR/msg.1" "^X-Loop-Mxport: example\.com by relay\.test.?$" "trace field: the copy carries X-Loop-Mxport: domain by helo_name"
+# that copy coming back (the customer's server, or this host's MTA on another port)
+as_user "$TRANSPORT" -c "$CONF" -q LIMQ -f alice@sender.test -- bob@example.com <"$PEER_DIR/msg.1" >"$T_DIR/xout" 2>&1
+RC=$?
+OUT=$(cat "$T_DIR/xout")
+t_eq "$RC" 69 "trace field: the copy that comes back bounces"
+case "$OUT" in "5.4.6 mail for example.com loops back to myself (it carries X-Loop-Mxport: example.com by relay.test"*) r=0 ;; *) r=1 ;; esac
+t_ok $r "trace field: 5.4.6, naming the field ($OUT)"
+t_eq "$(sessions "$PEER_DIR")" 1 "trace field: nothing sent for the returning copy"
+printf 'Subject: folded\r\nx-loop-mxport:\tEXAMPLE.com\r\n   by relay.test\r\n\r\nhi\r\n' >"$T_DIR/folded"
+as_user "$TRANSPORT" -c "$CONF" -q LIMQ -f alice@sender.test -- bob@example.com <"$T_DIR/folded" >"$T_DIR/xout" 2>&1
+t_eq "$?" 69 "trace field: found folded and in another case"
+printf 'Subject: other\r\nX-Loop-Mxport: example.net by relay.test\r\nX-Loop-Mxport: example.com by other-relay.test\r\n\r\nhi\r\n' >"$T_DIR/other"
+as_user "$TRANSPORT" -c "$CONF" -q LIMQ -f alice@sender.test -- bob@example.com <"$T_DIR/other" >"$T_DIR/xout" 2>&1
+t_eq "$?" 0 "trace field: another domain's or another relay's field is no loop"
+t_eq "$(grep -c '^X-Loop-Mxport:' "$PEER_DIR/msg.2")" 3 "trace field: the fields already there stay, ours is added"
+
 t_done
