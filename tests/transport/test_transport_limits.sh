@@ -101,6 +101,11 @@ xport bob@example.com
 t_eq "$RC" 75 "sessions lost after EHLO: deferred"
 t_eq "$(sessions "$PEER_DIR")" 2 "sessions lost after EHLO: 2 sessions (max_sessions = 2)"
 out_has "(max_sessions = 2 reached" "max_sessions: named"
+start_peer dropmail4 '{"disconnect": "mail"}'
+conf sess4 "example.com $(targets 6 "[127.0.0.1]:$PEER_PORT")" "max_sessions = 4"
+xport bob@example.com
+t_eq "$(sessions "$PEER_DIR")" 4 "max_sessions = 4: 4 sessions"
+out_has "(max_sessions = 4 reached" "max_sessions = 4: named"
 
 start_peer go554 '{"greeting": "554 5.7.1 Go away"}'
 conf g554 "example.com $(targets 7 "[127.0.0.1]:$PEER_PORT")"
