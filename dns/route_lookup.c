@@ -163,12 +163,10 @@ void route_lookup(struct route_ctx *ctx, const char *domain, struct route *out)
 		route_order_targets(out->targets, out->ntargets, ctx->rnd, ctx->rnd_arg);
 }
 
-/* add_answer_addrs - the A or AAAA records of a packet */
-static void add_answer_addrs(const ldns_pkt *pkt, ldns_rr_type type, uint16_t port,
+/* add_answer_addrs - the A or AAAA records of the host (dns_answer_rrs) */
+static void add_answer_addrs(ldns_rr_list *rrs, uint32_t ttl, ldns_rr_type type, uint16_t port,
 			     struct route_addrs *out)
 {
-	ldns_rr_list *rrs = ldns_pkt_rr_list_by_type(pkt, type, LDNS_SECTION_ANSWER);
-
 	for (size_t i = 0; rrs && i < ldns_rr_list_rr_count(rrs); i++) {
 		const ldns_rdf *rd = ldns_rr_rdf(ldns_rr_list_rr(rrs, i), 0);
 		size_t want = type == LDNS_RR_TYPE_A ? 4 : 16;
@@ -177,12 +175,8 @@ static void add_answer_addrs(const ldns_pkt *pkt, ldns_rr_type type, uint16_t po
 			route_addrs_add(out, type == LDNS_RR_TYPE_A ? AF_INET : AF_INET6,
 					ldns_rdf_data(rd), port);
 	}
-	if (rrs) {
-		uint32_t ttl = dns_rrlist_min_ttl(rrs);
-		if (out->ttl == 0 || ttl < out->ttl)
-			out->ttl = ttl;
-	}
-	ldns_rr_list_deep_free(rrs);
+	if (rrs && (out->ttl == 0 || ttl < out->ttl))
+		out->ttl = ttl;
 }
 
 /* lookup_host - AAAA and A of a host name (uncached, unguarded) */
@@ -201,10 +195,14 @@ static void lookup_host(struct route_ctx *ctx, const char *host, uint16_t port,
 			dns_client_query(&ctx->dns, host, types[i], &pkt, why, sizeof(why));
 
 		if (st == ROUTE_OK) {
-			st = dns_pkt_classify(pkt, host, types[i], why, sizeof(why));
+			ldns_rr_list *rrs = NULL;
+			uint32_t ttl = 0;
+
+			st = dns_answer_rrs(pkt, host, types[i], &rrs, &ttl, why, sizeof(why));
 			secure = secure && ldns_pkt_ad(pkt);
 			if (st == ROUTE_OK)
-				add_answer_addrs(pkt, types[i], port, out);
+				add_answer_addrs(rrs, ttl, types[i], port, out);
+			ldns_rr_list_deep_free(rrs);
 			ldns_pkt_free(pkt);
 		} else {
 			secure = false;
@@ -273,16 +271,14 @@ void route_resolve(struct route_ctx *ctx, const struct route_target *t, struct r
 	}
 }
 
-/* mx_from_pkt - MX records to targets on mx_port; a lone "." exchange is a null MX */
-static void mx_from_pkt(struct route_ctx *ctx, const ldns_pkt *pkt, const char *domain,
+/* mx_from_rrs - MX records of the domain to targets on mx_port; a lone "." exchange is a null MX */
+static void mx_from_rrs(struct route_ctx *ctx, const ldns_rr_list *mxs, const char *domain,
 			struct route *out)
 {
-	ldns_rr_list *mxs = ldns_pkt_rr_list_by_type(pkt, LDNS_RR_TYPE_MX, LDNS_SECTION_ANSWER);
 	size_t n = mxs ? ldns_rr_list_rr_count(mxs) : 0;
 	bool null_mx = false;
 	char why[512] = "";
 
-	out->ttl = dns_rrlist_min_ttl(mxs);
 	for (size_t i = 0; i < n; i++) {
 		const ldns_rr *rr = ldns_rr_list_rr(mxs, i);
 		const ldns_rdf *pref = ldns_rr_rdf(rr, 0), *exch = ldns_rr_rdf(rr, 1);
@@ -307,7 +303,6 @@ static void mx_from_pkt(struct route_ctx *ctx, const ldns_pkt *pkt, const char *
 			route_add_target(out, &t);
 		free(name);
 	}
-	ldns_rr_list_deep_free(mxs);
 	if (null_mx && out->ntargets == 0)
 		route_set(out, ROUTE_NOSERVICE, "%s: null MX (domain accepts no mail)", domain);
 	else if (out->ntargets > 0)
@@ -324,6 +319,7 @@ static void mx_from_pkt(struct route_ctx *ctx, const ldns_pkt *pkt, const char *
 void route_lookup_mx(struct route_ctx *ctx, const char *domain, struct route *out)
 {
 	char norm[MX_DOMAIN_MAX], err[256];
+	ldns_rr_list *mxs = NULL;
 	ldns_pkt *pkt = NULL;
 	enum route_status st;
 
@@ -341,9 +337,10 @@ void route_lookup_mx(struct route_ctx *ctx, const char *domain, struct route *ou
 		return;
 	}
 	out->secure = ldns_pkt_ad(pkt);
-	st = dns_pkt_classify(pkt, norm, LDNS_RR_TYPE_MX, out->reason, sizeof(out->reason));
+	st = dns_answer_rrs(pkt, norm, LDNS_RR_TYPE_MX, &mxs, &out->ttl, out->reason,
+			    sizeof(out->reason));
 	if (st == ROUTE_OK) {
-		mx_from_pkt(ctx, pkt, norm, out);
+		mx_from_rrs(ctx, mxs, norm, out);
 	} else if (st == ROUTE_NOTFOUND && ldns_pkt_get_rcode(pkt) == LDNS_RCODE_NOERROR) {
 		struct route_target t;
 
@@ -356,6 +353,7 @@ void route_lookup_mx(struct route_ctx *ctx, const char *domain, struct route *ou
 	} else {
 		out->status = st;
 	}
+	ldns_rr_list_deep_free(mxs);
 	ldns_pkt_free(pkt);
 	if (out->status == ROUTE_OK)
 		route_order_targets(out->targets, out->ntargets, ctx->rnd, ctx->rnd_arg);

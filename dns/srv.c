@@ -62,9 +62,10 @@ static bool srv_target(const ldns_rr *rr, struct route_target *t, bool *dot, cha
 }
 
 /*
- * srv_route_from_pkt - interpret a DNS answer to the SRV question qname.
- * NXDOMAIN or no SRV record: NOTFOUND. One record with target ".": NOSERVICE
- * (RFC 2782). Error codes: RETRY. Records that cannot be used are left out;
+ * srv_route_from_pkt - interpret a DNS answer to the SRV question qname
+ * (an answer dns_client_query has checked). Records of other owners are
+ * ignored; CNAMEs from qname are followed. NXDOMAIN or no SRV record: NOTFOUND. One record with
+ * target ".": NOSERVICE (RFC 2782). Error codes: RETRY. Records that cannot be used are left out;
  * when none is left the route is FAIL, naming the first fault.
  */
 void srv_route_from_pkt(const ldns_pkt *pkt, const char *qname, struct route *out)
@@ -78,14 +79,14 @@ void srv_route_from_pkt(const ldns_pkt *pkt, const char *qname, struct route *ou
 	out->source = ROUTE_SRC_DNS;
 	mx_strlcpy(out->origin, qname, sizeof(out->origin));
 	out->secure = ldns_pkt_ad(pkt);
-	st = dns_pkt_classify(pkt, qname, LDNS_RR_TYPE_SRV, out->reason, sizeof(out->reason));
+	/* Only the records of qname (or of the end of its CNAME chain) count. */
+	st = dns_answer_rrs(pkt, qname, LDNS_RR_TYPE_SRV, &srvs, &out->ttl, out->reason,
+			    sizeof(out->reason));
 	if (st != ROUTE_OK) {
 		out->status = st;
 		return;
 	}
-	srvs = ldns_pkt_rr_list_by_type(pkt, LDNS_RR_TYPE_SRV, LDNS_SECTION_ANSWER);
 	total = srvs ? ldns_rr_list_rr_count(srvs) : 0;
-	out->ttl = dns_rrlist_min_ttl(srvs);
 	for (size_t i = 0; i < total; i++) {
 		struct route_target t;
 		char rwhy[512];

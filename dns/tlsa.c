@@ -11,7 +11,8 @@
 
 /*
  * tlsa_lookup - the TLSA records at _port._tcp.host. Records that cannot
- * be used (wrong field count or size) are left out. Only a secure answer
+ * be used (wrong field count or size), and records of any other owner than
+ * that name or its CNAME chain, are left out. Only a secure answer
  * may authenticate a server: the caller checks out->secure.
  */
 void tlsa_lookup(struct route_ctx *ctx, const char *host, uint16_t port, struct tlsa_set *out)
@@ -27,13 +28,12 @@ void tlsa_lookup(struct route_ctx *ctx, const char *host, uint16_t port, struct 
 	if (out->status != ROUTE_OK)
 		return;
 	out->secure = ldns_pkt_ad(pkt);
-	out->status =
-		dns_pkt_classify(pkt, qname, LDNS_RR_TYPE_TLSA, out->reason, sizeof(out->reason));
+	out->status = dns_answer_rrs(pkt, qname, LDNS_RR_TYPE_TLSA, &rrs, NULL, out->reason,
+				     sizeof(out->reason));
 	if (out->status != ROUTE_OK) {
 		ldns_pkt_free(pkt);
 		return;
 	}
-	rrs = ldns_pkt_rr_list_by_type(pkt, LDNS_RR_TYPE_TLSA, LDNS_SECTION_ANSWER);
 	for (size_t i = 0; rrs && i < ldns_rr_list_rr_count(rrs); i++) {
 		const ldns_rr *rr = ldns_rr_list_rr(rrs, i);
 		const ldns_rdf *u, *s, *m, *d;

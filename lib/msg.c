@@ -43,6 +43,23 @@ void msg_set_file(const char *path)
 	}
 }
 
+/*
+ * msg_sanitize - what reaches a log line is one line of printable text:
+ * remote replies, client addresses and DNS names carry whatever bytes a
+ * stranger chose. A line break (a multi-line reply) becomes a space, any
+ * other control character '?', as Postfix writes them; so no text can
+ * forge a log line of its own or a terminal escape.
+ */
+void msg_sanitize(char *text)
+{
+	for (unsigned char *p = (unsigned char *)text; *p; p++) {
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+		else if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	}
+}
+
 /* vlog - one line to every destination */
 static void vlog(int prio, const char *prefix, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
@@ -52,6 +69,7 @@ static void vlog(int prio, const char *prefix, const char *fmt, va_list ap)
 	int n;
 
 	vsnprintf(text, sizeof(text), fmt, ap);
+	msg_sanitize(text);
 	if (msg_where & MSG_TO_SYSLOG)
 		syslog(LOG_MAIL | prio, "%s%s", prefix, text);
 	if (msg_fd >= 0 || (msg_where & MSG_TO_STDERR)) {

@@ -9,6 +9,7 @@
 
 void msg_init(const char *ident, int where);
 void msg_set_file(const char *path);
+void msg_sanitize(char *text);
 void msg_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void msg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void msg_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -33,6 +33,7 @@ struct mx_config {
 	char *dns_route_prefix;
 	unsigned dns_timeout;
 	unsigned dns_attempts;
+	bool dns_trust_ad;
 	char *allowed_networks;
 	int tls_mode;
 	char *tls_ca_file;
@@ -41,6 +42,9 @@ struct mx_config {
 	unsigned command_timeout;
 	unsigned data_done_timeout;
 	unsigned connection_cache_time;
+	unsigned transaction_recipient_limit;
+	unsigned lmtp_recipient_limit;
+	unsigned line_length_limit;
 	unsigned delivery_time_limit;
 	char *local_ports;
 	unsigned mx_port;

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,4 +149,62 @@ bool mx_parse_uint(const char *s, unsigned long max, unsigned long *out)
 		return false;
 	*out = v;
 	return true;
+}
+
+/* mx_buf_reserve - room for n more bytes and a NUL */
+static void mx_buf_reserve(struct mx_buf *b, size_t n)
+{
+	if (b->cap - b->len > n)
+		return;
+	if (n > SIZE_MAX / 2 - b->len)
+		mx_oom();
+	size_t want = b->len + n + 1;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < want)
+		cap *= 2;
+	b->data = mx_realloc(b->data, cap);
+	b->cap = cap;
+}
+
+/* mx_buf_append - add bytes */
+void mx_buf_append(struct mx_buf *b, const void *p, size_t n)
+{
+	mx_buf_reserve(b, n);
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+/* mx_buf_vprintf - add formatted text, however long it is */
+void mx_buf_vprintf(struct mx_buf *b, const char *fmt, va_list ap)
+{
+	va_list again;
+	int n;
+
+	va_copy(again, ap);
+	n = vsnprintf(NULL, 0, fmt, again);
+	va_end(again);
+	if (n < 0)
+		mx_oom(); /* only an invalid format or EOVERFLOW: nothing to send */
+	mx_buf_reserve(b, (size_t)n);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+}
+
+/* mx_buf_printf - add formatted text */
+void mx_buf_printf(struct mx_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	mx_buf_vprintf(b, fmt, ap);
+	va_end(ap);
+}
+
+/* mx_buf_free - release, and leave an empty buffer */
+void mx_buf_free(struct mx_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
 }

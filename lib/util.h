@@ -19,4 +19,16 @@ size_t mx_strlcpy(char *dst, const char *src, size_t size);
 void mx_printable(char *s);
 bool mx_parse_uint(const char *s, unsigned long max, unsigned long *out);
 
+/* mx_buf - a byte buffer that grows: what a command or a line needs, never a fixed size */
+struct mx_buf {
+	char *data; /* NUL-terminated after every append */
+	size_t len, cap;
+};
+
+void mx_buf_append(struct mx_buf *b, const void *p, size_t n);
+void mx_buf_printf(struct mx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void mx_buf_vprintf(struct mx_buf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+void mx_buf_free(struct mx_buf *b);
+
 #endif

@@ -20,10 +20,14 @@ static bool exchange(struct smtp_conn *c, const char *cmd, unsigned timeout_ms,
 	int rc;
 
 	if (cmd) {
-		char buf[600];
-		int n = snprintf(buf, sizeof(buf), "%s\r\n", cmd);
+		struct mx_buf buf = {0};
+		int wrc;
+
+		mx_buf_printf(&buf, "%s\r\n", cmd);
 		printf("       >>> %s\n", cmd);
-		if (conn_write(c, buf, (size_t)n, timeout_ms, err, sizeof(err)) <= 0) {
+		wrc = conn_write(c, buf.data, buf.len, timeout_ms, err, sizeof(err));
+		mx_buf_free(&buf);
+		if (wrc <= 0) {
 			printf("       !!! %s\n", err);
 			return false;
 		}

@@ -47,11 +47,13 @@ static void remember(struct attempt_state *as, enum rcpt_state state, const char
 	va_end(ap);
 }
 
-/* set_all - every recipient of the domain gets the same outcome */
+/* set_all - every recipient of the domain not settled yet gets the same outcome */
 static void set_all(struct rcpt_outcome *r, size_t n, enum rcpt_state state, const char *dsn,
 		    const char *relay, const char *tls, const char *text)
 {
 	for (size_t i = 0; i < n; i++) {
+		if (r[i].state != RCPT_PENDING)
+			continue;
 		outcome_set(&r[i], state, dsn, "%s", text);
 		mx_strlcpy(r[i].relay, relay, sizeof(r[i].relay));
 		mx_strlcpy(r[i].tls, tls, sizeof(r[i].tls));
@@ -73,88 +75,96 @@ static SSL_CTX *tls_ctx_for(struct transport *t, int mode, char *err, size_t err
 	return t->tls_ctx;
 }
 
-/* reply_text - Postfix's words for a server's refusal */
-static void reply_text(const struct smtp_result *res, const char *relay, const char *rcpt,
-		       char *out, size_t outlen)
+/* reply_text - Postfix's words for a server's refusal (rcpt: for a reply to RCPT TO) */
+static void reply_text(const char *reply, enum smtp_stage stage, const char *relay,
+		       const char *rcpt, char *out, size_t outlen)
 {
-	char line[SMTP_REPLY_TEXT];
-
-	smtp_reply_oneline(&res->reply, line, sizeof(line));
-	if (res->stage == STAGE_RCPT)
-		snprintf(out, outlen, "<%s>: host %s said: %s (in reply to %s)", rcpt, relay, line,
-			 smtp_stage_command(res->stage));
+	if (rcpt)
+		snprintf(out, outlen, "<%s>: host %s said: %s (in reply to %s)", rcpt, relay, reply,
+			 smtp_stage_command(stage));
 	else
-		snprintf(out, outlen, "host %s said: %s (in reply to %s)", relay, line,
-			 smtp_stage_command(res->stage));
+		snprintf(out, outlen, "host %s said: %s (in reply to %s)", relay, reply,
+			 smtp_stage_command(stage));
 }
 
 /* failure_text - a failure that is not a reply */
-static void failure_text(const struct smtp_result *res, const char *relay, char *out, size_t outlen)
+static void failure_text(const char *why, enum smtp_stage stage, const char *dsn, const char *relay,
+			 char *out, size_t outlen)
 {
-	if (res->stage == STAGE_CONNECT)
-		snprintf(out, outlen, "connect to %s: %s", relay, res->why);
-	else if (res->stage == STAGE_DOT && res->dsn[0] == '4' &&
-		 strstr(res->why, "sending") == NULL)
-		snprintf(out, outlen, "%s: %s -- message may be sent more than once", relay,
-			 res->why);
+	if (stage == STAGE_CONNECT)
+		snprintf(out, outlen, "connect to %s: %s", relay, why);
+	else if (stage == STAGE_DOT && dsn[0] == '4' && strstr(why, "sending") == NULL)
+		snprintf(out, outlen, "%s: %s -- message may be sent more than once", relay, why);
 	else
-		snprintf(out, outlen, "%s: %s", relay, res->why);
+		snprintf(out, outlen, "%s: %s", relay, why);
+}
+
+/* result_text - the text of an attempt that ended for the recipients still pending */
+static void result_text(const struct smtp_result *res, const char *relay, char *out, size_t outlen)
+{
+	char line[SMTP_REPLY_TEXT];
+
+	if (res->have_reply) {
+		smtp_reply_oneline(&res->reply, line, sizeof(line));
+		reply_text(line, res->stage, relay, NULL, out, outlen);
+	} else {
+		failure_text(res->why, res->stage, res->dsn, relay, out, outlen);
+	}
 }
 
 /*
- * rcpt_outcomes - a transaction ended at RCPT with several recipients:
- * nothing was sent. Each refused recipient gets its own reply; the
- * accepted ones wait for the next try (see outcome_combine).
+ * settle_outcomes - the recipients that this attempt settled, each by its
+ * own reply (RFC 5321: one refused recipient never holds back the others).
  */
-static void rcpt_outcomes(const struct smtp_result *res, const struct smtp_reply *replies,
-			  const char *relay, const char *tls, struct rcpt_outcome *r, size_t n)
+static void settle_outcomes(const struct smtp_rcpt *sr, const char *relay, const char *tls,
+			    unsigned conn_use, struct rcpt_outcome *r, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		struct smtp_result one = *res;
+		char text[1200], dsn[16];
+		enum rcpt_state state;
 
+		if (r[i].state != RCPT_PENDING || sr[i].state == SMTP_RCPT_PENDING)
+			continue;
+		mx_strlcpy(dsn, sr[i].dsn, sizeof(dsn));
+		switch (sr[i].state) {
+		case SMTP_RCPT_SENT: state = RCPT_SENT; break;
+		case SMTP_RCPT_PERM: state = RCPT_BOUNCE; break;
+		default:
+			state = RCPT_DEFER;
+			dsn[0] = '4'; /* a deferral never carries a 5.X.X code */
+			break;
+		}
+		if (state == RCPT_SENT)
+			mx_strlcpy(text, sr[i].text, sizeof(text));
+		else if (sr[i].is_reply)
+			reply_text(sr[i].text, sr[i].stage, relay,
+				   sr[i].stage == STAGE_RCPT ? r[i].rcpt : NULL, text,
+				   sizeof(text));
+		else
+			failure_text(sr[i].text, sr[i].stage, dsn, relay, text, sizeof(text));
+		outcome_set(&r[i], state, dsn, "%s", text);
 		mx_strlcpy(r[i].relay, relay, sizeof(r[i].relay));
 		mx_strlcpy(r[i].tls, tls, sizeof(r[i].tls));
-		if (replies[i].done && replies[i].code / 100 != 2) {
-			char text[1200], dsn[16];
-
-			one.reply = replies[i];
-			reply_text(&one, relay, r[i].rcpt, text, sizeof(text));
-			if (replies[i].enh[0])
-				mx_strlcpy(dsn, replies[i].enh, sizeof(dsn));
-			else
-				snprintf(dsn, sizeof(dsn), "%d.0.0", replies[i].code / 100);
-			outcome_set(&r[i], replies[i].code >= 500 ? RCPT_BOUNCE : RCPT_DEFER, dsn,
-				    "%s", text);
-		} else {
-			outcome_set(
-				&r[i], RCPT_DEFER, "4.5.3",
-				"<%s>: not sent: another recipient of this delivery was refused "
-				"by %s, and one exit status covers all (use a recipient limit of "
-				"1)",
-				r[i].rcpt, relay);
-			r[i].collateral = true;
-		}
+		r[i].conn_use = conn_use;
 	}
 }
 
 /*
  * try_address - one attempt (and a plain-text retry for tls=may after a
- * failed handshake). Returns true when the domain is done (sent or final).
+ * failed handshake) for the recipients still pending. Returns true when
+ * none is left pending (each sent or final).
  */
 static bool try_address(struct transport *t, const struct route_target *target, int tls_mode,
 			const struct tlsa_set *dane, const struct route_addr *addr,
-			const char *domain, struct rcpt_outcome *r, size_t n,
+			const char *domain, struct rcpt_outcome *r, struct smtp_rcpt *sr, size_t n,
 			struct attempt_state *as)
 {
-	const char *rcpts[n ? n : 1];
 	const struct secret *cred = NULL;
 	struct smtp_request req;
 	struct smtp_result res;
 	char relay[320], text[1200], err[256];
 	int auth_tls = MX_TLS_NONE;
 
-	for (size_t i = 0; i < n; i++)
-		rcpts[i] = r[i].rcpt;
 	snprintf(relay, sizeof(relay), "%s[%s]:%u", target->host, addr->text, target->port);
 	if (t->secrets)
 		cred = secrets_find(t->secrets, target->host, target->literal, target->port,
@@ -176,8 +186,9 @@ static bool try_address(struct transport *t, const struct route_target *target, 
 	memset(&req, 0, sizeof(req));
 	req.msg = t->msg;
 	req.sender = t->sender;
-	req.rcpts = rcpts;
+	req.rcpts = sr;
 	req.nrcpts = n;
+	req.rcpt_limit = t->cfg->transaction_recipient_limit;
 	req.helo_name = t->helo_name;
 	req.host = target->host;
 	req.literal = target->literal;
@@ -200,9 +211,6 @@ static bool try_address(struct transport *t, const struct route_target *target, 
 			return false;
 		}
 	}
-	struct smtp_reply replies[n ? n : 1];
-	memset(replies, 0, sizeof(replies));
-	req.rcpt_replies = replies;
 	req.cache = t->cache;
 	smtp_deliver(&req, &res);
 	if (res.verdict == SMTP_NEXT && res.tls_failed && tls_mode == MX_TLS_MAY &&
@@ -222,11 +230,10 @@ static bool try_address(struct transport *t, const struct route_target *target, 
 	if (res.tls_used)
 		snprintf(tls, sizeof(tls), "%s%s", res.tls.protocol,
 			 res.tls.dane ? "/DANE" : (res.tls.verified ? "/verified" : ""));
-	if (res.have_reply)
-		reply_text(&res, relay, rcpts[res.bad_rcpt < n ? res.bad_rcpt : 0], text,
-			   sizeof(text));
-	else
-		failure_text(&res, relay, text, sizeof(text));
+	settle_outcomes(sr, relay, tls, res.conn_use, r, n);
+	if (outcome_count(r, n, RCPT_PENDING) == 0)
+		return true;
+	result_text(&res, relay, text, sizeof(text));
 	if (auth_tls != MX_TLS_NONE && res.verdict == SMTP_NEXT && res.stage <= STAGE_TLS &&
 	    strncmp(res.dsn, "4.7.", 4) == 0) {
 		/* TLS fell short of what the credentials need: say so, not only why. */
@@ -247,26 +254,10 @@ static bool try_address(struct transport *t, const struct route_target *target, 
 		as->sessions++;
 
 	switch (res.verdict) {
-	case SMTP_SENT: {
-		char line[SMTP_REPLY_TEXT];
-		smtp_reply_oneline(&res.reply, line, sizeof(line));
-		for (size_t i = 0; i < n; i++) {
-			outcome_set(&r[i], RCPT_SENT, res.dsn, "%s", line);
-			mx_strlcpy(r[i].relay, relay, sizeof(r[i].relay));
-			mx_strlcpy(r[i].tls, tls, sizeof(r[i].tls));
-			r[i].conn_use = res.conn_use;
-		}
-		return true;
-	}
 	case SMTP_TEMP:
 	case SMTP_PERM: {
 		enum rcpt_state st = res.verdict == SMTP_PERM ? RCPT_BOUNCE : RCPT_DEFER;
 		char dsn[16];
-
-		if (res.stage == STAGE_RCPT && n > 1) {
-			rcpt_outcomes(&res, replies, relay, tls, r, n);
-			return true;
-		}
 
 		/* A deferral never carries a 5.X.X code, whatever the server said. */
 		mx_strlcpy(dsn, res.dsn, sizeof(dsn));
@@ -275,6 +266,7 @@ static bool try_address(struct transport *t, const struct route_target *target, 
 		set_all(r, n, st, dsn, relay, tls, text);
 		return true;
 	}
+	case SMTP_SENT: /* nothing failed, yet some are pending: cannot be; try elsewhere */
 	case SMTP_NEXT:
 		msg_info("%s: %s", t->queue_id, text);
 		remember(as, res.dsn[0] == '5' ? RCPT_BOUNCE : RCPT_DEFER, res.dsn, relay, "%s",
@@ -353,6 +345,10 @@ static void try_route(struct transport *t, const struct route *route, bool mx, c
 	size_t hosts_without_address = 0;
 	const char *limit = NULL;
 	unsigned limit_value = 0;
+	struct smtp_rcpt *sr = mx_calloc(n ? n : 1, sizeof(*sr));
+
+	for (size_t i = 0; i < n; i++)
+		sr[i].addr = r[i].rcpt;
 
 	for (size_t ti = 0; ti < route->ntargets && limit == NULL; ti++) {
 		const struct route_target *target = &route->targets[ti];
@@ -393,7 +389,7 @@ static void try_route(struct transport *t, const struct route *route, bool mx, c
 				set_all(r, n, RCPT_BOUNCE, "5.4.6", relay, "", text);
 				tlsa_set_clear(&dane);
 				route_addrs_clear(&addrs);
-				return;
+				goto out;
 			}
 			if (a->refused) {
 				msg_warn("%s: %s: destination guard: %s", t->queue_id, relay,
@@ -415,10 +411,10 @@ static void try_route(struct transport *t, const struct route *route, bool mx, c
 			}
 			as.addresses++;
 			if (try_address(t, target, tls_mode, dane.count ? &dane : NULL, a, domain,
-					r, n, &as)) {
+					r, sr, n, &as)) {
 				tlsa_set_clear(&dane);
 				route_addrs_clear(&addrs);
-				return;
+				goto out;
 			}
 		}
 		tlsa_set_clear(&dane);
@@ -427,9 +423,7 @@ static void try_route(struct transport *t, const struct route *route, bool mx, c
 	if (mx_now_ms() >= t->limit_ms) {
 		set_all(r, n, RCPT_DEFER, "4.4.7", as.have ? as.relay : "none", "",
 			"delivery time limit reached (delivery_time_limit); will try again later");
-		return;
-	}
-	if (limit) {
+	} else if (limit) {
 		/*
 		 * More of the route was left: whatever the last server said, the
 		 * others may take the mail. Defer, naming the limit.
@@ -447,17 +441,19 @@ static void try_route(struct transport *t, const struct route *route, bool mx, c
 			 "rest of the route was not tried",
 			 t->queue_id, domain, limit, limit_value, as.targets, as.addresses);
 		set_all(r, n, RCPT_DEFER, dsn, as.relay, as.tls, text);
-		return;
-	}
-	if (mx && hosts_without_address == route->ntargets) {
+	} else if (mx && hosts_without_address == route->ntargets) {
 		/* RFC 5321: no MX host with an address means the domain cannot take mail. */
 		set_all(r, n, RCPT_BOUNCE, route->ntargets == 1 ? "5.1.2" : "5.4.4", "none", "",
 			as.text);
-		return;
+	} else {
+		if (!as.have)
+			remember(&as, RCPT_DEFER, "4.4.1", "none",
+				 "no target of the route could be tried");
+		set_all(r, n, as.state, as.dsn, as.relay, as.tls, as.text);
 	}
-	if (!as.have)
-		remember(&as, RCPT_DEFER, "4.4.1", "none", "no target of the route could be tried");
-	set_all(r, n, as.state, as.dsn, as.relay, as.tls, as.text);
+out:
+	smtp_rcpts_free(sr, n);
+	free(sr);
 }
 
 /*

@@ -24,7 +24,7 @@
 #include "util.h"
 
 #define LMTP_IDLE_MS	 (300 * 1000) /* the client's silence we wait out between commands */
-#define LMTP_LINE_MAX	 4096
+#define LMTP_LINE_MAX	 8192
 #define LMTP_MESSAGE_MAX ((size_t)1 << 30)
 
 /* What one connection keeps across messages. */
@@ -105,7 +105,7 @@ static bool say(struct lmtp_session *ls, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static bool say(struct lmtp_session *ls, const char *fmt, ...)
 {
-	char line[1100], err[256];
+	char line[4096], err[256];
 	va_list ap;
 	int n;
 
@@ -130,43 +130,68 @@ static char *path_arg(const char *arg)
 	return mx_strndup(lt + 1, (size_t)(gt - lt - 1));
 }
 
-/* read_data - the message after DATA, dot-unstuffed, lines ending in CR LF */
+/* read_command - one command line; 2 for one too long (read to its end and dropped) */
+static int read_command(struct lmtp_session *ls, char *line, size_t *n)
+{
+	char err[256];
+	bool eol;
+	int rc = conn_read_piece(&ls->conn, line, LMTP_LINE_MAX, n, &eol, LMTP_IDLE_MS, err,
+				 sizeof(err));
+
+	if (rc <= 0 || eol)
+		return rc;
+	while (rc == 1 && !eol) {
+		char rest[LMTP_LINE_MAX + 1];
+		size_t m;
+
+		rc = conn_read_piece(&ls->conn, rest, LMTP_LINE_MAX, &m, &eol, LMTP_IDLE_MS, err,
+				     sizeof(err));
+	}
+	return rc == 1 ? 2 : rc;
+}
+
+/*
+ * read_data - the message after DATA, dot-unstuffed, lines ending in CR LF.
+ * A line may be of any length (it is read a piece at a time and folded
+ * later, if line_length_limit says so): a client's long line is no reason
+ * to drop the session without a reply.
+ */
 static int read_data(struct lmtp_session *ls, char **data, size_t *len)
 {
-	size_t cap = 65536, used = 0;
-	char *buf = mx_malloc(cap), line[LMTP_LINE_MAX + 1], err[256];
+	struct mx_buf buf = {0};
+	char piece[LMTP_LINE_MAX + 1], err[256];
 	size_t n;
-	bool too_big = false;
+	bool too_big = false, line_start = true, eol;
 
 	for (;;) {
-		int rc = conn_read_line(&ls->conn, line, LMTP_LINE_MAX, &n, LMTP_IDLE_MS, err,
-					sizeof(err));
+		int rc = conn_read_piece(&ls->conn, piece, LMTP_LINE_MAX, &n, &eol, LMTP_IDLE_MS,
+					 err, sizeof(err));
 		if (rc <= 0) {
-			free(buf);
+			mx_buf_free(&buf);
 			return -1;
 		}
-		if (n == 1 && line[0] == '.')
+		const char *p = piece;
+		if (line_start && eol && n == 1 && piece[0] == '.')
 			break;
-		const char *p = line[0] == '.' ? line + 1 : line;
-		size_t plen = line[0] == '.' ? n - 1 : n;
-		if (used + plen + 2 > LMTP_MESSAGE_MAX) {
+		if (line_start && n > 0 && piece[0] == '.') {
+			p++;
+			n--;
+		}
+		line_start = eol;
+		if (too_big || buf.len + n + 2 > LMTP_MESSAGE_MAX) {
 			too_big = true;
 			continue;
 		}
-		while (used + plen + 2 > cap) {
-			cap *= 2;
-			buf = mx_realloc(buf, cap);
-		}
-		memcpy(buf + used, p, plen);
-		memcpy(buf + used + plen, "\r\n", 2);
-		used += plen + 2;
+		mx_buf_append(&buf, p, n);
+		if (eol)
+			mx_buf_append(&buf, "\r\n", 2);
 	}
 	if (too_big) {
-		free(buf);
+		mx_buf_free(&buf);
 		return 1;
 	}
-	*data = buf;
-	*len = used;
+	*data = buf.data ? buf.data : mx_strdup("");
+	*len = buf.len;
 	return 0;
 }
 
@@ -187,7 +212,7 @@ static bool deliver_data(struct lmtp_session *ls, const char *sender, char **rcp
 		free(out);
 		return ok;
 	}
-	message_prepare(raw, rawlen, ls->cfg->tag_header, &msg);
+	message_prepare(raw, rawlen, ls->cfg->tag_header, ls->cfg->line_length_limit, &msg);
 	memset(&t, 0, sizeof(t));
 	snprintf(qid, sizeof(qid), "L%ld.%lu", (long)getpid(), ++ls->messages);
 	t.cfg = ls->cfg;
@@ -236,7 +261,7 @@ static bool deliver_data(struct lmtp_session *ls, const char *sender, char **rcp
 int lmtp_serve(int in, int out, const char *config_path)
 {
 	struct lmtp_session ls;
-	char line[LMTP_LINE_MAX + 1], err[256], *sender = NULL, **rcpts = NULL;
+	char line[LMTP_LINE_MAX + 1], *sender = NULL, **rcpts = NULL;
 	size_t n, nrcpt = 0;
 	int rc = 0;
 
@@ -258,9 +283,13 @@ int lmtp_serve(int in, int out, const char *config_path)
 		    conn_wait(&ls.conn, POLLIN,
 			      mx_now_ms() + (long long)ls.cfg->connection_cache_time * 1000) == 0)
 			smtp_cache_close(&ls.cache);
-		if (conn_read_line(&ls.conn, line, LMTP_LINE_MAX, &n, LMTP_IDLE_MS, err,
-				   sizeof(err)) <= 0)
+		int got = read_command(&ls, line, &n);
+		if (got <= 0)
 			break;
+		if (got == 2) {
+			say(&ls, "500 5.5.2 Error: line too long");
+			continue;
+		}
 		if (strncasecmp(line, "LHLO", 4) == 0) {
 			say(&ls, "250-%s", ls.hostname);
 			say(&ls, "250-PIPELINING");
@@ -279,6 +308,11 @@ int lmtp_serve(int in, int out, const char *config_path)
 			} else if (r == NULL || *r == '\0') {
 				free(r);
 				say(&ls, "501 5.5.4 Syntax: RCPT TO:<address>");
+			} else if (nrcpt >= ls.cfg->lmtp_recipient_limit) {
+				/* lmtp(8) sends the rest in a later transaction. */
+				free(r);
+				say(&ls,
+				    "452 4.5.3 Error: too many recipients (lmtp_recipient_limit)");
 			} else {
 				rcpts = mx_realloc(rcpts, (nrcpt + 1) * sizeof(*rcpts));
 				rcpts[nrcpt++] = r;

@@ -97,7 +97,7 @@ int main(int argc, char **argv)
 	const char *config_path = MX_CONFIG_FILE, *queue_id = "NOQUEUE", *sender = NULL;
 	const char *lmtp = NULL;
 	const struct rcpt_outcome *which;
-	char *raw, err[512];
+	char *raw, err[1400];
 	size_t rawlen, nrcpt;
 	int ch, code;
 
@@ -157,7 +157,7 @@ int main(int argc, char **argv)
 		msg_error("%s: %s", queue_id, err);
 		answer(EX_TEMPFAIL, "4.3.0", err);
 	}
-	message_prepare(raw, rawlen, cfg->tag_header, &msg);
+	message_prepare(raw, rawlen, cfg->tag_header, cfg->line_length_limit, &msg);
 	free(raw);
 
 	t.cfg = cfg;
@@ -171,12 +171,19 @@ int main(int argc, char **argv)
 		out[i].rcpt = argv[optind + (int)i];
 	deliver_message(&t, out, nrcpt);
 	code = outcome_combine(out, nrcpt, &which);
-	if (code == EX_TEMPFAIL && which && which->state == RCPT_BOUNCE) {
-		msg_warn("%s: some recipients were sent and others not: all are deferred and the "
-			 "sent ones may get a second copy (set the recipient limit to 1)",
-			 queue_id);
-	}
 	if (code == EX_OK)
 		answer(EX_OK, "2.0.0", "");
+	size_t nsent = outcome_count(out, nrcpt, RCPT_SENT);
+	if (nsent > 0) {
+		/* One status covers all (see outcome_combine): say what it hides. */
+		msg_warn("%s: %zu of %zu recipients were sent, the others not; pipe(8) takes one "
+			 "status, so the sent ones are %s too (set the transport's "
+			 "destination_recipient_limit to 1)",
+			 queue_id, nsent, nrcpt,
+			 code == EX_TEMPFAIL ? "deferred and may get a second copy" : "bounced");
+		snprintf(err, sizeof(err), "%s (%zu other recipients of this delivery were sent)",
+			 which->text, nsent);
+		answer(code, which->dsn, err);
+	}
 	answer(code, which->dsn, which->text);
 }

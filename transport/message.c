@@ -72,13 +72,41 @@ static void append(struct message *m, size_t *cap, const char *p, size_t n)
 }
 
 /*
+ * append_line - one line, dot-stuffed, with CR LF. A line longer than
+ * limit is folded as Postfix's smtp_line_length_limit does: pieces of at
+ * most limit bytes on the wire (a stuffed dot counts), each after the first
+ * starting with a space, so that no piece can read as the final dot.
+ */
+static void append_line(struct message *m, size_t *cap, const char *line, size_t len,
+			unsigned limit)
+{
+	size_t start = m->datalen, piece, dot = len > 0 && line[0] == '.';
+
+	if (limit == 1)
+		limit = 2; /* a piece needs room for its space and one byte */
+	if (dot)
+		append(m, cap, ".", 1);
+	piece = limit == 0 || len + dot <= limit ? len : limit - dot;
+	append(m, cap, line, piece);
+	for (size_t pos = piece; pos < len; pos += piece) {
+		piece = len - pos < limit - 1 ? len - pos : limit - 1;
+		append(m, cap, "\r\n ", 3);
+		append(m, cap, line + pos, piece);
+	}
+	append(m, cap, "\r\n", 2);
+	m->size += m->datalen - start - dot;
+}
+
+/*
  * message_prepare - the bytes to send after DATA. Every line ends in CR LF
  * (a bare LF becomes CR LF), a line that starts with "." gets another one
- * (RFC 5321 4.5.2), and the message ends with ".\r\n". Header fields named
- * tag_header, with their continuation lines, are left out: they only route
- * the message inside this relay. Nothing else changes.
+ * (RFC 5321 4.5.2), the message ends with ".\r\n", and a line longer than
+ * line_limit bytes is folded (0: never). Header fields named tag_header,
+ * with their continuation lines, are left out: they only route the message
+ * inside this relay. Nothing else changes.
  */
-void message_prepare(const char *raw, size_t rawlen, const char *tag_header, struct message *m)
+void message_prepare(const char *raw, size_t rawlen, const char *tag_header, unsigned line_limit,
+		     struct message *m)
 {
 	size_t cap = rawlen + rawlen / 32 + 64, pos = 0;
 	bool in_header = true, skipping = false;
@@ -117,11 +145,7 @@ void message_prepare(const char *raw, size_t rawlen, const char *tag_header, str
 				break;
 			}
 		}
-		if (content > 0 && line[0] == '.')
-			append(m, &cap, ".", 1);
-		append(m, &cap, line, content);
-		append(m, &cap, "\r\n", 2);
-		m->size += content + 2;
+		append_line(m, &cap, line, content, line_limit);
 	}
 	append(m, &cap, ".\r\n", 3);
 }

@@ -15,7 +15,8 @@ struct message {
 };
 
 int message_read(int fd, size_t max, char **raw, size_t *rawlen, char *err, size_t errlen);
-void message_prepare(const char *raw, size_t rawlen, const char *tag_header, struct message *m);
+void message_prepare(const char *raw, size_t rawlen, const char *tag_header, unsigned line_limit,
+		     struct message *m);
 void message_free(struct message *m);
 bool header_name_is(const char *line, size_t len, const char *name);
 void message_add_field(const struct message *m, const char *field, struct message *out);

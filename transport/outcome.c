@@ -51,48 +51,51 @@ int outcome_exit_code(enum rcpt_state state, const char *dsn)
 
 /*
  * outcome_combine - one exit status for an invocation that carried several
- * recipients (the rule documented in mxport-transport(8)):
+ * recipients. pipe(8) takes one status for the whole request, so no rule is
+ * exact (a recipient limit of 1, as contrib sets, makes it so); this one
+ * never loses a recipient and never repeats a delivery without end
+ * (documented in mxport-transport(8)):
  *   every recipient sent: 0;
- *   a transaction in which some recipients were refused sends nothing (all
- *     or nothing: see smtp_session.c); the refused ones bounce or defer on
- *     their own reply, the others are deferred as collateral;
- *   any recipient deferred, or some sent and others not: 75 (the MTA
- *     retries them all: nothing is lost; a recipient already sent may get a
- *     second copy, which only happens when one run carries several domains);
- *   every recipient bounced: the bounce of the first.
+ *   some deferred: 75, with the first deferred one's text. The MTA retries
+ *     them all; one already sent may get a second copy, and the deferral
+ *     ends (a retry sends it, or the queue lifetime bounces it);
+ *   else (bounced, and maybe sent): the bounce of the first bounced one.
+ *     The MTA bounces them all, the sent ones too, and the text says they
+ *     were sent; a 75 here would send them again at every retry, for days.
  * *which is the recipient whose text is reported.
  */
 int outcome_combine(const struct rcpt_outcome *o, size_t n, const struct rcpt_outcome **which)
 {
-	size_t sent = 0, bounced = 0;
+	size_t sent = 0;
 	const struct rcpt_outcome *first_defer = NULL, *first_bounce = NULL;
 
 	*which = NULL;
 	for (size_t i = 0; i < n; i++) {
-		switch (o[i].state) {
-		case RCPT_SENT: sent++; break;
-		case RCPT_BOUNCE:
-			bounced++;
-			if (!first_bounce)
-				first_bounce = &o[i];
-			break;
-		default:
-			/* Report the cause, not a recipient held back because of it. */
-			if (!first_defer || (first_defer->collateral && !o[i].collateral))
-				first_defer = &o[i];
-			break;
-		}
+		if (o[i].state == RCPT_SENT)
+			sent++;
+		else if (o[i].state == RCPT_BOUNCE && !first_bounce)
+			first_bounce = &o[i];
+		else if (o[i].state != RCPT_BOUNCE && !first_defer)
+			first_defer = &o[i];
 	}
 	if (sent == n)
 		return EX_OK;
 	if (first_defer) {
-		*which = first_bounce && first_defer->collateral ? first_bounce : first_defer;
+		*which = first_defer;
 		return EX_TEMPFAIL;
 	}
 	*which = first_bounce;
-	if (sent > 0)
-		return EX_TEMPFAIL;
 	return outcome_exit_code(RCPT_BOUNCE, first_bounce->dsn);
+}
+
+/* outcome_count - recipients in a state */
+size_t outcome_count(const struct rcpt_outcome *o, size_t n, enum rcpt_state state)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		k += o[i].state == state;
+	return k;
 }
 
 /* outcome_state_name - for status= in the log */

@@ -20,13 +20,13 @@ struct rcpt_outcome {
 	char relay[320];   /* "host[addr]:port" or "none" */
 	char tls[48];	   /* protocol and cipher, or "" */
 	unsigned conn_use; /* 2 and up: sent on a connection kept from earlier messages */
-	bool collateral;   /* not sent only because another recipient was refused */
 };
 
 void outcome_set(struct rcpt_outcome *o, enum rcpt_state state, const char *dsn, const char *fmt,
 		 ...) __attribute__((format(printf, 4, 5)));
 int outcome_exit_code(enum rcpt_state state, const char *dsn);
 int outcome_combine(const struct rcpt_outcome *o, size_t n, const struct rcpt_outcome **which);
+size_t outcome_count(const struct rcpt_outcome *o, size_t n, enum rcpt_state state);
 const char *outcome_state_name(enum rcpt_state state);
 
 #endif

@@ -162,6 +162,50 @@ static int fill(struct smtp_conn *c, long long until, char *err, size_t errlen)
 }
 
 /*
+ * conn_read_piece - up to max bytes of a line (max below the buffer's size),
+ * without its CR LF (a bare LF also ends a line); *eol says whether the line
+ * ended with this piece. So lines of any length can be read, a piece at a
+ * time. Returns 1 with a piece, 0 on timeout (err says which), -1 on a lost
+ * connection.
+ */
+int conn_read_piece(struct smtp_conn *c, char *out, size_t max, size_t *len, bool *eol,
+		    unsigned timeout_ms, char *err, size_t errlen)
+{
+	long long until = mx_now_ms() + timeout_ms;
+
+	for (;;) {
+		size_t avail = c->len - c->pos;
+		char *nl = memchr(c->buf + c->pos, '\n', avail);
+		size_t keep = 0;
+
+		if (nl) {
+			keep = (size_t)(nl - (c->buf + c->pos));
+			if (keep > 0 && c->buf[c->pos + keep - 1] == '\r')
+				keep--;
+		}
+		if (nl && keep <= max) {
+			memcpy(out, c->buf + c->pos, keep);
+			out[keep] = '\0';
+			*len = keep;
+			*eol = true;
+			c->pos += (size_t)(nl - (c->buf + c->pos)) + 1;
+			return 1;
+		}
+		if (nl || avail > max) {
+			memcpy(out, c->buf + c->pos, max);
+			out[max] = '\0';
+			*len = max;
+			*eol = false;
+			c->pos += max;
+			return 1;
+		}
+		int rc = fill(c, until, err, errlen);
+		if (rc <= 0)
+			return rc;
+	}
+}
+
+/*
  * conn_read_line - one line without CR LF (a bare LF also ends a line).
  * Returns 1 with a line, 0 on timeout (err says which), -1 on a lost
  * connection or a line longer than max.
@@ -169,35 +213,14 @@ static int fill(struct smtp_conn *c, long long until, char *err, size_t errlen)
 int conn_read_line(struct smtp_conn *c, char *line, size_t max, size_t *len, unsigned timeout_ms,
 		   char *err, size_t errlen)
 {
-	long long until = mx_now_ms() + timeout_ms;
+	bool eol;
+	int rc = conn_read_piece(c, line, max, len, &eol, timeout_ms, err, errlen);
 
-	for (;;) {
-		char *nl = memchr(c->buf + c->pos, '\n', c->len - c->pos);
-
-		if (nl) {
-			size_t n = (size_t)(nl - (c->buf + c->pos));
-			size_t keep = n;
-
-			if (keep > 0 && c->buf[c->pos + keep - 1] == '\r')
-				keep--;
-			if (keep > max) {
-				snprintf(err, errlen, "reply line longer than %zu bytes", max);
-				return -1;
-			}
-			memcpy(line, c->buf + c->pos, keep);
-			line[keep] = '\0';
-			*len = keep;
-			c->pos += n + 1;
-			return 1;
-		}
-		if (c->len - c->pos > max + 1) {
-			snprintf(err, errlen, "reply line longer than %zu bytes", max);
-			return -1;
-		}
-		int rc = fill(c, until, err, errlen);
-		if (rc <= 0)
-			return rc;
+	if (rc == 1 && !eol) {
+		snprintf(err, errlen, "line longer than %zu bytes", max);
+		return -1;
 	}
+	return rc;
 }
 
 /* conn_has_buffered - unread input is waiting (used to catch a peer that talks out of turn) */

@@ -20,6 +20,8 @@ struct smtp_conn {
 long long mx_now_ms(void);
 int conn_connect(struct smtp_conn *c, const struct sockaddr *sa, socklen_t salen,
 		 unsigned timeout_ms, long long limit_ms, char *err, size_t errlen);
+int conn_read_piece(struct smtp_conn *c, char *out, size_t max, size_t *len, bool *eol,
+		    unsigned timeout_ms, char *err, size_t errlen);
 int conn_read_line(struct smtp_conn *c, char *line, size_t max, size_t *len, unsigned timeout_ms,
 		   char *err, size_t errlen);
 int conn_write(struct smtp_conn *c, const void *data, size_t len, unsigned timeout_ms, char *err,

@@ -10,6 +10,8 @@
 #include <openssl/evp.h>
 
 #include "mxconfig.h"
+#include "mime7bit.h"
+#include "smtp_cmd.h"
 #include "smtp_conn.h"
 #include "smtp_session.h"
 #include "util.h"
@@ -20,6 +22,8 @@ struct session {
 	struct smtp_conn conn;
 	struct smtp_reply ehlo; /* the EHLO reply: the server's extensions */
 	bool esmtp;
+	size_t settled;		   /* recipients settled on this connection */
+	const struct message *msg; /* what DATA sends: req->msg, or its 7-bit form */
 };
 
 /* smtp_stage_command - the command a stage's reply answers, for "(in reply to ...)" */
@@ -36,7 +40,8 @@ const char *smtp_stage_command(enum smtp_stage stage)
 	case STAGE_MAIL: return "MAIL FROM command";
 	case STAGE_RCPT: return "RCPT TO command";
 	case STAGE_DATA: return "DATA command";
-	case STAGE_DOT: return "end of DATA";
+	case STAGE_DOT: return "end of DATA command";
+	case STAGE_RSET: return "RSET command";
 	case STAGE_DONE: return "QUIT command";
 	}
 	return "?";
@@ -60,6 +65,15 @@ static void fail(struct session *s, enum smtp_verdict v, const char *dsn, const 
 		s->res->time_limit = true;
 }
 
+/* reply_dsn - the reply's enhanced code when it has one of the reply's own class, else X.0.0 */
+static void reply_dsn(const struct smtp_reply *r, char *dsn, size_t len)
+{
+	if (r->enh[0] && r->enh[0] - '0' == r->code / 100)
+		mx_strlcpy(dsn, r->enh, len);
+	else
+		snprintf(dsn, len, "%d.0.0", r->code / 100);
+}
+
 /*
  * refused - a reply that ends the attempt: 4xx defers, 5xx bounces; the
  * server's enhanced code is used when it has one of the right class.
@@ -70,10 +84,7 @@ static void refused(struct session *s, const struct smtp_reply *r, enum smtp_ver
 	s->res->have_reply = true;
 	s->res->reply = *r;
 	s->res->verdict = r->code >= 500 ? v_if_perm : v_if_temp;
-	if (r->enh[0])
-		mx_strlcpy(s->res->dsn, r->enh, sizeof(s->res->dsn));
-	else
-		snprintf(s->res->dsn, sizeof(s->res->dsn), "%d.0.0", r->code / 100);
+	reply_dsn(r, s->res->dsn, sizeof(s->res->dsn));
 }
 
 /*
@@ -83,14 +94,20 @@ static void refused(struct session *s, const struct smtp_reply *r, enum smtp_ver
  */
 static bool read_reply(struct session *s, struct smtp_reply *r, unsigned timeout_ms)
 {
-	char line[SMTP_LINE_MAX + 1], err[256];
+	char line[SMTP_LINE_MAX + 1], skip_buf[SMTP_LINE_MAX + 1], err[256];
 	size_t len;
 	int rc;
 
 	smtp_reply_init(r);
 	do {
-		rc = conn_read_line(&s->conn, line, SMTP_LINE_MAX, &len, timeout_ms, err,
-				    sizeof(err));
+		bool eol;
+
+		rc = conn_read_piece(&s->conn, line, SMTP_LINE_MAX, &len, &eol, timeout_ms, err,
+				     sizeof(err));
+		/* A longer line is cut, as Postfix does: the rest is read and dropped. */
+		for (size_t skip; rc == 1 && !eol;)
+			rc = conn_read_piece(&s->conn, skip_buf, SMTP_LINE_MAX, &skip, &eol,
+					     timeout_ms, err, sizeof(err));
 		if (rc <= 0)
 			break;
 		rc = smtp_reply_add_line(r, line, len, err, sizeof(err));
@@ -107,29 +124,47 @@ static bool read_reply(struct session *s, struct smtp_reply *r, unsigned timeout
 	return false;
 }
 
-/* send_cmd - one command line (CR LF added) */
-static bool send_cmd(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static bool send_cmd(struct session *s, const char *fmt, ...)
+/* send_buf - bytes that are whole command lines */
+static bool send_buf(struct session *s, const struct mx_buf *b)
 {
-	char buf[2048], err[256];
-	va_list ap;
-	int n;
+	char err[256];
 
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf) - 2, fmt, ap);
-	va_end(ap);
-	if (n < 0 || n >= (int)sizeof(buf) - 2) {
-		fail(s, SMTP_TEMP, "4.3.0", "command too long");
-		return false;
-	}
-	memcpy(buf + n, "\r\n", 2);
-	if (conn_write(&s->conn, buf, (size_t)n + 2, s->req->command_timeout_ms, err,
-		       sizeof(err)) <= 0) {
+	if (conn_write(&s->conn, b->data, b->len, s->req->command_timeout_ms, err, sizeof(err)) <=
+	    0) {
 		fail(s, SMTP_NEXT, s->conn.hit_limit ? "4.4.7" : "4.4.2", "%s (sending %s)", err,
 		     smtp_stage_command(s->res->stage));
 		return false;
 	}
 	return true;
+}
+
+/* send_vcmd - one command line of any length (CR LF added); the buffer is wiped: AUTH */
+static bool send_vcmd(struct session *s, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+static bool send_vcmd(struct session *s, const char *fmt, va_list ap)
+{
+	struct mx_buf b = {0};
+	bool ok;
+
+	mx_buf_vprintf(&b, fmt, ap);
+	mx_buf_append(&b, "\r\n", 2);
+	ok = send_buf(s, &b);
+	OPENSSL_cleanse(b.data, b.len);
+	mx_buf_free(&b);
+	return ok;
+}
+
+/* send_cmd - one command line (CR LF added) */
+static bool send_cmd(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool send_cmd(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+	bool ok;
+
+	va_start(ap, fmt);
+	ok = send_vcmd(s, fmt, ap);
+	va_end(ap);
+	return ok;
 }
 
 /* command - send, read the reply, and accept only the wanted class (2 or 3) */
@@ -138,14 +173,15 @@ static bool command(struct session *s, enum smtp_stage stage, int want_class, st
 static bool command(struct session *s, enum smtp_stage stage, int want_class, struct smtp_reply *r,
 		    const char *fmt, ...)
 {
-	char buf[2048];
 	va_list ap;
+	bool sent;
 
 	s->res->stage = stage;
+	smtp_reply_init(r); /* r->done stays false when nothing came back */
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	sent = send_vcmd(s, fmt, ap);
 	va_end(ap);
-	if (!send_cmd(s, "%s", buf) || !read_reply(s, r, s->req->command_timeout_ms))
+	if (!sent || !read_reply(s, r, s->req->command_timeout_ms))
 		return false;
 	return r->code / 100 == want_class;
 }
@@ -295,19 +331,19 @@ static void quit(struct session *s)
 }
 
 /* mail_params - SIZE, BODY and SMTPUTF8 as the server offers and the message needs */
-static bool mail_params(struct session *s, char *out, size_t outlen)
+static bool mail_params(struct session *s, struct mx_buf *out)
 {
-	const struct message *m = s->req->msg;
+	const struct message *m = s->msg;
 	const char *args = NULL;
-	size_t o = 0;
 	bool utf8_needed = false;
 
-	out[0] = '\0';
+	mx_buf_append(out, "", 0);
 	for (const char *p = s->req->sender; *p; p++)
 		utf8_needed |= (unsigned char)*p >= 0x80;
 	for (size_t i = 0; i < s->req->nrcpts; i++)
-		for (const char *p = s->req->rcpts[i]; *p; p++)
-			utf8_needed |= (unsigned char)*p >= 0x80;
+		if (s->req->rcpts[i].state == SMTP_RCPT_PENDING)
+			for (const char *p = s->req->rcpts[i].addr; *p; p++)
+				utf8_needed |= (unsigned char)*p >= 0x80;
 	if (!s->esmtp) {
 		if (utf8_needed) {
 			fail(s, SMTP_PERM, "5.6.7",
@@ -323,137 +359,330 @@ static bool mail_params(struct session *s, char *out, size_t outlen)
 			     "message size %zu exceeds size limit %lu of server", m->size, max);
 			return false;
 		}
-		o += (size_t)snprintf(out + o, outlen - o, " SIZE=%zu", m->size);
+		mx_buf_printf(out, " SIZE=%zu", m->size);
 	}
 	if (m->eightbit && smtp_reply_has_keyword(&s->ehlo, "8BITMIME", NULL))
-		o += (size_t)snprintf(out + o, outlen - o, " BODY=8BITMIME");
+		mx_buf_printf(out, " BODY=8BITMIME");
 	if (utf8_needed) {
 		if (!smtp_reply_has_keyword(&s->ehlo, "SMTPUTF8", NULL)) {
 			fail(s, SMTP_PERM, "5.6.7",
 			     "SMTPUTF8 is required, but was not offered by host");
 			return false;
 		}
-		snprintf(out + o, outlen - o, " SMTPUTF8");
+		mx_buf_printf(out, " SMTPUTF8");
 	}
 	return true;
 }
 
+/* rcpt_set - settle one recipient at this address */
+static void rcpt_set(struct session *s, struct smtp_rcpt *rc, enum smtp_rcpt_state state,
+		     enum smtp_stage stage, bool is_reply, const char *dsn, const char *text)
+{
+	rc->state = state;
+	rc->stage = stage;
+	rc->is_reply = is_reply;
+	mx_strlcpy(rc->dsn, dsn, sizeof(rc->dsn));
+	free(rc->text);
+	rc->text = mx_strdup(text);
+	s->settled++;
+}
+
+/* rcpt_set_reply - settle one recipient by a reply: 2xx sent, 4xx deferred, 5xx bounced */
+static void rcpt_set_reply(struct session *s, struct smtp_rcpt *rc, enum smtp_stage stage,
+			   const struct smtp_reply *r)
+{
+	char dsn[16], *line = mx_malloc(SMTP_REPLY_TEXT);
+	enum smtp_rcpt_state state = r->code / 100 == 2 ? SMTP_RCPT_SENT
+				     : r->code >= 500	? SMTP_RCPT_PERM
+							: SMTP_RCPT_TEMP;
+
+	reply_dsn(r, dsn, sizeof(dsn));
+	smtp_reply_oneline(r, line, SMTP_REPLY_TEXT);
+	rcpt_set(s, rc, state, stage, true, dsn, line);
+	free(line);
+}
+
 /*
- * transaction - MAIL, RCPT..., DATA, message, dot. Pipelined when offered.
- * All or nothing: when a recipient is refused, no message is sent at all,
- * so that one exit status can speak for every recipient (see the man page).
+ * too_many - "too many recipients" (RFC 5321 4.5.3.1.10): 452, or the 552
+ * of older servers that the RFC says to treat as temporary, or any 4xx/552
+ * with the enhanced code X.5.3. The recipient goes into a new transaction.
  */
-static void transaction(struct session *s)
+static bool too_many(const struct smtp_reply *r)
+{
+	size_t n = strlen(r->enh);
+	bool x53 = n >= 4 && strcmp(r->enh + n - 4, ".5.3") == 0;
+
+	return r->code == 452 || ((r->code / 100 == 4 || r->code == 552) && x53);
+}
+
+/*
+ * The commands of one pipelined transaction are written a group at a time
+ * and the group's replies read before the next group goes out: with
+ * thousands of recipients (or addresses of 2,000 bytes) one write of
+ * everything could fill both directions' socket buffers and leave both
+ * sides blocked. A group is at least one command.
+ */
+#define PIPELINE_GROUP_BYTES 16384
+
+/* struct txn - one transaction's recipients (indexes into req->rcpts) and their RCPT results */
+struct txn {
+	size_t *idx;
+	bool *accepted, *again;
+	size_t n, naccepted, nagain;
+};
+
+/* rcpt_reply - what one RCPT reply does to its recipient */
+static void rcpt_reply(struct session *s, struct txn *t, size_t k, const struct smtp_reply *r)
+{
+	if (r->code / 100 == 2) {
+		t->accepted[k] = true;
+		t->naccepted++;
+	} else if (too_many(r)) {
+		/* Stays pending for the next transaction; the reply is kept in case there is none.
+		 */
+		struct smtp_rcpt *rc = &s->req->rcpts[t->idx[k]];
+		char *line = mx_malloc(SMTP_REPLY_TEXT);
+
+		smtp_reply_oneline(r, line, SMTP_REPLY_TEXT);
+		free(rc->text);
+		rc->text = line;
+		reply_dsn(r, rc->dsn, sizeof(rc->dsn));
+		rc->dsn[0] = '4';
+		rc->stage = STAGE_RCPT;
+		rc->is_reply = true;
+		t->again[k] = true;
+		t->nagain++;
+	} else {
+		rcpt_set_reply(s, &s->req->rcpts[t->idx[k]], STAGE_RCPT, r);
+	}
+}
+
+/*
+ * send_envelope - MAIL, the RCPTs and (pipelined) DATA, with their replies.
+ * False when the attempt is over; *mail_ok false when MAIL was refused
+ * (then res holds the refusal, for every pending recipient).
+ */
+static bool send_envelope(struct session *s, struct txn *t, const char *params, bool pipelining,
+			  struct smtp_reply *data_reply)
+{
+	const struct smtp_request *q = s->req;
+	struct smtp_reply r;
+
+	s->res->stage = STAGE_MAIL;
+	if (!pipelining) {
+		if (!command(s, STAGE_MAIL, 2, &r, "MAIL FROM:<%s>%s", q->sender, params)) {
+			if (r.done)
+				refused(s, &r, SMTP_TEMP, SMTP_PERM);
+			return false;
+		}
+		for (size_t k = 0; k < t->n; k++) {
+			command(s, STAGE_RCPT, 2, &r, "RCPT TO:<%s>", q->rcpts[t->idx[k]].addr);
+			if (!r.done)
+				return false;
+			rcpt_reply(s, t, k, &r);
+		}
+		return true;
+	}
+
+	/* Commands 0 .. n+1: MAIL, n RCPTs, DATA; each group's replies are read in order. */
+	size_t ncmd = t->n + 2, next = 0;
+	while (next < ncmd) {
+		struct mx_buf group = {0};
+		size_t first = next;
+
+		while (next < ncmd && (next == first || group.len < PIPELINE_GROUP_BYTES)) {
+			if (next == 0)
+				smtp_cmd_mail(&group, q->sender, params);
+			else if (next <= t->n)
+				smtp_cmd_rcpt(&group, q->rcpts[t->idx[next - 1]].addr);
+			else
+				mx_buf_append(&group, "DATA\r\n", 6);
+			next++;
+		}
+		s->res->stage = first == 0 ? STAGE_MAIL : STAGE_RCPT;
+		bool sent = send_buf(s, &group);
+		mx_buf_free(&group);
+		if (!sent)
+			return false;
+		for (size_t c = first; c < next; c++) {
+			struct smtp_reply *rr = c == ncmd - 1 ? data_reply : &r;
+
+			s->res->stage = c == 0 ? STAGE_MAIL : c <= t->n ? STAGE_RCPT : STAGE_DATA;
+			if (!read_reply(s, rr, q->command_timeout_ms))
+				return false;
+			if (c == 0 && rr->code / 100 != 2) {
+				/* The RCPTs and DATA already sent get 503s: nothing more is sent.
+				 */
+				refused(s, rr, SMTP_TEMP, SMTP_PERM);
+				return false;
+			}
+			if (c > 0 && c <= t->n)
+				rcpt_reply(s, t, c - 1, rr);
+		}
+	}
+	return true;
+}
+
+/* reset - RSET after a transaction that ended before the dot, so that the next can begin */
+static bool reset(struct session *s)
+{
+	struct smtp_reply r;
+
+	if (command(s, STAGE_RSET, 2, &r, "RSET"))
+		return true;
+	if (r.done)
+		fail(s, SMTP_NEXT, "4.4.2", "RSET refused: %.200s", r.text);
+	return false;
+}
+
+/*
+ * transaction - one transaction for the recipients in t. Each recipient is
+ * settled by its own RCPT reply, or by the reply to DATA or to the dot;
+ * one answered "too many recipients" stays pending for the next
+ * transaction, unless nobody was accepted in this one (then a new one
+ * would end the same way, and it is deferred). Returns false when the
+ * connection cannot carry another transaction (res says why, for the
+ * recipients still pending).
+ */
+static bool transaction(struct session *s, struct txn *t, const char *params)
 {
 	const struct smtp_request *q = s->req;
 	bool pipelining = s->esmtp && smtp_reply_has_keyword(&s->ehlo, "PIPELINING", NULL);
-	struct smtp_reply r;
-	char params[128], err[256];
-	size_t i;
-	bool all_ok = true;
+	struct smtp_reply r, data_reply;
+	char err[256];
 
-	if (!mail_params(s, params, sizeof(params)))
-		return;
-	s->res->stage = STAGE_MAIL;
-	if (pipelining) {
-		/* One write for MAIL, every RCPT and DATA (RFC 2920); replies come back in order.
-		 */
-		size_t cap = 256 + q->nrcpts * 300, len = 0;
-		char *batch = mx_malloc(cap);
-
-		len += (size_t)snprintf(batch + len, cap - len, "MAIL FROM:<%s>%s\r\n", q->sender,
-					params);
-		for (i = 0; i < q->nrcpts; i++)
-			len += (size_t)snprintf(batch + len, cap - len, "RCPT TO:<%s>\r\n",
-						q->rcpts[i]);
-		len += (size_t)snprintf(batch + len, cap - len, "DATA\r\n");
-		int rc = conn_write(&s->conn, batch, len, q->command_timeout_ms, err, sizeof(err));
-		free(batch);
-		if (rc <= 0) {
-			fail(s, SMTP_NEXT, s->conn.hit_limit ? "4.4.7" : "4.4.2", "%s (sending %s)",
-			     err, smtp_stage_command(s->res->stage));
-			return;
-		}
-		if (!read_reply(s, &r, q->command_timeout_ms))
-			return;
-		if (r.code / 100 != 2) {
-			refused(s, &r, SMTP_TEMP, SMTP_PERM);
-			return;
-		}
-	} else if (!command(s, STAGE_MAIL, 2, &r, "MAIL FROM:<%s>%s", q->sender, params)) {
-		if (r.done)
-			refused(s, &r, SMTP_TEMP, SMTP_PERM);
-		return;
-	}
-	s->res->stage = STAGE_RCPT;
-	for (i = 0; i < q->nrcpts; i++) {
-		bool ok = pipelining ? read_reply(s, &r, q->command_timeout_ms) && r.code / 100 == 2
-				     : command(s, STAGE_RCPT, 2, &r, "RCPT TO:<%s>", q->rcpts[i]);
-		if (r.done && q->rcpt_replies)
-			q->rcpt_replies[i] = r;
-		if (!ok) {
-			if (!r.done)
-				return;
-			if (all_ok) {
-				refused(s, &r, SMTP_TEMP, SMTP_PERM);
-				s->res->bad_rcpt = i;
-			} else if (r.code < 500 && s->res->verdict == SMTP_PERM) {
-				/* A temporary refusal wins: a retry may still deliver. */
-				refused(s, &r, SMTP_TEMP, SMTP_PERM);
-				s->res->bad_rcpt = i;
+	smtp_reply_init(&data_reply);
+	if (!send_envelope(s, t, params, pipelining, &data_reply))
+		return false;
+	if (t->naccepted == 0) {
+		/* The server takes no recipient now: a new transaction would fare no better. */
+		for (size_t k = 0; k < t->n; k++) {
+			if (t->again[k]) {
+				q->rcpts[t->idx[k]].state = SMTP_RCPT_TEMP;
+				s->settled++;
 			}
-			all_ok = false;
 		}
+		if (pipelining && data_reply.code == 354) {
+			/* DATA accepted with no recipient: closing without a dot aborts it. */
+			conn_close(&s->conn);
+			fail(s, SMTP_NEXT, "4.5.0", "host accepted DATA without a valid recipient");
+			return false;
+		}
+		return reset(s);
 	}
-	if (pipelining) {
-		if (all_ok)
-			s->res->stage = STAGE_DATA;
-		if (!read_reply(s, &r, q->command_timeout_ms))
-			return;
-		if (!all_ok) {
-			/* DATA may have been accepted; closing without a dot aborts the
-			 * transaction. */
-			if (r.code == 354)
-				conn_close(&s->conn);
-			return;
-		}
-		if (r.code != 354) {
-			refused(s, &r, SMTP_TEMP, SMTP_PERM);
-			return;
-		}
-	} else {
-		if (!all_ok)
-			return;
-		s->res->stage = STAGE_DATA;
-		if (!command(s, STAGE_DATA, 3, &r, "DATA")) {
-			if (r.done)
-				refused(s, &r, SMTP_TEMP, SMTP_PERM);
-			return;
-		}
+	s->res->stage = STAGE_DATA;
+	if (!pipelining && !command(s, STAGE_DATA, 3, &data_reply, "DATA") && !data_reply.done)
+		return false;
+	if (data_reply.code != 354) {
+		for (size_t k = 0; k < t->n; k++)
+			if (t->accepted[k])
+				rcpt_set_reply(s, &q->rcpts[t->idx[k]], STAGE_DATA, &data_reply);
+		return data_reply.code != 421 && reset(s);
 	}
 	s->res->stage = STAGE_DOT;
-	if (conn_write(&s->conn, q->msg->data, q->msg->datalen, q->data_done_timeout_ms, err,
-		       sizeof(err)) <= 0) {
+	int wrc = conn_write(&s->conn, s->msg->data, s->msg->datalen, q->data_done_timeout_ms, err,
+			     sizeof(err));
+	bool got = wrc > 0 && read_reply(s, &r, q->data_done_timeout_ms);
+	if (wrc <= 0) {
 		/* The dot was not sent: the server cannot have taken the message. */
-		fail(s, SMTP_TEMP, s->conn.hit_limit ? "4.4.7" : "4.4.2",
+		fail(s, SMTP_NEXT, s->conn.hit_limit ? "4.4.7" : "4.4.2",
 		     "%s (sending message body)", err);
-		return;
 	}
-	if (!read_reply(s, &r, q->data_done_timeout_ms)) {
-		/* After the dot a lost reply may hide a delivery: retry later, never elsewhere now.
-		 */
-		s->res->verdict = SMTP_TEMP;
-		return;
+	for (size_t k = 0; k < t->n; k++) {
+		struct smtp_rcpt *rc = &q->rcpts[t->idx[k]];
+
+		if (!t->accepted[k])
+			continue;
+		if (got)
+			rcpt_set_reply(s, rc, STAGE_DOT, &r);
+		else /* after the dot a lost reply may hide a delivery: retry later, never elsewhere
+		      */
+			rcpt_set(s, rc, SMTP_RCPT_TEMP, STAGE_DOT, false, s->res->dsn, s->res->why);
 	}
-	if (r.code / 100 != 2) {
-		refused(s, &r, SMTP_TEMP, SMTP_PERM);
-		return;
+	return got && r.code != 421;
+}
+
+/* unsendable - settle what no server can be sent: an address with a control character */
+static bool unsendable(struct session *s)
+{
+	const struct smtp_request *q = s->req;
+
+	if (!smtp_addr_sendable(q->sender)) {
+		fail(s, SMTP_PERM, "5.1.7", "bad sender address syntax: control character");
+		return true;
 	}
-	s->res->have_reply = true;
-	s->res->reply = r;
-	s->res->verdict = SMTP_SENT;
-	mx_strlcpy(s->res->dsn, r.enh[0] == '2' ? r.enh : "2.0.0", sizeof(s->res->dsn));
+	for (size_t i = 0; i < q->nrcpts; i++)
+		if (q->rcpts[i].state == SMTP_RCPT_PENDING && !smtp_addr_sendable(q->rcpts[i].addr))
+			rcpt_set(s, &q->rcpts[i], SMTP_RCPT_PERM, STAGE_RCPT, false, "5.1.3",
+				 "bad recipient address syntax: control character");
+	return false;
+}
+
+/*
+ * transactions - as many transactions as the pending recipients need: at
+ * most rcpt_limit recipients in one, and "too many recipients" answered
+ * by a new one on the same connection. Every transaction settles at least
+ * one recipient, so this ends.
+ */
+static void transactions(struct session *s)
+{
+	const struct smtp_request *q = s->req;
+	size_t cap = q->rcpt_limit && q->rcpt_limit < q->nrcpts ? q->rcpt_limit : q->nrcpts;
+	struct txn t = {.idx = mx_calloc(cap ? cap : 1, sizeof(size_t)),
+			.accepted = mx_calloc(cap ? cap : 1, sizeof(bool)),
+			.again = mx_calloc(cap ? cap : 1, sizeof(bool))};
+	struct mx_buf params = {0}, seven_data = {0};
+	struct message seven;
+
+	s->msg = q->msg;
+	if (q->msg->eightbit && !(s->esmtp && smtp_reply_has_keyword(&s->ehlo, "8BITMIME", NULL))) {
+		/* RFC 6152: no 8-bit data to a server that did not offer 8BITMIME. */
+		char why[256];
+
+		seven = *q->msg;
+		if (message_downgrade(q->msg, &seven_data, &seven.size, why, sizeof(why)) < 0) {
+			fail(s, SMTP_PERM, "5.6.3",
+			     "host does not offer 8BITMIME, and the 8-bit message cannot be made "
+			     "7-bit: %s",
+			     why);
+			goto out;
+		}
+		seven.data = seven_data.data;
+		seven.datalen = seven_data.len;
+		seven.eightbit = false;
+		s->msg = &seven;
+	}
+	if (unsendable(s) || !mail_params(s, &params))
+		goto out;
+	for (;;) {
+		t.n = t.naccepted = t.nagain = 0;
+		for (size_t i = 0; i < q->nrcpts && t.n < cap; i++)
+			if (q->rcpts[i].state == SMTP_RCPT_PENDING)
+				t.idx[t.n++] = i;
+		if (t.n == 0)
+			break;
+		memset(t.accepted, 0, t.n * sizeof(bool));
+		memset(t.again, 0, t.n * sizeof(bool));
+		if (!transaction(s, &t, params.data))
+			goto out;
+	}
 	s->res->stage = STAGE_DONE;
+out:
+	s->msg = q->msg;
+	mx_buf_free(&seven_data);
+	mx_buf_free(&params);
+	free(t.idx);
+	free(t.accepted);
+	free(t.again);
+}
+
+/* smtp_rcpts_free - release what sessions wrote into a recipient array */
+void smtp_rcpts_free(struct smtp_rcpt *rcpts, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(rcpts[i].text);
+		rcpts[i].text = NULL;
+	}
 }
 
 /* cache_key - what must be equal for a kept session to serve a request */
@@ -581,44 +810,58 @@ static bool greet(struct session *s)
 	if (!read_reply(s, &greeting, req->command_timeout_ms))
 		return false;
 	if (greeting.code / 100 != 2) {
+		/*
+		 * A 5xx greeting says "not now, not from you", not "no such
+		 * mailbox": the next server is tried and the mail waits, as with
+		 * Postfix's smtp_skip_5xx_greeting = yes (its default).
+		 */
 		refused(s, &greeting, SMTP_NEXT, SMTP_NEXT);
+		s->res->dsn[0] = '4';
 		return false;
 	}
 	return hello(s) && starttls(s) && auth(s);
 }
 
 /*
- * smtp_deliver - try the whole transaction at one address, on the kept
- * session when there is one that fits, else on a new connection.
- * res->verdict says whether it was sent, final (temp or perm), or whether
- * the next address should be tried.
+ * closing - the server closed the connection, or said 421, when a new
+ * transaction began: a kept session that timed out, a restart, a server
+ * that takes one transaction a connection. Nothing of that transaction was
+ * taken, so a new connection may carry on where this one stopped.
+ */
+static bool closing(const struct smtp_result *res)
+{
+	return (res->verdict == SMTP_NEXT || res->verdict == SMTP_TEMP) &&
+	       res->stage <= STAGE_MAIL && !res->time_limit &&
+	       (!res->have_reply || res->reply.code == 421);
+}
+
+/*
+ * smtp_deliver - deliver the pending recipients at one address, on the
+ * kept session when there is one that fits, else on a new connection; a
+ * connection that closes between transactions after it carried some of
+ * them is replaced (each replacement follows progress, so this ends).
+ * Recipients settled here have their result; res->verdict says what
+ * becomes of those still pending.
  */
 void smtp_deliver(const struct smtp_request *req, struct smtp_result *res)
 {
 	struct session s = {.req = req, .res = res, .conn = {.fd = -1}};
+	bool kept;
 
 	memset(res, 0, sizeof(*res));
 	res->verdict = SMTP_SENT; /* until something fails */
-	if (cache_take(&s)) {
-		transaction(&s);
-		/*
-		 * The server may have closed the kept connection just as MAIL went
-		 * out, or answer it with 421 (closing: an idle limit, a restart).
-		 * Nothing was taken before a reply to MAIL, so a new connection
-		 * tries again as if nothing had been kept.
-		 */
-		bool closing = res->verdict != SMTP_SENT && res->verdict != SMTP_PERM &&
-			       res->stage <= STAGE_MAIL && !res->time_limit &&
-			       (!res->have_reply || res->reply.code == 421);
-		if (!closing)
-			goto done;
+	kept = cache_take(&s);
+	for (;;) {
+		s.settled = 0;
+		if (kept || greet(&s))
+			transactions(&s);
+		if (!closing(res) || (!kept && s.settled == 0))
+			break;
 		conn_close(&s.conn);
 		memset(res, 0, sizeof(*res));
 		res->verdict = SMTP_SENT;
+		kept = false;
 	}
-	if (greet(&s))
-		transaction(&s);
-done:
 	if (res->verdict == SMTP_SENT) {
 		if (cache_put(&s))
 			return;

@@ -25,14 +25,39 @@ enum smtp_stage {
 	STAGE_RCPT,
 	STAGE_DATA,
 	STAGE_DOT,
+	STAGE_RSET,
 	STAGE_DONE,
 };
 
+/* What became of the recipients that are still pending when an attempt ends. */
 enum smtp_verdict {
-	SMTP_SENT, /* every recipient accepted after the final dot */
-	SMTP_NEXT, /* this address failed before the transaction: try the next one */
-	SMTP_TEMP, /* final for this delivery: defer */
-	SMTP_PERM, /* final for this delivery: bounce */
+	SMTP_SENT, /* none is pending: each has its own result (struct smtp_rcpt) */
+	SMTP_NEXT, /* this address failed for them before their message was sent: try the next */
+	SMTP_TEMP, /* final for this delivery: defer them */
+	SMTP_PERM, /* final for this delivery: bounce them */
+};
+
+enum smtp_rcpt_state {
+	SMTP_RCPT_PENDING, /* not settled yet (the next address, or the next transaction) */
+	SMTP_RCPT_SENT,
+	SMTP_RCPT_TEMP,
+	SMTP_RCPT_PERM,
+};
+
+/*
+ * smtp_rcpt - one recipient of a delivery and what became of it. A session
+ * works only on the recipients that are pending when it starts, so the same
+ * array goes to the next address after a failure, and every recipient keeps
+ * the result of the transaction that settled it (RFC 5321: a refused
+ * recipient never holds back an accepted one).
+ */
+struct smtp_rcpt {
+	const char *addr;
+	enum smtp_rcpt_state state;
+	enum smtp_stage stage; /* the command whose reply (or failure) settled it */
+	bool is_reply;	       /* text is the server's reply, not a failure of ours */
+	char dsn[16];
+	char *text; /* heap: the reply on one line, or why; NULL while pending */
 };
 
 /*
@@ -59,8 +84,10 @@ struct smtp_cache {
 struct smtp_request {
 	const struct message *msg;
 	const char *sender; /* "" for the null sender */
-	const char *const *rcpts;
+	struct smtp_rcpt *rcpts; /* in and out: the pending ones are tried */
 	size_t nrcpts;
+	unsigned rcpt_limit;	   /* most RCPTs in one transaction; 0: no limit */
+	unsigned line_length_limit; /* longer message lines are folded; 0: never */
 	const char *helo_name;
 	const char *host; /* the target's name (SNI, certificate name), or the literal address */
 	bool literal;
@@ -73,9 +100,8 @@ struct smtp_request {
 	const struct tlsa_set *dane;	   /* secure TLSA records: the certificate must match one */
 	const char *auth_user, *auth_pass; /* NULL: no AUTH */
 	unsigned connect_timeout_ms, command_timeout_ms, data_done_timeout_ms;
-	long long limit_ms;		 /* the run's deadline */
-	struct smtp_reply *rcpt_replies; /* nrcpts entries: each recipient's RCPT reply */
-	struct smtp_cache *cache;	 /* NULL: connect, deliver, QUIT */
+	long long limit_ms;	  /* the run's deadline */
+	struct smtp_cache *cache; /* NULL: connect, deliver, QUIT */
 };
 
 struct smtp_result {
@@ -85,7 +111,6 @@ struct smtp_result {
 	struct smtp_reply reply;
 	char why[512];	 /* text for failures that are not a reply */
 	char dsn[16];	 /* enhanced status code for the outcome */
-	size_t bad_rcpt; /* STAGE_RCPT: index of the recipient refused */
 	bool tls_used;
 	bool tls_failed; /* handshake failed: a tls=may retry in plain text makes sense */
 	struct tls_info tls;
@@ -94,6 +119,7 @@ struct smtp_result {
 };
 
 void smtp_deliver(const struct smtp_request *req, struct smtp_result *res);
+void smtp_rcpts_free(struct smtp_rcpt *rcpts, size_t n);
 const char *smtp_stage_command(enum smtp_stage stage);
 void smtp_cache_close(struct smtp_cache *cache);
 

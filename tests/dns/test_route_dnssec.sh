@@ -15,6 +15,12 @@ start_unbound "$T_DIR/test.signed.ds" test.
 cat >"$T_DIR/mxport.conf" <<CONF
 dns_routes = yes
 dns_servers = 127.0.0.1:$UNBOUND_PORT
+dns_trust_ad = yes
+allowed_networks = 127.0.0.0/8
+CONF
+cat >"$T_DIR/untrusted.conf" <<CONF
+dns_routes = yes
+dns_servers = 127.0.0.1:$UNBOUND_PORT
 allowed_networks = 127.0.0.0/8
 CONF
 cat >"$T_DIR/direct.conf" <<CONF
@@ -27,6 +33,18 @@ CONF
 t_eq "$?" 0 "signed zone via validator: forwarded"
 t_grep "$T_DIR/out" "source: DNS SRV _smtp\._tcp\.multi\.test \(DNSSEC secure" "signed zone via validator: SRV answer is DNSSEC secure"
 t_grep "$T_DIR/out" "addresses are DNSSEC secure" "signed zone via validator: target addresses are DNSSEC secure"
+
+"$ROUTE" -c "$T_DIR/untrusted.conf" multi.test >"$T_DIR/out" 2>&1
+t_eq "$?" 0 "validator not marked trusted (dns_trust_ad = no): still forwarded"
+t_grep "$T_DIR/out" "source: DNS SRV _smtp\._tcp\.multi\.test \(not DNSSEC secure" "dns_trust_ad = no: the validator's AD bit is not believed"
+if grep -q "addresses are DNSSEC secure" "$T_DIR/out"; then r=1; else r=0; fi
+t_ok $r "dns_trust_ad = no: addresses not shown as secure either"
+
+# dns_trust_ad = yes with a server that is not on loopback: refused at start.
+printf 'dns_routes = yes\ndns_servers = 192.0.2.53\ndns_trust_ad = yes\n' >"$T_DIR/remote.conf"
+"$ROUTE" -c "$T_DIR/remote.conf" multi.test >"$T_DIR/out" 2>&1
+t_eq "$?" 78 "dns_trust_ad = yes with a remote server: configuration error (exit 78)"
+t_grep "$T_DIR/out" "dns_trust_ad = yes, but name server 192\.0\.2\.53 is not on loopback" "dns_trust_ad with a remote server: the error names the server"
 
 "$ROUTE" -c "$T_DIR/mxport.conf" srv-one.test >"$T_DIR/out" 2>&1
 t_eq "$?" 75 "tampered SRV record: temporary failure (exit 75), not a bounce"

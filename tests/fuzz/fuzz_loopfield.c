@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct message m, s;
 	size_t add = strlen(FIELD ": " VALUE "\r\n");
 
-	message_prepare((const char *)data, size, "X-Mxport", &m);
+	message_prepare((const char *)data, size, "X-Mxport", 998, &m);
 	(void)message_has_field(&m, FIELD, VALUE);
 	(void)message_has_field(&m, FIELD, "");
 	message_add_field(&m, FIELD ": " VALUE, &s);

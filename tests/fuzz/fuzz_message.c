@@ -3,7 +3,9 @@
  * sender on the Internet wrote it, made ready for DATA. Beyond not crashing,
  * the output must be what DATA needs whatever came in: every line ends in
  * CR LF, no line is a lone "." before the end, the data ends in ".\r\n",
- * and no header of the tag's name is left in the header.
+ * no header of the tag's name is left in the header, and no line is
+ * longer than the line length limit. Its 7-bit form (for a server without
+ * 8BITMIME), when one can be made, is as ready for DATA and has no 8-bit byte.
  */
 #include "config.h"
 
@@ -12,13 +14,14 @@
 #include <string.h>
 
 #include "message.h"
+#include "mime7bit.h"
 
 #define TAG "X-Mxport"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* check - the invariants of a prepared message; abort() makes libFuzzer report */
-static void check(const struct message *m)
+static void check(const struct message *m, unsigned limit)
 {
 	const char *p = m->data, *end = m->data + m->datalen;
 	bool in_header = true;
@@ -36,6 +39,8 @@ static void check(const struct message *m)
 		len = (size_t)(lf - p) - 1;
 		if (len == 1 && p[0] == '.')
 			abort(); /* an unstuffed dot would end DATA early */
+		if (limit > 0 && len > limit)
+			abort(); /* a line longer than line_length_limit */
 		if (len == 0)
 			in_header = false;
 		if (in_header && header_name_is(p, len, TAG))
@@ -47,9 +52,34 @@ static void check(const struct message *m)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct message m;
+	unsigned limit = 0;
 
-	message_prepare((const char *)data, size, TAG, &m);
-	check(&m);
+	/* The first byte picks line_length_limit: 0 (never fold), or 2 to 256. */
+	if (size > 0) {
+		limit = data[0] ? 1u + data[0] : 0;
+		data++;
+		size--;
+	}
+	message_prepare((const char *)data, size, TAG, limit, &m);
+	check(&m, limit);
+	if (m.eightbit) {
+		/* The 7-bit form for a server without 8BITMIME: DATA-ready, and 7-bit. */
+		struct mx_buf seven = {0};
+		struct message m7 = m;
+		char err[256];
+
+		if (message_downgrade(&m, &seven, &m7.size, err, sizeof(err)) == 0) {
+			m7.data = seven.data;
+			m7.datalen = seven.len;
+			check(&m7, 0);
+			for (size_t i = 0; i < seven.len; i++)
+				if ((unsigned char)seven.data[i] >= 0x80)
+					abort(); /* an 8-bit byte left */
+			mx_buf_free(&seven);
+		} else if (seven.data != NULL || !*err) {
+			abort(); /* a failure leaves nothing, and says why */
+		}
+	}
 	message_free(&m);
 	return 0;
 }

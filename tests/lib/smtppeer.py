@@ -24,7 +24,13 @@ Script keys (all optional):
                                      carried a message (closing after a 421)
   idle_close: seconds                "421" and close when the client is silent
                                      that long (a server's idle timeout)
+  rcpt_limit: N                      "452 4.5.3" to every RCPT after N accepted in
+                                     one transaction (smtpd_recipient_limit)
+  max_line: N                        refuse a message with a line longer than N
+                                     bytes ("500 5.5.0 Line too long" to the dot)
   sessions: [ {overrides for connection 1}, {... 2}, ... ]
+A command line with a NUL byte always gets "501 5.5.2 NUL characters are
+not allowed" (as Exim answers), and is counted in DIR/nul.
   chaos: {"seed": S, "rate": 0.2, "stall": seconds}
                                      on that share of connections (chosen by a
                                      generator seeded with S and the connection
@@ -178,6 +184,12 @@ class Session(socketserver.BaseRequestHandler):
             else:
                 line = self.readline()
             cmd = line[:4].upper()
+            if b"\0" in line:
+                with LOCK:
+                    with open(os.path.join(DIR, "nul"), "a") as f:
+                        f.write("%d\n" % self.n)
+                self.sock.sendall(b"501 5.5.2 NUL characters are not allowed\r\n")
+                continue
             if cmd == b"EHLO":
                 self.reply("ehlo", c.get("ehlo_reply", self.ehlo_lines()))
             elif cmd == b"HELO":
@@ -206,6 +218,8 @@ class Session(socketserver.BaseRequestHandler):
                 r = c["rcpt"]
                 if isinstance(r, dict):
                     r = r.get(addr, r.get("default", DEFAULTS["rcpt"]))
+                if c.get("rcpt_limit") is not None and len(env) - 1 >= c["rcpt_limit"]:
+                    r = "452 4.5.3 Error: too many recipients"
                 first = r[0] if isinstance(r, list) else r
                 if first.startswith("2"):
                     env.append(line.decode("utf-8", "replace"))
@@ -221,6 +235,10 @@ class Session(socketserver.BaseRequestHandler):
                         break
                     parts.append(raw)
                 body = b"".join(parts)
+                if c.get("max_line") and any(len(p.rstrip(b"\r\n")) > c["max_line"] for p in parts):
+                    self.sock.sendall(b"500 5.5.0 Line too long\r\n")
+                    env = []
+                    continue
                 # Saved before the reply: "disconnect": "dot" is a peer that took
                 # the message and then vanished without saying so. A message
                 # refused at the dot was not taken.

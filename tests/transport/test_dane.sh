@@ -51,6 +51,7 @@ conf() {
 	cat >"$T_DIR/mxport.conf" <<CONF
 routes_file = $T_DIR/routes
 dns_servers = 127.0.0.1:$1
+dns_trust_ad = ${2:-yes}
 allowed_networks = 127.0.0.0/8
 log_file = $LOG
 command_timeout = 5s
@@ -87,5 +88,13 @@ conf "$NSD_PORT"
 xport bob@mismatch.example
 t_eq "$RC" 0 "TLSA records that are not DNSSEC-secure: not trusted, opportunistic TLS"
 t_grep "$LOG" "TLSA records are not DNSSEC-secure; DANE not used" "insecure TLSA: logged"
+
+# The validator, but not marked trusted: its AD bit is not believed, so the
+# mismatching TLSA records do not make DANE mandatory.
+conf "$UNBOUND_PORT" no
+: >"$LOG"
+xport bob@mismatch.example
+t_eq "$RC" 0 "validator without dns_trust_ad: TLSA not trusted, opportunistic TLS, delivered"
+t_grep "$LOG" "TLSA records are not DNSSEC-secure; DANE not used" "validator without dns_trust_ad: logged as not secure"
 
 t_done

@@ -14,7 +14,7 @@
 /* prep - a message from text */
 static void prep(const char *text, struct message *m)
 {
-	message_prepare(text, strlen(text), "X-Mxport", m);
+	message_prepare(text, strlen(text), "X-Mxport", 998, m);
 }
 
 static void test_add(void **state)

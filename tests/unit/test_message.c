@@ -15,7 +15,7 @@
 /* prep - message_prepare on a string; returns the DATA text (caller frees the message) */
 static const char *prep(const char *in, struct message *m)
 {
-	message_prepare(in, strlen(in), "X-Mxport", m);
+	message_prepare(in, strlen(in), "X-Mxport", 998, m);
 	m->data = realloc(m->data, m->datalen + 1);
 	m->data[m->datalen] = '\0';
 	return m->data;

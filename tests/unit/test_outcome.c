@@ -44,19 +44,18 @@ static void test_combine(void **state)
 	assert_int_equal(outcome_combine(o, 3, &which), EX_TEMPFAIL);
 	assert_ptr_equal(which, &o[1]);
 
-	/* sent and bounced mixed: defer (never drop the bounce, never claim the sent one failed) */
+	/* sent and bounced mixed: the bounce (a deferral would send the sent one again and again)
+	 */
 	o[1].state = RCPT_SENT;
-	assert_int_equal(outcome_combine(o, 3, &which), EX_TEMPFAIL);
+	assert_int_equal(outcome_combine(o, 3, &which), EX_NOUSER);
 	assert_ptr_equal(which, &o[0]);
 
-	/* a collateral deferral is not the reason shown when a refusal caused it */
-	outcome_set(&o[0], RCPT_DEFER, "4.5.3", "held back");
-	o[0].collateral = true;
+	/* sent, deferred and bounced mixed: defer, naming the deferred one */
+	outcome_set(&o[0], RCPT_SENT, "2.0.0", "ok");
 	outcome_set(&o[1], RCPT_BOUNCE, "5.1.1", "refused");
-	outcome_set(&o[2], RCPT_DEFER, "4.5.3", "held back");
-	o[2].collateral = true;
+	outcome_set(&o[2], RCPT_DEFER, "4.5.3", "later");
 	assert_int_equal(outcome_combine(o, 3, &which), EX_TEMPFAIL);
-	assert_ptr_equal(which, &o[1]);
+	assert_ptr_equal(which, &o[2]);
 }
 
 int main(void)
