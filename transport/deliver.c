@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core.h"
 #include "deliver.h"
 #include "loopguard.h"
 #include "msg.h"
@@ -63,16 +64,18 @@ static void set_all(struct rcpt_outcome *r, size_t n, enum rcpt_state state, con
 /* tls_ctx_for - the run's TLS context, with CAs loaded once a route wants verification */
 static SSL_CTX *tls_ctx_for(struct transport *t, int mode, char *err, size_t errlen)
 {
-	if (t->tls_ctx == NULL && (t->tls_ctx = tls_ctx_new()) == NULL) {
+	struct transport_core *core = t->core;
+
+	if (core->tls_ctx == NULL && (core->tls_ctx = tls_ctx_new()) == NULL) {
 		snprintf(err, errlen, "cannot create a TLS context");
 		return NULL;
 	}
-	if (mode >= MX_TLS_VERIFY && !t->cas_loaded) {
-		if (!tls_ctx_load_cas(t->tls_ctx, t->cfg->tls_ca_file, err, errlen))
+	if (mode >= MX_TLS_VERIFY && !core->cas_loaded) {
+		if (!tls_ctx_load_cas(core->tls_ctx, t->cfg->tls_ca_file, err, errlen))
 			return NULL;
-		t->cas_loaded = true;
+		core->cas_loaded = true;
 	}
-	return t->tls_ctx;
+	return core->tls_ctx;
 }
 
 /* reply_text - Postfix's words for a server's refusal (rcpt: for a reply to RCPT TO) */
@@ -597,30 +600,4 @@ void deliver_message(struct transport *t, struct rcpt_outcome *out, size_t n)
 	free(domains);
 	free(group);
 	free(index);
-}
-
-/*
- * transport_load - what a run needs besides the message: mxport.conf (into
- * cfg, which holds the defaults), the routes, and the secrets file when one
- * is set. False with every error added; the caller defers the mail.
- */
-bool transport_load(const char *path, struct mx_config *cfg, struct route_ctx **routes,
-		    struct secrets *secrets, bool *have_secrets, struct mx_errlist *errs)
-{
-	size_t before = errs->count;
-	char err[512];
-
-	*routes = NULL;
-	*have_secrets = false;
-	if (mx_config_read(cfg, path, errs) == 0) {
-		msg_set_file(cfg->log_file);
-		*routes = route_ctx_new(cfg, errs);
-	}
-	if (errs->count == before && *cfg->secrets_file) {
-		if (secrets_load(cfg->secrets_file, secrets, err, sizeof(err)) < 0)
-			mx_errlist_add(errs, "%s", err);
-		else
-			*have_secrets = true;
-	}
-	return errs->count == before;
 }

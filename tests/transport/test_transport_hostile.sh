@@ -277,4 +277,21 @@ t_eq "$RC" 0 "8-bit body, 8BITMIME offered: sent as it is"
 t_grep "$PEER_DIR/env.1" 'BODY=8BITMIME' "8BITMIME offered: BODY=8BITMIME"
 t_ok "$(python3 -c "import sys; sys.exit(0 if b'Gr\xc3\xbc' in open('$PEER_DIR/msg.1','rb').read() else 1)"; echo $?)" "8BITMIME offered: the 8-bit bytes unchanged"
 
+# --- 7. mxport-route --probe speaks as the transport does ---------------------
+make_certs
+C="$T_DIR/certs"
+ROUTE="$MXPORT_BUILDDIR/mxport-route"
+start_peer probeverify "{\"tls\": {\"cert\": \"$C/wrongname.pem\", \"key\": \"$C/wrongname.key\"}}"
+conf "example.com [127.0.0.1]:$PEER_PORT tls=verify" "tls_ca_file = $C/ca.pem"
+"$ROUTE" -c "$T_DIR/mxport.conf" --probe example.com >"$T_DIR/probe.out" 2>&1
+t_eq "$?" 75 "probe, tls=verify, wrong certificate name: the transport would not deliver, exit 75"
+t_grep "$T_DIR/probe.out" "failed: server certificate not verified" "probe honours the route's tls=verify"
+t_nogrep "$PEER_DIR/session.2" "^(MAIL|RCPT)" "probe: no mail"
+
+start_peer probeinject "{\"tls\": {\"cert\": \"$C/good.pem\", \"key\": \"$C/good.key\"}, \"starttls_reply\": [\"220 2.0.0 Ready\", \"250 injected\"]}"
+conf "example.com [127.0.0.1]:$PEER_PORT tls=may" "tls_ca_file = $C/ca.pem"
+"$ROUTE" -c "$T_DIR/mxport.conf" --probe example.com >"$T_DIR/probe.out" 2>&1
+t_grep "$T_DIR/probe.out" "host sent data after its STARTTLS reply" "probe: the STARTTLS injection check, as in the transport"
+t_grep "$T_DIR/probe.out" ">>> STARTTLS" "probe: the commands are shown"
+
 t_done
