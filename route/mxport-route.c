@@ -34,6 +34,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "policy.h"
 #include "errlist.h"
 #include "export.h"
 #include "probe.h"
@@ -112,10 +113,7 @@ static int show_domain(const struct mx_config *cfg, struct route_ctx *ctx, const
 			code = EX_TEMPFAIL;
 		}
 		break;
-	case ROUTE_NOTFOUND:
-	case ROUTE_NOSERVICE: code = 1; break;
-	case ROUTE_RETRY: code = EX_TEMPFAIL; break;
-	default: code = EX_CONFIG; break;
+	default: code = mx_policy(mx_route_outcome(r.status, false))->route_exit; break;
 	}
 	route_clear(&r);
 	return code;

@@ -9,6 +9,7 @@
 #include "deliver.h"
 #include "loopguard.h"
 #include "msg.h"
+#include "policy.h"
 #include "smtp_session.h"
 #include "tls.h"
 #include "tlsa.h"
@@ -59,6 +60,15 @@ static void set_all(struct rcpt_outcome *r, size_t n, enum rcpt_state state, con
 		mx_strlcpy(r[i].relay, relay, sizeof(r[i].relay));
 		mx_strlcpy(r[i].tls, tls, sizeof(r[i].tls));
 	}
+}
+
+/* set_policy - every pending recipient gets the outcome's code and fate (policy.c) */
+static void set_policy(struct rcpt_outcome *r, size_t n, enum mx_outcome outcome, const char *relay,
+		       const char *text)
+{
+	const struct mx_policy *p = mx_policy(outcome);
+
+	set_all(r, n, p->permanent ? RCPT_BOUNCE : RCPT_DEFER, p->dsn, relay, "", text);
 }
 
 /* tls_ctx_for - the run's TLS context, with CAs loaded once a route wants verification */
@@ -134,7 +144,7 @@ static void settle_outcomes(const struct smtp_rcpt *sr, const char *relay, const
 		case SMTP_RCPT_PERM: state = RCPT_BOUNCE; break;
 		default:
 			state = RCPT_DEFER;
-			dsn[0] = '4'; /* a deferral never carries a 5.X.X code */
+			mx_dsn_deferred(dsn);
 			break;
 		}
 		if (state == RCPT_SENT)
@@ -262,10 +272,9 @@ static bool try_address(struct transport *t, const struct route_target *target, 
 		enum rcpt_state st = res.verdict == SMTP_PERM ? RCPT_BOUNCE : RCPT_DEFER;
 		char dsn[16];
 
-		/* A deferral never carries a 5.X.X code, whatever the server said. */
 		mx_strlcpy(dsn, res.dsn, sizeof(dsn));
-		if (st == RCPT_DEFER && dsn[0] != '4')
-			dsn[0] = '4';
+		if (st == RCPT_DEFER)
+			mx_dsn_deferred(dsn);
 		set_all(r, n, st, dsn, relay, tls, text);
 		return true;
 	}
@@ -389,7 +398,7 @@ static void try_route(struct transport *t, const struct route *route, bool mx, c
 				snprintf(text, sizeof(text),
 					 "mail for %s loops back to myself (%s is this host's MTA)",
 					 domain, relay);
-				set_all(r, n, RCPT_BOUNCE, "5.4.6", relay, "", text);
+				set_policy(r, n, MX_OUT_LOOP, relay, text);
 				tlsa_set_clear(&dane);
 				route_addrs_clear(&addrs);
 				goto out;
@@ -436,7 +445,7 @@ static void try_route(struct transport *t, const struct route *route, bool mx, c
 		if (!as.have)
 			remember(&as, RCPT_DEFER, "4.4.1", "none", "no target could be tried");
 		mx_strlcpy(dsn, as.dsn, sizeof(dsn));
-		dsn[0] = '4';
+		mx_dsn_deferred(dsn);
 		snprintf(text, sizeof(text),
 			 "%s (%s = %u reached: the rest of the route was not tried)", as.text,
 			 limit, limit_value);
@@ -446,8 +455,8 @@ static void try_route(struct transport *t, const struct route *route, bool mx, c
 		set_all(r, n, RCPT_DEFER, dsn, as.relay, as.tls, text);
 	} else if (mx && hosts_without_address == route->ntargets) {
 		/* RFC 5321: no MX host with an address means the domain cannot take mail. */
-		set_all(r, n, RCPT_BOUNCE, route->ntargets == 1 ? "5.1.2" : "5.4.4", "none", "",
-			as.text);
+		set_policy(r, n, route->ntargets == 1 ? MX_OUT_NO_DOMAIN : MX_OUT_NO_HOSTS, "none",
+			   as.text);
 	} else {
 		if (!as.have)
 			remember(&as, RCPT_DEFER, "4.4.1", "none",
@@ -467,32 +476,21 @@ out:
 static void route_domain(struct transport *t, const char *domain, struct rcpt_outcome *r, size_t n)
 {
 	struct route route;
+	bool by_mx = false;
 
 	route_lookup(t->routes, domain, &route);
-	switch (route.status) {
-	case ROUTE_OK: try_route(t, &route, false, domain, r, n); break;
-	case ROUTE_NOSERVICE: set_all(r, n, RCPT_BOUNCE, "5.4.4", "none", "", route.reason); break;
-	case ROUTE_RETRY: set_all(r, n, RCPT_DEFER, "4.4.3", "none", "", route.reason); break;
-	case ROUTE_FAIL:
+	if (route.status == ROUTE_FAIL)
 		msg_warn("%s: bad route for %s: %s", t->queue_id, domain, route.reason);
-		set_all(r, n, RCPT_DEFER, "4.4.3", "none", "", route.reason);
-		break;
-	case ROUTE_NOTFOUND:
+	if (route.status == ROUTE_NOTFOUND) {
 		/* Not (or no longer) forwarded: deliver it the ordinary way, by MX. */
 		route_clear(&route);
 		route_lookup_mx(t->routes, domain, &route);
-		switch (route.status) {
-		case ROUTE_OK: try_route(t, &route, true, domain, r, n); break;
-		case ROUTE_NOTFOUND:
-			set_all(r, n, RCPT_BOUNCE, "5.1.2", "none", "", route.reason);
-			break;
-		case ROUTE_NOSERVICE:
-			set_all(r, n, RCPT_BOUNCE, "5.1.10", "none", "", route.reason);
-			break;
-		default: set_all(r, n, RCPT_DEFER, "4.4.3", "none", "", route.reason); break;
-		}
-		break;
+		by_mx = true;
 	}
+	if (route.status == ROUTE_OK)
+		try_route(t, &route, by_mx, domain, r, n);
+	else
+		set_policy(r, n, mx_route_outcome(route.status, by_mx), "none", route.reason);
 	route_clear(&route);
 }
 
@@ -533,7 +531,7 @@ void deliver_domain(struct transport *t, const char *domain, struct rcpt_outcome
 			 "mail for %s loops back to myself (it carries %s: %s: this relay has "
 			 "forwarded it for this domain before)",
 			 domain, LOOP_FIELD, value);
-		set_all(r, n, RCPT_BOUNCE, "5.4.6", "none", "", text);
+		set_policy(r, n, MX_OUT_LOOP, "none", text);
 		return;
 	}
 	snprintf(field, sizeof(field), "%s: %s", LOOP_FIELD, value);

@@ -20,6 +20,7 @@
 #include "lmtp.h"
 #include "message.h"
 #include "msg.h"
+#include "policy.h"
 #include "smtp_conn.h"
 #include "tls.h"
 #include "util.h"
@@ -141,7 +142,8 @@ static bool deliver_data(struct lmtp_session *ls, const char *sender, char **rcp
 
 	if (!core_refresh(&ls->core, "lmtp")) {
 		for (size_t i = 0; i < n && ok; i++)
-			ok = say(ls, "451 4.3.5 <%s>: %s", rcpts[i], ls->core.error);
+			ok = say(ls, "%d %s <%s>: %s", mx_policy(MX_OUT_CONFIG)->smtp_code,
+				 mx_policy(MX_OUT_CONFIG)->dsn, rcpts[i], ls->core.error);
 		return ok;
 	}
 	out = mx_calloc(n, sizeof(*out));
@@ -160,8 +162,7 @@ static bool deliver_data(struct lmtp_session *ls, const char *sender, char **rcp
 		else if (o->state == RCPT_BOUNCE)
 			ok = say(ls, "550 %s %s", dsn, o->text);
 		else {
-			if (dsn[0] != '4')
-				dsn[0] = '4';
+			mx_dsn_deferred(dsn);
 			ok = say(ls, "451 %s %s", dsn, o->text);
 		}
 	}

@@ -38,6 +38,7 @@
 #include "domain.h"
 #include "lmtp.h"
 #include "msg.h"
+#include "policy.h"
 #include "smtp_conn.h"
 #include "util.h"
 
@@ -48,9 +49,8 @@ static void answer(int code, const char *dsn, const char *text)
 	char d[16];
 
 	mx_strlcpy(d, dsn, sizeof(d));
-	/* A retry must not carry a permanent code, or pipe(8) shows a 5.X.X deferral. */
-	if (code == EX_TEMPFAIL && d[0] == '5')
-		d[0] = '4';
+	if (code == EX_TEMPFAIL)
+		mx_dsn_deferred(d);
 	/*
 	 * One line. Sendmail appends its own words to the transcript right after
 	 * it; Postfix's pipe(8) shows the newline as a trailing space.
@@ -135,7 +135,8 @@ int main(int argc, char **argv)
 
 	core_init(&core, config_path);
 	if (!core_refresh(&core, queue_id))
-		answer(EX_TEMPFAIL, "4.3.5", core.error); /* mail waits for the admin's fix */
+		answer(EX_TEMPFAIL, mx_policy(MX_OUT_CONFIG)->dsn,
+		       core.error); /* waits for a fix */
 	alarm(core.cfg->delivery_time_limit + 10);
 	signal(SIGALRM, on_alarm);
 
