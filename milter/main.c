@@ -7,9 +7,10 @@
  *	mxport-milter [-c FILE] [-n] [-f] [-p SOCKET] [-u USER] [-P PIDFILE]
  * DESCRIPTION
  *	At RCPT, accept recipients of forwarded domains, reject the others
- *	(unknown_domains = reject), 451 on DNS trouble. At end of message,
- *	remove every forged tag header and add one that names the forwarded
- *	domains, so that the MTA routes the message to mxport-transport. Also
+ *	(unknown_domains = reject), 451 on DNS trouble, 452 to a recipient
+ *	that would mix forwarded and other recipients in one message. At end
+ *	of message add a tag header that names the forwarded domains, so that
+ *	the MTA routes the message to mxport-transport. Also
  *	answers socketmap lookups (relay, transport, mailertable) so that the
  *	MTA's relay check accepts exactly the forwarded domains.
  * SECURITY

@@ -216,6 +216,15 @@ t_eq "$RC" 75 "multi-line 454: deferred"
 t_nogrep "$LOG" '^Dec  2 12:00:00 host mxport' "multi-line reply: no forged log line"
 t_grep "$LOG" 'said: 454 4\.7\.0 first Dec  2 12:00:00 host mxport/transport\[1\]: FORGED' "multi-line reply: joined with a space on one line"
 
+# A 250 to DATA (no 354) means the server has not got the message: deferred, never "sent".
+start_peer data250 '{"data": "250 2.0.0 Ok"}'
+conf "example.com [127.0.0.1]:$PEER_PORT"
+xport "$T_DIR/plain" alice@sender.test bob@example.com
+t_eq "$RC" 75 "250 to DATA instead of 354: deferred"
+t_nogrep "$LOG" 'to=<bob@example\.com>.*status=sent' "250 to DATA: not logged as sent"
+lmtp "$T_DIR/plain" bob@example.com
+t_grep "$T_DIR/lout" '^DATA bob@example\.com 451 4\.0\.0 ' "LMTP, 250 to DATA: 451, not 250"
+
 # --- 6. 8-bit mail to a server without 8BITMIME (RFC 6152) -----------------
 printf 'Subject: 8bit\r\nFrom: a@sender.test\r\n\r\nGr\303\274\303\237e = 100%%\r\n.dot line \303\244\r\n' >"$T_DIR/msg8"
 python3 - "$T_DIR/msg8mp" <<'PY'
