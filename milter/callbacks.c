@@ -1,6 +1,7 @@
 /* callbacks - the libmilter callbacks: gate at RCPT, tag at end of message */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "callbacks.h"
 #include "domain.h"
 #include "msg.h"
+#include "policy.h"
 #include "state.h"
 #include "util.h"
 
@@ -122,13 +124,27 @@ static sfsistat mx_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr)
 		}
 	}
 
-	snprintf(cc->cc_client, sizeof(cc->cc_client), "%s", hostname ? hostname : "unknown");
+	/* Postfix names a client without a name "[address]": unknown, as in its own lines */
+	snprintf(cc->cc_client, sizeof(cc->cc_client), "%s",
+		 hostname && *hostname && *hostname != '[' ? hostname : "unknown");
 	if (addr && (addr->sa_family == AF_INET || addr->sa_family == AF_INET6)) {
+		char text[INET6_ADDRSTRLEN] = "";
+		size_t len = strlen(cc->cc_client);
+
 		memcpy(&cc->cc_addr, addr,
 		       addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
 						  : sizeof(struct sockaddr_in6));
 		cc->cc_have_addr = true;
+		/* host[address], as Postfix logs a client */
+		if (addr->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)addr)->sin_addr, text,
+				  sizeof(text));
+		else
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)addr)->sin6_addr, text,
+				  sizeof(text));
+		snprintf(cc->cc_client + len, sizeof(cc->cc_client) - len, "[%s]", text);
 	}
+	mx_printable(cc->cc_client);
 	return reply(cc, SMFIP_NR_CONN);
 }
 
@@ -176,25 +192,78 @@ static void append_list(char **list, const char *item)
 }
 
 /*
+ * refuse - answer a recipient with code/dsn/text and log one line for it
+ * (queue id or NOQUEUE, client, recipient, reason), as Postfix logs its own
+ * refusals.
+ */
+static sfsistat refuse(SMFICTX *ctx, const struct conn_ctx *cc, const char *rcpt, const char *code,
+		       const char *dsn, char *text)
+{
+	const char *qid = smfi_getsymval(ctx, "i");
+	char shown[300];
+
+	mx_printable(text);
+	snprintf(shown, sizeof(shown), "%s", rcpt);
+	mx_printable(shown);
+	msg_info("%s: %s: client=%s, to=%s, %s %s %s", qid && *qid ? qid : "NOQUEUE",
+		 *code == '5' ? "reject" : "defer", cc->cc_client, shown, code, dsn, text);
+	smfi_setreply(ctx, (char *)code, (char *)dsn, text);
+	return *code == '5' ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+}
+
+/* refuse_by_policy - refuse with the code and enhanced code the failure policy gives */
+static sfsistat refuse_by_policy(SMFICTX *ctx, const struct conn_ctx *cc, const char *rcpt,
+				 enum mx_outcome outcome, char *text)
+{
+	const struct mx_policy *p = mx_policy(outcome);
+	char code[8];
+
+	snprintf(code, sizeof(code), "%d", p->smtp_code);
+	return refuse(ctx, cc, rcpt, code, p->dsn, text);
+}
+
+/*
+ * unknown_domain_passes - the policy for a recipient whose domain is not
+ * forwarded. unknown_domains = accept (the default): always; the MTA's own
+ * relay check decides, as it did before mxport, so local mail, postmaster,
+ * aliases and mail from mynetworks or SASL users work unchanged. reject:
+ * only for trusted clients (SASL, trusted_networks) and for recipients the
+ * MTA delivers itself ({rcpt_mailer} local or virtual, a postmaster).
+ */
+static bool unknown_domain_passes(SMFICTX *ctx, const struct msg_ctx *mc, const char *rcpt)
+{
+	const char *mailer;
+
+	if (mc->mc_trusted || mc->mc_state->cfg->unknown_domains == MX_UNKNOWN_ACCEPT)
+		return true;
+	mailer = smfi_getsymval(ctx, "{rcpt_mailer}");
+	if (mailer && (strcmp(mailer, "local") == 0 || strcmp(mailer, "virtual") == 0))
+		return true;
+	return strncasecmp(rcpt + (rcpt[0] == '<'), "postmaster@", 11) == 0;
+}
+
+/*
  * separate - 452 4.5.3 for a recipient of the other kind than those
  * accepted so far: the client sends it again in a new transaction, where
  * it is the first (RFC 5321 4.5.3.1.10: a client must be prepared for 452
  * to any RCPT and send the rest later). Nothing is lost: 4xx only.
  */
-static sfsistat separate(SMFICTX *ctx, struct msg_ctx *mc)
+static sfsistat separate(SMFICTX *ctx, const struct conn_ctx *cc, struct msg_ctx *mc,
+			 const char *rcpt)
 {
+	char text[] = "Forwarded and other recipients cannot share a message here: "
+		      "send this recipient again in a new transaction";
+
 	mc->mc_separated++;
-	smfi_setreply(ctx, "452", "4.5.3",
-		      "Forwarded and other recipients cannot share a message here: "
-		      "send this recipient again in a new transaction");
-	return SMFIS_TEMPFAIL;
+	return refuse(ctx, cc, rcpt, "452", "4.5.3", text);
 }
 
 /* admit - accept a recipient of this kind, unless it would mix the kinds */
-static sfsistat admit(SMFICTX *ctx, struct msg_ctx *mc, enum rcpt_kind kind)
+static sfsistat admit(SMFICTX *ctx, const struct conn_ctx *cc, struct msg_ctx *mc, const char *rcpt,
+		      enum rcpt_kind kind)
 {
 	if (mc->mc_kind != KIND_NONE && mc->mc_kind != kind)
-		return separate(ctx, mc);
+		return separate(ctx, cc, mc, rcpt);
 	mc->mc_kind = kind;
 	if (kind == KIND_OWN)
 		mc->mc_own++;
@@ -203,9 +272,9 @@ static sfsistat admit(SMFICTX *ctx, struct msg_ctx *mc, enum rcpt_kind kind)
 
 /*
  * mx_envrcpt - the gate. Forwarded: accept and remember the domain.
- * Not forwarded: reject (unknown_domains = reject) or let pass untagged.
- * Null route: 550. DNS trouble: 451, so the sender tries again. Either
- * kind after the other: 452 (see enum rcpt_kind).
+ * Not forwarded: unknown_domain_passes decides. Null route: 550. DNS
+ * trouble: 451, so the sender tries again. Either kind after the other:
+ * 452 (see enum rcpt_kind). The codes are the failure policy's (policy.c).
  */
 static sfsistat mx_envrcpt(SMFICTX *ctx, char **argv)
 {
@@ -219,14 +288,14 @@ static sfsistat mx_envrcpt(SMFICTX *ctx, char **argv)
 		return SMFIS_TEMPFAIL;
 	/* No domain (RFC 5321 <postmaster>): the MTA's own rules decide; not ours to forward. */
 	if (!mx_address_domain(rcpt, domain, sizeof(domain)))
-		return admit(ctx, mc, KIND_OWN);
+		return admit(ctx, cc, mc, rcpt, KIND_OWN);
 	route_lookup(mc->mc_state->routes, domain, &r);
 	switch (r.status) {
 	case ROUTE_OK: {
 		char norm[MX_DOMAIN_MAX], err[128];
 		route_clear(&r);
 		if (mc->mc_kind == KIND_OWN)
-			return separate(ctx, mc);
+			return separate(ctx, cc, mc, rcpt);
 		if (!mx_domain_normalize(domain, norm, sizeof(norm), err, sizeof(err)))
 			mx_strlcpy(norm, domain, sizeof(norm));
 		append_list(&mc->mc_domains, norm);
@@ -237,28 +306,23 @@ static sfsistat mx_envrcpt(SMFICTX *ctx, char **argv)
 	}
 	case ROUTE_NOTFOUND:
 		route_clear(&r);
-		if (mc->mc_trusted || mc->mc_state->cfg->unknown_domains == MX_UNKNOWN_ACCEPT)
-			return admit(ctx, mc, KIND_OWN);
+		if (unknown_domain_passes(ctx, mc, rcpt))
+			return admit(ctx, cc, mc, rcpt, KIND_OWN);
 		snprintf(text, sizeof(text), "Recipient domain %s is not forwarded by this relay",
 			 domain);
-		mx_printable(text);
-		smfi_setreply(ctx, "550", "5.7.1", text);
-		return SMFIS_REJECT;
+		return refuse_by_policy(ctx, cc, rcpt, MX_OUT_NOT_FORWARDED, text);
 	case ROUTE_NOSERVICE:
 		snprintf(text, sizeof(text), "Domain %s accepts no mail (null route)", domain);
-		mx_printable(text);
 		route_clear(&r);
-		smfi_setreply(ctx, "550", "5.1.10", text);
-		return SMFIS_REJECT;
+		return refuse_by_policy(ctx, cc, rcpt, MX_OUT_NULL_ROUTE, text);
 	case ROUTE_RETRY:
 	case ROUTE_FAIL:
 	default:
 		msg_warn("%s: route lookup for %s: %s", cc->cc_client, domain, r.reason);
 		snprintf(text, sizeof(text), "Route lookup for %s failed, try again later", domain);
-		mx_printable(text);
+		enum mx_outcome o = mx_route_outcome(r.status, false);
 		route_clear(&r);
-		smfi_setreply(ctx, "451", "4.4.3", text);
-		return SMFIS_TEMPFAIL;
+		return refuse_by_policy(ctx, cc, rcpt, o, text);
 	}
 }
 

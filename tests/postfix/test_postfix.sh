@@ -197,17 +197,18 @@ s_before=$(count_msgs "$S")
 wait_until 20 have_msgs "$S" $((s_before + 1))
 t_eq "$(count_msgs "$S")" $((s_before + 1)) "8: locally submitted mail with a forged tag went the ordinary way"
 t_nogrep "$PF/maillog" "to=<jo@sender\.test>, relay=mxport" "8: the forged tag did not route it to the transport"
-t_nogrep "$MXLOG" "to=<jo@sender\.test>" "8: the transport never saw it"
+t_nogrep "$MXLOG" "mxport/transport.*to=<jo@sender\.test>" "8: the transport never saw it"
 
 # 10. a domain the relay serves itself: unknown_domains = reject refuses it
 # at RCPT with the milter's own words; accept lets it through untagged.
 postconf -c "$PF/etc" -e "relay_domains=local.test, $(postconf -c "$PF/etc" -h relay_domains)" >/dev/null
 postfix -c "$PF/etc" reload >/dev/null 2>&1
-sleep 1
+sed -i 's/^unknown_domains = accept$/unknown_domains = reject/' "$T_DIR/etc/mxport.conf"
+hup_milter
 send_mail alice@sender.test kim@local.test >"$T_DIR/s10" 2>&1
 t_grep "$T_DIR/s10" "^RCPT kim@local\.test 550 5\.7\.1 Recipient domain local\.test is not forwarded" "10: unknown_domains = reject: the milter refuses with 550 5.7.1"
-echo "unknown_domains = accept" >>"$T_DIR/etc/mxport.conf"
-sed -i '0,/^unknown_domains = reject$/{/^unknown_domains = reject$/d}' "$T_DIR/etc/mxport.conf"
+t_grep "$MXLOG" "NOQUEUE: reject: client=unknown\[127\.0\.0\.1\], to=<kim@local\.test>, 550 5\.7\.1 " "10: ... and logs the refused recipient"
+sed -i 's/^unknown_domains = reject$/unknown_domains = accept/' "$T_DIR/etc/mxport.conf"
 hup_milter
 s_before=$(count_msgs "$S")
 send_mail alice@sender.test kim@local.test >"$T_DIR/s10b" 2>&1
@@ -240,7 +241,7 @@ wait_until 20 have_msgs "$A" $((a_before + 1))
 wait_until 20 have_msgs "$S" $((s_before + 1))
 t_grep "$(ls -t "$A"/env.* | head -1)" "^RCPT TO:<lou@example\.com>" "11: forwarded recipient delivered by its route"
 t_grep "$(ls -t "$S"/env.* | head -1)" "^RCPT TO:<zed@local\.test>" "11: ordinary recipient delivered the ordinary way"
-t_nogrep "$MXLOG" "to=<zed@local\.test>" "11: the transport never saw it"
+t_nogrep "$MXLOG" "mxport/transport.*to=<zed@local\.test>" "11: the transport never saw it"
 t_grep "$MXLOG" "forwarded=1 \(<lou@example\.com>\).*trusted client" "11: the milter logs the trusted client"
 postconf -c "$PF/etc" -e "mynetworks=192.0.2.1/32" >/dev/null
 postfix -c "$PF/etc" reload >/dev/null 2>&1
