@@ -1,0 +1,62 @@
+#!/bin/sh
+# install-deps.sh - install the Debian packages that tests/deps.txt lists.
+# Usage: tests/install-deps.sh            install the missing ones (as root:
+#                                         apt-get update, apt-get install -y)
+#        tests/install-deps.sh --missing  print the missing ones, one a line
+#        tests/install-deps.sh --list [build|suite]  print the list
+# Postfix is preseeded with "No configuration": /etc/postfix stays alone
+# (the tests run private instances) and the system Postfix does not start.
+set -eu
+deps="$(cd "$(dirname "$0")" && pwd)/deps.txt"
+
+list() {
+	sed -e 's/#.*//' "$deps" | awk -v want="${1:-}" 'NF >= 2 && (want == "" || $2 == want) { print $1 }'
+}
+
+missing() {
+	for p in $(list); do
+		s=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
+		case "$s" in
+		ii*) ;;
+		*) echo "$p" ;;
+		esac
+	done
+}
+
+case "${1:-}" in
+--list)
+	list "${2:-}"
+	exit 0
+	;;
+--missing)
+	missing
+	exit 0
+	;;
+"") ;;
+*)
+	echo "usage: tests/install-deps.sh [--missing | --list [build|suite]]" >&2
+	exit 64
+	;;
+esac
+
+need=$(missing)
+if [ -z "$need" ]; then
+	echo "install-deps: every package in $deps is installed"
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages:" $need >&2
+	echo "install-deps: run as root: tests/install-deps.sh (or apt-get install" $need")" >&2
+	exit 1
+fi
+echo "install-deps: installing" $need
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
+# shellcheck disable=SC2086 # one word a package
+apt-get install -y -q --no-install-recommends $need >/dev/null
+left=$(missing)
+if [ -n "$left" ]; then
+	echo "install-deps: still missing after apt-get install:" $left >&2
+	exit 1
+fi
