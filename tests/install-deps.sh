@@ -1,16 +1,18 @@
 #!/bin/sh
 # install-deps.sh - install the Debian packages that tests/deps.txt lists.
-# Usage: tests/install-deps.sh            install the missing ones (as root:
-#                                         apt-get update, apt-get install -y)
-#        tests/install-deps.sh --missing  print the missing ones, one a line
-#        tests/install-deps.sh --list [build|suite]  print the list
+# Usage: tests/install-deps.sh [TAG...]            install the missing ones (as
+#                                                  root: apt-get update, apt-get
+#                                                  install -y)
+#        tests/install-deps.sh --missing [TAG...]  print the missing ones
+#        tests/install-deps.sh --list [TAG...]     print the list
+# TAG: build, suite, package (see tests/deps.txt); default: all three.
 # Postfix is preseeded with "No configuration": /etc/postfix stays alone
 # (the tests run private instances) and the system Postfix does not start.
 set -eu
 deps="$(cd "$(dirname "$0")" && pwd)/deps.txt"
 
 list() {
-	sed -e 's/#.*//' "$deps" | awk -v want="${1:-}" 'NF >= 2 && (want == "" || $2 == want) { print $1 }'
+	sed -e 's/#.*//' "$deps" | awk -v want=" $tags " 'NF >= 2 && index(want, " " $2 " ") { print $1 }'
 }
 
 missing() {
@@ -23,30 +25,37 @@ missing() {
 	done
 }
 
+mode=install
 case "${1:-}" in
---list)
-	list "${2:-}"
+--list | --missing)
+	mode=${1#--}
+	shift
+	;;
+-*)
+	echo "usage: tests/install-deps.sh [--missing | --list] [build|suite|package ...]" >&2
+	exit 64
+	;;
+esac
+tags=${*:-build suite package}
+case "$mode" in
+list)
+	list
 	exit 0
 	;;
---missing)
+missing)
 	missing
 	exit 0
-	;;
-"") ;;
-*)
-	echo "usage: tests/install-deps.sh [--missing | --list [build|suite]]" >&2
-	exit 64
 	;;
 esac
 
 need=$(missing)
 if [ -z "$need" ]; then
-	echo "install-deps: every package in $deps is installed"
+	echo "install-deps: every package of $deps ($tags) is installed"
 	exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps: missing packages:" $need >&2
-	echo "install-deps: run as root: tests/install-deps.sh (or apt-get install" $need")" >&2
+	echo "install-deps: run as root: tests/install-deps.sh $tags (or apt-get install" $need")" >&2
 	exit 1
 fi
 echo "install-deps: installing" $need

@@ -4,6 +4,8 @@
 #   2. the same tests built with AddressSanitizer and UBSan, and the
 #      transport's tests with --enable-static-deps
 #   3. the libFuzzer targets built with clang, each run for a short time
+#   4. the Debian package: built, installed in a fresh Debian 12 root
+#      (debootstrap), mail through it, purged (tests/package/test_deb.sh)
 # Ends with one line "N passed, N failed"; exits non-zero on any failure.
 # First it installs the Debian packages of tests/deps.txt that are missing
 # (tests/install-deps.sh: as root, apt-get; MXPORT_NO_APT=1 only checks) and
@@ -124,6 +126,19 @@ if [ "${1:-}" != "--quick" ]; then
 		echo "run-all: fuzz build failed"
 		failed=$((failed + 1))
 	fi
+	# The Debian package on a fresh Debian 12 root (about 2 minutes).
+	dir="$top/_build-package"
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	echo "=== package: tests/package/test_deb.sh"
+	sh "$top/tests/package/test_deb.sh" >"$dir/test_deb.out" 2>&1
+	p=$(grep -c '^ok ' "$dir/test_deb.out")
+	f=$(grep -c -e '^not ok ' -e '^Bail out!' "$dir/test_deb.out")
+	echo "package: $p passed, $f failed"
+	grep -e '^not ok ' -e '^Bail out!' "$dir/test_deb.out" | sed 's/^/package: /'
+	[ "$f" -gt 0 ] && tail -40 "$dir/test_deb.out"
+	passed=$((passed + p))
+	failed=$((failed + f))
 fi
 
 echo "$passed passed, $failed failed"
