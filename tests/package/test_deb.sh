@@ -162,6 +162,12 @@ in_root id -Gn mxport | grep -qw mxport
 ok $? "group mxport"
 in_root id -Gn postfix | grep -qw mxport
 ok $? "user postfix is in group mxport (the daemons' sockets)"
+# Postfix installed (again) after mxport: the package's trigger puts postfix
+# into group mxport then too.
+in_root deluser --quiet postfix mxport >/dev/null 2>&1
+in_root apt-get install -y -q --reinstall postfix >"$work/postfix-reinstall.log" 2>&1
+in_root id -Gn postfix | grep -qw mxport
+ok $? "postfix installed after mxport: the trigger puts postfix into group mxport"
 for f in /usr/bin/mxport-route /usr/sbin/mxport-milter /usr/libexec/mxport-transport; do
 	test -x "$root$f"
 	ok $? "program $f"
