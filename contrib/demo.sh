@@ -13,7 +13,7 @@ cd "$top"
 
 if [ -z "${MXPORT_NO_APT:-}" ]; then
 	echo "== installing packages (tests/install-deps.sh: the list in tests/deps.txt)"
-	sh tests/install-deps.sh build suite
+	sh tests/install-deps.sh build autotools suite
 fi
 
 echo "== building"

@@ -5,7 +5,8 @@
 #                                                  install -y)
 #        tests/install-deps.sh --missing [TAG...]  print the missing ones
 #        tests/install-deps.sh --list [TAG...]     print the list
-# TAG: build, suite, package (see tests/deps.txt); default: all three.
+# TAG: build, autotools, suite, package (see tests/deps.txt); default: all.
+# Building by hand from git needs: tests/install-deps.sh build autotools
 # Postfix is preseeded with "No configuration": /etc/postfix stays alone
 # (the tests run private instances) and the system Postfix does not start.
 set -eu
@@ -32,11 +33,11 @@ case "${1:-}" in
 	shift
 	;;
 -*)
-	echo "usage: tests/install-deps.sh [--missing | --list] [build|suite|package ...]" >&2
+	echo "usage: tests/install-deps.sh [--missing | --list] [build|autotools|suite|package ...]" >&2
 	exit 64
 	;;
 esac
-tags=${*:-build suite package}
+tags=${*:-build autotools suite package}
 case "$mode" in
 list)
 	list
