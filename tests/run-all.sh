@@ -132,8 +132,10 @@ if [ "${1:-}" != "--quick" ]; then
 	mkdir -p "$dir"
 	echo "=== package: tests/package/test_deb.sh"
 	sh "$top/tests/package/test_deb.sh" >"$dir/test_deb.out" 2>&1
+	rc=$?
 	p=$(grep -c '^ok ' "$dir/test_deb.out")
 	f=$(grep -c -e '^not ok ' -e '^Bail out!' "$dir/test_deb.out")
+	[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1 && echo "package: test_deb.sh exited $rc"
 	echo "package: $p passed, $f failed"
 	grep -e '^not ok ' -e '^Bail out!' "$dir/test_deb.out" | sed 's/^/package: /'
 	[ "$f" -gt 0 ] && tail -40 "$dir/test_deb.out"
