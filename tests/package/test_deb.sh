@@ -294,6 +294,19 @@ queued=$(find "$root/var/spool/postfix/deferred" -type f | wc -l)
 [ "$queued" -ge 1 ]
 ok $? "dave@down.example's message waits in Postfix's deferred queue ($queued)"
 
+# A bad routes line: reload refuses it, naming the file and line, and the
+# running milter keeps its configuration.
+echo 'bad..example [127.0.0.1]:25' >>"$root/etc/mxport/routes"
+in_root service mxport-milter reload >"$work/reload.out" 2>&1
+[ $? -ne 0 ] && grep -q '/etc/mxport/routes:[0-9]' "$work/reload.out"
+ok $? "service mxport-milter reload refuses a bad routes line, naming /etc/mxport/routes:LINE"
+show "$work/reload.out" 5
+in_root service mxport-milter status >/dev/null 2>&1
+ok $? "the milter still runs after the refused reload"
+sed -i '/^bad\.\.example/d' "$root/etc/mxport/routes"
+in_root service mxport-milter reload >"$work/reload2.out" 2>&1
+ok $? "service mxport-milter reload with the line removed"
+
 # --- 5. stop, purge, what remains -------------------------------------------
 in_root service postfix stop >/dev/null 2>&1
 in_root service mxport-lmtp stop >"$work/stop.out" 2>&1
