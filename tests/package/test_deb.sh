@@ -5,7 +5,8 @@
 #   2. debootstraps a fresh Debian 12 root (minbase, from the mirror this
 #      machine's apt uses) and installs Postfix ("Internet Site") and then
 #      the .deb with apt-get install ./mxport_*.deb in it (chroot);
-#   3. checks what the package installed, and that nothing of it runs;
+#   3. checks what the package installed (user mxport in Postfix's groups,
+#      also when Postfix comes after it), and that nothing of it runs;
 #   4. adds a route, runs mxport-setup postfix (without it, as long as the
 #      package has none: contrib/postfix pasted, chroot off), starts the
 #      daemons with their init scripts (service ..., no systemd), sends from
@@ -160,14 +161,17 @@ uid=$(in_root id -u mxport 2>/dev/null)
 ok $? "system user mxport (uid ${uid:-none})"
 in_root id -Gn mxport | grep -qw mxport
 ok $? "group mxport"
-in_root id -Gn postfix | grep -qw mxport
-ok $? "user postfix is in group mxport (the daemons' sockets)"
-# Postfix installed (again) after mxport: the package's trigger puts postfix
-# into group mxport then too.
-in_root deluser --quiet postfix mxport >/dev/null 2>&1
+in_root id -Gn mxport | grep -qw postfix
+ok $? "user mxport is in group postfix (its sockets may have Postfix's group)"
+in_root id -Gn mxport | grep -qw postdrop
+ok $? "user mxport is in group postdrop (Postfix's postlog socket)"
+# Postfix installed (again) after mxport: the package's trigger puts mxport
+# into Postfix's groups then too.
+in_root deluser --quiet mxport postfix >/dev/null 2>&1
+in_root deluser --quiet mxport postdrop >/dev/null 2>&1
 in_root apt-get install -y -q --reinstall postfix >"$work/postfix-reinstall.log" 2>&1
-in_root id -Gn postfix | grep -qw mxport
-ok $? "postfix installed after mxport: the trigger puts postfix into group mxport"
+in_root id -Gn mxport | grep -qw postfix && in_root id -Gn mxport | grep -qw postdrop
+ok $? "postfix installed after mxport: the trigger puts mxport into groups postfix and postdrop"
 for f in /usr/bin/mxport-route /usr/sbin/mxport-milter /usr/libexec/mxport-transport; do
 	test -x "$root$f"
 	ok $? "program $f"
