@@ -169,8 +169,10 @@ ok $? "user mxport is in group postdrop (Postfix's postlog socket)"
 # into Postfix's groups then too.
 in_root deluser --quiet mxport postfix >/dev/null 2>&1
 in_root deluser --quiet mxport postdrop >/dev/null 2>&1
+gone=0
+in_root id -Gn mxport | grep -qw -e postfix -e postdrop && gone=1
 in_root apt-get install -y -q --reinstall postfix >"$work/postfix-reinstall.log" 2>&1
-in_root id -Gn mxport | grep -qw postfix && in_root id -Gn mxport | grep -qw postdrop
+[ $gone -eq 0 ] && in_root id -Gn mxport | grep -qw postfix && in_root id -Gn mxport | grep -qw postdrop
 ok $? "postfix installed after mxport: the trigger puts mxport into groups postfix and postdrop"
 for f in /usr/bin/mxport-route /usr/sbin/mxport-milter /usr/libexec/mxport-transport; do
 	test -x "$root$f"
