@@ -41,9 +41,10 @@ cleanup() {
 	for p in $(root_pids); do kill "$p" 2>/dev/null; done
 	sleep 1
 	for p in $(root_pids); do kill -9 "$p" 2>/dev/null; done
-	for m in dev/pts dev proc; do
-		mountpoint -q "$root/$m" 2>/dev/null && umount -l "$root/$m"
-	done
+	# every mount under the root, deepest first (command 2's package test
+	# mounts its own root's /proc and /dev, and ip netns /run/netns)
+	awk -v r="$root/" 'index($2, r) == 1 || $2 == substr(r, 1, length(r) - 1) { print $2 }' /proc/mounts |
+		sort -r | while read -r m; do umount -l "$m"; done
 	if [ "$failed" -eq 0 ] && [ -z "${MXPORT_KEEP:-}" ]; then
 		rm -rf "$work"
 	else
