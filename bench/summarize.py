@@ -30,18 +30,22 @@ def verdict(vals, goal=None, higher_is_better=True, points=None):
     else:
         spread = (max(vals) - min(vals)) / abs(med) if med else float("inf")
         wide, what = WIDE, "range %.0f%% of the median" % (100 * spread)
+    side = None
+    if goal is not None:
+        ok = [(v >= goal) if higher_is_better else (v <= goal) for v in vals]
+        side = "met" if all(ok) else ("missed" if not any(ok) else None)
     if len(vals) < 3:
         words.append("only %d round%s: no spread to judge" % (len(vals), "" if len(vals) == 1 else "s"))
     elif spread > wide:
-        words.append("SPREAD TOO WIDE TO CONCLUDE ANYTHING (%s)" % what)
+        if side:
+            words.append("wide spread (%s), but the goal was %s in every round" % (what, side))
+        else:
+            words.append("SPREAD TOO WIDE TO CONCLUDE ANYTHING (%s)" % what)
     else:
         words.append(what)
-    if goal is not None:
-        ok = [(v >= goal) if higher_is_better else (v <= goal) for v in vals]
-        if all(ok):
-            words.append("goal met in every round")
-        elif not any(ok):
-            words.append("goal missed in every round")
+    if goal is not None and not (len(vals) >= 3 and spread > wide and side):
+        if side:
+            words.append("goal %s in every round" % side)
         else:
             words.append("goal met in %d of %d rounds: not conclusive" % (sum(ok), len(ok)))
     return "; ".join(words)
