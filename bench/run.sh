@@ -293,7 +293,7 @@ fi
 if ! skipped dns; then
 	domains=$(awk -v n=$DNS_DOMAINS 'BEGIN { for (i = 0; i < n; i++) printf "%sdom%d.test", i ? "," : "", i }')
 	say "6. DNS: $DNS_N messages to $DNS_DOMAINS SRV-routed domains (TTL 3600 s) through the milter and the transport; queries NSD got (through bench/dnscount.py)"
-	say "   before this section (routes-file domain only): $(wc -l <"$DNSLOG") queries"
+	say "   before this section (the passes above; bench.example is in the routes file): $(wc -l <"$DNSLOG") queries"
 	for p in b1 b; do
 		use_path "$p"
 		q0=$(wc -l <"$DNSLOG")

@@ -119,6 +119,9 @@ def main():
         print("     %-9s total %s ms  (medians: smtpd %.3f, cleanup %.3f, milter process %.3f)%s"
               % (p, fmt_range(list(per[p].values()), "%.3f"), med[0], med[1], med[2],
                  "  [%d processes exited mid-pass: undercounted]" % gone if gone else ""))
+    coarse = [p for p in cpu for r in cpu[p] if sum(cpu[p][r][:3]) < 100]
+    if coarse:
+        print("   (a pass used under 100 ms of CPU: /proc counts in 10 ms steps, too coarse to judge; send more messages)")
     if "r_milter" in per and "r_map" in per:
         o = [100 * (per["r_milter"][r] / per["r_map"][r] - 1) for r in rounds
              if r in per["r_milter"] and r in per["r_map"] and per["r_map"][r] > 0]
