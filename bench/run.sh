@@ -59,6 +59,8 @@ export MXPORT_BUILDDIR MXPORT_SRCDIR
 [ -x "$MXPORT_BUILDDIR/mxport-transport" ] || { echo "build mxport first (./configure && make), or set MXPORT_BUILDDIR"; exit 1; }
 . "$top/tests/lib/harness.sh"
 . "$top/tests/lib/postfix.sh"
+# a closed output (bench/run.sh | head) must still stop every server started
+trap 'exit 1' INT TERM HUP PIPE
 need smtp-source smtp-sink valgrind callgrind_annotate python3 postconf nsd drill timeout
 
 skipped() { case ",$SKIP," in *",$1,"*) return 0 ;; esac; return 1; }
