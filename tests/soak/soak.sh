@@ -14,7 +14,9 @@
 # SOAK_CHECKPOINT messages are sent and drained first; the resident sizes of
 # the milter and of the LMTP daemon (its listener, and the largest of its
 # connection processes seen, sampled every 2 s) are recorded then and again
-# at the end, and must not have grown by more than 10% (no leak). A long run:
+# at the end, and must not have grown by more than 10% (no leak).
+# SOAK_EXTRA_CONF: more mxport.conf lines (e.g. "connection_cache_time = 0").
+# A long run:
 #   MXPORT_BUILDDIR=... MXPORT_SRCDIR=... sh tests/soak/soak.sh 100000 7 lmtp
 . "$MXPORT_SRCDIR/tests/lib/harness.sh"
 . "$MXPORT_SRCDIR/tests/lib/postfix.sh"
@@ -38,7 +40,8 @@ PS=$PEER_PORT
 PF_PORT=$(free_port)
 MXPORT_EXTRA_CONF="command_timeout = 4s
 data_done_timeout = 4s
-postfix_transport = mxport-lmtp:unix:$T_DIR/run/lmtp.sock"
+postfix_transport = mxport-lmtp:unix:$T_DIR/run/lmtp.sock
+${SOAK_EXTRA_CONF:-}"
 setup_mxport "soak.example [127.0.0.1]:$PPORT"
 start_milter
 start_postfix "$PS"
