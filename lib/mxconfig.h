@@ -60,6 +60,8 @@ struct mx_config {
 	unsigned route_cache_max_ttl;
 	unsigned route_cache_negative_ttl;
 	char *log_file;
+	char *postlog_socket;
+	char *postlog_relay_socket;
 };
 
 enum mx_config_type {
@@ -93,5 +95,7 @@ void mx_config_free(struct mx_config *cfg);
 const struct mx_config_key *mx_config_table(size_t *count);
 bool mx_tls_mode_parse(const char *s, int *mode);
 void mx_helo_name(const struct mx_config *cfg, char *out, size_t outlen);
+struct mx_errlist;
+bool mx_config_logs(const struct mx_config *cfg, bool check_only, struct mx_errlist *errs);
 
 #endif

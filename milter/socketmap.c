@@ -17,6 +17,7 @@
 #include "domain.h"
 #include "msg.h"
 #include "netstring.h"
+#include "policy.h"
 #include "socketmap.h"
 #include "util.h"
 
@@ -83,9 +84,11 @@ size_t socketmap_answer(const char *request, size_t len, socketmap_lookup_fn loo
 		if (strcmp(name, "access") == 0)
 			return (size_t)snprintf(reply, replylen, "OK RELAY");
 		return (size_t)snprintf(reply, replylen, "OK %s:%s", values->mailer, key);
-	case ROUTE_RETRY:
-	case ROUTE_FAIL: return (size_t)snprintf(reply, replylen, "TEMP %.400s", reason);
-	default: return (size_t)snprintf(reply, replylen, "NOTFOUND ");
+	default:
+		/* NOTFOUND or TEMP, as the one failure policy says (lib/policy.c). */
+		if (strcmp(mx_policy(mx_route_outcome(st, false))->socketmap, "TEMP") == 0)
+			return (size_t)snprintf(reply, replylen, "TEMP %.400s", reason);
+		return (size_t)snprintf(reply, replylen, "NOTFOUND ");
 	}
 }
 

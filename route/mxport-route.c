@@ -34,6 +34,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "policy.h"
 #include "errlist.h"
 #include "export.h"
 #include "probe.h"
@@ -112,10 +113,7 @@ static int show_domain(const struct mx_config *cfg, struct route_ctx *ctx, const
 			code = EX_TEMPFAIL;
 		}
 		break;
-	case ROUTE_NOTFOUND:
-	case ROUTE_NOSERVICE: code = 1; break;
-	case ROUTE_RETRY: code = EX_TEMPFAIL; break;
-	default: code = EX_CONFIG; break;
+	default: code = mx_policy(mx_route_outcome(r.status, false))->route_exit; break;
 	}
 	route_clear(&r);
 	return code;
@@ -159,6 +157,9 @@ int main(int argc, char **argv)
 	bool config_ok = mx_config_read(cfg, config_path, &errs) == 0;
 	if (!export_format && (config_ok || *cfg->routes_file))
 		ctx = route_ctx_new(cfg, &errs);
+	/* -n: a log destination that cannot be opened is an error too */
+	if (check_only && config_ok)
+		mx_config_logs(cfg, true, &errs);
 	for (size_t i = 0; i < errs.count; i++)
 		fprintf(stderr, "mxport-route: %s\n", errs.msgs[i]);
 	if (errs.count) {

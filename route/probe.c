@@ -1,4 +1,8 @@
-/* probe - mxport-route --probe: talk to each target the way the transport would, and report */
+/*
+ * probe - mxport-route --probe: talk to each target as the transport would
+ * (its own SMTP client, with the route's TLS mode, DANE and the STARTTLS
+ * checks), send no mail, and show the conversation.
+ */
 #include "config.h"
 
 #include <stdio.h>
@@ -7,51 +11,17 @@
 
 #include "probe.h"
 #include "smtp_conn.h"
-#include "smtp_reply.h"
+#include "smtp_session.h"
 #include "tls.h"
+#include "tlsa.h"
 #include "util.h"
 
-/* exchange - send a command (unless NULL) and print the reply; false on failure */
-static bool exchange(struct smtp_conn *c, const char *cmd, unsigned timeout_ms,
-		     struct smtp_reply *r, long long t0)
+/* show - the trace callback: each line with the time since the probe began */
+static void show(void *arg, const char *what, const char *text)
 {
-	char line[SMTP_LINE_MAX + 1], err[256];
-	size_t len;
-	int rc;
+	const long long *t0 = arg;
 
-	if (cmd) {
-		struct mx_buf buf = {0};
-		int wrc;
-
-		mx_buf_printf(&buf, "%s\r\n", cmd);
-		printf("       >>> %s\n", cmd);
-		wrc = conn_write(c, buf.data, buf.len, timeout_ms, err, sizeof(err));
-		mx_buf_free(&buf);
-		if (wrc <= 0) {
-			printf("       !!! %s\n", err);
-			return false;
-		}
-	}
-	smtp_reply_init(r);
-	do {
-		rc = conn_read_line(c, line, SMTP_LINE_MAX, &len, timeout_ms, err, sizeof(err));
-		if (rc <= 0) {
-			printf("       !!! %s\n", err);
-			return false;
-		}
-		rc = smtp_reply_add_line(r, line, len, err, sizeof(err));
-		if (rc < 0) {
-			printf("       !!! protocol error: %s\n", err);
-			return false;
-		}
-	} while (rc == 0);
-	for (const char *p = r->text; *p;) {
-		size_t n = strcspn(p, "\n");
-		printf("       <<< %.*s\n", (int)n, p);
-		p += n + (p[n] ? 1 : 0);
-	}
-	printf("       (%lld ms)\n", mx_now_ms() - t0);
-	return true;
+	printf("       %s %s (%lld ms)\n", what, text, mx_now_ms() - *t0);
 }
 
 /* print_tls - what the handshake brought */
@@ -64,77 +34,95 @@ static void print_tls(const struct tls_info *ti, const struct route_target *t)
 		printf("       certificate expires: %s\n", ti->not_after);
 	}
 	printf("       verification against the CAs and name %s: %s\n", t->host, ti->verify_text);
+	if (ti->dane)
+		printf("       certificate matched a DNSSEC-secure TLSA record (DANE)\n");
 }
 
 /*
- * probe_target - connect, greeting, EHLO, STARTTLS when offered (or
- * implicit TLS), EHLO again, QUIT. No mail is sent. True when the server
- * answered with a 2xx greeting.
+ * dane_records - for tls=dane, the TLSA records that the transport would
+ * demand a match with (secure ones only); *mode falls back to may without.
+ */
+static bool dane_records(struct route_ctx *ctx, const struct route_target *t, int *mode,
+			 struct tlsa_set *dane)
+{
+	if (*mode != MX_TLS_DANE)
+		return false;
+	*mode = MX_TLS_MAY;
+	if (t->literal)
+		return false;
+	tlsa_lookup(ctx, t->host, t->port, dane);
+	if (dane->status == ROUTE_OK && dane->secure) {
+		printf("       DANE: %zu DNSSEC-secure TLSA records at _%u._tcp.%s\n", dane->count,
+		       t->port, t->host);
+		*mode = MX_TLS_DANE;
+		return true;
+	}
+	printf("       DANE: %s; opportunistic TLS, as the transport would\n",
+	       dane->status == ROUTE_OK ? "TLSA records are not DNSSEC-secure" : dane->reason);
+	return false;
+}
+
+/*
+ * probe_target - connect, greeting, EHLO, STARTTLS as the route's TLS mode
+ * says (or implicit TLS), EHLO again, QUIT. No mail is sent. True when the
+ * server took the conversation as far as a transaction could begin.
  */
 bool probe_target(const struct mx_config *cfg, struct route_ctx *ctx, const struct route_target *t,
 		  const struct route_addr *a)
 {
-	struct smtp_conn c;
-	struct smtp_reply r;
-	struct tls_info ti;
-	char err[256], helo[256], ehlo[300];
+	struct smtp_request req;
+	struct smtp_result res;
+	struct tlsa_set dane = {.status = ROUTE_NOTFOUND};
+	char helo[256], err[256];
 	long long t0 = mx_now_ms();
-	unsigned cmd_ms = cfg->command_timeout * 1000;
+	int mode = route_effective_tls(ctx, t);
 	SSL_CTX *tls = NULL;
-	bool answered = false;
 
-	(void)ctx;
+	printf("     probe %s port %u (tls %s):\n", a->text, t->port, mx_tls_mode_names[mode]);
 	mx_helo_name(cfg, helo, sizeof(helo));
-	printf("     probe %s port %u:\n", a->text, t->port);
-	if (conn_connect(&c, (const struct sockaddr *)&a->sa, a->salen, cfg->connect_timeout * 1000,
-			 t0 + (long long)cfg->delivery_time_limit * 1000, err, sizeof(err)) < 0) {
-		printf("       connect failed: %s (%lld ms)\n", err, mx_now_ms() - t0);
-		return false;
-	}
-	printf("       connected (%lld ms)\n", mx_now_ms() - t0);
+	/* CAs always: the probe shows whether the certificate would verify. */
 	tls = tls_ctx_new();
 	if (tls == NULL || !tls_ctx_load_cas(tls, cfg->tls_ca_file, err, sizeof(err))) {
 		printf("       TLS set-up failed: %s\n", tls ? err : "no context");
-		goto done;
+		SSL_CTX_free(tls);
+		return false;
 	}
-	if (t->implicit_tls) {
-		if (tls_handshake(&c, tls, t->host, t->literal, NULL, cmd_ms, &ti, err,
-				  sizeof(err)) < 0) {
-			printf("       implicit TLS failed: %s\n", err);
-			goto done;
-		}
-		print_tls(&ti, t);
-	}
-	if (!exchange(&c, NULL, cmd_ms, &r, t0))
-		goto done;
-	answered = r.code / 100 == 2;
-	snprintf(ehlo, sizeof(ehlo), "EHLO %s", helo);
-	if (!answered || !exchange(&c, ehlo, cmd_ms, &r, t0))
-		goto done;
-	if (r.code / 100 == 2 && !t->implicit_tls) {
-		if (!smtp_reply_has_keyword(&r, "STARTTLS", NULL)) {
-			printf("       STARTTLS not offered\n");
-		} else if (exchange(&c, "STARTTLS", cmd_ms, &r, t0)) {
-			if (r.code != 220) {
-				printf("       STARTTLS refused\n");
-			} else if (tls_handshake(&c, tls, t->host, t->literal, NULL, cmd_ms, &ti,
-						 err, sizeof(err)) < 0) {
-				printf("       TLS handshake failed: %s (%lld ms)\n", err,
-				       mx_now_ms() - t0);
-				goto done;
-			} else {
-				printf("       TLS handshake done (%lld ms)\n", mx_now_ms() - t0);
-				print_tls(&ti, t);
-				if (!exchange(&c, ehlo, cmd_ms, &r, t0))
-					goto done;
-			}
-		} else {
-			goto done;
-		}
-	}
-	exchange(&c, "QUIT", cmd_ms, &r, t0);
-done:
-	conn_close(&c);
+	memset(&req, 0, sizeof(req));
+	req.helo_name = helo;
+	req.host = t->host;
+	req.literal = t->literal;
+	req.sa = (const struct sockaddr *)&a->sa;
+	req.salen = a->salen;
+	req.implicit_tls = t->implicit_tls;
+	req.dane = dane_records(ctx, t, &mode, &dane) ? &dane : NULL;
+	req.tls_mode = mode;
+	req.tls_ctx = tls;
+	req.connect_timeout_ms = cfg->connect_timeout * 1000;
+	req.command_timeout_ms = cfg->command_timeout * 1000;
+	req.data_done_timeout_ms = cfg->data_done_timeout * 1000;
+	req.limit_ms = t0 + (long long)cfg->delivery_time_limit * 1000;
+	req.probe_only = true;
+	req.trace = show;
+	req.trace_arg = &t0;
+	smtp_deliver(&req, &res);
+	if (res.tls_used)
+		print_tls(&res.tls, t);
+	if (res.verdict == SMTP_SENT)
+		printf("       the server would take mail (%lld ms)\n", mx_now_ms() - t0);
+	else if (res.stage == STAGE_CONNECT)
+		printf("       connect failed: %s (%lld ms)\n", res.why, mx_now_ms() - t0);
+	else if (res.have_reply) {
+		char line[SMTP_REPLY_TEXT];
+
+		smtp_reply_oneline(&res.reply, line, sizeof(line));
+		printf("       refused: %s (in reply to %s)\n", line,
+		       smtp_stage_command(res.stage));
+	} else
+		printf("       failed: %s\n", res.why);
+	if (res.verdict != SMTP_SENT)
+		printf("       the transport would %s\n",
+		       res.dsn[0] == '5' ? "bounce the mail" : "try the next address, or defer");
+	tlsa_set_clear(&dane);
 	SSL_CTX_free(tls);
-	return answered;
+	return res.verdict == SMTP_SENT;
 }

@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core.h"
 #include "deliver.h"
 #include "loopguard.h"
 #include "msg.h"
+#include "policy.h"
 #include "smtp_session.h"
 #include "tls.h"
 #include "tlsa.h"
@@ -54,19 +56,30 @@ static void set_all(struct rcpt_outcome *r, size_t n, enum rcpt_state state, con
 	}
 }
 
+/* set_policy - every pending recipient gets the outcome's code and fate (policy.c) */
+static void set_policy(struct rcpt_outcome *r, size_t n, enum mx_outcome outcome, const char *relay,
+		       const char *text)
+{
+	const struct mx_policy *p = mx_policy(outcome);
+
+	set_all(r, n, p->permanent ? RCPT_BOUNCE : RCPT_DEFER, p->dsn, relay, "", text);
+}
+
 /* tls_ctx_for - the run's TLS context, with CAs loaded once a route wants verification */
 static SSL_CTX *tls_ctx_for(struct transport *t, int mode, char *err, size_t errlen)
 {
-	if (t->tls_ctx == NULL && (t->tls_ctx = tls_ctx_new()) == NULL) {
+	struct transport_core *core = t->core;
+
+	if (core->tls_ctx == NULL && (core->tls_ctx = tls_ctx_new()) == NULL) {
 		snprintf(err, errlen, "cannot create a TLS context");
 		return NULL;
 	}
-	if (mode >= MX_TLS_VERIFY && !t->cas_loaded) {
-		if (!tls_ctx_load_cas(t->tls_ctx, t->cfg->tls_ca_file, err, errlen))
+	if (mode >= MX_TLS_VERIFY && !core->cas_loaded) {
+		if (!tls_ctx_load_cas(core->tls_ctx, t->cfg->tls_ca_file, err, errlen))
 			return NULL;
-		t->cas_loaded = true;
+		core->cas_loaded = true;
 	}
-	return t->tls_ctx;
+	return core->tls_ctx;
 }
 
 /* reply_text - Postfix's words for a server's refusal (rcpt: for a reply to RCPT TO) */
@@ -125,7 +138,7 @@ static void settle_outcomes(const struct smtp_rcpt *sr, const char *relay, const
 		case SMTP_RCPT_PERM: state = RCPT_BOUNCE; break;
 		default:
 			state = RCPT_DEFER;
-			dsn[0] = '4'; /* a deferral never carries a 5.X.X code */
+			mx_dsn_deferred(dsn);
 			break;
 		}
 		if (state == RCPT_SENT)
@@ -219,10 +232,9 @@ static bool try_address(struct transport *t, const struct route_target *target, 
 		enum rcpt_state st = res.verdict == SMTP_PERM ? RCPT_BOUNCE : RCPT_DEFER;
 		char dsn[16];
 
-		/* A deferral never carries a 5.X.X code, whatever the server said. */
 		mx_strlcpy(dsn, res.dsn, sizeof(dsn));
-		if (st == RCPT_DEFER && dsn[0] != '4')
-			dsn[0] = '4';
+		if (st == RCPT_DEFER)
+			mx_dsn_deferred(dsn);
 		set_all(r, n, st, dsn, relay, tls, text);
 		return true;
 	}
@@ -313,7 +325,7 @@ static void try_route(struct transport *t, const struct route *route, bool mx, c
 				snprintf(text, sizeof(text),
 					 "mail for %s loops back to myself (%s is this host's MTA)",
 					 domain, relay);
-				set_all(r, n, RCPT_BOUNCE, "5.4.6", relay, "", text);
+				set_policy(r, n, MX_OUT_LOOP, relay, text);
 				tlsa_set_clear(&dane);
 				route_addrs_clear(&addrs);
 				goto out;
@@ -349,8 +361,8 @@ static void try_route(struct transport *t, const struct route *route, bool mx, c
 			"delivery time limit reached (delivery_time_limit); will try again later");
 	} else if (mx && hosts_without_address == route->ntargets) {
 		/* RFC 5321: no MX host with an address means the domain cannot take mail. */
-		set_all(r, n, RCPT_BOUNCE, route->ntargets == 1 ? "5.1.2" : "5.4.4", "none", "",
-			as.text);
+		set_policy(r, n, route->ntargets == 1 ? MX_OUT_NO_DOMAIN : MX_OUT_NO_HOSTS, "none",
+			   as.text);
 	} else {
 		if (!as.have)
 			remember(&as, RCPT_DEFER, "4.4.1", "none",
@@ -370,32 +382,21 @@ out:
 void deliver_domain(struct transport *t, const char *domain, struct rcpt_outcome *r, size_t n)
 {
 	struct route route;
+	bool by_mx = false;
 
 	route_lookup(t->routes, domain, &route);
-	switch (route.status) {
-	case ROUTE_OK: try_route(t, &route, false, domain, r, n); break;
-	case ROUTE_NOSERVICE: set_all(r, n, RCPT_BOUNCE, "5.4.4", "none", "", route.reason); break;
-	case ROUTE_RETRY: set_all(r, n, RCPT_DEFER, "4.4.3", "none", "", route.reason); break;
-	case ROUTE_FAIL:
+	if (route.status == ROUTE_FAIL)
 		msg_warn("%s: bad route for %s: %s", t->queue_id, domain, route.reason);
-		set_all(r, n, RCPT_DEFER, "4.4.3", "none", "", route.reason);
-		break;
-	case ROUTE_NOTFOUND:
+	if (route.status == ROUTE_NOTFOUND) {
 		/* Not (or no longer) forwarded: deliver it the ordinary way, by MX. */
 		route_clear(&route);
 		route_lookup_mx(t->routes, domain, &route);
-		switch (route.status) {
-		case ROUTE_OK: try_route(t, &route, true, domain, r, n); break;
-		case ROUTE_NOTFOUND:
-			set_all(r, n, RCPT_BOUNCE, "5.1.2", "none", "", route.reason);
-			break;
-		case ROUTE_NOSERVICE:
-			set_all(r, n, RCPT_BOUNCE, "5.1.10", "none", "", route.reason);
-			break;
-		default: set_all(r, n, RCPT_DEFER, "4.4.3", "none", "", route.reason); break;
-		}
-		break;
+		by_mx = true;
 	}
+	if (route.status == ROUTE_OK)
+		try_route(t, &route, by_mx, domain, r, n);
+	else
+		set_policy(r, n, mx_route_outcome(route.status, by_mx), "none", route.reason);
 	route_clear(&route);
 }
 
@@ -455,30 +456,4 @@ void deliver_message(struct transport *t, struct rcpt_outcome *out, size_t n)
 	free(domains);
 	free(group);
 	free(index);
-}
-
-/*
- * transport_load - what a run needs besides the message: mxport.conf (into
- * cfg, which holds the defaults), the routes, and the secrets file when one
- * is set. False with every error added; the caller defers the mail.
- */
-bool transport_load(const char *path, struct mx_config *cfg, struct route_ctx **routes,
-		    struct secrets *secrets, bool *have_secrets, struct mx_errlist *errs)
-{
-	size_t before = errs->count;
-	char err[512];
-
-	*routes = NULL;
-	*have_secrets = false;
-	if (mx_config_read(cfg, path, errs) == 0) {
-		msg_set_file(cfg->log_file);
-		*routes = route_ctx_new(cfg, errs);
-	}
-	if (errs->count == before && *cfg->secrets_file) {
-		if (secrets_load(cfg->secrets_file, secrets, err, sizeof(err)) < 0)
-			mx_errlist_add(errs, "%s", err);
-		else
-			*have_secrets = true;
-	}
-	return errs->count == before;
 }

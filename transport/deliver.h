@@ -12,12 +12,14 @@
 #include "secrets.h"
 #include "smtp_session.h"
 
+struct transport_core;
+
+/* transport - one message's delivery, on a core that holds what outlives it */
 struct transport {
+	struct transport_core *core; /* the TLS context is the core's */
 	const struct mx_config *cfg;
 	struct route_ctx *routes;
 	const struct secrets *secrets;
-	SSL_CTX *tls_ctx;
-	bool cas_loaded;
 	const char *queue_id;
 	const char *sender;
 	const struct message *msg;
@@ -28,8 +30,6 @@ struct transport {
 };
 
 void deliver_domain(struct transport *t, const char *domain, struct rcpt_outcome *rcpts, size_t n);
-bool transport_load(const char *path, struct mx_config *cfg, struct route_ctx **routes,
-		    struct secrets *secrets, bool *have_secrets, struct mx_errlist *errs);
 void deliver_message(struct transport *t, struct rcpt_outcome *out, size_t n);
 void deliver_log(const struct transport *t, const struct rcpt_outcome *o);
 

@@ -14,91 +14,28 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core.h"
 #include "deliver.h"
 #include "listen.h"
 #include "lmtp.h"
 #include "message.h"
 #include "msg.h"
+#include "policy.h"
 #include "smtp_conn.h"
 #include "tls.h"
 #include "util.h"
 
-#define LMTP_IDLE_MS	 (300 * 1000) /* the client's silence we wait out between commands */
-#define LMTP_LINE_MAX	 8192
-#define LMTP_MESSAGE_MAX ((size_t)1 << 30)
+#define LMTP_IDLE_MS  (300 * 1000) /* the client's silence we wait out between commands */
+#define LMTP_LINE_MAX 8192
 
 /* What one connection keeps across messages. */
 struct lmtp_session {
-	const char *config_path;
-	struct mx_config *cfg;
-	struct route_ctx *routes;
-	struct secrets secrets;
-	bool have_secrets;
-	SSL_CTX *tls_ctx; /* kept: loaded CAs and DANE set-up serve every message */
-	bool cas_loaded;
-	time_t mtimes[3]; /* mxport.conf, routes file, secrets file */
-	char config_error[600];
-	struct smtp_conn conn;	/* commands and data come in here */
-	struct smtp_conn reply; /* replies go out here (the same socket, or stdout) */
+	struct transport_core core; /* configuration, TLS context, the kept SMTP session */
+	struct smtp_conn conn;	    /* commands and data come in here */
+	struct smtp_conn reply;	    /* replies go out here (the same socket, or stdout) */
 	char hostname[256];
 	unsigned long messages;
-	struct smtp_cache cache; /* the last delivery's SMTP session, kept for the next */
 };
-
-/* file_mtime - 0 when the file is absent or unnamed */
-static time_t file_mtime(const char *path)
-{
-	struct stat st;
-
-	return path && *path && stat(path, &st) == 0 ? st.st_mtime : 0;
-}
-
-/* release - drop the configuration */
-static void release(struct lmtp_session *ls)
-{
-	route_ctx_free(ls->routes);
-	mx_config_free(ls->cfg);
-	if (ls->have_secrets)
-		secrets_free(&ls->secrets);
-	ls->routes = NULL;
-	ls->cfg = NULL;
-	ls->have_secrets = false;
-}
-
-/*
- * refresh - (re)load mxport.conf, the routes file and the secrets file when
- * one of them changed since the last message, so that a route edited while
- * mail waits in the queue applies, as it does in pipe mode.
- */
-static void refresh(struct lmtp_session *ls)
-{
-	struct mx_errlist errs;
-	time_t now[3];
-
-	now[0] = file_mtime(ls->config_path);
-	now[1] = ls->cfg ? file_mtime(ls->cfg->routes_file) : 0;
-	now[2] = ls->cfg ? file_mtime(ls->cfg->secrets_file) : 0;
-	if (ls->cfg && !ls->config_error[0] && memcmp(now, ls->mtimes, sizeof(now)) == 0)
-		return;
-	release(ls);
-	smtp_cache_close(&ls->cache); /* made with the old settings */
-	ls->config_error[0] = '\0';
-	mx_errlist_init(&errs);
-	ls->cfg = mx_config_defaults();
-	transport_load(ls->config_path, ls->cfg, &ls->routes, &ls->secrets, &ls->have_secrets,
-		       &errs);
-	if (errs.count) {
-		for (size_t i = 0; i < errs.count; i++)
-			msg_error("lmtp: %s", errs.msgs[i]);
-		snprintf(ls->config_error, sizeof(ls->config_error),
-			 "mxport configuration error: %s", errs.msgs[0]);
-		mx_printable(ls->config_error);
-	}
-	mx_errlist_free(&errs);
-	ls->mtimes[0] = file_mtime(ls->config_path);
-	ls->mtimes[1] = file_mtime(ls->cfg->routes_file);
-	ls->mtimes[2] = file_mtime(ls->cfg->secrets_file);
-}
 
 /* say - one reply line */
 static bool say(struct lmtp_session *ls, const char *fmt, ...)
@@ -178,7 +115,7 @@ static int read_data(struct lmtp_session *ls, char **data, size_t *len)
 			n--;
 		}
 		line_start = eol;
-		if (too_big || buf.len + n + 2 > LMTP_MESSAGE_MAX) {
+		if (too_big || buf.len + n + 2 > MESSAGE_MAX) {
 			too_big = true;
 			continue;
 		}
@@ -199,39 +136,21 @@ static int read_data(struct lmtp_session *ls, char **data, size_t *len)
 static bool deliver_data(struct lmtp_session *ls, const char *sender, char **rcpts, size_t n,
 			 const char *raw, size_t rawlen)
 {
-	struct rcpt_outcome *out = mx_calloc(n, sizeof(*out));
-	struct message msg;
-	struct transport t;
+	struct rcpt_outcome *out;
 	char qid[64];
 	bool ok = true;
 
-	refresh(ls);
-	if (ls->config_error[0]) {
+	if (!core_refresh(&ls->core, "lmtp")) {
 		for (size_t i = 0; i < n && ok; i++)
-			ok = say(ls, "451 4.3.5 <%s>: %s", rcpts[i], ls->config_error);
-		free(out);
+			ok = say(ls, "%d %s <%s>: %s", mx_policy(MX_OUT_CONFIG)->smtp_code,
+				 mx_policy(MX_OUT_CONFIG)->dsn, rcpts[i], ls->core.error);
 		return ok;
 	}
-	message_prepare(raw, rawlen, ls->cfg->tag_header, ls->cfg->line_length_limit, &msg);
-	memset(&t, 0, sizeof(t));
+	out = mx_calloc(n, sizeof(*out));
 	snprintf(qid, sizeof(qid), "L%ld.%lu", (long)getpid(), ++ls->messages);
-	t.cfg = ls->cfg;
-	t.routes = ls->routes;
-	t.secrets = ls->have_secrets ? &ls->secrets : NULL;
-	t.tls_ctx = ls->tls_ctx;
-	t.cas_loaded = ls->cas_loaded;
-	t.queue_id = qid;
-	t.sender = sender;
-	t.msg = &msg;
-	mx_helo_name(ls->cfg, t.helo_name, sizeof(t.helo_name));
-	t.start_ms = mx_now_ms();
-	t.limit_ms = t.start_ms + (long long)ls->cfg->delivery_time_limit * 1000;
-	t.cache = ls->cfg->connection_cache_time ? &ls->cache : NULL;
 	for (size_t i = 0; i < n; i++)
 		out[i].rcpt = rcpts[i];
-	deliver_message(&t, out, n);
-	ls->tls_ctx = t.tls_ctx;
-	ls->cas_loaded = t.cas_loaded;
+	core_deliver(&ls->core, qid, sender, raw, rawlen, true, out, n);
 	for (size_t i = 0; i < n && ok; i++) {
 		const struct rcpt_outcome *o = &out[i];
 		char dsn[16];
@@ -243,12 +162,10 @@ static bool deliver_data(struct lmtp_session *ls, const char *sender, char **rcp
 		else if (o->state == RCPT_BOUNCE)
 			ok = say(ls, "550 %s %s", dsn, o->text);
 		else {
-			if (dsn[0] != '4')
-				dsn[0] = '4';
+			mx_dsn_deferred(dsn);
 			ok = say(ls, "451 %s %s", dsn, o->text);
 		}
 	}
-	message_free(&msg);
 	free(out);
 	return ok;
 }
@@ -266,23 +183,23 @@ int lmtp_serve(int in, int out, const char *config_path)
 	int rc = 0;
 
 	memset(&ls, 0, sizeof(ls));
-	ls.cache.conn.fd = -1;
-	ls.config_path = config_path;
+	core_init(&ls.core, config_path);
 	ls.conn.fd = in;
 	ls.conn.limit_ms = (long long)1 << 62;
 	ls.reply.fd = out;
 	ls.reply.limit_ms = ls.conn.limit_ms;
 	if (gethostname(ls.hostname, sizeof(ls.hostname) - 1) != 0 || !*ls.hostname)
 		mx_strlcpy(ls.hostname, "localhost", sizeof(ls.hostname));
-	refresh(&ls);
+	core_refresh(&ls.core, "lmtp");
 	if (!say(&ls, "220 %s LMTP mxport-transport ready", ls.hostname))
 		return 1;
 	for (;;) {
 		/* A kept session waits connection_cache_time for the next message, no more. */
-		if (ls.cache.open && !conn_has_buffered(&ls.conn) &&
+		if (ls.core.cache.open && !conn_has_buffered(&ls.conn) &&
 		    conn_wait(&ls.conn, POLLIN,
-			      mx_now_ms() + (long long)ls.cfg->connection_cache_time * 1000) == 0)
-			smtp_cache_close(&ls.cache);
+			      mx_now_ms() + (long long)ls.core.cfg->connection_cache_time * 1000) ==
+			    0)
+			smtp_cache_close(&ls.core.cache);
 		int got = read_command(&ls, line, &n);
 		if (got <= 0)
 			break;
@@ -308,7 +225,7 @@ int lmtp_serve(int in, int out, const char *config_path)
 			} else if (r == NULL || *r == '\0') {
 				free(r);
 				say(&ls, "501 5.5.4 Syntax: RCPT TO:<address>");
-			} else if (nrcpt >= ls.cfg->lmtp_recipient_limit) {
+			} else if (nrcpt >= ls.core.cfg->lmtp_recipient_limit) {
 				/* lmtp(8) sends the rest in a later transaction. */
 				free(r);
 				say(&ls,
@@ -363,9 +280,7 @@ int lmtp_serve(int in, int out, const char *config_path)
 		free(rcpts[i]);
 	free(rcpts);
 	free(sender);
-	smtp_cache_close(&ls.cache);
-	SSL_CTX_free(ls.tls_ctx);
-	release(&ls);
+	core_free(&ls.core);
 	return rc;
 }
 

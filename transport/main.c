@@ -32,14 +32,15 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "core.h"
 #include "deliver.h"
+#include "message.h"
 #include "domain.h"
 #include "lmtp.h"
 #include "msg.h"
+#include "policy.h"
 #include "smtp_conn.h"
 #include "util.h"
-
-#define MESSAGE_MAX ((size_t)1 << 30)
 
 /* answer - the one output line, and the exit */
 static void answer(int code, const char *dsn, const char *text) __attribute__((noreturn));
@@ -48,9 +49,8 @@ static void answer(int code, const char *dsn, const char *text)
 	char d[16];
 
 	mx_strlcpy(d, dsn, sizeof(d));
-	/* A retry must not carry a permanent code, or pipe(8) shows a 5.X.X deferral. */
-	if (code == EX_TEMPFAIL && d[0] == '5')
-		d[0] = '4';
+	if (code == EX_TEMPFAIL)
+		mx_dsn_deferred(d);
 	/*
 	 * One line. Sendmail appends its own words to the transcript right after
 	 * it; Postfix's pipe(8) shows the newline as a trailing space.
@@ -87,22 +87,16 @@ int main(int argc, char **argv)
 	 * Static: answer() exits from anywhere, and what the run holds must stay
 	 * reachable until then (LeakSanitizer would otherwise change the exit code).
 	 */
-	static struct mx_config *cfg;
-	static struct transport t;
-	static struct secrets secrets;
-	static bool have_secrets;
-	static struct mx_errlist errs;
-	static struct message msg;
+	static struct transport_core core;
 	static struct rcpt_outcome *out;
+	static char *raw;
 	const char *config_path = MX_CONFIG_FILE, *queue_id = "NOQUEUE", *sender = NULL;
 	const char *lmtp = NULL;
 	const struct rcpt_outcome *which;
-	char *raw, err[1400];
+	char err[1400];
 	size_t rawlen, nrcpt;
 	int ch, code;
 
-	cfg = mx_config_defaults();
-	t.start_ms = mx_now_ms();
 	signal(SIGPIPE, SIG_IGN);
 	msg_init("mxport/transport", MSG_TO_SYSLOG);
 	while ((ch = getopt(argc, argv, "c:f:L:q:s:")) != -1) {
@@ -117,7 +111,7 @@ int main(int argc, char **argv)
 	}
 	if (lmtp) {
 		/* LMTP: "-" is a Sendmail mailer (flag z) on stdin/stdout, else a daemon. */
-		if (getuid() == 0 || geteuid() == 0) {
+		if (core_running_as_root()) {
 			fprintf(stderr, "mxport-transport: refusing to run as root\n");
 			return EX_TEMPFAIL;
 		}
@@ -133,43 +127,27 @@ int main(int argc, char **argv)
 		sender = "";
 	nrcpt = (size_t)(argc - optind);
 
-	if (getuid() == 0 || geteuid() == 0) {
+	if (core_running_as_root()) {
 		msg_error("%s: refusing to run as root; set user= in master.cf or U= in the mailer",
 			  queue_id);
 		answer(EX_TEMPFAIL, "4.3.0", "mxport-transport refuses to run as root");
 	}
 
-	mx_errlist_init(&errs);
-	if (!transport_load(config_path, cfg, &t.routes, &secrets, &have_secrets, &errs)) {
-		/* Mail waits in the queue until the admin fixes the configuration. */
-		for (size_t i = 0; i < errs.count; i++)
-			msg_error("%s: %s", queue_id, errs.msgs[i]);
-		snprintf(err, sizeof(err), "mxport configuration error: %s", errs.msgs[0]);
-		answer(EX_TEMPFAIL, "4.3.5", err);
-	}
-	if (have_secrets)
-		t.secrets = &secrets;
-	alarm(cfg->delivery_time_limit + 10);
+	core_init(&core, config_path);
+	if (!core_refresh(&core, queue_id))
+		answer(EX_TEMPFAIL, mx_policy(MX_OUT_CONFIG)->dsn,
+		       core.error); /* waits for a fix */
+	alarm(core.cfg->delivery_time_limit + 10);
 	signal(SIGALRM, on_alarm);
-	t.limit_ms = t.start_ms + (long long)cfg->delivery_time_limit * 1000;
 
 	if (message_read(STDIN_FILENO, MESSAGE_MAX, &raw, &rawlen, err, sizeof(err)) < 0) {
 		msg_error("%s: %s", queue_id, err);
 		answer(EX_TEMPFAIL, "4.3.0", err);
 	}
-	message_prepare(raw, rawlen, cfg->tag_header, cfg->line_length_limit, &msg);
-	free(raw);
-
-	t.cfg = cfg;
-	t.queue_id = queue_id;
-	t.sender = sender;
-	t.msg = &msg;
-	mx_helo_name(cfg, t.helo_name, sizeof(t.helo_name));
-
 	out = mx_calloc(nrcpt, sizeof(*out));
 	for (size_t i = 0; i < nrcpt; i++)
 		out[i].rcpt = argv[optind + (int)i];
-	deliver_message(&t, out, nrcpt);
+	core_deliver(&core, queue_id, sender, raw, rawlen, false, out, nrcpt);
 	code = outcome_combine(out, nrcpt, &which);
 	if (code == EX_OK)
 		answer(EX_OK, "2.0.0", "");

@@ -1,7 +1,6 @@
-/* smtp_session - one SMTP transaction with one server address: the client state machine */
+/* smtp_session - SMTP transactions with one server address: the client state machine */
 #include "config.h"
 
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,20 +10,52 @@
 
 #include "mxconfig.h"
 #include "mime7bit.h"
+#include "policy.h"
 #include "smtp_cmd.h"
 #include "smtp_conn.h"
 #include "smtp_session.h"
+#include "smtp_session_int.h"
 #include "util.h"
 
-struct session {
-	const struct smtp_request *req;
-	struct smtp_result *res;
-	struct smtp_conn conn;
-	struct smtp_reply ehlo; /* the EHLO reply: the server's extensions */
-	bool esmtp;
-	size_t settled;		   /* recipients settled on this connection */
-	const struct message *msg; /* what DATA sends: req->msg, or its 7-bit form */
-};
+/* trace - tell the watcher, if there is one: one printable line */
+static void trace(const struct session *s, const char *what, const char *text, size_t len)
+{
+	if (s->req->trace == NULL)
+		return;
+	char *line = mx_strndup(text, len);
+	mx_printable(line);
+	s->req->trace(s->req->trace_arg, what, line);
+	free(line);
+}
+
+/* smtp_stage_name - a state's name, for the trace */
+const char *smtp_stage_name(enum smtp_stage stage)
+{
+	static const char *const names[] = {
+		[STAGE_CONNECT] = "connect", [STAGE_GREETING] = "greeting", [STAGE_EHLO] = "ehlo",
+		[STAGE_HELO] = "helo",	     [STAGE_STARTTLS] = "starttls", [STAGE_TLS] = "tls",
+		[STAGE_AUTH] = "auth",	     [STAGE_MAIL] = "mail",	    [STAGE_RCPT] = "rcpt",
+		[STAGE_DATA] = "data",	     [STAGE_DOT] = "dot",	    [STAGE_RSET] = "rset",
+		[STAGE_DONE] = "done",
+	};
+	return stage <= STAGE_DONE ? names[stage] : "?";
+}
+
+/*
+ * enter - the one transition: every change of state goes through here, so
+ * that a watcher (mxport-route --probe) sees each, as OpenSMTPD's
+ * mta_enter_state. The state names the command whose reply comes next.
+ */
+static void enter(struct session *s, enum smtp_stage stage)
+{
+	if (s->req->trace && (s->res->stage != stage || stage == STAGE_CONNECT)) {
+		char text[64];
+
+		snprintf(text, sizeof(text), "state %s", smtp_stage_name(stage));
+		trace(s, "---", text, strlen(text));
+	}
+	s->res->stage = stage;
+}
 
 /* smtp_stage_command - the command a stage's reply answers, for "(in reply to ...)" */
 const char *smtp_stage_command(enum smtp_stage stage)
@@ -83,8 +114,10 @@ static void refused(struct session *s, const struct smtp_reply *r, enum smtp_ver
 {
 	s->res->have_reply = true;
 	s->res->reply = *r;
-	s->res->verdict = r->code >= 500 ? v_if_perm : v_if_temp;
+	s->res->verdict = r->code / 100 == 5 ? v_if_perm : v_if_temp;
 	reply_dsn(r, s->res->dsn, sizeof(s->res->dsn));
+	if (r->code / 100 != 5)
+		mx_dsn_deferred(s->res->dsn); /* 4xx, or a 2xx/3xx where it makes no sense */
 }
 
 /*
@@ -110,6 +143,7 @@ static bool read_reply(struct session *s, struct smtp_reply *r, unsigned timeout
 					     timeout_ms, err, sizeof(err));
 		if (rc <= 0)
 			break;
+		trace(s, "<<<", line, len);
 		rc = smtp_reply_add_line(r, line, len, err, sizeof(err));
 		if (rc < 0) {
 			fail(s, SMTP_NEXT, "4.5.0", "protocol error: %s (in reply to %s)", err,
@@ -128,6 +162,17 @@ static bool read_reply(struct session *s, struct smtp_reply *r, unsigned timeout
 static bool send_buf(struct session *s, const struct mx_buf *b)
 {
 	char err[256];
+
+	for (const char *p = b->data; s->req->trace && p && p < b->data + b->len;) {
+		const char *nl = memchr(p, '\n', (size_t)(b->data + b->len - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(b->data + b->len - p);
+
+		if (s->res->stage == STAGE_AUTH)
+			trace(s, ">>>", "(AUTH, credentials not shown)", 29);
+		else
+			trace(s, ">>>", p, len > 0 && p[len - 1] == '\r' ? len - 1 : len);
+		p += len + 1;
+	}
 
 	if (conn_write(&s->conn, b->data, b->len, s->req->command_timeout_ms, err, sizeof(err)) <=
 	    0) {
@@ -176,7 +221,7 @@ static bool command(struct session *s, enum smtp_stage stage, int want_class, st
 	va_list ap;
 	bool sent;
 
-	s->res->stage = stage;
+	enter(s, stage);
 	smtp_reply_init(r); /* r->done stays false when nothing came back */
 	va_start(ap, fmt);
 	sent = send_vcmd(s, fmt, ap);
@@ -207,13 +252,45 @@ static bool hello(struct session *s)
 	return false;
 }
 
+/*
+ * handshake - TLS on the connection (after STARTTLS, or at once for
+ * implicit TLS), and the certificate check that the TLS mode demands
+ */
+static bool handshake(struct session *s)
+{
+	const struct smtp_request *q = s->req;
+	struct tls_info *ti = &s->res->tls;
+	char err[256];
+
+	enter(s, STAGE_TLS);
+	if (tls_handshake(&s->conn, q->tls_ctx, q->host, q->literal, q->dane, q->command_timeout_ms,
+			  ti, err, sizeof(err)) < 0) {
+		s->res->tls_failed = true;
+		fail(s, SMTP_NEXT, "4.7.5", "%s", err);
+		return false;
+	}
+	s->res->tls_used = true;
+	if (s->req->trace) {
+		char *text =
+			mx_asprintf("TLS %s, cipher %s, certificate %s", ti->protocol, ti->cipher,
+				    ti->dane ? "matched by DANE"
+					     : (ti->verified ? "verified" : ti->verify_text));
+		trace(s, "***", text, strlen(text));
+		free(text);
+	}
+	if (q->tls_mode >= MX_TLS_VERIFY && !ti->verified) {
+		fail(s, SMTP_NEXT, "4.7.5", "server certificate not verified: %s", ti->verify_text);
+		return false;
+	}
+	return true;
+}
+
 /* starttls - STARTTLS and the handshake, when the TLS mode and the server call for it */
 static bool starttls(struct session *s)
 {
 	const struct smtp_request *q = s->req;
 	bool offered = s->esmtp && smtp_reply_has_keyword(&s->ehlo, "STARTTLS", NULL);
 	struct smtp_reply r;
-	char err[256];
 
 	if (q->implicit_tls || q->plain_fallback || q->tls_mode == MX_TLS_NONE)
 		return true;
@@ -234,24 +311,14 @@ static bool starttls(struct session *s)
 		}
 		return false;
 	}
-	s->res->stage = STAGE_TLS;
+	enter(s, STAGE_TLS);
 	if (conn_has_buffered(&s->conn)) {
 		/* Bytes after "220" would be read as if they came over TLS: a known injection. */
 		fail(s, SMTP_NEXT, "4.7.0", "host sent data after its STARTTLS reply");
 		return false;
 	}
-	if (tls_handshake(&s->conn, q->tls_ctx, q->host, q->literal, q->dane, q->command_timeout_ms,
-			  &s->res->tls, err, sizeof(err)) < 0) {
-		s->res->tls_failed = true;
-		fail(s, SMTP_NEXT, "4.7.5", "%s", err);
+	if (!handshake(s))
 		return false;
-	}
-	s->res->tls_used = true;
-	if (q->tls_mode >= MX_TLS_VERIFY && !s->res->tls.verified) {
-		fail(s, SMTP_NEXT, "4.7.5", "server certificate not verified: %s",
-		     s->res->tls.verify_text);
-		return false;
-	}
 	/* RFC 3207: forget what was learned before TLS and say EHLO again. */
 	return hello(s);
 }
@@ -284,7 +351,7 @@ static bool auth(struct session *s)
 	if (!s->esmtp || !smtp_reply_has_keyword(&s->ehlo, "AUTH", &mechs)) {
 		return true; /* the server may not need it; MAIL will tell */
 	}
-	s->res->stage = STAGE_AUTH;
+	enter(s, STAGE_AUTH);
 	size_t ulen = strlen(q->auth_user), plen = strlen(q->auth_pass);
 	if (strcasestr(mechs, "PLAIN")) {
 		char *blob = mx_malloc(ulen + plen + 2);
@@ -319,8 +386,8 @@ static bool auth(struct session *s)
 	return ok;
 }
 
-/* quit - a polite end; whatever happens to it leaves the result as it was */
-static void quit(struct session *s)
+/* session_quit - a polite end; whatever happens to it leaves the result as it was */
+void session_quit(struct session *s)
 {
 	struct smtp_result saved = *s->res;
 	struct smtp_reply r;
@@ -387,16 +454,24 @@ static void rcpt_set(struct session *s, struct smtp_rcpt *rc, enum smtp_rcpt_sta
 	s->settled++;
 }
 
-/* rcpt_set_reply - settle one recipient by a reply: 2xx sent, 4xx deferred, 5xx bounced */
+/*
+ * rcpt_set_reply - settle one recipient by a reply. Only the reply to the
+ * dot (done true) can make it sent; any other reply is a refusal: 5xx
+ * bounces, anything else (4xx, and a 2xx or 3xx where it makes no sense,
+ * such as 250 to DATA) defers, for a server that says "done" before it has
+ * the message has not got it.
+ */
 static void rcpt_set_reply(struct session *s, struct smtp_rcpt *rc, enum smtp_stage stage,
-			   const struct smtp_reply *r)
+			   const struct smtp_reply *r, bool done)
 {
 	char dsn[16], *line = mx_malloc(SMTP_REPLY_TEXT);
-	enum smtp_rcpt_state state = r->code / 100 == 2 ? SMTP_RCPT_SENT
-				     : r->code >= 500	? SMTP_RCPT_PERM
-							: SMTP_RCPT_TEMP;
+	enum smtp_rcpt_state state = done && r->code / 100 == 2 ? SMTP_RCPT_SENT
+				     : r->code / 100 == 5	? SMTP_RCPT_PERM
+								: SMTP_RCPT_TEMP;
 
 	reply_dsn(r, dsn, sizeof(dsn));
+	if (state == SMTP_RCPT_TEMP)
+		mx_dsn_deferred(dsn);
 	smtp_reply_oneline(r, line, SMTP_REPLY_TEXT);
 	rcpt_set(s, rc, state, stage, true, dsn, line);
 	free(line);
@@ -453,7 +528,7 @@ static void rcpt_reply(struct session *s, struct txn *t, size_t k, const struct 
 		t->again[k] = true;
 		t->nagain++;
 	} else {
-		rcpt_set_reply(s, &s->req->rcpts[t->idx[k]], STAGE_RCPT, r);
+		rcpt_set_reply(s, &s->req->rcpts[t->idx[k]], STAGE_RCPT, r, false);
 	}
 }
 
@@ -468,7 +543,7 @@ static bool send_envelope(struct session *s, struct txn *t, const char *params, 
 	const struct smtp_request *q = s->req;
 	struct smtp_reply r;
 
-	s->res->stage = STAGE_MAIL;
+	enter(s, STAGE_MAIL);
 	if (!pipelining) {
 		if (!command(s, STAGE_MAIL, 2, &r, "MAIL FROM:<%s>%s", q->sender, params)) {
 			if (r.done)
@@ -499,7 +574,7 @@ static bool send_envelope(struct session *s, struct txn *t, const char *params, 
 				mx_buf_append(&group, "DATA\r\n", 6);
 			next++;
 		}
-		s->res->stage = first == 0 ? STAGE_MAIL : STAGE_RCPT;
+		enter(s, first == 0 ? STAGE_MAIL : STAGE_RCPT);
 		bool sent = send_buf(s, &group);
 		mx_buf_free(&group);
 		if (!sent)
@@ -507,7 +582,7 @@ static bool send_envelope(struct session *s, struct txn *t, const char *params, 
 		for (size_t c = first; c < next; c++) {
 			struct smtp_reply *rr = c == ncmd - 1 ? data_reply : &r;
 
-			s->res->stage = c == 0 ? STAGE_MAIL : c <= t->n ? STAGE_RCPT : STAGE_DATA;
+			enter(s, c == 0 ? STAGE_MAIL : c <= t->n ? STAGE_RCPT : STAGE_DATA);
 			if (!read_reply(s, rr, q->command_timeout_ms))
 				return false;
 			if (c == 0 && rr->code / 100 != 2) {
@@ -570,16 +645,17 @@ static bool transaction(struct session *s, struct txn *t, const char *params)
 		}
 		return reset(s);
 	}
-	s->res->stage = STAGE_DATA;
+	enter(s, STAGE_DATA);
 	if (!pipelining && !command(s, STAGE_DATA, 3, &data_reply, "DATA") && !data_reply.done)
 		return false;
 	if (data_reply.code != 354) {
 		for (size_t k = 0; k < t->n; k++)
 			if (t->accepted[k])
-				rcpt_set_reply(s, &q->rcpts[t->idx[k]], STAGE_DATA, &data_reply);
+				rcpt_set_reply(s, &q->rcpts[t->idx[k]], STAGE_DATA, &data_reply,
+					       false);
 		return data_reply.code != 421 && reset(s);
 	}
-	s->res->stage = STAGE_DOT;
+	enter(s, STAGE_DOT);
 	int wrc = conn_write(&s->conn, s->msg->data, s->msg->datalen, q->data_done_timeout_ms, err,
 			     sizeof(err));
 	bool got = wrc > 0 && read_reply(s, &r, q->data_done_timeout_ms);
@@ -594,7 +670,7 @@ static bool transaction(struct session *s, struct txn *t, const char *params)
 		if (!t->accepted[k])
 			continue;
 		if (got)
-			rcpt_set_reply(s, rc, STAGE_DOT, &r);
+			rcpt_set_reply(s, rc, STAGE_DOT, &r, true);
 		else /* after the dot a lost reply may hide a delivery: retry later, never elsewhere
 		      */
 			rcpt_set(s, rc, SMTP_RCPT_TEMP, STAGE_DOT, false, s->res->dsn, s->res->why);
@@ -666,7 +742,7 @@ static void transactions(struct session *s)
 		if (!transaction(s, &t, params.data))
 			goto out;
 	}
-	s->res->stage = STAGE_DONE;
+	enter(s, STAGE_DONE);
 out:
 	s->msg = q->msg;
 	mx_buf_free(&seven_data);
@@ -685,98 +761,6 @@ void smtp_rcpts_free(struct smtp_rcpt *rcpts, size_t n)
 	}
 }
 
-/* cache_key - what must be equal for a kept session to serve a request */
-static bool cache_key(const struct smtp_request *req, char *key, size_t keylen)
-{
-	if (req->cache == NULL || req->dane != NULL || req->salen > sizeof(struct sockaddr_storage))
-		return false;
-	snprintf(key, keylen, "%s|%d|%d|%d|%s|%s", req->host, req->tls_mode, req->implicit_tls,
-		 req->plain_fallback, req->helo_name, req->auth_user ? req->auth_user : "");
-	return true;
-}
-
-/*
- * cache_take - the kept session, when it serves this request and the server
- * has not spoken since (a 421 or a close while idle): then it is the
- * session's. Otherwise a kept session that cannot serve is closed.
- */
-static bool cache_take(struct session *s)
-{
-	const struct smtp_request *req = s->req;
-	struct smtp_cache *c = req->cache;
-	char key[sizeof(c->key)];
-	struct pollfd pfd;
-
-	if (c == NULL || !c->open)
-		return false;
-	if (!cache_key(req, key, sizeof(key)) || strcmp(key, c->key) != 0 ||
-	    c->tls_ctx != req->tls_ctx || c->salen != req->salen ||
-	    memcmp(&c->sa, req->sa, req->salen) != 0) {
-		smtp_cache_close(c);
-		return false;
-	}
-	pfd.fd = c->conn.fd;
-	pfd.events = POLLIN;
-	if (conn_has_buffered(&c->conn) || poll(&pfd, 1, 0) != 0) {
-		c->open = false; /* it spoke or hung up: no QUIT, just close */
-		conn_close(&c->conn);
-		return false;
-	}
-	s->conn = c->conn;
-	s->conn.limit_ms = req->limit_ms;
-	s->conn.hit_limit = false;
-	s->ehlo = c->ehlo;
-	s->esmtp = c->esmtp;
-	s->res->tls_used = c->tls_used;
-	s->res->tls = c->tls;
-	s->res->conn_use = ++c->uses;
-	c->open = false;
-	return true;
-}
-
-/* cache_put - keep the session of a delivery that went well; false when it cannot be */
-static bool cache_put(struct session *s)
-{
-	const struct smtp_request *req = s->req;
-	struct smtp_cache *c = req->cache;
-
-	if (c == NULL || s->conn.fd < 0 || !cache_key(req, c->key, sizeof(c->key)))
-		return false;
-	if (c->open)
-		smtp_cache_close(c);
-	c->conn = s->conn;
-	c->ehlo = s->ehlo;
-	c->esmtp = s->esmtp;
-	c->tls_used = s->res->tls_used;
-	c->tls = s->res->tls;
-	memcpy(&c->sa, req->sa, req->salen);
-	c->salen = req->salen;
-	c->tls_ctx = req->tls_ctx;
-	c->uses = s->res->conn_use;
-	c->open = true;
-	s->conn.fd = -1; /* the cache's now */
-	s->conn.ssl = NULL;
-	return true;
-}
-
-/* smtp_cache_close - QUIT the kept session, if there is one, and close it */
-void smtp_cache_close(struct smtp_cache *cache)
-{
-	/* quit() needs a session: one with no request of its own, two seconds to live. */
-	struct smtp_request req = {.command_timeout_ms = 1000};
-	struct smtp_result res;
-	struct session s = {.req = &req, .res = &res};
-
-	if (cache == NULL || !cache->open)
-		return;
-	cache->open = false;
-	memset(&res, 0, sizeof(res));
-	s.conn = cache->conn;
-	s.conn.limit_ms = mx_now_ms() + 2000;
-	quit(&s);
-	conn_close(&s.conn);
-}
-
 /* greet - connect, greeting, EHLO, STARTTLS, AUTH: false when the attempt is over */
 static bool greet(struct session *s)
 {
@@ -785,28 +769,17 @@ static bool greet(struct session *s)
 	struct smtp_reply greeting;
 	char err[256];
 
-	res->stage = STAGE_CONNECT;
+	enter(s, STAGE_CONNECT);
 	res->conn_use = 1;
 	if (conn_connect(&s->conn, req->sa, req->salen, req->connect_timeout_ms, req->limit_ms, err,
 			 sizeof(err)) < 0) {
 		fail(s, SMTP_NEXT, s->conn.hit_limit ? "4.4.7" : "4.4.1", "%s", err);
 		return false;
 	}
-	if (req->implicit_tls) {
-		res->stage = STAGE_TLS;
-		if (tls_handshake(&s->conn, req->tls_ctx, req->host, req->literal, req->dane,
-				  req->command_timeout_ms, &res->tls, err, sizeof(err)) < 0) {
-			fail(s, SMTP_NEXT, "4.7.5", "%s", err);
-			return false;
-		}
-		res->tls_used = true;
-		if (req->tls_mode >= MX_TLS_VERIFY && !res->tls.verified) {
-			fail(s, SMTP_NEXT, "4.7.5", "server certificate not verified: %s",
-			     res->tls.verify_text);
-			return false;
-		}
-	}
-	res->stage = STAGE_GREETING;
+	trace(s, "***", "connected", 9);
+	if (req->implicit_tls && !handshake(s))
+		return false;
+	enter(s, STAGE_GREETING);
 	if (!read_reply(s, &greeting, req->command_timeout_ms))
 		return false;
 	if (greeting.code / 100 != 2) {
@@ -850,10 +823,10 @@ void smtp_deliver(const struct smtp_request *req, struct smtp_result *res)
 
 	memset(res, 0, sizeof(*res));
 	res->verdict = SMTP_SENT; /* until something fails */
-	kept = cache_take(&s);
+	kept = smtp_reuse_take(&s);
 	for (;;) {
 		s.settled = 0;
-		if (kept || greet(&s))
+		if ((kept || greet(&s)) && !req->probe_only)
 			transactions(&s);
 		if (!closing(res) || (!kept && s.settled == 0))
 			break;
@@ -863,11 +836,11 @@ void smtp_deliver(const struct smtp_request *req, struct smtp_result *res)
 		kept = false;
 	}
 	if (res->verdict == SMTP_SENT) {
-		if (cache_put(&s))
+		if (smtp_reuse_put(&s))
 			return;
-		quit(&s);
+		session_quit(&s);
 	} else if (!res->time_limit && res->stage < STAGE_DOT && res->have_reply) {
-		quit(&s);
+		session_quit(&s);
 	}
 	conn_close(&s.conn);
 }

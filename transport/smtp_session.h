@@ -81,12 +81,20 @@ struct smtp_cache {
 	unsigned uses;	/* transactions on this connection so far */
 };
 
+/*
+ * smtp_trace - a watcher of the conversation (mxport-route --probe): what
+ * is ">>>" sent, "<<<" received, "---" a change of state, or "***" an
+ * event; text is one printable
+ * line (credentials are never shown).
+ */
+typedef void smtp_trace_fn(void *arg, const char *what, const char *text);
+
 struct smtp_request {
 	const struct message *msg;
-	const char *sender; /* "" for the null sender */
+	const char *sender;	 /* "" for the null sender */
 	struct smtp_rcpt *rcpts; /* in and out: the pending ones are tried */
 	size_t nrcpts;
-	unsigned rcpt_limit;	   /* most RCPTs in one transaction; 0: no limit */
+	unsigned rcpt_limit;	    /* most RCPTs in one transaction; 0: no limit */
 	unsigned line_length_limit; /* longer message lines are folded; 0: never */
 	const char *helo_name;
 	const char *host; /* the target's name (SNI, certificate name), or the literal address */
@@ -102,6 +110,9 @@ struct smtp_request {
 	unsigned connect_timeout_ms, command_timeout_ms, data_done_timeout_ms;
 	long long limit_ms;	  /* the run's deadline */
 	struct smtp_cache *cache; /* NULL: connect, deliver, QUIT */
+	bool probe_only;	  /* connect, greeting, EHLO, STARTTLS, AUTH, QUIT: no mail */
+	smtp_trace_fn *trace;	  /* NULL: nobody watches */
+	void *trace_arg;
 };
 
 struct smtp_result {
@@ -109,8 +120,8 @@ struct smtp_result {
 	enum smtp_stage stage; /* where it ended */
 	bool have_reply;
 	struct smtp_reply reply;
-	char why[512];	 /* text for failures that are not a reply */
-	char dsn[16];	 /* enhanced status code for the outcome */
+	char why[512]; /* text for failures that are not a reply */
+	char dsn[16];  /* enhanced status code for the outcome */
 	bool tls_used;
 	bool tls_failed; /* handshake failed: a tls=may retry in plain text makes sense */
 	struct tls_info tls;
@@ -121,6 +132,7 @@ struct smtp_result {
 void smtp_deliver(const struct smtp_request *req, struct smtp_result *res);
 void smtp_rcpts_free(struct smtp_rcpt *rcpts, size_t n);
 const char *smtp_stage_command(enum smtp_stage stage);
+const char *smtp_stage_name(enum smtp_stage stage);
 void smtp_cache_close(struct smtp_cache *cache);
 
 #endif

@@ -213,6 +213,15 @@ t_eq "$RC" 75 "multi-line 454: deferred"
 t_nogrep "$LOG" '^Dec  2 12:00:00 host mxport' "multi-line reply: no forged log line"
 t_grep "$LOG" 'said: 454 4\.7\.0 first Dec  2 12:00:00 host mxport/transport\[1\]: FORGED' "multi-line reply: joined with a space on one line"
 
+# A 250 to DATA (no 354) means the server has not got the message: deferred, never "sent".
+start_peer data250 '{"data": "250 2.0.0 Ok"}'
+conf "example.com [127.0.0.1]:$PEER_PORT"
+xport "$T_DIR/plain" alice@sender.test bob@example.com
+t_eq "$RC" 75 "250 to DATA instead of 354: deferred"
+t_nogrep "$LOG" 'to=<bob@example\.com>.*status=sent' "250 to DATA: not logged as sent"
+lmtp "$T_DIR/plain" bob@example.com
+t_grep "$T_DIR/lout" '^DATA bob@example\.com 451 4\.0\.0 ' "LMTP, 250 to DATA: 451, not 250"
+
 # --- 6. 8-bit mail to a server without 8BITMIME (RFC 6152) -----------------
 printf 'Subject: 8bit\r\nFrom: a@sender.test\r\n\r\nGr\303\274\303\237e = 100%%\r\n.dot line \303\244\r\n' >"$T_DIR/msg8"
 python3 - "$T_DIR/msg8mp" <<'PY'
@@ -273,5 +282,22 @@ xport "$T_DIR/msg8" alice@sender.test bob@example.com
 t_eq "$RC" 0 "8-bit body, 8BITMIME offered: sent as it is"
 t_grep "$PEER_DIR/env.1" 'BODY=8BITMIME' "8BITMIME offered: BODY=8BITMIME"
 t_ok "$(python3 -c "import sys; sys.exit(0 if b'Gr\xc3\xbc' in open('$PEER_DIR/msg.1','rb').read() else 1)"; echo $?)" "8BITMIME offered: the 8-bit bytes unchanged"
+
+# --- 7. mxport-route --probe speaks as the transport does ---------------------
+make_certs
+C="$T_DIR/certs"
+ROUTE="$MXPORT_BUILDDIR/mxport-route"
+start_peer probeverify "{\"tls\": {\"cert\": \"$C/wrongname.pem\", \"key\": \"$C/wrongname.key\"}}"
+conf "example.com [127.0.0.1]:$PEER_PORT tls=verify" "tls_ca_file = $C/ca.pem"
+"$ROUTE" -c "$T_DIR/mxport.conf" --probe example.com >"$T_DIR/probe.out" 2>&1
+t_eq "$?" 75 "probe, tls=verify, wrong certificate name: the transport would not deliver, exit 75"
+t_grep "$T_DIR/probe.out" "failed: server certificate not verified" "probe honours the route's tls=verify"
+t_nogrep "$PEER_DIR/session.2" "^(MAIL|RCPT)" "probe: no mail"
+
+start_peer probeinject "{\"tls\": {\"cert\": \"$C/good.pem\", \"key\": \"$C/good.key\"}, \"starttls_reply\": [\"220 2.0.0 Ready\", \"250 injected\"]}"
+conf "example.com [127.0.0.1]:$PEER_PORT tls=may" "tls_ca_file = $C/ca.pem"
+"$ROUTE" -c "$T_DIR/mxport.conf" --probe example.com >"$T_DIR/probe.out" 2>&1
+t_grep "$T_DIR/probe.out" "host sent data after its STARTTLS reply" "probe: the STARTTLS injection check, as in the transport"
+t_grep "$T_DIR/probe.out" ">>> STARTTLS" "probe: the commands are shown"
 
 t_done

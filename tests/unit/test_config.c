@@ -47,9 +47,26 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg->dns_route_prefix, "_smtp._tcp");
 	assert_false(cfg->dns_routes);
 	assert_int_equal(cfg->tls_mode, MX_TLS_MAY);
-	assert_int_equal(cfg->unknown_domains, MX_UNKNOWN_REJECT);
+	assert_int_equal(cfg->unknown_domains, MX_UNKNOWN_ACCEPT); /* the MTA decides */
 	assert_int_equal(cfg->dns_timeout, 5);
 	assert_true(cfg->delivery_time_limit < 1000); /* below Postfix's transport_time_limit */
+	mx_config_free(cfg);
+}
+
+/* The default EHLO name is fully qualified, as Postfix's myhostname: never a bare host name. */
+static void test_helo_default(void **state)
+{
+	struct mx_config *cfg = mx_config_defaults();
+	char name[256], err[128];
+
+	(void)state;
+	mx_helo_name(cfg, name, sizeof(name));
+	assert_non_null(strchr(name, '.'));
+	assert_int_equal(mx_config_set(cfg, "helo_name", "relay.example", err, sizeof(err)), 0);
+	mx_helo_name(cfg, name, sizeof(name));
+	assert_string_equal(name, "relay.example");
+	mx_helo_name(cfg, name, 4); /* cut to fit, terminated */
+	assert_string_equal(name, "rel");
 	mx_config_free(cfg);
 }
 
@@ -67,7 +84,7 @@ static void test_values(void **state)
 				   "   192.0.2.53\n"
 				   "dns_timeout = 2m\n"
 				   "tls_mode = verify\n"
-				   "unknown_domains = accept\n"
+				   "unknown_domains = reject\n"
 				   "allowed_networks = 127.0.0.0/8 ::1/128\n"
 				   "\n"
 				   "route_cache_size = 0\n",
@@ -78,7 +95,7 @@ static void test_values(void **state)
 	assert_string_equal(cfg->dns_servers, "127.0.0.1:5353, [::1]:5353 192.0.2.53");
 	assert_int_equal(cfg->dns_timeout, 120);
 	assert_int_equal(cfg->tls_mode, MX_TLS_VERIFY);
-	assert_int_equal(cfg->unknown_domains, MX_UNKNOWN_ACCEPT);
+	assert_int_equal(cfg->unknown_domains, MX_UNKNOWN_REJECT);
 	assert_int_equal(cfg->route_cache_size, 0);
 	mx_errlist_free(&errs);
 	mx_config_free(cfg);
@@ -153,9 +170,8 @@ static void test_missing_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_values),
-		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_defaults),     cmocka_unit_test(test_helo_default),
+		cmocka_unit_test(test_values),	     cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_missing_file),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
