@@ -19,6 +19,7 @@
 #include "util.h"
 
 const char *const mx_tls_mode_names[] = {"none", "may", "encrypt", "verify", "dane", NULL};
+const char *const mx_auth_tls_names[] = {"encrypt", "verify", NULL};
 static const char *const unknown_names[] = {"reject", "accept", NULL};
 
 #define F(field) offsetof(struct mx_config, field)
@@ -73,6 +74,14 @@ static const struct mx_config_key keys[] = {
 	 "port for domains that are not forwarded and go to their MX hosts"},
 	{"secrets_file", MX_CFG_STRING, F(secrets_file), "", NULL, 0, 0,
 	 "SMTP AUTH credentials per route; must not be readable by others"},
+	{"auth_tls_mode", MX_CFG_ENUM, F(auth_tls_mode), "verify", mx_auth_tls_names, 0, 0,
+	 "TLS that must be in place before credentials are sent: encrypt or verify"},
+	{"max_targets", MX_CFG_UINT, F(max_targets), "10", NULL, 0, 1000,
+	 "most targets (host names) of one route looked up per delivery; 0: no limit"},
+	{"max_addresses", MX_CFG_UINT, F(max_addresses), "5", NULL, 0, 1000,
+	 "most server addresses tried per delivery; 0: no limit"},
+	{"max_sessions", MX_CFG_UINT, F(max_sessions), "2", NULL, 0, 1000,
+	 "most SMTP sessions (EHLO and TLS done) that fail before delivery ends; 0: no limit"},
 	{"milter_socket", MX_CFG_STRING, F(milter_socket), "unix:/run/mxport/milter.sock", NULL, 0,
 	 0, "where mxport-milter listens (unix:/path or inet:port@host)"},
 	{"socketmap_socket", MX_CFG_STRING, F(socketmap_socket), "unix:/run/mxport/socketmap.sock",

@@ -49,6 +49,10 @@ struct mx_config {
 	char *local_ports;
 	unsigned mx_port;
 	char *secrets_file;
+	int auth_tls_mode; /* index in mx_auth_tls_names: 0 encrypt, 1 verify */
+	unsigned max_targets;
+	unsigned max_addresses;
+	unsigned max_sessions;
 	char *milter_socket;
 	char *socketmap_socket;
 	char *mailertable_mailer;
@@ -85,7 +89,13 @@ struct mx_config_key {
 	const char *meaning;
 };
 
+enum mx_auth_tls {
+	MX_AUTH_TLS_ENCRYPT,
+	MX_AUTH_TLS_VERIFY,
+};
+
 extern const char *const mx_tls_mode_names[];
+extern const char *const mx_auth_tls_names[];
 
 struct mx_config *mx_config_defaults(void);
 int mx_config_read(struct mx_config *cfg, const char *path, struct mx_errlist *errs);
