@@ -110,7 +110,7 @@ wait_for smtp-sink python3 -c "import socket; socket.create_connection(('127.0.0
 start_nsd "$T_DIR/bench.zone" test.
 DNSLOG="$T_DIR/dns.queries"
 : >"$DNSLOG"
-python3 "$top/bench/dnscount.py" "$NSD_PORT" "$T_DIR/dnscount.port" "$DNSLOG" &
+python3 "$top/tests/lib/dnscount.py" "$NSD_PORT" "$T_DIR/dnscount.port" "$DNSLOG" &
 T_PIDS="$T_PIDS $!"
 wait_for "the counting DNS relay" test -s "$T_DIR/dnscount.port"
 DNS_PORT=$(cat "$T_DIR/dnscount.port")
@@ -294,7 +294,7 @@ fi
 # --- 6. DNS queries ----------------------------------------------------------------------------
 if ! skipped dns; then
 	domains=$(awk -v n=$DNS_DOMAINS 'BEGIN { for (i = 0; i < n; i++) printf "%sdom%d.test", i ? "," : "", i }')
-	say "6. DNS: $DNS_N messages to $DNS_DOMAINS SRV-routed domains (TTL 3600 s) through the milter and the transport; queries NSD got (through bench/dnscount.py)"
+	say "6. DNS: $DNS_N messages to $DNS_DOMAINS SRV-routed domains (TTL 3600 s) through the milter and the transport; queries NSD got (through tests/lib/dnscount.py)"
 	say "   before this section (the passes above; bench.example is in the routes file): $(wc -l <"$DNSLOG") queries"
 	for p in b1 b; do
 		use_path "$p"
@@ -321,8 +321,10 @@ if ! skipped dns; then
 		python3 - "$T_DIR/dns.$p" "$DNS_DOMAINS" <<'PYEOF'
 import collections, statistics, sys
 c = collections.Counter()
-for line in open(sys.argv[1]):
-    c[tuple(line.split())] += 1
+for line in open(sys.argv[1]):  # "udp|tcp QTYPE QNAME" (tests/lib/dnscount.py)
+    f = line.split()
+    if len(f) == 3:
+        c[(f[2].lower(), f[1])] += 1
 by = collections.defaultdict(list)
 for (name, t), k in c.items():
     kind = "_smtp._tcp.domN.test" if name.startswith("_smtp._tcp.dom") else ("mail.domN.test" if name.startswith("mail.dom") else name)
