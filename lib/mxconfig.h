@@ -60,6 +60,11 @@ struct mx_config {
 	unsigned route_cache_max_ttl;
 	unsigned route_cache_negative_ttl;
 	char *log_file;
+	unsigned notify_after;
+	char *notify_map;
+	char *notify_sender;
+	char *sendmail_path;
+	char *state_directory;
 };
 
 enum mx_config_type {
