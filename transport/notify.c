@@ -239,16 +239,41 @@ static void how_long(long long secs, char *out, size_t outlen)
 		snprintf(out, outlen, "%llds", s);
 }
 
+/* first_line - what a program said on stderr, one printable line */
+static void first_line(char *said)
+{
+	said[strcspn(said, "\r\n")] = '\0';
+	mx_printable(said);
+}
+
+/* drain - what is there to read on fd (non-blocking), the start of it kept in said */
+static void drain(int fd, char *said, size_t *saidlen, size_t cap)
+{
+	char buf[512];
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		size_t take = (size_t)n < cap - 1 - *saidlen ? (size_t)n : cap - 1 - *saidlen;
+
+		memcpy(said + *saidlen, buf, take);
+		*saidlen += take;
+		said[*saidlen] = '\0';
+	}
+}
+
 /*
  * run_sendmail - hand msg to sendmail_path -i -f SENDER -- CONTACT. True when
- * it exited 0 (the MTA has queued it). Its output goes nowhere: the
- * transport's standard output is its answer to pipe(8) or the LMTP client.
+ * it exited 0 (the MTA has queued it). Its standard output goes nowhere
+ * (the transport's is its answer to pipe(8) or the LMTP client); the first
+ * line of its standard error goes into err when it fails.
  */
 static bool run_sendmail(const struct mx_config *cfg, const char *contact, const char *body,
 			 size_t len, char *err, size_t errlen)
 {
 	struct sigaction dfl, old;
-	int pfd[2], status = 0;
+	int pfd[2], efd[2], status = 0;
+	char said[400] = "";
+	size_t saidlen = 0;
 	long long deadline;
 	bool ok = false;
 	pid_t pid, w;
@@ -262,6 +287,12 @@ static bool run_sendmail(const struct mx_config *cfg, const char *contact, const
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return false;
 	}
+	if (pipe2(efd, O_CLOEXEC | O_NONBLOCK) != 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		close(pfd[0]);
+		close(pfd[1]);
+		return false;
+	}
 	/* The LMTP daemon reaps children on SIGCHLD: this one is ours to wait for. */
 	memset(&dfl, 0, sizeof(dfl));
 	dfl.sa_handler = SIG_DFL;
@@ -271,19 +302,23 @@ static bool run_sendmail(const struct mx_config *cfg, const char *contact, const
 		int null = open("/dev/null", O_RDWR);
 		long maxfd = sysconf(_SC_OPEN_MAX);
 
-		if (dup2(pfd[0], 0) < 0 || null < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+		if (null < 0 || dup2(pfd[0], 0) < 0 || dup2(null, 1) < 0 || dup2(efd[1], 2) < 0)
 			_exit(75);
+		fcntl(2, F_SETFL, 0); /* blocking for the child */
 		for (long fd = 3; fd < (maxfd > 0 && maxfd < 65536 ? maxfd : 65536); fd++)
 			close((int)fd);
 		signal(SIGPIPE, SIG_DFL);
 		execl(cfg->sendmail_path, cfg->sendmail_path, "-i", "-f",
 		      *cfg->notify_sender ? cfg->notify_sender : "<>", "--", contact, (char *)NULL);
+		dprintf(2, "cannot run %s: %s\n", cfg->sendmail_path, strerror(errno));
 		_exit(75);
 	}
 	close(pfd[0]);
+	close(efd[1]);
 	if (pid < 0) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		close(pfd[1]);
+		close(efd[0]);
 		sigaction(SIGCHLD, &old, NULL);
 		return false;
 	}
@@ -297,8 +332,15 @@ static bool run_sendmail(const struct mx_config *cfg, const char *contact, const
 	}
 	close(pfd[1]);
 	deadline = mx_now_ms() + SENDMAIL_WAIT_MS;
-	while ((w = waitpid(pid, &status, WNOHANG)) == 0 && mx_now_ms() < deadline)
+	for (;;) {
+		drain(efd[0], said, &saidlen, sizeof(said));
+		if ((w = waitpid(pid, &status, WNOHANG)) != 0 || mx_now_ms() >= deadline)
+			break;
 		usleep(10000);
+	}
+	drain(efd[0], said, &saidlen, sizeof(said));
+	close(efd[0]);
+	first_line(said);
 	if (w == 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
@@ -309,8 +351,8 @@ static bool run_sendmail(const struct mx_config *cfg, const char *contact, const
 	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		ok = true;
 	} else if (WIFEXITED(status)) {
-		snprintf(err, errlen, "%s exited with status %d", cfg->sendmail_path,
-			 WEXITSTATUS(status));
+		snprintf(err, errlen, "%s exited with status %d%s%s", cfg->sendmail_path,
+			 WEXITSTATUS(status), *said ? ": " : "", said);
 	} else {
 		snprintf(err, errlen, "%s killed by signal %d", cfg->sendmail_path,
 			 WIFSIGNALED(status) ? WTERMSIG(status) : 0);

@@ -22,7 +22,7 @@ chown nobody "$STATE" "$NOTICES"
 # notice, put in place by rename (so that a count never sees half a notice).
 cat >"$T_DIR/sendmail" <<EOF
 #!/bin/sh
-[ -e "$T_DIR/sendmail.fail" ] && exit 75
+if [ -e "$T_DIR/sendmail.fail" ]; then echo "sendmail: fatal: no queue space" >&2; exit 75; fi
 tmp=\$(mktemp "$NOTICES/.tmp.XXXXXX") || exit 75
 { printf 'ARGS:'; printf ' %s' "\$@"; printf '\n'; cat; } >"\$tmp" || exit 75
 mv "\$tmp" "$NOTICES/notice.\$(date +%s%N).\$\$.eml"
@@ -160,7 +160,7 @@ touch "$T_DIR/sendmail.fail"
 xport S2 bob@example.com
 t_eq "$RC" 75 "sendmail fails: the mail is still just deferred"
 t_eq "$(notices)" 6 "sendmail fails: no notice"
-t_grep "$LOG" 'S2: notify: example\.com: notice to <owner@elsewhere\.test> not queued \(tried again at the next deferral\): .*exited with status 75' "sendmail failure logged"
+t_grep "$LOG" 'S2: notify: example\.com: notice to <owner@elsewhere\.test> not queued \(tried again at the next deferral\): .*/sendmail exited with status 75: sendmail: fatal: no queue space$' "sendmail failure logged, with the first line sendmail said"
 rm -f "$T_DIR/sendmail.fail"
 xport S3 bob@example.com
 t_eq "$(notices)" 7 "sendmail works again: the notice goes out at the next deferral"
