@@ -210,6 +210,46 @@ xport M2 bob@example.net
 t_eq "$(notices)" 11 "notify_map: the domain's contact is told"
 t_grep "$(last_notice)" '^To: ops@elsewhere\.test$' "notify_map: to the mapped address"
 
+# --- the LMTP daemon: its SIGCHLD reaper must not take sendmail's status ------------
+conf lmtp "example.org [127.0.0.1]:$PORT notify=owner@elsewhere.test"
+mkdir -p "$T_DIR/run"
+chown nobody "$T_DIR/run"
+as_user "$TRANSPORT" -c "$CONF" -L "unix:$T_DIR/run/lmtp.sock" >>"$T_DIR/lmtp.stderr" 2>&1 &
+LMTP_PID=$!
+T_PIDS="$T_PIDS $LMTP_PID"
+wait_for "LMTP daemon" test -S "$T_DIR/run/lmtp.sock"
+before=$(notices)
+python3 - "$T_DIR/run/lmtp.sock" >"$T_DIR/lmtp.out" 2>&1 <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+f = s.makefile("rwb")
+def reply():
+    while True:
+        line = f.readline().decode()
+        if not line or line[3:4] != "-":
+            return line.strip()
+def cmd(c):
+    f.write(c.encode() + b"\r\n"); f.flush()
+    return reply()
+reply()
+cmd("LHLO relay.test")
+for i in range(3):
+    if i:
+        time.sleep(1.3)
+    cmd("MAIL FROM:<alice@sender.test>")
+    cmd("RCPT TO:<bob@example.org>")
+    cmd("DATA")
+    f.write(b"Subject: lmtp\r\n\r\nhello\r\n.\r\n"); f.flush()
+    print("DATA", reply())
+cmd("QUIT")
+PY
+t_eq "$(grep -c '^DATA 4' "$T_DIR/lmtp.out")" 3 "LMTP daemon: three messages deferred"
+t_eq "$(notices)" $((before + 1)) "LMTP daemon: one notice over one session"
+t_grep "$LOG" 'notify: example\.org: deliveries failing since [0-9]+ s: notice to <owner@elsewhere\.test>' "LMTP daemon: the notice is recorded as sent (sendmail's exit status was ours)"
+t_nogrep "$LOG" 'notify: .*waitpid' "LMTP daemon: no lost child status"
+kill "$LMTP_PID"
+
 # --- hostile state: a symbolic link where the state file goes -------------------
 conf one "example.com [127.0.0.1]:$PORT notify=owner@elsewhere.test"
 echo precious >"$T_DIR/victim"
@@ -225,6 +265,16 @@ xport H2 bob@example.com
 t_eq "$RC" 75 "state directory writable by others: mail still deferred"
 t_grep "$LOG" "H2: notify: $STATE/notify: must belong to this user" "state directory writable by others: refused, named"
 chmod 700 "$STATE/notify"
+
+# --- mxport-route shows the contact ----------------------------------------------
+conf show "example.com [127.0.0.1]:$PORT notify=owner@elsewhere.test"
+"$ROUTE" -c "$CONF" example.com >"$T_DIR/rout" 2>&1
+t_grep "$T_DIR/rout" '^  notify: owner@elsewhere\.test \(when deliveries fail for 2s\)$' "mxport-route DOMAIN: shows the contact"
+conf show "example.net [127.0.0.1]:$PORT" "notify_map = $T_DIR/notify.map"
+"$ROUTE" -c "$CONF" -n >"$T_DIR/rout" 2>&1
+t_eq "$?" 0 "mxport-route -n: a good notify_map passes"
+"$ROUTE" -c "$CONF" example.net >"$T_DIR/rout" 2>&1
+t_grep "$T_DIR/rout" '^  notify: ops@elsewhere\.test ' "mxport-route DOMAIN: shows the contact from notify_map"
 
 # --- a contact inside the failing domain: configuration error ------------------
 check() { # check ROUTES_LINE PATTERN DESC [EXTRA...]
