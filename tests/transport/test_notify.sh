@@ -266,6 +266,20 @@ t_eq "$RC" 75 "state directory writable by others: mail still deferred"
 t_grep "$LOG" "H2: notify: $STATE/notify: must belong to this user" "state directory writable by others: refused, named"
 chmod 700 "$STATE/notify"
 
+# --- hostile state and queue ids ------------------------------------------------
+head -c 3000 /dev/urandom | tr -d '\000' >"$STATE/notify/example.com"
+chown nobody "$STATE/notify/example.com"
+xport "$(printf '../x\nevil')" bob@example.com
+t_eq "$RC" 75 "garbage state file: the mail is still deferred"
+t_grep "$STATE/notify/example.com" '^since [0-9]+$' "garbage state file: replaced by a fresh outage"
+t_grep "$STATE/notify/example.com" '^id [0-9]+ \.\._x_evil$' "a queue id with / and a newline: kept as one harmless word"
+t_ok "$([ ! -e "$STATE/x" ] && [ ! -e "$STATE/notify/x" ]; echo $?)" "a queue id names no file"
+printf 'since 1\000\n' >"$STATE/notify/example.com"
+xport G1 bob@example.com
+t_eq "$RC" 75 "state file with a NUL byte: the mail is still deferred"
+t_grep "$LOG" 'G1: notify: example\.com: unreadable: not tracking the outage' "state file with a NUL byte: a warning names it"
+rm -f "$STATE/notify/example.com"
+
 # --- mxport-route shows the contact ----------------------------------------------
 conf show "example.com [127.0.0.1]:$PORT notify=owner@elsewhere.test"
 "$ROUTE" -c "$CONF" example.com >"$T_DIR/rout" 2>&1
