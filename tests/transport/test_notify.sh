@@ -210,6 +210,24 @@ xport M2 bob@example.net
 t_eq "$(notices)" 11 "notify_map: the domain's contact is told"
 t_grep "$(last_notice)" '^To: ops@elsewhere\.test$' "notify_map: to the mapped address"
 
+# --- an SRV-routed domain: its contact from notify_map; MX-delivered: never -----
+sed -e "s/@PORT1@/$PORT/" -e "s/@PORT2@/$PORT/" -e "s/@CLOSED@/$PORT/" \
+	"$MXPORT_SRCDIR/tests/transport/transport.zone.in" >"$T_DIR/zone"
+start_nsd "$T_DIR/zone" test.
+printf 'srvmail.test ops@elsewhere.test\nplain.test ops@elsewhere.test\n' >"$T_DIR/srv.map"
+conf srv "" "dns_routes = yes" "notify_map = $T_DIR/srv.map" "mx_port = $PORT"
+sed -i "s/^dns_servers = .*/dns_servers = 127.0.0.1:$NSD_PORT/" "$CONF"
+before=$(notices)
+xport D1 bob@srvmail.test carol@plain.test
+t_eq "$RC" 75 "SRV route and MX delivery, both down: deferred"
+t_ok "$([ -f "$STATE/notify/srvmail.test" ]; echo $?)" "SRV-routed domain with a notify_map contact: outage kept"
+t_ok "$([ ! -e "$STATE/notify/plain.test" ]; echo $?)" "domain delivered by MX (not forwarded): not tracked"
+sleep 2.2
+xport D2 bob@srvmail.test
+t_eq "$(notices)" $((before + 1)) "SRV-routed domain: one notice"
+t_grep "$(last_notice)" '^To: ops@elsewhere\.test$' "SRV-routed domain: to its notify_map contact"
+t_grep "$(last_notice)" '^Route: +_smtp\._tcp\.srvmail\.test' "SRV-routed domain: the route is the SRV name"
+
 # --- the LMTP daemon: its SIGCHLD reaper must not take sendmail's status ------------
 conf lmtp "example.org [127.0.0.1]:$PORT notify=owner@elsewhere.test"
 mkdir -p "$T_DIR/run"
