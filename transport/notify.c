@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -392,6 +393,55 @@ static const struct waiting *oldest(const struct outage *o)
 	return w;
 }
 
+/*
+ * put_wrapped - "label text" with text folded at spaces into lines of at
+ * most 78 characters, the rest indented under it: an error text of up to
+ * 1200 characters must not make a line longer than RFC 5322's 998.
+ */
+static void put_wrapped(struct mx_buf *b, const char *label, const char *text)
+{
+	size_t indent = strlen(label), width = indent < 60 ? 78 - indent : 18;
+
+	mx_buf_printf(b, "%s", label);
+	while (*text) {
+		size_t len = strlen(text), cut = len;
+
+		if (len > width) {
+			cut = width;
+			while (cut > 0 && text[cut] != ' ')
+				cut--;
+			if (cut == 0)
+				cut = width; /* one long word: cut it */
+		}
+		mx_buf_append(b, text, cut);
+		text += cut;
+		while (*text == ' ')
+			text++;
+		if (*text)
+			mx_buf_printf(b, "\n%*s", (int)indent, "");
+	}
+	mx_buf_printf(b, "\n");
+}
+
+/* put_para - formatted text, each of its lines folded as put_wrapped does */
+static void put_para(struct mx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put_para(struct mx_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char *text, *line, *next;
+
+	va_start(ap, fmt);
+	text = mx_vasprintf(fmt, ap);
+	va_end(ap);
+	for (line = text; *line; line = next) {
+		next = line + strcspn(line, "\n");
+		if (*next)
+			*next++ = '\0';
+		put_wrapped(b, "", line);
+	}
+	free(text);
+}
+
 /* send_down - the notice that deliveries have failed for notify_after */
 static bool send_down(const struct transport *t, const char *domain, const char *contact,
 		      const struct outage *o, long long now, char *err, size_t errlen)
@@ -406,29 +456,31 @@ static bool send_down(const struct transport *t, const char *domain, const char 
 	snprintf(subject, sizeof(subject),
 		 "Mail for %s is waiting: your server has not taken it for %s", domain, dur);
 	headers(&b, t, contact, subject, now);
-	mx_buf_printf(&b,
-		      "This is the mail relay %s, which forwards mail for %s to your server.\n\n"
-		      "Since %s (%s ago) your server has not accepted the mail for %s.\n"
-		      "The relay keeps the mail in its queue and tries again; nothing is lost\n"
-		      "until the relay's queue lifetime runs out.\n\n",
-		      t->helo_name, domain, since, dur, domain);
-	mx_buf_printf(&b, "Messages waiting:  %zu%s (seen deferred by this relay since then)\n",
-		      o->nids + o->more, o->more ? " or more" : "");
+	put_para(&b,
+		 "This is the mail relay %s, which forwards mail for %s to your server.\n\n"
+		 "Since %s (%s ago) your server has not accepted the mail for %s.\n"
+		 "The relay keeps the mail in its queue and tries again; nothing is lost\n"
+		 "until the relay's queue lifetime runs out.\n\n",
+		 t->helo_name, domain, since, dur, domain);
+	put_para(&b, "Messages waiting:  %zu%s (seen deferred by this relay since then)\n",
+		 o->nids + o->more, o->more ? " or more" : "");
 	if (w) {
+		char line[200];
+
 		when(w->first, first, sizeof(first));
-		mx_buf_printf(&b, "Oldest:            queue id %s, first deferred %s\n", w->id,
-			      first);
+		snprintf(line, sizeof(line), "queue id %s, first deferred %s", w->id, first);
+		put_wrapped(&b, "Oldest:            ", line);
 	}
-	mx_buf_printf(
-		&b,
-		"Route:             %s\nLast error:        %s\n\n"
-		"When your server is back, the relay delivers at its next retry. To have the\n"
-		"mail delivered at once, send the relay the SMTP command\n"
-		"    ETRN %s\n"
-		"(where the relay permits ETRN), or ask its administrator to run\n"
-		"    postqueue -s %s\n\n"
-		"You will get one more message when deliveries succeed again.\n",
-		o->origin, o->text, domain, domain);
+	put_wrapped(&b, "Route:             ", o->origin);
+	put_wrapped(&b, "Last error:        ", o->text);
+	put_para(&b,
+		 "\nWhen your server is back, the relay delivers at its next retry. To have the\n"
+		 "mail delivered at once, send the relay the SMTP command\n"
+		 "    ETRN %s\n"
+		 "(where the relay permits ETRN), or ask its administrator to run\n"
+		 "    postqueue -s %s\n\n"
+		 "You will get one more message when deliveries succeed again.\n",
+		 domain, domain);
 	ok = run_sendmail(t->cfg, contact, b.data, b.len, err, errlen);
 	mx_buf_free(&b);
 	return ok;
@@ -447,15 +499,15 @@ static bool send_up(const struct transport *t, const char *domain, const char *c
 	how_long(now - o->since, dur, sizeof(dur));
 	snprintf(subject, sizeof(subject), "Mail for %s is delivered again", domain);
 	headers(&b, t, contact, subject, now);
-	mx_buf_printf(&b,
-		      "This is the mail relay %s, which forwards mail for %s to your server.\n\n"
-		      "Your server accepts mail for %s again since %s.\n"
-		      "Deliveries had failed since %s (%s).\n"
-		      "Messages that waited: %zu%s; the relay delivers them at their next retry\n"
-		      "(ETRN %s, or postqueue -s %s on the relay, sends them at once).\n\n"
-		      "Last error before the recovery: %s\n",
-		      t->helo_name, domain, domain, back, since, dur, o->nids + o->more,
-		      o->more ? " or more" : "", domain, domain, o->text);
+	put_para(&b,
+		 "This is the mail relay %s, which forwards mail for %s to your server.\n\n"
+		 "Your server accepts mail for %s again since %s.\n"
+		 "Deliveries had failed since %s (%s).\n"
+		 "Messages that waited: %zu%s; the relay delivers them at their next retry\n"
+		 "(ETRN %s, or postqueue -s %s on the relay, sends them at once).\n\n",
+		 t->helo_name, domain, domain, back, since, dur, o->nids + o->more,
+		 o->more ? " or more" : "", domain, domain);
+	put_wrapped(&b, "Last error before the recovery: ", o->text);
 	ok = run_sendmail(t->cfg, contact, b.data, b.len, err, errlen);
 	mx_buf_free(&b);
 	return ok;

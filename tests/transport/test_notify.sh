@@ -228,6 +228,19 @@ t_eq "$(notices)" $((before + 1)) "SRV-routed domain: one notice"
 t_grep "$(last_notice)" '^To: ops@elsewhere\.test$' "SRV-routed domain: to its notify_map contact"
 t_grep "$(last_notice)" '^Route: +_smtp\._tcp\.srvmail\.test' "SRV-routed domain: the route is the SRV name"
 
+# --- a long error text: the notice keeps its lines short -------------------------
+long=$(python3 -c 'print(" ".join(["word%d" % i for i in range(80)]) + " " + "x" * 300)')
+start_peer busy "{\"rcpt\": \"450 4.2.0 $long\"}"
+conf busy "example.biz [127.0.0.1]:$PEER_PORT notify=owner@elsewhere.test"
+before=$(notices)
+xport B1 bob@example.biz
+sleep 2.2
+xport B2 bob@example.biz
+t_eq "$(notices)" $((before + 1)) "server answers 450 to every RCPT: the deliveries fail, one notice"
+t_eq "$(awk 'length > 78 { n++ } END { print n + 0 }' "$(last_notice)")" 0 "a 900-character error: no line of the notice over 78 characters"
+t_grep "$(last_notice)" '^ +x{20,}' "the long error is all there, folded"
+stop_peer busy
+
 # --- the LMTP daemon: its SIGCHLD reaper must not take sendmail's status ------------
 conf lmtp "example.org [127.0.0.1]:$PORT notify=owner@elsewhere.test"
 mkdir -p "$T_DIR/run"
