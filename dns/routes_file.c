@@ -361,6 +361,8 @@ static const struct routes_entry *find_exact(const struct routes_file *rf, const
 {
 	struct routes_entry key;
 
+	if (rf->count == 0) /* bsearch(..., NULL, 0, ...) is undefined: an empty routes file */
+		return NULL;
 	mx_strlcpy(key.domain, domain, sizeof(key.domain));
 	key.subdomains = subdomains;
 	return bsearch(&key, rf->entries, rf->count, sizeof(*rf->entries), entry_cmp);
