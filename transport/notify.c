@@ -609,7 +609,12 @@ void notify_outcome(const struct transport *t, const char *domain, const struct 
 	struct stat st;
 	int dirfd, lockfd;
 
-	if (by_mx || route->notify[0] == '\0' || route->status == ROUTE_NOSERVICE)
+	/*
+	 * Only a route that was found and tried says something about the
+	 * customer's server: a route lookup that failed for now (the relay's
+	 * DNS) neither opens nor closes an outage.
+	 */
+	if (by_mx || route->notify[0] == '\0' || route->status != ROUTE_OK)
 		return;
 	/* The domain names a file: normalized, it has only a-z 0-9 . - (checked all the same). */
 	if (domain[0] == '.' || domain[0] == '\0' ||

@@ -210,6 +210,13 @@ xport M2 bob@example.net
 t_eq "$(notices)" 11 "notify_map: the domain's contact is told"
 t_grep "$(last_notice)" '^To: ops@elsewhere\.test$' "notify_map: to the mapped address"
 
+# --- the relay's DNS down: the route cannot be looked up, no outage is counted ----
+printf 'dnsdown.test ops@elsewhere.test\n' >"$T_DIR/dnsdown.map"
+conf dnsdown "" "dns_routes = yes" "notify_map = $T_DIR/dnsdown.map"
+xport E1 bob@dnsdown.test
+t_eq "$RC" 75 "route lookup fails for now (no name server answers): deferred"
+t_ok "$([ ! -e "$STATE/notify/dnsdown.test" ]; echo $?)" "route lookup failed: not counted against the customer's server"
+
 # --- an SRV-routed domain: its contact from notify_map; MX-delivered: never -----
 sed -e "s/@PORT1@/$PORT/" -e "s/@PORT2@/$PORT/" -e "s/@CLOSED@/$PORT/" \
 	"$MXPORT_SRCDIR/tests/transport/transport.zone.in" >"$T_DIR/zone"
