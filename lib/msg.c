@@ -1,11 +1,15 @@
-/* msg - logging in the MTA's own way: syslog facility mail, plus stderr or a file */
+/* msg - logging in the MTA's own way: syslog facility mail or Postfix's postlogd, plus stderr or a
+ * file */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +19,9 @@
 static const char *msg_ident = "mxport";
 static int msg_where = MSG_TO_SYSLOG;
 static int msg_fd = -1;
+static int postlog_fd = -1;
+static struct sockaddr_un postlog_addr;
+static char postlog_host[256] = "localhost";
 
 /* msg_init - where log lines go; syslog is opened with facility mail */
 void msg_init(const char *ident, int where)
@@ -25,22 +32,168 @@ void msg_init(const char *ident, int where)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
 
+/* writable - what opening PATH for appending would find, without creating it */
+static bool writable(const char *path, char *err, size_t errlen)
+{
+	char dir[4096];
+
+	if (access(path, W_OK) == 0)
+		return true;
+	if (errno != ENOENT) {
+		snprintf(err, errlen, "cannot open log_file %s: %s", path, strerror(errno));
+		return false;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (access(dirname(dir), W_OK | X_OK) != 0) {
+		snprintf(err, errlen, "cannot create log_file %s: %s", path, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
 /*
  * msg_set_file - also append to a file (log_file). Each line is one write()
  * on an O_APPEND descriptor, so lines of concurrent processes and threads
- * do not mix.
+ * do not mix. A file that cannot be opened is an error (never silence);
+ * check_only: only see whether it could be, and create nothing.
  */
-void msg_set_file(const char *path)
+bool msg_set_file(const char *path, bool check_only, char *err, size_t errlen)
 {
+	int fd = -1;
+
+	if (path && *path) {
+		if (check_only)
+			return writable(path, err, errlen);
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		if (fd < 0) {
+			snprintf(err, errlen, "cannot open log_file %s: %s", path, strerror(errno));
+			return false;
+		}
+	}
+	if (check_only)
+		return true;
 	if (msg_fd >= 0)
 		close(msg_fd);
-	msg_fd = -1;
-	if (path && *path) {
-		msg_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-		if (msg_fd < 0)
-			syslog(LOG_MAIL | LOG_WARNING, "warning: cannot open log_file %s: %s", path,
-			       strerror(errno));
+	msg_fd = fd;
+	return true;
+}
+
+/* postlog_connect - a datagram socket connected to postlogd */
+static int postlog_connect(char *err, size_t errlen)
+{
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "postlog_socket: socket: %s", strerror(errno));
+		return -1;
 	}
+	if (connect(fd, (struct sockaddr *)&postlog_addr, sizeof(postlog_addr)) != 0) {
+		int saved = errno;
+
+		snprintf(err, errlen, "cannot connect to %s: %s", postlog_addr.sun_path,
+			 strerror(errno));
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/* set_addr - a socket address for path; false when the name is too long */
+static bool set_addr(struct sockaddr_un *addr, const char *path)
+{
+	if (strlen(path) >= sizeof(addr->sun_path))
+		return false;
+	memset(addr, 0, sizeof(*addr));
+	addr->sun_family = AF_UNIX;
+	memcpy(addr->sun_path, path, strlen(path) + 1);
+	return true;
+}
+
+/*
+ * msg_set_postlog - send lines to Postfix's postlogd (when Postfix logs to
+ * maillog_file) instead of syslog, in Postfix's own format; host is the
+ * name Postfix logs (the first label of myhostname). Postfix's socket is
+ * reachable by group postdrop only, which pipe(8) never gives a command:
+ * when it refuses us and relay is set, the lines go to mxport-milter's relay
+ * socket, which passes them on. Not reachable either way: an error, with
+ * check_only too.
+ */
+bool msg_set_postlog(const char *path, const char *relay, const char *host, bool check_only,
+		     char *err, size_t errlen)
+{
+	struct sockaddr_un old = postlog_addr;
+	int fd = -1;
+
+	if (path && *path) {
+		if (!set_addr(&postlog_addr, path)) {
+			snprintf(err, errlen, "postlog_socket %s: name too long", path);
+			return false;
+		}
+		fd = postlog_connect(err, errlen);
+		if (fd < 0 && errno == EACCES && relay && *relay) {
+			if (!set_addr(&postlog_addr, relay)) {
+				snprintf(err, errlen, "postlog_relay_socket %s: name too long",
+					 relay);
+			} else {
+				char err2[300];
+				fd = postlog_connect(err2, sizeof(err2));
+				if (fd < 0)
+					snprintf(err + strlen(err), errlen - strlen(err), "; %s",
+						 err2);
+			}
+		}
+		if (fd < 0 || check_only) {
+			if (fd >= 0)
+				close(fd);
+			postlog_addr = old;
+			return fd >= 0;
+		}
+		if (host && *host)
+			snprintf(postlog_host, sizeof(postlog_host), "%.*s",
+				 (int)strcspn(host, "."), host);
+	}
+	if (check_only)
+		return true;
+	if (postlog_fd >= 0)
+		close(postlog_fd);
+	postlog_fd = fd;
+	return true;
+}
+
+/* send_postlog - one whole line to postlogd; reconnect once (Postfix restarted) */
+static bool send_postlog(const char *line, int n)
+{
+	char err[300];
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (send(postlog_fd, line, (size_t)n, MSG_NOSIGNAL) == n)
+			return true;
+		int fd = postlog_connect(err, sizeof(err));
+		if (fd < 0)
+			return false;
+		close(postlog_fd);
+		postlog_fd = fd;
+	}
+	return false;
+}
+
+/* to_postlog - one line in Postfix's format to postlogd */
+static bool to_postlog(const char *stamp, const char *prefix, const char *text)
+{
+	char line[4400];
+	int n = snprintf(line, sizeof(line), "%s %s %s[%ld]: %s%s", stamp, postlog_host, msg_ident,
+			 (long)getpid(), prefix, text);
+
+	if (n > (int)sizeof(line) - 1)
+		n = (int)sizeof(line) - 1;
+	return send_postlog(line, n);
+}
+
+/* msg_postlog_forward - a line another mxport program made, to postlogd as it is */
+bool msg_postlog_forward(const char *line, size_t n)
+{
+	return postlog_fd >= 0 && send_postlog(line, (int)n);
 }
 
 /*
@@ -65,20 +218,23 @@ static void vlog(int prio, const char *prefix, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 static void vlog(int prio, const char *prefix, const char *fmt, va_list ap)
 {
-	char text[4096], line[4300];
+	char text[4096], line[4300], stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
 	int n;
 
 	vsnprintf(text, sizeof(text), fmt, ap);
 	msg_sanitize(text);
-	if (msg_where & MSG_TO_SYSLOG)
+	localtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%b %d %H:%M:%S", &tm);
+	if (postlog_fd >= 0) {
+		/* postlogd down: syslog rather than nowhere */
+		if (!to_postlog(stamp, prefix, text))
+			syslog(LOG_MAIL | prio, "%s%s", prefix, text);
+	} else if (msg_where & MSG_TO_SYSLOG) {
 		syslog(LOG_MAIL | prio, "%s%s", prefix, text);
+	}
 	if (msg_fd >= 0 || (msg_where & MSG_TO_STDERR)) {
-		char stamp[32];
-		time_t now = time(NULL);
-		struct tm tm;
-
-		localtime_r(&now, &tm);
-		strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
 		n = snprintf(line, sizeof(line), "%s %s[%ld]: %s%s\n", stamp, msg_ident,
 			     (long)getpid(), prefix, text);
 		if (n > (int)sizeof(line) - 1)

@@ -4,17 +4,22 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cidr.h"
+#include "errlist.h"
 #include "hostport.h"
+#include "msg.h"
 #include "mxconfig.h"
 #include "util.h"
 
 const char *const mx_tls_mode_names[] = {"none", "may", "encrypt", "verify", "dane", NULL};
+const char *const mx_auth_tls_names[] = {"encrypt", "verify", NULL};
 static const char *const unknown_names[] = {"reject", "accept", NULL};
 
 #define F(field) offsetof(struct mx_config, field)
@@ -45,7 +50,7 @@ static const struct mx_config_key keys[] = {
 	{"tls_ca_file", MX_CFG_STRING, F(tls_ca_file), "", NULL, 0, 0,
 	 "CA certificates for tls=verify; empty: the system store"},
 	{"helo_name", MX_CFG_STRING, F(helo_name), "", NULL, 0, 0,
-	 "name sent in EHLO; empty: this host's name"},
+	 "name sent in EHLO; empty: this host's fully qualified name, as Postfix's myhostname"},
 	{"connect_timeout", MX_CFG_TIME, F(connect_timeout), "30s", NULL, 1, 600,
 	 "time for a TCP connection to be set up"},
 	{"command_timeout", MX_CFG_TIME, F(command_timeout), "120s", NULL, 1, 3600,
@@ -69,6 +74,14 @@ static const struct mx_config_key keys[] = {
 	 "port for domains that are not forwarded and go to their MX hosts"},
 	{"secrets_file", MX_CFG_STRING, F(secrets_file), "", NULL, 0, 0,
 	 "SMTP AUTH credentials per route; must not be readable by others"},
+	{"auth_tls_mode", MX_CFG_ENUM, F(auth_tls_mode), "verify", mx_auth_tls_names, 0, 0,
+	 "TLS that must be in place before credentials are sent: encrypt or verify"},
+	{"max_targets", MX_CFG_UINT, F(max_targets), "10", NULL, 0, 1000,
+	 "most targets (host names) of one route looked up per delivery; 0: no limit"},
+	{"max_addresses", MX_CFG_UINT, F(max_addresses), "5", NULL, 0, 1000,
+	 "most server addresses tried per delivery; 0: no limit"},
+	{"max_sessions", MX_CFG_UINT, F(max_sessions), "2", NULL, 0, 1000,
+	 "most SMTP sessions (EHLO and TLS done) that fail before delivery ends; 0: no limit"},
 	{"milter_socket", MX_CFG_STRING, F(milter_socket), "unix:/run/mxport/milter.sock", NULL, 0,
 	 0, "where mxport-milter listens (unix:/path or inet:port@host)"},
 	{"socketmap_socket", MX_CFG_STRING, F(socketmap_socket), "unix:/run/mxport/socketmap.sock",
@@ -77,8 +90,9 @@ static const struct mx_config_key keys[] = {
 	 "Sendmail mailer named in socketmap mailertable answers"},
 	{"postfix_transport", MX_CFG_STRING, F(postfix_transport), "mxport:", NULL, 0, 0,
 	 "transport:nexthop that socketmap transport answers give Postfix"},
-	{"unknown_domains", MX_CFG_ENUM, F(unknown_domains), "reject", unknown_names, 0, 0,
-	 "what the milter does with recipients of domains that are not forwarded"},
+	{"unknown_domains", MX_CFG_ENUM, F(unknown_domains), "accept", unknown_names, 0, 0,
+	 "what the milter does with recipients of domains that are not forwarded; accept: the MTA "
+	 "decides"},
 	{"trusted_networks", MX_CFG_NETWORKS, F(trusted_networks), "", NULL, 0, 0,
 	 "clients that pass the milter's gate"},
 	{"tag_header", MX_CFG_STRING, F(tag_header), "X-Mxport", NULL, 0, 0,
@@ -91,6 +105,11 @@ static const struct mx_config_key keys[] = {
 	 86400, "time a 'not forwarded' answer is kept"},
 	{"log_file", MX_CFG_STRING, F(log_file), "", NULL, 0, 0,
 	 "also log to this file; empty: syslog only"},
+	{"postlog_socket", MX_CFG_STRING, F(postlog_socket), "", NULL, 0, 0,
+	 "log through Postfix's postlogd socket instead of syslog (Postfix's maillog_file)"},
+	{"postlog_relay_socket", MX_CFG_STRING, F(postlog_relay_socket), "", NULL, 0, 0,
+	 "where mxport-milter passes log lines on to postlog_socket for programs that may not "
+	 "reach it"},
 	{"notify_after", MX_CFG_TIME, F(notify_after), "4h", NULL, 0, 2592000,
 	 "a forwarded domain's deliveries failing this long: its contact gets one notice"},
 	{"notify_map", MX_CFG_STRING, F(notify_map), "", NULL, 0, 0,
@@ -350,15 +369,60 @@ int mx_config_read(struct mx_config *cfg, const char *path, struct mx_errlist *e
 	return (int)(errs->count - before);
 }
 
-/* mx_helo_name - the name for EHLO/HELO: helo_name, else this host's name */
+/*
+ * mx_helo_name - the name for EHLO/HELO: helo_name, else this host's fully
+ * qualified name as Postfix's myhostname has it by default: the host name,
+ * its canonical name when that has no dot, else NAME.localdomain.
+ */
 void mx_helo_name(const struct mx_config *cfg, char *out, size_t outlen)
 {
-	if (*cfg->helo_name)
+	struct addrinfo hints, *res = NULL;
+
+	if (*cfg->helo_name) {
 		mx_strlcpy(out, cfg->helo_name, outlen);
-	else if (gethostname(out, outlen - 1) != 0 || *out == '\0')
+		return;
+	}
+	if (gethostname(out, outlen - 1) != 0 || *out == '\0') {
 		mx_strlcpy(out, "localhost", outlen);
-	else
-		out[outlen - 1] = '\0';
+		return;
+	}
+	out[outlen - 1] = '\0';
+	if (strchr(out, '.'))
+		return;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = AI_CANONNAME;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(out, NULL, &hints, &res) == 0 && res && res->ai_canonname &&
+	    strchr(res->ai_canonname, '.') && strlen(res->ai_canonname) < outlen) {
+		mx_strlcpy(out, res->ai_canonname, outlen);
+	} else if (strlen(out) + sizeof(".localdomain") <= outlen) {
+		strcat(out, ".localdomain");
+	}
+	if (res)
+		freeaddrinfo(res);
+}
+
+/*
+ * mx_config_logs - open the log destinations that cfg names (log_file,
+ * postlog_socket): one that cannot be opened is an error, never silence.
+ * check_only: see whether they could be, changing nothing.
+ */
+bool mx_config_logs(const struct mx_config *cfg, bool check_only, struct mx_errlist *errs)
+{
+	char err[600], host[256];
+	bool ok = true;
+
+	if (!msg_set_file(cfg->log_file, check_only, err, sizeof(err))) {
+		mx_errlist_add(errs, "%s: log_file: %s", cfg->path, err);
+		ok = false;
+	}
+	mx_helo_name(cfg, host, sizeof(host));
+	if (!msg_set_postlog(cfg->postlog_socket, cfg->postlog_relay_socket, host, check_only, err,
+			     sizeof(err))) {
+		mx_errlist_add(errs, "%s: postlog_socket: %s", cfg->path, err);
+		ok = false;
+	}
+	return ok;
 }
 
 /* mx_config_free - release a configuration */

@@ -49,6 +49,10 @@ struct mx_config {
 	char *local_ports;
 	unsigned mx_port;
 	char *secrets_file;
+	int auth_tls_mode; /* index in mx_auth_tls_names: 0 encrypt, 1 verify */
+	unsigned max_targets;
+	unsigned max_addresses;
+	unsigned max_sessions;
 	char *milter_socket;
 	char *socketmap_socket;
 	char *mailertable_mailer;
@@ -60,6 +64,8 @@ struct mx_config {
 	unsigned route_cache_max_ttl;
 	unsigned route_cache_negative_ttl;
 	char *log_file;
+	char *postlog_socket;
+	char *postlog_relay_socket;
 	unsigned notify_after;
 	char *notify_map;
 	char *notify_sender;
@@ -88,7 +94,13 @@ struct mx_config_key {
 	const char *meaning;
 };
 
+enum mx_auth_tls {
+	MX_AUTH_TLS_ENCRYPT,
+	MX_AUTH_TLS_VERIFY,
+};
+
 extern const char *const mx_tls_mode_names[];
+extern const char *const mx_auth_tls_names[];
 
 struct mx_config *mx_config_defaults(void);
 int mx_config_read(struct mx_config *cfg, const char *path, struct mx_errlist *errs);
@@ -98,5 +110,7 @@ void mx_config_free(struct mx_config *cfg);
 const struct mx_config_key *mx_config_table(size_t *count);
 bool mx_tls_mode_parse(const char *s, int *mode);
 void mx_helo_name(const struct mx_config *cfg, char *out, size_t outlen);
+struct mx_errlist;
+bool mx_config_logs(const struct mx_config *cfg, bool check_only, struct mx_errlist *errs);
 
 #endif

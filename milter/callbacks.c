@@ -1,16 +1,17 @@
 /* callbacks - the libmilter callbacks: gate at RCPT, tag at end of message */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 
 #include "callbacks.h"
 #include "domain.h"
 #include "msg.h"
+#include "policy.h"
 #include "state.h"
 #include "util.h"
 
@@ -23,15 +24,30 @@ struct conn_ctx {
 	struct msg_ctx *cc_msg;
 };
 
+/*
+ * What a transaction carries so far. The tag routes a whole message (FILTER
+ * in milter_header_checks), so forwarded recipients and the rest (the
+ * relay's own domains, bare postmaster, domains a trusted client sends to)
+ * never share one: the recipient that would mix them gets 452 4.5.3 and the
+ * client sends it in a transaction of its own (RFC 5321 4.5.3.1.10).
+ */
+enum rcpt_kind {
+	KIND_NONE,	/* no recipient accepted yet */
+	KIND_FORWARDED, /* the message is tagged: everything goes to the transport */
+	KIND_OWN,	/* not tagged: Postfix routes it as without mxport */
+};
+
 /* Per message; freed at end of message, abort and close. */
 struct msg_ctx {
 	struct milter_state *mc_state;
 	bool mc_trusted;
 	char mc_why_trusted[64];
-	size_t mc_tag_headers; /* copies of the tag header the sender put in */
-	char *mc_domains;      /* forwarded domains, ", " separated */
-	char *mc_rcpts;	       /* forwarded recipients, for the log */
+	enum rcpt_kind mc_kind;
+	char *mc_domains; /* forwarded domains, ", " separated */
+	char *mc_rcpts;	  /* forwarded recipients, for the log */
 	size_t mc_forwarded;
+	size_t mc_own;	     /* recipients accepted untagged */
+	size_t mc_separated; /* recipients sent back (452) to come in another transaction */
 };
 
 /* msg_free - release a message context (NULL is fine) */
@@ -52,25 +68,29 @@ static struct conn_ctx *conn_of(SMFICTX *ctx)
 }
 
 /*
- * mx_negotiate - ask only for what the gate needs, and skip the replies
- * that carry no decision. Every header is needed (to count forged tags),
- * but without SMFIP_NR_HDR each header costs the MTA a round trip: that
- * alone halved Postfix's receive rate (docs/PERFORMANCE.md).
+ * mx_negotiate - ask only for what the gate needs: connect (the client's
+ * address), MAIL (SASL login), RCPT (the gate) and end of message (the
+ * tag); skip the replies that carry no decision. No headers: a tag that
+ * came from outside cannot route mail (milter_header_checks sees only what
+ * a milter added; Sendmail routes by mailertable) and the transport strips
+ * every copy before delivery, so reading them bought nothing but a packet
+ * per header and, for a message full of forged tags, a header edit per
+ * copy (12,000 of them made Postfix's cleanup panic).
  */
 static sfsistat mx_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
 			     unsigned long f3, unsigned long *pf0, unsigned long *pf1,
 			     unsigned long *pf2, unsigned long *pf3)
 {
-	static const unsigned long skip =
-		SMFIP_NOHELO | SMFIP_NOBODY | SMFIP_NOEOH | SMFIP_NOUNKNOWN | SMFIP_NODATA;
-	static const unsigned long noreply = SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_HDR;
+	static const unsigned long skip = SMFIP_NOHELO | SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY |
+					  SMFIP_NOUNKNOWN | SMFIP_NODATA;
+	static const unsigned long noreply = SMFIP_NR_CONN | SMFIP_NR_MAIL;
 	struct conn_ctx *cc = mx_calloc(1, sizeof(*cc));
 
 	(void)f2;
 	(void)f3;
-	if ((f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS)) != (SMFIF_ADDHDRS | SMFIF_CHGHDRS)) {
+	if ((f0 & SMFIF_ADDHDRS) == 0) {
 		free(cc);
-		msg_error("the MTA does not allow adding and changing headers: cannot tag mail");
+		msg_error("the MTA does not allow adding headers: cannot tag mail");
 		return SMFIS_REJECT;
 	}
 	cc->cc_noreply = f1 & noreply;
@@ -78,7 +98,7 @@ static sfsistat mx_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
 		free(cc);
 		return SMFIS_REJECT;
 	}
-	*pf0 = SMFIF_ADDHDRS | SMFIF_CHGHDRS;
+	*pf0 = SMFIF_ADDHDRS;
 	*pf1 = (f1 & skip) | cc->cc_noreply;
 	*pf2 = 0;
 	*pf3 = 0;
@@ -104,13 +124,27 @@ static sfsistat mx_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr)
 		}
 	}
 
-	snprintf(cc->cc_client, sizeof(cc->cc_client), "%s", hostname ? hostname : "unknown");
+	/* Postfix names a client without a name "[address]": unknown, as in its own lines */
+	snprintf(cc->cc_client, sizeof(cc->cc_client), "%s",
+		 hostname && *hostname && *hostname != '[' ? hostname : "unknown");
 	if (addr && (addr->sa_family == AF_INET || addr->sa_family == AF_INET6)) {
+		char text[INET6_ADDRSTRLEN] = "";
+		size_t len = strlen(cc->cc_client);
+
 		memcpy(&cc->cc_addr, addr,
 		       addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
 						  : sizeof(struct sockaddr_in6));
 		cc->cc_have_addr = true;
+		/* host[address], as Postfix logs a client */
+		if (addr->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)addr)->sin_addr, text,
+				  sizeof(text));
+		else
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)addr)->sin6_addr, text,
+				  sizeof(text));
+		snprintf(cc->cc_client + len, sizeof(cc->cc_client) - len, "[%s]", text);
 	}
+	mx_printable(cc->cc_client);
 	return reply(cc, SMFIP_NR_CONN);
 }
 
@@ -158,9 +192,89 @@ static void append_list(char **list, const char *item)
 }
 
 /*
+ * refuse - answer a recipient with code/dsn/text and log one line for it
+ * (queue id or NOQUEUE, client, recipient, reason), as Postfix logs its own
+ * refusals.
+ */
+static sfsistat refuse(SMFICTX *ctx, const struct conn_ctx *cc, const char *rcpt, const char *code,
+		       const char *dsn, char *text)
+{
+	const char *qid = smfi_getsymval(ctx, "i");
+	char shown[300];
+
+	mx_printable(text);
+	snprintf(shown, sizeof(shown), "%s", rcpt);
+	mx_printable(shown);
+	msg_info("%s: %s: client=%s, to=%s, %s %s %s", qid && *qid ? qid : "NOQUEUE",
+		 *code == '5' ? "reject" : "defer", cc->cc_client, shown, code, dsn, text);
+	smfi_setreply(ctx, (char *)code, (char *)dsn, text);
+	return *code == '5' ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+}
+
+/* refuse_by_policy - refuse with the code and enhanced code the failure policy gives */
+static sfsistat refuse_by_policy(SMFICTX *ctx, const struct conn_ctx *cc, const char *rcpt,
+				 enum mx_outcome outcome, char *text)
+{
+	const struct mx_policy *p = mx_policy(outcome);
+	char code[8];
+
+	snprintf(code, sizeof(code), "%d", p->smtp_code);
+	return refuse(ctx, cc, rcpt, code, p->dsn, text);
+}
+
+/*
+ * unknown_domain_passes - the policy for a recipient whose domain is not
+ * forwarded. unknown_domains = accept (the default): always; the MTA's own
+ * relay check decides, as it did before mxport, so local mail, postmaster,
+ * aliases and mail from mynetworks or SASL users work unchanged. reject:
+ * only for trusted clients (SASL, trusted_networks) and for recipients the
+ * MTA delivers itself ({rcpt_mailer} local or virtual, a postmaster).
+ */
+static bool unknown_domain_passes(SMFICTX *ctx, const struct msg_ctx *mc, const char *rcpt)
+{
+	const char *mailer;
+
+	if (mc->mc_trusted || mc->mc_state->cfg->unknown_domains == MX_UNKNOWN_ACCEPT)
+		return true;
+	mailer = smfi_getsymval(ctx, "{rcpt_mailer}");
+	if (mailer && (strcmp(mailer, "local") == 0 || strcmp(mailer, "virtual") == 0))
+		return true;
+	return strncasecmp(rcpt + (rcpt[0] == '<'), "postmaster@", 11) == 0;
+}
+
+/*
+ * separate - 452 4.5.3 for a recipient of the other kind than those
+ * accepted so far: the client sends it again in a new transaction, where
+ * it is the first (RFC 5321 4.5.3.1.10: a client must be prepared for 452
+ * to any RCPT and send the rest later). Nothing is lost: 4xx only.
+ */
+static sfsistat separate(SMFICTX *ctx, const struct conn_ctx *cc, struct msg_ctx *mc,
+			 const char *rcpt)
+{
+	char text[] = "Forwarded and other recipients cannot share a message here: "
+		      "send this recipient again in a new transaction";
+
+	mc->mc_separated++;
+	return refuse(ctx, cc, rcpt, "452", "4.5.3", text);
+}
+
+/* admit - accept a recipient of this kind, unless it would mix the kinds */
+static sfsistat admit(SMFICTX *ctx, const struct conn_ctx *cc, struct msg_ctx *mc, const char *rcpt,
+		      enum rcpt_kind kind)
+{
+	if (mc->mc_kind != KIND_NONE && mc->mc_kind != kind)
+		return separate(ctx, cc, mc, rcpt);
+	mc->mc_kind = kind;
+	if (kind == KIND_OWN)
+		mc->mc_own++;
+	return SMFIS_CONTINUE;
+}
+
+/*
  * mx_envrcpt - the gate. Forwarded: accept and remember the domain.
- * Not forwarded: reject (unknown_domains = reject) or let pass untagged.
- * Null route: 550. DNS trouble: 451, so the sender tries again.
+ * Not forwarded: unknown_domain_passes decides. Null route: 550. DNS
+ * trouble: 451, so the sender tries again. Either kind after the other:
+ * 452 (see enum rcpt_kind). The codes are the failure policy's (policy.c).
  */
 static sfsistat mx_envrcpt(SMFICTX *ctx, char **argv)
 {
@@ -174,88 +288,67 @@ static sfsistat mx_envrcpt(SMFICTX *ctx, char **argv)
 		return SMFIS_TEMPFAIL;
 	/* No domain (RFC 5321 <postmaster>): the MTA's own rules decide; not ours to forward. */
 	if (!mx_address_domain(rcpt, domain, sizeof(domain)))
-		return SMFIS_CONTINUE;
+		return admit(ctx, cc, mc, rcpt, KIND_OWN);
 	route_lookup(mc->mc_state->routes, domain, &r);
 	switch (r.status) {
 	case ROUTE_OK: {
 		char norm[MX_DOMAIN_MAX], err[128];
+		route_clear(&r);
+		if (mc->mc_kind == KIND_OWN)
+			return separate(ctx, cc, mc, rcpt);
 		if (!mx_domain_normalize(domain, norm, sizeof(norm), err, sizeof(err)))
 			mx_strlcpy(norm, domain, sizeof(norm));
 		append_list(&mc->mc_domains, norm);
 		append_list(&mc->mc_rcpts, rcpt);
 		mc->mc_forwarded++;
-		route_clear(&r);
+		mc->mc_kind = KIND_FORWARDED;
 		return SMFIS_CONTINUE;
 	}
 	case ROUTE_NOTFOUND:
 		route_clear(&r);
-		if (mc->mc_trusted || mc->mc_state->cfg->unknown_domains == MX_UNKNOWN_ACCEPT)
-			return SMFIS_CONTINUE;
+		if (unknown_domain_passes(ctx, mc, rcpt))
+			return admit(ctx, cc, mc, rcpt, KIND_OWN);
 		snprintf(text, sizeof(text), "Recipient domain %s is not forwarded by this relay",
 			 domain);
-		mx_printable(text);
-		smfi_setreply(ctx, "550", "5.7.1", text);
-		return SMFIS_REJECT;
+		return refuse_by_policy(ctx, cc, rcpt, MX_OUT_NOT_FORWARDED, text);
 	case ROUTE_NOSERVICE:
 		snprintf(text, sizeof(text), "Domain %s accepts no mail (null route)", domain);
-		mx_printable(text);
 		route_clear(&r);
-		smfi_setreply(ctx, "550", "5.1.10", text);
-		return SMFIS_REJECT;
+		return refuse_by_policy(ctx, cc, rcpt, MX_OUT_NULL_ROUTE, text);
 	case ROUTE_RETRY:
 	case ROUTE_FAIL:
 	default:
 		msg_warn("%s: route lookup for %s: %s", cc->cc_client, domain, r.reason);
 		snprintf(text, sizeof(text), "Route lookup for %s failed, try again later", domain);
-		mx_printable(text);
+		enum mx_outcome o = mx_route_outcome(r.status, false);
 		route_clear(&r);
-		smfi_setreply(ctx, "451", "4.4.3", text);
-		return SMFIS_TEMPFAIL;
+		return refuse_by_policy(ctx, cc, rcpt, o, text);
 	}
 }
 
-/* mx_header - count the sender's copies of the tag header (any case) */
-static sfsistat mx_header(SMFICTX *ctx, char *name, char *value)
-{
-	struct conn_ctx *cc = conn_of(ctx);
-
-	(void)value;
-	if (cc == NULL)
-		return SMFIS_CONTINUE;
-	if (cc->cc_msg && strcasecmp(name, cc->cc_msg->mc_state->cfg->tag_header) == 0)
-		cc->cc_msg->mc_tag_headers++;
-	return reply(cc, SMFIP_NR_HDR);
-}
-
 /*
- * mx_eom - remove every copy of the tag the sender put in (a forged tag must
- * never route mail), then tag the message when a recipient is forwarded.
+ * mx_eom - tag the message when its recipients are forwarded. A tag the
+ * sender put in is left alone: it routes nothing, and the transport strips
+ * every copy from what it relays.
  */
 static sfsistat mx_eom(SMFICTX *ctx)
 {
 	struct conn_ctx *cc = conn_of(ctx);
 	struct msg_ctx *mc = cc ? cc->cc_msg : NULL;
 	const char *qid = smfi_getsymval(ctx, "i");
-	char *tag;
 
 	if (mc == NULL)
 		return SMFIS_CONTINUE;
-	tag = mc->mc_state->cfg->tag_header;
-	/* Index 1 is the first copy; deleting from the last keeps the others' indexes. */
-	for (size_t i = mc->mc_tag_headers; i > 0; i--) {
-		if (smfi_chgheader(ctx, tag, (int)i, NULL) != MI_SUCCESS) {
-			msg_error("%s: cannot delete forged %s header", qid ? qid : "NOQUEUE", tag);
-			return SMFIS_TEMPFAIL;
-		}
-	}
-	if (mc->mc_forwarded > 0 && smfi_addheader(ctx, tag, mc->mc_domains) != MI_SUCCESS) {
-		msg_error("%s: cannot add the %s header", qid ? qid : "NOQUEUE", tag);
+	if (mc->mc_forwarded > 0 &&
+	    smfi_addheader(ctx, mc->mc_state->cfg->tag_header, mc->mc_domains) != MI_SUCCESS) {
+		msg_error("%s: cannot add the %s header", qid ? qid : "NOQUEUE",
+			  mc->mc_state->cfg->tag_header);
 		return SMFIS_TEMPFAIL;
 	}
-	msg_info("%s: client=%s, forwarded=%zu%s%s%s, removed_tags=%zu, decision=%s%s%s",
+	msg_info("%s: client=%s, forwarded=%zu%s%s%s, local=%zu, separated=%zu, decision=%s%s%s",
 		 qid ? qid : "NOQUEUE", cc->cc_client, mc->mc_forwarded,
 		 mc->mc_forwarded ? " (" : "", mc->mc_forwarded ? mc->mc_rcpts : "",
-		 mc->mc_forwarded ? ")" : "", mc->mc_tag_headers,
+		 mc->mc_forwarded ? ")" : "", mc->mc_own, mc->mc_separated,
 		 mc->mc_forwarded ? "tagged " : "untagged", mc->mc_forwarded ? mc->mc_domains : "",
 		 mc->mc_trusted ? ", trusted client" : "");
 	msg_free(mc);
@@ -291,11 +384,10 @@ static sfsistat mx_close(SMFICTX *ctx)
 struct smfiDesc mxport_milter_desc = {
 	.xxfi_name = "mxport",
 	.xxfi_version = SMFI_VERSION,
-	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS,
+	.xxfi_flags = SMFIF_ADDHDRS,
 	.xxfi_connect = mx_connect,
 	.xxfi_envfrom = mx_envfrom,
 	.xxfi_envrcpt = mx_envrcpt,
-	.xxfi_header = mx_header,
 	.xxfi_eom = mx_eom,
 	.xxfi_abort = mx_abort,
 	.xxfi_close = mx_close,

@@ -6,10 +6,12 @@
  * SYNOPSIS
  *	mxport-milter [-c FILE] [-n] [-f] [-p SOCKET] [-u USER] [-P PIDFILE]
  * DESCRIPTION
- *	At RCPT, accept recipients of forwarded domains, reject the others
- *	(unknown_domains = reject), 451 on DNS trouble. At end of message,
- *	remove every forged tag header and add one that names the forwarded
- *	domains, so that the MTA routes the message to mxport-transport. Also
+ *	At RCPT, accept recipients of forwarded domains, leave the others to
+ *	the MTA (or reject them: unknown_domains = reject), 451 on DNS
+ *	trouble, 452 to a recipient that would mix forwarded and other
+ *	recipients in one message. At end of message add a tag header that
+ *	names the forwarded domains, so that the MTA routes the message to
+ *	mxport-transport. Also
  *	answers socketmap lookups (relay, transport, mailertable) so that the
  *	MTA's relay check accepts exactly the forwarded domains.
  * SECURITY
@@ -37,6 +39,7 @@
 
 #include "callbacks.h"
 #include "listen.h"
+#include "logrelay.h"
 #include "msg.h"
 #include "socketmap.h"
 #include "state.h"
@@ -118,6 +121,10 @@ static void reload(const char *socket_spec)
 
 	mx_errlist_init(&errs);
 	st = state_build(config_path, &errs);
+	if (st && !mx_config_logs(st->cfg, false, &errs)) {
+		state_release(st);
+		st = NULL;
+	}
 	if (st == NULL) {
 		for (size_t i = 0; i < errs.count; i++)
 			msg_error("reload: %s", errs.msgs[i]);
@@ -125,7 +132,6 @@ static void reload(const char *socket_spec)
 	} else {
 		if (strcmp(st->cfg->milter_socket, socket_spec) != 0)
 			msg_warn("reload: milter_socket changed; it takes effect at restart");
-		msg_set_file(st->cfg->log_file);
 		state_install(st);
 		msg_info("reload: configuration %s is in force", config_path);
 	}
@@ -179,7 +185,7 @@ int main(int argc, char **argv)
 	struct mx_errlist errs;
 	struct milter_state *st;
 	char *socket_spec, err[512];
-	int ch, map_fd = -1, milter_rc = MI_FAILURE;
+	int ch, map_fd = -1, relay_fd = -1, milter_rc = MI_FAILURE;
 	pthread_t th;
 	sigset_t block;
 
@@ -227,12 +233,17 @@ int main(int argc, char **argv)
 			msg_error("%s", errs.msgs[i]);
 		fatal(EX_CONFIG, "%zu configuration error(s) in %s", errs.count, config_path);
 	}
+	/* A log destination that cannot be opened is an error, in -n too. */
+	if (!mx_config_logs(st->cfg, check_only, &errs)) {
+		for (size_t i = 0; i < errs.count; i++)
+			msg_error("%s", errs.msgs[i]);
+		fatal(EX_CANTCREAT, "cannot log where %s says", config_path);
+	}
 	mx_errlist_free(&errs);
 	if (check_only) {
 		printf("%s: configuration OK\n", config_path);
 		return EX_OK;
 	}
-	msg_set_file(st->cfg->log_file);
 	socket_spec = mx_strdup(socket_opt ? socket_opt : st->cfg->milter_socket);
 	state_install(st);
 
@@ -250,6 +261,11 @@ int main(int argc, char **argv)
 		map_fd = mx_listen(st->cfg->socketmap_socket, err, sizeof(err));
 		if (map_fd < 0)
 			fatal(EX_UNAVAILABLE, "socketmap_socket: %s", err);
+	}
+	if (*st->cfg->postlog_socket && *st->cfg->postlog_relay_socket) {
+		relay_fd = logrelay_open(st->cfg->postlog_relay_socket, err, sizeof(err));
+		if (relay_fd < 0)
+			fatal(EX_UNAVAILABLE, "%s", err);
 	}
 	if (!foreground && daemon(0, 0) != 0)
 		fatal(EX_OSERR, "daemon: %s", strerror(errno));
@@ -273,6 +289,8 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &block, NULL);
 	if (map_fd >= 0 && socketmap_start(map_fd, lookup_current, current_values) != 0)
 		fatal(EX_OSERR, "cannot start the socketmap thread");
+	if (relay_fd >= 0 && logrelay_start(relay_fd) != 0)
+		fatal(EX_OSERR, "cannot start the postlog relay thread");
 	if (pthread_create(&th, NULL, milter_thread, &milter_rc) != 0)
 		fatal(EX_OSERR, "cannot start the milter thread");
 	msg_info("started: milter %s%s%s, configuration %s", socket_spec,
@@ -296,5 +314,6 @@ int main(int argc, char **argv)
 	msg_info("stopped");
 	if (pidfile)
 		unlink(pidfile);
+	free(socket_spec);
 	return milter_rc == MI_SUCCESS ? EX_OK : EX_SOFTWARE;
 }

@@ -160,6 +160,9 @@ int main(int argc, char **argv)
 	bool config_ok = mx_config_read(cfg, config_path, &errs) == 0;
 	if (!export_format && (config_ok || *cfg->routes_file))
 		ctx = route_ctx_new(cfg, &errs);
+	/* -n: a log destination that cannot be opened is an error too */
+	if (check_only && config_ok)
+		mx_config_logs(cfg, true, &errs);
 	for (size_t i = 0; i < errs.count; i++)
 		fprintf(stderr, "mxport-route: %s\n", errs.msgs[i]);
 	if (errs.count) {

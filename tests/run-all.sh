@@ -79,8 +79,8 @@ if [ "${1:-}" != "--quick" ]; then
 	mkdir -p "$dir"
 	echo "=== fuzz: build with clang"
 	if (cd "$dir" && "$top/configure" -q CC=clang --enable-fuzzers >configure.out 2>&1 &&
-		make -j"$jobs" tests/fuzz/fuzz_routes_file tests/fuzz/fuzz_srv_answer tests/fuzz/fuzz_smtp_reply tests/fuzz/fuzz_socketmap tests/fuzz/fuzz_message tests/fuzz/fuzz_address tests/fuzz/fuzz_smtp_cmd >make.out 2>&1); then
-		for target in routes_file srv_answer smtp_reply socketmap message address smtp_cmd; do
+		make -j"$jobs" tests/fuzz/fuzz_routes_file tests/fuzz/fuzz_srv_answer tests/fuzz/fuzz_smtp_reply tests/fuzz/fuzz_socketmap tests/fuzz/fuzz_message tests/fuzz/fuzz_address tests/fuzz/fuzz_smtp_cmd tests/fuzz/fuzz_session tests/fuzz/fuzz_loopfield >make.out 2>&1); then
+		for target in routes_file srv_answer smtp_reply socketmap message address smtp_cmd session loopfield; do
 			work="$dir/corpus-$target"
 			mkdir -p "$work"
 			cp "$top/tests/fuzz/corpus/$target"/* "$work/"

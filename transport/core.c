@@ -103,8 +103,8 @@ bool core_refresh(struct transport_core *core, const char *who)
 	core->files[0] = file_id_of(core->config_path);
 	mx_errlist_init(&errs);
 	core->cfg = mx_config_defaults();
-	if (mx_config_read(core->cfg, core->config_path, &errs) == 0) {
-		msg_set_file(core->cfg->log_file);
+	if (mx_config_read(core->cfg, core->config_path, &errs) == 0 &&
+	    mx_config_logs(core->cfg, false, &errs)) {
 		core->files[1] = file_id_of(core->cfg->routes_file);
 		core->files[2] = file_id_of(core->cfg->secrets_file);
 		core->files[3] = file_id_of(core->cfg->notify_map);

@@ -16,6 +16,9 @@
 #include "tlsa.h"
 #include "util.h"
 
+/* the trace field of every copy this relay sends: "domain by helo_name" (see deliver_domain) */
+#define LOOP_FIELD "X-Loop-Mxport"
+
 /* what a domain's attempts came to so far */
 struct attempt_state {
 	bool have;	       /* some attempt or lookup failed */
@@ -24,6 +27,9 @@ struct attempt_state {
 	char text[1200];
 	char relay[320];
 	char tls[48];
+	unsigned targets;   /* looked up so far (max_targets) */
+	unsigned addresses; /* tried so far (max_addresses) */
+	unsigned sessions;  /* past EHLO and TLS, ended without delivery (max_sessions) */
 };
 
 /* remember - keep the latest failure (a later one describes the end of the road) */
@@ -171,10 +177,26 @@ static bool try_address(struct transport *t, const struct route_target *target, 
 	struct smtp_request req;
 	struct smtp_result res;
 	char relay[320], text[1200], err[256];
+	int auth_tls = MX_TLS_NONE;
 
 	snprintf(relay, sizeof(relay), "%s[%s]:%u", target->host, addr->text, target->port);
 	if (t->secrets)
-		cred = secrets_find(t->secrets, target->host, target->port, domain);
+		cred = secrets_find(t->secrets, target->host, target->literal, target->port,
+				    domain);
+	if (cred && tls_mode != MX_TLS_NONE) {
+		/*
+		 * The password leaves only over TLS that is at least auth_tls
+		 * (verify by default: a checked certificate, or DANE). tls=none
+		 * stays none, and auth() then refuses to send AUTH at all.
+		 */
+		auth_tls = cred->auth_tls >= 0				  ? cred->auth_tls
+			   : t->cfg->auth_tls_mode == MX_AUTH_TLS_ENCRYPT ? MX_TLS_ENCRYPT
+									  : MX_TLS_VERIFY;
+		if (tls_mode < auth_tls)
+			tls_mode = auth_tls;
+		else
+			auth_tls = MX_TLS_NONE; /* the route's own mode is enough */
+	}
 	memset(&req, 0, sizeof(req));
 	req.msg = t->msg;
 	req.sender = t->sender;
@@ -226,6 +248,24 @@ static bool try_address(struct transport *t, const struct route_target *target, 
 	if (outcome_count(r, n, RCPT_PENDING) == 0)
 		return true;
 	result_text(&res, relay, text, sizeof(text));
+	if (auth_tls != MX_TLS_NONE && res.verdict == SMTP_NEXT && res.stage <= STAGE_TLS &&
+	    strncmp(res.dsn, "4.7.", 4) == 0) {
+		/* TLS fell short of what the credentials need: say so, not only why. */
+		char why[SMTP_REPLY_TEXT];
+
+		if (res.have_reply)
+			smtp_reply_oneline(&res.reply, why, sizeof(why));
+		else
+			mx_strlcpy(why, res.why, sizeof(why));
+		snprintf(text, sizeof(text),
+			 "%s: AUTH not sent: the credentials for this route (%s line %d) are sent "
+			 "only over TLS with %s (auth_tls_mode, or auth_tls= in the secrets "
+			 "file): %s",
+			 relay, t->cfg->secrets_file, cred->line,
+			 auth_tls == MX_TLS_ENCRYPT ? "encryption" : "a verified certificate", why);
+	}
+	if (res.verdict == SMTP_NEXT && res.stage >= STAGE_AUTH)
+		as->sessions++;
 
 	switch (res.verdict) {
 	case SMTP_TEMP:
@@ -281,20 +321,49 @@ static bool dane_policy(struct transport *t, const struct route_target *target, 
 }
 
 /*
- * try_route - targets in order, each target's addresses in order. mx says
- * the route is the domain's ordinary MX route (not a forwarding route).
+ * limit_reached - before one more target is looked up or one more address
+ * tried: true (with *which naming the key) when a limit says stop. The
+ * limits keep a route from DNS, however hostile, from turning one message
+ * into hundreds of lookups and connections, on every retry.
+ */
+static bool limit_reached(const struct transport *t, const struct attempt_state *as,
+			  bool new_target, const char **which, unsigned *value)
+{
+	const struct mx_config *c = t->cfg;
+
+	if (new_target && c->max_targets && as->targets >= c->max_targets) {
+		*which = "max_targets";
+		*value = c->max_targets;
+	} else if (!new_target && c->max_addresses && as->addresses >= c->max_addresses) {
+		*which = "max_addresses";
+		*value = c->max_addresses;
+	} else if (!new_target && c->max_sessions && as->sessions >= c->max_sessions) {
+		*which = "max_sessions";
+		*value = c->max_sessions;
+	} else {
+		return false;
+	}
+	return true;
+}
+
+/*
+ * try_route - targets in order, each target's addresses in order, within
+ * max_targets, max_addresses and max_sessions. mx says the route is the
+ * domain's ordinary MX route (not a forwarding route).
  */
 static void try_route(struct transport *t, const struct route *route, bool mx, const char *domain,
 		      struct rcpt_outcome *r, size_t n)
 {
 	struct attempt_state as = {.have = false};
 	size_t hosts_without_address = 0;
+	const char *limit = NULL;
+	unsigned limit_value = 0;
 	struct smtp_rcpt *sr = mx_calloc(n ? n : 1, sizeof(*sr));
 
 	for (size_t i = 0; i < n; i++)
 		sr[i].addr = r[i].rcpt;
 
-	for (size_t ti = 0; ti < route->ntargets; ti++) {
+	for (size_t ti = 0; ti < route->ntargets && limit == NULL; ti++) {
 		const struct route_target *target = &route->targets[ti];
 		int tls_mode = route_effective_tls(t->routes, target);
 		bool dane_checked = tls_mode != MX_TLS_DANE;
@@ -303,6 +372,10 @@ static void try_route(struct transport *t, const struct route *route, bool mx, c
 
 		if (mx_now_ms() >= t->limit_ms)
 			break;
+		if (limit_reached(t, &as, true, &limit, &limit_value) ||
+		    limit_reached(t, &as, false, &limit, &limit_value))
+			break;
+		as.targets++;
 		route_resolve(t->routes, target, &addrs);
 		if (addrs.status != ROUTE_OK) {
 			if (addrs.status == ROUTE_NOTFOUND)
@@ -340,6 +413,8 @@ static void try_route(struct transport *t, const struct route *route, bool mx, c
 			}
 			if (mx_now_ms() >= t->limit_ms)
 				break;
+			if (limit_reached(t, &as, false, &limit, &limit_value))
+				break;
 			/* TLSA records belong to host:port: asked once, when an address is tried.
 			 */
 			if (!dane_checked) {
@@ -347,6 +422,7 @@ static void try_route(struct transport *t, const struct route *route, bool mx, c
 				if (!dane_policy(t, target, relay, &tls_mode, &dane, &as))
 					break;
 			}
+			as.addresses++;
 			if (try_address(t, target, tls_mode, dane.count ? &dane : NULL, a, domain,
 					r, sr, n, &as)) {
 				tlsa_set_clear(&dane);
@@ -360,6 +436,24 @@ static void try_route(struct transport *t, const struct route *route, bool mx, c
 	if (mx_now_ms() >= t->limit_ms) {
 		set_all(r, n, RCPT_DEFER, "4.4.7", as.have ? as.relay : "none", "",
 			"delivery time limit reached (delivery_time_limit); will try again later");
+	} else if (limit) {
+		/*
+		 * More of the route was left: whatever the last server said, the
+		 * others may take the mail. Defer, naming the limit.
+		 */
+		char text[sizeof(as.text) + 200], dsn[16];
+
+		if (!as.have)
+			remember(&as, RCPT_DEFER, "4.4.1", "none", "no target could be tried");
+		mx_strlcpy(dsn, as.dsn, sizeof(dsn));
+		mx_dsn_deferred(dsn);
+		snprintf(text, sizeof(text),
+			 "%s (%s = %u reached: the rest of the route was not tried)", as.text,
+			 limit, limit_value);
+		msg_warn("%s: route of %s: %s = %u reached after %u targets, %u addresses; the "
+			 "rest of the route was not tried",
+			 t->queue_id, domain, limit, limit_value, as.targets, as.addresses);
+		set_all(r, n, RCPT_DEFER, dsn, as.relay, as.tls, text);
 	} else if (mx && hosts_without_address == route->ntargets) {
 		/* RFC 5321: no MX host with an address means the domain cannot take mail. */
 		set_policy(r, n, route->ntargets == 1 ? MX_OUT_NO_DOMAIN : MX_OUT_NO_HOSTS, "none",
@@ -376,11 +470,11 @@ out:
 }
 
 /*
- * deliver_domain - the recipients of one domain. The route is looked up
+ * route_domain - the recipients of one domain. The route is looked up
  * now, not when the mail arrived: DNS or the routes file may have changed
  * while the message waited in the queue.
  */
-void deliver_domain(struct transport *t, const char *domain, struct rcpt_outcome *r, size_t n)
+static void route_domain(struct transport *t, const char *domain, struct rcpt_outcome *r, size_t n)
 {
 	struct route route;
 	bool by_mx = false;
@@ -400,6 +494,54 @@ void deliver_domain(struct transport *t, const char *domain, struct rcpt_outcome
 		set_policy(r, n, mx_route_outcome(route.status, by_mx), "none", route.reason);
 	notify_outcome(t, domain, &route, by_mx, r, n);
 	route_clear(&route);
+}
+
+/* loop_value - "domain by relay": what LOOP_FIELD says for this domain and this relay */
+static void loop_value(const struct transport *t, const char *domain, char *out, size_t outlen)
+{
+	char id[sizeof(t->helo_name)];
+	size_t i;
+
+	/* helo_name is the admin's, but a header line must stay one printable line */
+	for (i = 0; t->helo_name[i] && i + 1 < sizeof(id); i++)
+		id[i] = (t->helo_name[i] > ' ' && t->helo_name[i] < 0x7f) ? t->helo_name[i] : '?';
+	id[i] = '\0';
+	snprintf(out, outlen, "%s by %s", domain, *id ? id : "localhost");
+}
+
+/*
+ * deliver_domain - the recipients of one domain, unless the message has
+ * been here for this domain before. Each copy this relay sends carries
+ * LOOP_FIELD "domain by helo_name"; when that copy comes back (a route to
+ * another port of this host's MTA, or a customer's server that sends the
+ * domain's mail back here), it still carries the field and bounces with
+ * 5.4.6 on its first return, before any route is tried. Other domains'
+ * fields do not count: mail that one customer forwards to another
+ * customer of this relay is no loop.
+ */
+void deliver_domain(struct transport *t, const char *domain, struct rcpt_outcome *r, size_t n)
+{
+	const struct message *orig = t->msg;
+	struct message stamped;
+	char value[MX_DOMAIN_MAX + sizeof(t->helo_name) + 8], field[sizeof(value) + 32];
+
+	loop_value(t, domain, value, sizeof(value));
+	if (message_has_field(orig, LOOP_FIELD, value)) {
+		char text[sizeof(value) + 200];
+
+		snprintf(text, sizeof(text),
+			 "mail for %s loops back to myself (it carries %s: %s: this relay has "
+			 "forwarded it for this domain before)",
+			 domain, LOOP_FIELD, value);
+		set_policy(r, n, MX_OUT_LOOP, "none", text);
+		return;
+	}
+	snprintf(field, sizeof(field), "%s: %s", LOOP_FIELD, value);
+	message_add_field(orig, field, &stamped);
+	t->msg = &stamped;
+	route_domain(t, domain, r, n);
+	t->msg = orig;
+	free(stamped.data);
 }
 
 /* deliver_log - the one line per recipient, in Postfix's shape */

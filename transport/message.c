@@ -1,6 +1,7 @@
 /* message - the message from standard input, made ready for DATA */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,4 +155,97 @@ void message_free(struct message *m)
 {
 	free(m->data);
 	memset(m, 0, sizeof(*m));
+}
+
+/* header_end - offset in m->data where the header ends (its empty line, else the final dot) */
+static size_t header_end(const struct message *m)
+{
+	size_t pos = 0, end = m->datalen >= 3 ? m->datalen - 3 : 0; /* the ".\r\n" */
+
+	while (pos < end) {
+		const char *nl = memchr(m->data + pos, '\n', end - pos);
+
+		if (m->data[pos] == '\r' && pos + 1 < end && m->data[pos + 1] == '\n')
+			return pos; /* the empty line */
+		if (nl == NULL)
+			break;
+		pos = (size_t)(nl - m->data) + 1;
+	}
+	return end;
+}
+
+/*
+ * message_add_field - a copy of m with one more header field, a complete
+ * line without CR LF, put last in the header (before the empty line), so
+ * that the trace fields at the top stay as the MTA wrote them. The caller
+ * frees out->data (only: the other fields are m's).
+ */
+void message_add_field(const struct message *m, const char *field, struct message *out)
+{
+	size_t at = header_end(m), flen = strlen(field);
+
+	*out = *m;
+	out->data = mx_malloc(m->datalen + flen + 2);
+	memcpy(out->data, m->data, at);
+	memcpy(out->data + at, field, flen);
+	memcpy(out->data + at + flen, "\r\n", 2);
+	memcpy(out->data + at + flen + 2, m->data + at, m->datalen - at);
+	out->datalen = m->datalen + flen + 2;
+	out->size = m->size + flen + 2;
+}
+
+/* fold_eq - a field body equals want, ignoring case and runs of white space (CR LF included) */
+static bool fold_eq(const char *p, size_t len, const char *want)
+{
+	size_t i = 0;
+
+	while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+		i++;
+	while (*want) {
+		if (*want == ' ') {
+			if (i >= len ||
+			    (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n'))
+				return false;
+			while (i < len &&
+			       (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+				i++;
+			want++;
+			continue;
+		}
+		if (i >= len || tolower((unsigned char)p[i]) != tolower((unsigned char)*want))
+			return false;
+		i++;
+		want++;
+	}
+	while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+		i++;
+	return i == len;
+}
+
+/*
+ * message_has_field - does the header hold a field "name: value" (folded
+ * or not, any case, any white space where value has one space)?
+ */
+bool message_has_field(const struct message *m, const char *name, const char *value)
+{
+	size_t end = header_end(m), pos = 0;
+
+	while (pos < end) {
+		const char *line = m->data + pos;
+		const char *nl = memchr(line, '\n', end - pos);
+		size_t len = nl ? (size_t)(nl - line) + 1 : end - pos, flen = len;
+
+		/* the field runs on over its continuation lines */
+		while (pos + flen < end && (line[flen] == ' ' || line[flen] == '\t')) {
+			const char *more = memchr(line + flen, '\n', end - pos - flen);
+			flen = more ? (size_t)(more - line) + 1 : end - pos;
+		}
+		if (header_name_is(line, flen, name)) {
+			const char *colon = memchr(line, ':', flen);
+			if (fold_eq(colon + 1, flen - (size_t)(colon + 1 - line), value))
+				return true;
+		}
+		pos += flen;
+	}
+	return false;
 }

@@ -19,5 +19,7 @@ void message_prepare(const char *raw, size_t rawlen, const char *tag_header, uns
 		     struct message *m);
 void message_free(struct message *m);
 bool header_name_is(const char *line, size_t len, const char *name);
+void message_add_field(const struct message *m, const char *field, struct message *out);
+bool message_has_field(const struct message *m, const char *name, const char *value);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "mxconfig.h"
 #include "mime7bit.h"
+#include "policy.h"
 #include "smtp_cmd.h"
 #include "smtp_conn.h"
 #include "smtp_session.h"
@@ -113,8 +114,10 @@ static void refused(struct session *s, const struct smtp_reply *r, enum smtp_ver
 {
 	s->res->have_reply = true;
 	s->res->reply = *r;
-	s->res->verdict = r->code >= 500 ? v_if_perm : v_if_temp;
+	s->res->verdict = r->code / 100 == 5 ? v_if_perm : v_if_temp;
 	reply_dsn(r, s->res->dsn, sizeof(s->res->dsn));
+	if (r->code / 100 != 5)
+		mx_dsn_deferred(s->res->dsn); /* 4xx, or a 2xx/3xx where it makes no sense */
 }
 
 /*
@@ -451,16 +454,24 @@ static void rcpt_set(struct session *s, struct smtp_rcpt *rc, enum smtp_rcpt_sta
 	s->settled++;
 }
 
-/* rcpt_set_reply - settle one recipient by a reply: 2xx sent, 4xx deferred, 5xx bounced */
+/*
+ * rcpt_set_reply - settle one recipient by a reply. Only the reply to the
+ * dot (done true) can make it sent; any other reply is a refusal: 5xx
+ * bounces, anything else (4xx, and a 2xx or 3xx where it makes no sense,
+ * such as 250 to DATA) defers, for a server that says "done" before it has
+ * the message has not got it.
+ */
 static void rcpt_set_reply(struct session *s, struct smtp_rcpt *rc, enum smtp_stage stage,
-			   const struct smtp_reply *r)
+			   const struct smtp_reply *r, bool done)
 {
 	char dsn[16], *line = mx_malloc(SMTP_REPLY_TEXT);
-	enum smtp_rcpt_state state = r->code / 100 == 2 ? SMTP_RCPT_SENT
-				     : r->code >= 500	? SMTP_RCPT_PERM
-							: SMTP_RCPT_TEMP;
+	enum smtp_rcpt_state state = done && r->code / 100 == 2 ? SMTP_RCPT_SENT
+				     : r->code / 100 == 5	? SMTP_RCPT_PERM
+								: SMTP_RCPT_TEMP;
 
 	reply_dsn(r, dsn, sizeof(dsn));
+	if (state == SMTP_RCPT_TEMP)
+		mx_dsn_deferred(dsn);
 	smtp_reply_oneline(r, line, SMTP_REPLY_TEXT);
 	rcpt_set(s, rc, state, stage, true, dsn, line);
 	free(line);
@@ -517,7 +528,7 @@ static void rcpt_reply(struct session *s, struct txn *t, size_t k, const struct 
 		t->again[k] = true;
 		t->nagain++;
 	} else {
-		rcpt_set_reply(s, &s->req->rcpts[t->idx[k]], STAGE_RCPT, r);
+		rcpt_set_reply(s, &s->req->rcpts[t->idx[k]], STAGE_RCPT, r, false);
 	}
 }
 
@@ -640,7 +651,8 @@ static bool transaction(struct session *s, struct txn *t, const char *params)
 	if (data_reply.code != 354) {
 		for (size_t k = 0; k < t->n; k++)
 			if (t->accepted[k])
-				rcpt_set_reply(s, &q->rcpts[t->idx[k]], STAGE_DATA, &data_reply);
+				rcpt_set_reply(s, &q->rcpts[t->idx[k]], STAGE_DATA, &data_reply,
+					       false);
 		return data_reply.code != 421 && reset(s);
 	}
 	enter(s, STAGE_DOT);
@@ -658,7 +670,7 @@ static bool transaction(struct session *s, struct txn *t, const char *params)
 		if (!t->accepted[k])
 			continue;
 		if (got)
-			rcpt_set_reply(s, rc, STAGE_DOT, &r);
+			rcpt_set_reply(s, rc, STAGE_DOT, &r, true);
 		else /* after the dot a lost reply may hide a delivery: retry later, never elsewhere
 		      */
 			rcpt_set(s, rc, SMTP_RCPT_TEMP, STAGE_DOT, false, s->res->dsn, s->res->why);

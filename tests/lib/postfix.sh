@@ -142,13 +142,18 @@ queue_run_delay = 2s
 minimal_backoff_time = 2s
 maximal_backoff_time = 4s
 delay_warning_time = 0
-# Bounces and other mail for the test senders go to the sender sink; so
-# does local.test, a domain this relay serves itself (not forwarded).
-transport_maps = inline:{ { sender.test = smtp:[127.0.0.1]:$1 }, { local.test = smtp:[127.0.0.1]:$1 } }
 smtp_connect_timeout = 5s
 smtpd_banner = \$myhostname ESMTP
 PFEOF
-	contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" >>"$PF/etc/main.cf"
+	contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" >"$PF/contrib.main.cf"
+	cat "$PF/contrib.main.cf" >>"$PF/etc/main.cf"
+	# Bounces and other mail for the test senders go to the sender sink; so
+	# does local.test, a domain this relay serves itself (not forwarded).
+	# These entries go in front of contrib's transport_maps, as its comment
+	# tells an admin to put their own.
+	tmaps="inline:{ { sender.test = smtp:[127.0.0.1]:$1 }, { local.test = smtp:[127.0.0.1]:$1 } }"
+	contrib_tmaps=$(sed -n 's/^transport_maps *= *//p' "$PF/contrib.main.cf")
+	postconf -c "$PF/etc" -e "transport_maps=$tmaps${contrib_tmaps:+, $contrib_tmaps}"
 	contrib_paths "$MXPORT_SRCDIR/contrib/postfix/mxport_header_checks" >"$PF/etc/mxport_header_checks"
 	# Debian's master.cf, every service out of chroot, smtpd on our port.
 	grep -v '^#' /usr/share/postfix/master.cf.dist |
@@ -164,6 +169,59 @@ PFEOF
 	postfix -c "$PF/etc" start >>"$PF/check.log" 2>&1 || { cat "$PF/check.log"; echo "Bail out! postfix start failed"; exit 99; }
 	T_STOP="${T_STOP:-} postfix -c $PF/etc stop;"
 	wait_for "postfix smtpd" python3 -c "import socket; socket.create_connection(('127.0.0.1', $PF_PORT)).close()"
+}
+
+# start_outside_mta PORT BIND_ADDR DOMAIN... - a second private Postfix
+# that plays another site's MTA: mail it is given for DOMAIN... goes by its
+# smtp(8) to 127.0.0.1:PORT (the relay), from BIND_ADDR. No smtpd of its own;
+# submit with "sendmail -C $OPF/etc". Sets OPF.
+start_outside_mta() {
+	OPF="$T_DIR/outside"
+	port=$1
+	bind=$2
+	shift 2
+	mkdir -p "$OPF/etc" "$OPF/queue" "$OPF/data"
+	chown root:root "$OPF/queue"
+	chmod 755 "$OPF/queue"
+	chown postfix:postfix "$OPF/data"
+	chmod 700 "$OPF/data"
+	tm=""
+	for d in "$@"; do
+		tm="$tm${tm:+, }{ $d = smtp:[127.0.0.1]:$port }"
+	done
+	cat >"$OPF/etc/main.cf" <<OPFEOF
+compatibility_level = 3.6
+queue_directory = $OPF/queue
+data_directory = $OPF/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = outside.test
+mydomain = outside.test
+myorigin = outside.test
+mydestination =
+alias_maps =
+alias_database =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+maillog_file = $OPF/maillog
+maillog_file_prefixes = $T_DIR
+biff = no
+queue_run_delay = 2s
+minimal_backoff_time = 2s
+maximal_backoff_time = 4s
+delay_warning_time = 0
+smtp_bind_address = $bind
+transport_maps = inline:{ $tm }
+OPFEOF
+	grep -v '^#' /usr/share/postfix/master.cf.dist |
+		awk '/^[a-z]/ { skip = 0 }
+			/^(maildrop|uucp|ifmail|bsmtp|scalemail-backend|mailman|tlsmgr|smtp[ \t]+inet)/ { skip = 1 }
+			skip { next }
+			/^[a-z]/ && NF >= 8 { $5 = "n" }
+			{ print }' >"$OPF/etc/master.cf"
+	postfix -c "$OPF/etc" check >"$OPF/check.log" 2>&1 || { cat "$OPF/check.log"; echo "Bail out! postfix check (outside MTA) failed"; exit 99; }
+	postfix -c "$OPF/etc" start >>"$OPF/check.log" 2>&1 || { cat "$OPF/check.log"; echo "Bail out! postfix start (outside MTA) failed"; exit 99; }
+	T_STOP="${T_STOP:-} postfix -c $OPF/etc stop;"
 }
 
 # pf_queue_count - messages in the private queue

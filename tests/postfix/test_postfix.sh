@@ -52,7 +52,7 @@ wait_until 20 have_msgs "$A" 1
 t_eq "$(count_msgs "$A")" 1 "1: delivered to the customer's alternate port"
 t_grep "$A/env.1" "^MAIL FROM:<alice@sender\.test>" "1: envelope sender intact"
 t_grep "$A/env.1" "^RCPT TO:<bob@example\.com>" "1: envelope recipient intact"
-t_nogrep "$A/msg.1" "^[Xx]-[Mm][Xx][Pp][Oo][Rr][Tt]" "1: no tag left (forged ones removed, ours stripped)"
+t_nogrep "$A/msg.1" "^[Xx]-[Mm][Xx][Pp][Oo][Rr][Tt]" "1: no tag left (forged ones and ours stripped by the transport)"
 t_grep "$A/msg.1" "^Subject: forged tags" "1: headers intact"
 t_grep "$A/msg.1" "^\.\.a line with a leading dot" "1: body intact (dot-stuffed on the wire)"
 t_grep "$MXLOG" "to=<bob@example\.com>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:$PA, .*status=sent" "1: transport logged the delivery"
@@ -197,17 +197,18 @@ s_before=$(count_msgs "$S")
 wait_until 20 have_msgs "$S" $((s_before + 1))
 t_eq "$(count_msgs "$S")" $((s_before + 1)) "8: locally submitted mail with a forged tag went the ordinary way"
 t_nogrep "$PF/maillog" "to=<jo@sender\.test>, relay=mxport" "8: the forged tag did not route it to the transport"
-t_nogrep "$MXLOG" "to=<jo@sender\.test>" "8: the transport never saw it"
+t_nogrep "$MXLOG" "mxport/transport.*to=<jo@sender\.test>" "8: the transport never saw it"
 
 # 10. a domain the relay serves itself: unknown_domains = reject refuses it
 # at RCPT with the milter's own words; accept lets it through untagged.
 postconf -c "$PF/etc" -e "relay_domains=local.test, $(postconf -c "$PF/etc" -h relay_domains)" >/dev/null
 postfix -c "$PF/etc" reload >/dev/null 2>&1
-sleep 1
+sed -i 's/^unknown_domains = accept$/unknown_domains = reject/' "$T_DIR/etc/mxport.conf"
+hup_milter
 send_mail alice@sender.test kim@local.test >"$T_DIR/s10" 2>&1
 t_grep "$T_DIR/s10" "^RCPT kim@local\.test 550 5\.7\.1 Recipient domain local\.test is not forwarded" "10: unknown_domains = reject: the milter refuses with 550 5.7.1"
-echo "unknown_domains = accept" >>"$T_DIR/etc/mxport.conf"
-sed -i '0,/^unknown_domains = reject$/{/^unknown_domains = reject$/d}' "$T_DIR/etc/mxport.conf"
+t_grep "$MXLOG" "NOQUEUE: reject: client=unknown\[127\.0\.0\.1\], to=<kim@local\.test>, 550 5\.7\.1 " "10: ... and logs the refused recipient"
+sed -i 's/^unknown_domains = reject$/unknown_domains = accept/' "$T_DIR/etc/mxport.conf"
 hup_milter
 s_before=$(count_msgs "$S")
 send_mail alice@sender.test kim@local.test >"$T_DIR/s10b" 2>&1
@@ -222,22 +223,25 @@ send_mail alice@sender.test x@sub.srvonly.test >"$T_DIR/s10c" 2>&1
 t_grep "$T_DIR/s10c" "^RCPT x@sub\.srvonly\.test 5[0-9][0-9] " "10: a subdomain of a forwarded domain is not relayed (no open relay)"
 
 # 11. a trusted client sends one message to a forwarded and an ordinary
-# domain: both go to the transport (FILTER is per message); the ordinary
-# one is delivered by its MX (on mx_port), the forwarded one by its route.
+# domain: the tag routes a whole message, so the ordinary one gets 452 and
+# comes in a transaction of its own, which Postfix delivers as without
+# mxport; the forwarded one goes by its route (tests/postfix/test_postfix_routing.sh
+# has every mixed case).
 echo "trusted_networks = 127.0.0.0/8" >>"$T_DIR/etc/mxport.conf"
 hup_milter
 postconf -c "$PF/etc" -e "mynetworks=127.0.0.0/8" >/dev/null
 postfix -c "$PF/etc" reload >/dev/null 2>&1
 sleep 1
 a_before=$(count_msgs "$A")
-b_before=$(count_msgs "$B")
-send_mail alice@sender.test lou@example.com,zed@other.test >"$T_DIR/s11" 2>&1
-t_grep "$T_DIR/s11" "^RCPT zed@other\.test 250 " "11: trusted client: ordinary domain accepted"
+s_before=$(count_msgs "$S")
+send_mail alice@sender.test lou@example.com,zed@local.test >"$T_DIR/s11" 2>&1
+t_grep "$T_DIR/s11" "^RCPT zed@local\.test 452 4\.5\.3 " "11: trusted client: the ordinary domain after a forwarded one gets 452"
+t_grep "$T_DIR/s11" "^RCPT zed@local\.test 250 " "11: ... and is accepted in a transaction of its own"
 wait_until 20 have_msgs "$A" $((a_before + 1))
-wait_until 20 have_msgs "$B" $((b_before + 1))
+wait_until 20 have_msgs "$S" $((s_before + 1))
 t_grep "$(ls -t "$A"/env.* | head -1)" "^RCPT TO:<lou@example\.com>" "11: forwarded recipient delivered by its route"
-t_grep "$(ls -t "$B"/env.* | head -1)" "^RCPT TO:<zed@other\.test>" "11: ordinary recipient delivered by its MX"
-t_grep "$MXLOG" "to=<zed@other\.test>, relay=peer\.test\[127\.0\.0\.1\]:$PB, .*status=sent" "11: the transport names the MX host"
+t_grep "$(ls -t "$S"/env.* | head -1)" "^RCPT TO:<zed@local\.test>" "11: ordinary recipient delivered the ordinary way"
+t_nogrep "$MXLOG" "mxport/transport.*to=<zed@local\.test>" "11: the transport never saw it"
 t_grep "$MXLOG" "forwarded=1 \(<lou@example\.com>\).*trusted client" "11: the milter logs the trusted client"
 postconf -c "$PF/etc" -e "mynetworks=192.0.2.1/32" >/dev/null
 postfix -c "$PF/etc" reload >/dev/null 2>&1

@@ -19,6 +19,9 @@ PBURST=$PEER_PORT
 BURST="$PEER_DIR"
 DOWN=$(free_port)
 PF_PORT=$(free_port)
+# What contrib/postfix/README.md says for this variant: transport_maps
+# (mail that meets no milter) answers the LMTP service too.
+MXPORT_EXTRA_CONF="postfix_transport = mxport-lmtp:unix:$T_DIR/run/lmtp.sock"
 setup_mxport "example.com [127.0.0.1]:$PA
 refuse.example [127.0.0.1]:$PR
 down.example [127.0.0.1]:$DOWN

@@ -49,9 +49,10 @@ t_grep "$A/env.1" "^RCPT TO:<bob@example\\.com>" "1: envelope recipient intact (
 t_grep "$A/msg.1" "^Subject: forged tags" "1: headers intact"
 t_eq "$(head -c 9 "$A/msg.1")" "Received:" "1: the message starts with Sendmail's Received: header (no UNIX From line)"
 t_grep "$A/msg.1" "^\\.\\.a line with a leading dot" "1: body intact"
-# 5. forged tags removed
+# 5. forged tags: the milter reads no headers (Sendmail routes by
+# mailertable, not by the tag); the transport strips every copy
 t_nogrep "$A/msg.1" "^[Xx]-[Mm][Xx][Pp][Oo][Rr][Tt]" "5: forged tag headers gone, no tag left"
-t_grep "$MXLOG" "removed_tags=2, decision=tagged example\\.com" "5: the milter removed both forged tags"
+t_grep "$MXLOG" "forwarded=1 \\(<bob@example\\.com>\\), local=0, separated=0, decision=tagged example\\.com" "5: the milter tagged the message"
 
 send_sm alice@sender.test carol@srvonly.test >"$T_DIR/s1b" 2>&1
 t_ok $? "1: message for an SRV-only domain accepted"

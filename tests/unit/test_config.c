@@ -47,9 +47,52 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg->dns_route_prefix, "_smtp._tcp");
 	assert_false(cfg->dns_routes);
 	assert_int_equal(cfg->tls_mode, MX_TLS_MAY);
-	assert_int_equal(cfg->unknown_domains, MX_UNKNOWN_REJECT);
+	assert_int_equal(cfg->unknown_domains, MX_UNKNOWN_ACCEPT); /* the MTA decides */
 	assert_int_equal(cfg->dns_timeout, 5);
 	assert_true(cfg->delivery_time_limit < 1000); /* below Postfix's transport_time_limit */
+	/* what a route may make one delivery do; credentials over verified TLS only */
+	assert_int_equal(cfg->max_targets, 10);
+	assert_int_equal(cfg->max_addresses, 5);
+	assert_int_equal(cfg->max_sessions, 2);
+	assert_int_equal(cfg->auth_tls_mode, MX_AUTH_TLS_VERIFY);
+	mx_config_free(cfg);
+}
+
+static void test_limits_and_auth_tls(void **state)
+{
+	struct mx_config *cfg = mx_config_defaults();
+	char err[256];
+
+	(void)state;
+	assert_int_equal(mx_config_set(cfg, "max_addresses", "0", err, sizeof(err)), 0);
+	assert_int_equal(cfg->max_addresses, 0);
+	assert_int_equal(mx_config_set(cfg, "max_targets", "1000", err, sizeof(err)), 0);
+	assert_int_equal(mx_config_set(cfg, "max_targets", "1001", err, sizeof(err)), -1);
+	assert_string_equal(err, "'1001' is not a number from 0 to 1000");
+	assert_int_equal(mx_config_set(cfg, "max_sessions", "-1", err, sizeof(err)), -1);
+	assert_int_equal(mx_config_set(cfg, "auth_tls_mode", "Encrypt", err, sizeof(err)), 0);
+	assert_int_equal(cfg->auth_tls_mode, MX_AUTH_TLS_ENCRYPT);
+	/* never weaker than encryption: the password must not go in plain text */
+	assert_int_equal(mx_config_set(cfg, "auth_tls_mode", "may", err, sizeof(err)), -1);
+	assert_string_equal(err, "'may' is not one of: encrypt verify");
+	assert_int_equal(mx_config_set(cfg, "auth_tls_mode", "none", err, sizeof(err)), -1);
+	mx_config_free(cfg);
+}
+
+/* The default EHLO name is fully qualified, as Postfix's myhostname: never a bare host name. */
+static void test_helo_default(void **state)
+{
+	struct mx_config *cfg = mx_config_defaults();
+	char name[256], err[128];
+
+	(void)state;
+	mx_helo_name(cfg, name, sizeof(name));
+	assert_non_null(strchr(name, '.'));
+	assert_int_equal(mx_config_set(cfg, "helo_name", "relay.example", err, sizeof(err)), 0);
+	mx_helo_name(cfg, name, sizeof(name));
+	assert_string_equal(name, "relay.example");
+	mx_helo_name(cfg, name, 4); /* cut to fit, terminated */
+	assert_string_equal(name, "rel");
 	mx_config_free(cfg);
 }
 
@@ -67,7 +110,7 @@ static void test_values(void **state)
 				   "   192.0.2.53\n"
 				   "dns_timeout = 2m\n"
 				   "tls_mode = verify\n"
-				   "unknown_domains = accept\n"
+				   "unknown_domains = reject\n"
 				   "allowed_networks = 127.0.0.0/8 ::1/128\n"
 				   "\n"
 				   "route_cache_size = 0\n",
@@ -78,7 +121,7 @@ static void test_values(void **state)
 	assert_string_equal(cfg->dns_servers, "127.0.0.1:5353, [::1]:5353 192.0.2.53");
 	assert_int_equal(cfg->dns_timeout, 120);
 	assert_int_equal(cfg->tls_mode, MX_TLS_VERIFY);
-	assert_int_equal(cfg->unknown_domains, MX_UNKNOWN_ACCEPT);
+	assert_int_equal(cfg->unknown_domains, MX_UNKNOWN_REJECT);
 	assert_int_equal(cfg->route_cache_size, 0);
 	mx_errlist_free(&errs);
 	mx_config_free(cfg);
@@ -153,10 +196,9 @@ static void test_missing_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_values),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_defaults), cmocka_unit_test(test_helo_default),
+		cmocka_unit_test(test_values),	 cmocka_unit_test(test_limits_and_auth_tls),
+		cmocka_unit_test(test_errors),	 cmocka_unit_test(test_missing_file),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

@@ -41,7 +41,7 @@ static void test_every_key_documented(void **state)
 	int missing = 0;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/man/mxport.conf.5", srcdir ? srcdir : ".");
+	snprintf(path, sizeof(path), "%s/man/mxport.conf.5.in", srcdir ? srcdir : ".");
 	man = slurp(path);
 	for (size_t i = 0; i < n; i++) {
 		/* Each key has its own entry: a ".TP" paragraph whose tag line is ".B key". */

@@ -1,0 +1,108 @@
+# exim.sh - a private Exim 4 on loopback as the customer's server, for the
+# interop tests. Source after harness.sh and postfix.sh (for ensure_user).
+#
+# Installing Debian's exim4 removes Postfix (each is the system MTA), so its
+# daemon package is unpacked into a folder of their own, once, with the
+# set-user-id bit taken off; the libraries it needs are in .ci/run.
+
+# exim_fetch - the unpacked Debian Exim in $EXIM_ROOT
+exim_fetch() {
+	need dpkg
+	EXIM_ROOT=${MXPORT_EXIM_ROOT:-/var/tmp/mxport-exim}
+	if [ ! -x "$EXIM_ROOT/usr/sbin/exim4" ]; then
+		need apt-get
+		rm -rf "$EXIM_ROOT" "$EXIM_ROOT.debs"
+		mkdir -p "$EXIM_ROOT.debs"
+		chmod 777 "$EXIM_ROOT.debs" # apt-get download runs as _apt where it can
+		if ! (cd "$EXIM_ROOT.debs" && apt-get download exim4-daemon-light) \
+			>"$T_DIR/exim-download.log" 2>&1; then
+			cat "$T_DIR/exim-download.log"
+			echo "Bail out! cannot download Debian's exim4-daemon-light (apt-get download)"
+			exit 99
+		fi
+		dpkg -x "$EXIM_ROOT.debs"/exim4-daemon-light_*.deb "$EXIM_ROOT.tmp" &&
+			chmod u-s,g-s "$EXIM_ROOT.tmp/usr/sbin/exim4" &&
+			mv "$EXIM_ROOT.tmp" "$EXIM_ROOT"
+	fi
+	if ldd "$EXIM_ROOT/usr/sbin/exim4" | grep -q "not found"; then
+		ldd "$EXIM_ROOT/usr/sbin/exim4" | grep "not found"
+		echo "Bail out! libraries for Exim are missing (see .ci/run)"
+		exit 99
+	fi
+	# the user Debian's Exim is built to run as
+	ensure_user Debian-exim
+}
+
+# start_exim NAME PORT INTERFACES CERT KEY DOMAIN [EXTRA_MAIN...] - Exim
+# listening on INTERFACES (Exim list: "127.0.0.1 : 127.0.0.2") port PORT,
+# STARTTLS with CERT, taking mail for DOMAIN into the maildir
+# $T_DIR/exim.NAME/mail (files in new/); AUTH PLAIN as cust / s3cret pass,
+# offered over TLS only. Sets EXIM_DIR.
+start_exim() {
+	EXIM_DIR="$T_DIR/exim.$1"
+	mkdir -p "$EXIM_DIR/spool" "$EXIM_DIR/log" "$EXIM_DIR/mail"
+	chown -R Debian-exim "$EXIM_DIR"
+	port=$2
+	ifaces=$3
+	cert=$4
+	key=$5
+	domain=$6
+	shift 6
+	{
+		cat <<EXEOF
+exim_path = $EXIM_ROOT/usr/sbin/exim4
+primary_hostname = customer.test
+spool_directory = $EXIM_DIR/spool
+log_file_path = $EXIM_DIR/log/%slog
+pid_file_path = $EXIM_DIR/exim.pid
+daemon_smtp_ports = $port
+local_interfaces = $ifaces
+host_lookup =
+rfc1413_hosts =
+tls_advertise_hosts = *
+tls_certificate = $cert
+tls_privatekey = $key
+domainlist local_domains = $domain
+acl_smtp_rcpt = acl_check_rcpt
+EXEOF
+		for line in "$@"; do echo "$line"; done
+		cat <<EXEOF
+begin acl
+acl_check_rcpt:
+  accept domains = +local_domains
+  deny message = relay not permitted
+begin routers
+local:
+  driver = accept
+  domains = +local_domains
+  transport = store
+begin transports
+store:
+  driver = appendfile
+  directory = $EXIM_DIR/mail
+  maildir_format
+  user = Debian-exim
+  group = Debian-exim
+  mode = 0644
+  envelope_to_add = false
+  return_path_add = false
+  delivery_date_add = false
+begin authenticators
+plain_server:
+  driver = plaintext
+  public_name = PLAIN
+  server_prompts = :
+  server_condition = \${if and {{eq{\$auth2}{cust}}{eq{\$auth3}{s3cret pass}}}}
+  server_set_id = \$auth2
+  server_advertise_condition = \${if def:tls_in_cipher}
+EXEOF
+	} >"$EXIM_DIR/exim.conf"
+	"$EXIM_ROOT/usr/sbin/exim4" -C "$EXIM_DIR/exim.conf" -bdf -q30m >>"$EXIM_DIR/stderr" 2>&1 &
+	T_PIDS="$T_PIDS $!"
+	wait_for "exim on port $port" python3 -c "import socket; socket.create_connection(('127.0.0.1', $port)).close()"
+}
+
+# exim_msgs DIR - messages an Exim has stored
+exim_msgs() {
+	ls "$1/mail/new" 2>/dev/null | grep -c .
+}
