@@ -1,183 +1,340 @@
 #!/bin/sh
 # bench/run.sh - mxport's cost, measured against baselines in the same run:
 #   1. relay throughput: smtp-source -> private Postfix -> (a) Postfix's own
-#      smtp(8) to smtp-sink, (b) the mxport path (milter, FILTER, pipe,
-#      mxport-transport) to smtp-sink, (c) smtp-source straight to smtp-sink
-#   2. milter overhead: receive-only throughput with and without the milter
+#      smtp(8) to smtp-sink, (b) the pipe path (milter, FILTER, pipe,
+#      mxport-transport), (b') the LMTP path (milter, FILTER, the LMTP
+#      daemon), (b'') no milter (transport_maps + LMTP); (c) smtp-source
+#      straight to smtp-sink. The paths are interleaved: a, b, b', b'',
+#      then the receive passes, then a, b, ... for ROUNDS rounds; each ratio
+#      is the median over the rounds with its range.
+#   2. milter overhead on receive, on a realistic message (27 header lines:
+#      Received chain, DKIM-Signature, ARC-*, List-*, MIME; 4 KB): throughput
+#      and CPU per message (user+sys of smtpd, cleanup and the milter)
 #   3. milter memory: resident size idle and with 500 SMTP sessions open
-#   4. CPU per message: callgrind instruction counts of one transport run
-# Prints numbers and ratios; fails only when something does not work, never
-# on speed. Usage: bench/run.sh [MESSAGES]   (default 2000; run as root)
+#   4. transport start-up: callgrind instructions of one pipe-mode run
+#   5. the LMTP daemon's CPU per message: callgrind over LMTP_N deliveries
+#      through one kept session, divided by LMTP_N
+#   6. DNS: DNS_N messages to 50 SRV-routed domains through the milter and
+#      the transport; the queries the DNS server saw, per name
+# Prints numbers and ratios; fails only when something does not work (every
+# wait has a deadline and says what did not arrive), never on speed.
+#
+# Usage (as root): bench/run.sh [--quick] [--rounds R] [--skip LIST] [MESSAGES]
+#   MESSAGES  messages a pass (default 2000; env BENCH_MESSAGES)
+#   --rounds  interleaved rounds (default 5; env BENCH_ROUNDS)
+#   --quick   a smoke test: 100 messages, 2 rounds, 20 LMTP deliveries
+#             under callgrind, 200 DNS messages
+#   --skip    comma-separated sections to leave out: relay (1 and 2),
+#             memory, startup, lmtp, dns
+# Env: BENCH_WAIT  seconds a pass may take before the bench gives up on it
+#      (default 60 + MESSAGES/10); MXPORT_BUILDDIR: the build to measure.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
-N=${1:-2000}
+N=${BENCH_MESSAGES:-2000}
+ROUNDS=${BENCH_ROUNDS:-5}
+LMTP_N=200
+DNS_N=2000
+DNS_DOMAINS=50
+SKIP=""
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) N=100 ROUNDS=2 LMTP_N=20 DNS_N=200 ;;
+	--rounds) ROUNDS=$2; shift ;;
+	--rounds=*) ROUNDS=${1#*=} ;;
+	--skip) SKIP=$2; shift ;;
+	--skip=*) SKIP=${1#*=} ;;
+	-h | --help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	[0-9]*) N=$1 ;;
+	*) echo "bench/run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+	esac
+	shift
+done
+case "$N$ROUNDS" in *[!0-9]*) echo "bench/run.sh: MESSAGES and --rounds take numbers" >&2; exit 2 ;; esac
+[ "$N" -ge 1 ] && [ "$ROUNDS" -ge 1 ] || { echo "bench/run.sh: MESSAGES and --rounds must be at least 1" >&2; exit 2; }
+WAIT=${BENCH_WAIT:-$((60 + N / 10))}
 SESSIONS=20
-SIZE=4096
 MXPORT_BUILDDIR=${MXPORT_BUILDDIR:-$top}
 MXPORT_SRCDIR=$top
 export MXPORT_BUILDDIR MXPORT_SRCDIR
-[ -x "$MXPORT_BUILDDIR/mxport-transport" ] || { echo "build mxport first (./configure && make)"; exit 1; }
+[ -x "$MXPORT_BUILDDIR/mxport-transport" ] || { echo "build mxport first (./configure && make), or set MXPORT_BUILDDIR"; exit 1; }
 . "$top/tests/lib/harness.sh"
 . "$top/tests/lib/postfix.sh"
-need smtp-source smtp-sink valgrind python3 postconf
+# a closed output (bench/run.sh | head) must still stop every server started
+trap 'exit 1' INT TERM HUP PIPE
+need smtp-source smtp-sink valgrind callgrind_annotate python3 postconf nsd drill timeout
 
+skipped() { case ",$SKIP," in *",$1,"*) return 0 ;; esac; return 1; }
 say() { printf '%s\n' "$*"; }
-# rate N MS - messages per second
-rate() { python3 -c "print('%.0f' % ($1 * 1000.0 / max($2, 1)))"; }
-ratio() { python3 -c "print('%.2f' % ($1 / max($2, 1e-9)))"; }
-sent_lines() { grep -c "status=sent" "$PF/maillog" 2>/dev/null; }
-wait_sent() { # wait_sent TARGET - until the maillog has TARGET sent lines
-	while [ "$(sent_lines)" -lt "$1" ]; do sleep 0.05; done
+# die WHAT - the bench cannot go on: say what did not work, with the log tail
+die() {
+	say "bench: $*" >&2
+	[ -f "$PF/maillog" ] && { say "bench: the last lines of Postfix's log:" >&2; tail -n 15 "$PF/maillog" | sed 's/^/bench:   /' >&2; }
+	exit 1
 }
+log_size() { wc -c <"$PF/maillog" 2>/dev/null || echo 0; }
+# log_count OFFSET PATTERN - lines matching PATTERN in the maillog after byte OFFSET
+log_count() { tail -c +$(($1 + 1)) "$PF/maillog" 2>/dev/null | grep -c -- "$2"; }
+# wait_log OFFSET PATTERN COUNT WHAT - wait until COUNT lines match PATTERN
+# after OFFSET, at most $WAIT seconds; otherwise die naming WHAT and how many came
+wait_log() {
+	limit=$(($(date +%s) + WAIT))
+	while :; do
+		got=$(log_count "$1" "$2")
+		[ "$got" -ge "$3" ] && return 0
+		[ "$(date +%s)" -ge "$limit" ] && die "$4: only $got of $3 arrived within ${WAIT}s (log lines /$2/; queue: $(pf_queue_count) messages)"
+		sleep 0.1
+	done
+}
+
+MSG="$T_DIR/message.eml"
+python3 "$top/bench/make_message.py" 4096 >"$MSG"
+HDRS=$(awk '/^$/ { exit } /^[A-Za-z-]+:/ { n++ } END { print n }' "$MSG")
+SIZE=$(($(wc -c <"$MSG") + $(wc -l <"$MSG")))
 
 SINK_PORT=$(free_port)
 smtp-sink -u nobody "127.0.0.1:$SINK_PORT" 512 >/dev/null 2>&1 &
 T_PIDS="$T_PIDS $!"
 wait_for smtp-sink python3 -c "import socket; socket.create_connection(('127.0.0.1', $SINK_PORT)).close()"
 
+# DNS: NSD with 50 SRV-routed domains behind a counting relay; the milter
+# and the transport ask the relay (section 6). bench.example comes from the
+# routes file and needs no DNS.
+{
+	printf '$ORIGIN test.\n$TTL 3600\n@ SOA ns.test. hostmaster.test. 1 3600 600 86400 3600\n@ NS ns.test.\nns A 127.0.0.1\n'
+	i=0
+	while [ $i -lt $DNS_DOMAINS ]; do
+		printf '_smtp._tcp.dom%d SRV 10 0 %s mail.dom%d.test.\nmail.dom%d A 127.0.0.1\n' $i "$SINK_PORT" $i $i
+		i=$((i + 1))
+	done
+} >"$T_DIR/bench.zone"
+start_nsd "$T_DIR/bench.zone" test.
+DNSLOG="$T_DIR/dns.queries"
+: >"$DNSLOG"
+python3 "$top/tests/lib/dnscount.py" "$NSD_PORT" "$T_DIR/dnscount.port" "$DNSLOG" &
+T_PIDS="$T_PIDS $!"
+wait_for "the counting DNS relay" test -s "$T_DIR/dnscount.port"
+DNS_PORT=$(cat "$T_DIR/dnscount.port")
+
 PF_PORT=$(free_port)
+MXPORT_EXTRA_CONF="dns_routes = yes
+dns_servers = 127.0.0.1:$DNS_PORT
+postfix_transport = mxport-lmtp:unix:$T_DIR/run/lmtp.sock"
 setup_mxport "bench.example [127.0.0.1]:$SINK_PORT"
 sed -i 's/^log_file = .*/log_file =/' "$T_DIR/etc/mxport.conf" # syslog only, as in production
 start_milter
 start_postfix "$(free_port)"
+# max_use: no smtpd or cleanup exits in the middle of a pass (its CPU would be lost)
 postconf -c "$PF/etc" -e default_process_limit=600 smtpd_client_connection_count_limit=0 \
-	maillog_file_rotate_suffix=x >/dev/null
+	max_use=1000000 maillog_file_rotate_suffix=x >/dev/null
+contrib_paths "$MXPORT_SRCDIR/contrib/postfix/lmtp/mxport_header_checks" >"$PF/etc/mxport_header_checks.lmtp"
+contrib_paths "$MXPORT_SRCDIR/contrib/postfix/lmtp/master.cf" >>"$PF/etc/master.cf"
+start_lmtp
+LMTP_PID=$(echo $T_PIDS | awk '{ print $NF }')
 BASE_TRANSPORT=$(postconf -c "$PF/etc" -h transport_maps)
+MILTER_LINE=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" | sed -n 's/^smtpd_milters = //p')
+RELAY_MAP=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" | sed -n 's/^relay_domains = //p')
+TMAPS=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/transport-maps/main.cf" | sed -n 's/^transport_maps = //p')
+HC_PIPE="regexp:$PF/etc/mxport_header_checks"
+HC_LMTP="regexp:$PF/etc/mxport_header_checks.lmtp"
+HELD="smtp, relay, mxport, mxport-lmtp"
 postfix -c "$PF/etc" reload >/dev/null 2>&1
 sleep 1
+MASTER=$(awk '{ print $1 }' "$PF/queue/pid/master.pid")
 
-say "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), $(postconf -d -h mail_version | sed 's/^/Postfix /')"
-say "messages: $N of about $SIZE bytes, one recipient, $SESSIONS parallel sessions"
-say ""
-
-# --- 1c. ceiling: straight to the sink -----------------------------------------
-t0=$(now_ms)
-smtp-source -s $SESSIONS -l $SIZE -m "$N" -f bench@sender.test -t rcpt@bench.example "127.0.0.1:$SINK_PORT"
-ceiling_ms=$(($(now_ms) - t0))
-
-# timed_pass deliver|hold - reload Postfix, send N messages with smtp-source
-# and print the milliseconds until all are delivered (deliver), or until all
-# are received (hold: deliveries deferred; the queue is emptied afterwards)
-timed_pass() {
+# use_path NAME - Postfix configured for one path (every setting named each
+# time, so the order of the passes does not matter), reloaded
+use_path() {
+	case $1 in
+	a | r_plain) set -- "$1" "" "bench.example" "inline:{ {bench.example = smtp:[127.0.0.1]:$SINK_PORT} }, $BASE_TRANSPORT" "$HC_PIPE" ;;
+	b | r_milter) set -- "$1" "$MILTER_LINE" "$RELAY_MAP" "$BASE_TRANSPORT" "$HC_PIPE" ;;
+	b1) set -- "$1" "$MILTER_LINE" "$RELAY_MAP" "$BASE_TRANSPORT" "$HC_LMTP" ;;
+	b2) set -- "$1" "" "$RELAY_MAP" "$TMAPS, $BASE_TRANSPORT" "$HC_PIPE" ;;
+	r_map) set -- "$1" "" "$RELAY_MAP" "$BASE_TRANSPORT" "$HC_PIPE" ;;
+	esac
+	case $1 in r_*) held=$HELD ;; *) held="" ;; esac
+	postconf -c "$PF/etc" -e "smtpd_milters=$2" "relay_domains=$3" "transport_maps=$4" \
+		"milter_header_checks=$5" "defer_transports=$held" >/dev/null || die "postconf for path $1 failed"
 	postfix -c "$PF/etc" reload >/dev/null 2>&1
 	sleep 1
-	before=$(sent_lines)
-	t0=$(now_ms)
-	smtp-source -s $SESSIONS -l $SIZE -m "$N" -f bench@sender.test -t rcpt@bench.example \
-		"127.0.0.1:$PF_PORT" >&2
-	[ "$1" = deliver ] && wait_sent $((before + N))
-	echo $(($(now_ms) - t0))
-	[ "$1" = hold ] && postsuper -c "$PF/etc" -d ALL >/dev/null 2>&1
+}
+
+# send_pass PORT RCPT COUNT WHAT - smtp-source, with a deadline
+send_pass() {
+	timeout "$WAIT" smtp-source -s $SESSIONS -F "$MSG" -m "$3" -f bench@sender.test -t "$2" "127.0.0.1:$1" \
+		>"$T_DIR/source.out" 2>&1
+	rc=$?
+	[ $rc -eq 124 ] && die "$4: smtp-source did not finish sending $3 messages within ${WAIT}s"
+	[ $rc -ne 0 ] && die "$4: smtp-source failed ($rc): $(tail -n 3 "$T_DIR/source.out")"
 	return 0
 }
 
-# --- 1a. Postfix's own smtp(8) to [127.0.0.1]:port, no milter -------------------
-postconf -c "$PF/etc" -e "smtpd_milters=" "relay_domains=bench.example" \
-	"transport_maps=inline:{ {bench.example = smtp:[127.0.0.1]:$SINK_PORT} }, $BASE_TRANSPORT" >/dev/null
-native_ms=$(timed_pass deliver)
+RESULTS="$T_DIR/results"
+: >"$RESULTS"
+# timed_pass PATH ROUND - one pass: N messages; a delivery pass ends at the
+# last "status=sent", a receive pass (deliveries deferred) when smtp-source
+# has its last 250 (then the queue is emptied). Appends to $RESULTS.
+timed_pass() {
+	use_path "$1"
+	off=$(log_size)
+	case $1 in r_*) python3 "$top/bench/cpu.py" snap "$T_DIR/cpu.snap" "$MASTER" "$MILTER_PID" ;; esac
+	t0=$(now_ms)
+	send_pass "$PF_PORT" rcpt@bench.example "$N" "path $1, round $2"
+	case $1 in
+	r_*)
+		t=$(($(now_ms) - t0))
+		cpu=$(python3 "$top/bench/cpu.py" diff "$T_DIR/cpu.snap" "$MASTER" "$MILTER_PID")
+		wait_log "$off" "postfix/cleanup.*message-id=" "$N" "receive pass $1, round $2: messages received"
+		echo "pass $1 $2 $t $cpu" >>"$RESULTS"
+		postsuper -c "$PF/etc" -d ALL >/dev/null 2>&1
+		;;
+	*)
+		wait_log "$off" "status=sent" "$N" "delivery pass $1, round $2: deliveries"
+		echo "pass $1 $2 $(($(now_ms) - t0))" >>"$RESULTS"
+		;;
+	esac
+	printf '%s ' "$1" >&2
+}
 
-# --- 2a. receive only, no milter (deliveries held) ---------------------------------
-postconf -c "$PF/etc" -e "defer_transports=smtp, mxport, relay" >/dev/null
-recv_plain_ms=$(timed_pass hold)
-
-# --- back to contrib/postfix as it is: the mxport path --------------------------
-cp "$PF/etc/main.cf" "$PF/etc/main.cf.bench"
-postconf -c "$PF/etc" -e "defer_transports=" \
-	"smtpd_milters=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" | sed -n 's/^smtpd_milters = //p')" \
-	"relay_domains=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" | sed -n 's/^relay_domains = //p')" \
-	"transport_maps=$BASE_TRANSPORT" >/dev/null
-
-# --- 2a'. receive only, the socketmap relay check without the milter ----------------
-milter_line=$(postconf -c "$PF/etc" -h smtpd_milters)
-postconf -c "$PF/etc" -e "defer_transports=smtp, mxport, relay" "smtpd_milters=" >/dev/null
-recv_map_ms=$(timed_pass hold)
-
-# --- 2b. receive only, with the milter -----------------------------------------------
-# cpu_ms PID - user + system CPU time the process has used, in ms
-cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$1/stat"; }
-postconf -c "$PF/etc" -e "smtpd_milters=$milter_line" >/dev/null
-milter_cpu0=$(cpu_ms "$MILTER_PID")
-recv_milter_ms=$(timed_pass hold)
-milter_cpu=$(($(cpu_ms "$MILTER_PID") - milter_cpu0))
-
-# --- 1b. the mxport path ----------------------------------------------------------------
-postconf -c "$PF/etc" -e "defer_transports=" >/dev/null
-mxport_ms=$(timed_pass deliver)
-
-# --- 1b'. the mxport path over LMTP (contrib/postfix/lmtp) ------------------------------
-contrib_paths "$MXPORT_SRCDIR/contrib/postfix/lmtp/mxport_header_checks" >"$PF/etc/mxport_header_checks"
-contrib_paths "$MXPORT_SRCDIR/contrib/postfix/lmtp/master.cf" >>"$PF/etc/master.cf"
-start_lmtp
-lmtp_ms=$(timed_pass deliver)
-
-# --- 1b''. no milter: relay check and transport_maps ask the socketmap (transport-maps/) -----
-sed -i '/^postfix_transport/d' "$T_DIR/etc/mxport.conf"
-echo "postfix_transport = mxport-lmtp:unix:$T_DIR/run/lmtp.sock" >>"$T_DIR/etc/mxport.conf"
-hup_milter
-postconf -c "$PF/etc" -e "smtpd_milters=" \
-	"transport_maps=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/transport-maps/main.cf" | sed -n 's/^transport_maps = //p'), $BASE_TRANSPORT" >/dev/null
-tmaps_ms=$(timed_pass deliver)
-# back to contrib/postfix with the milter, for the memory measurement below
-postconf -c "$PF/etc" -e \
-	"smtpd_milters=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" | sed -n 's/^smtpd_milters = //p')" \
-	"transport_maps=$BASE_TRANSPORT" >/dev/null
-postfix -c "$PF/etc" reload >/dev/null 2>&1
-sleep 1
-
-say "1. relay throughput (messages per second, first send to last delivery)"
-say "   (c) smtp-source -> smtp-sink directly:        $(rate "$N" "$ceiling_ms") msg/s  (${ceiling_ms} ms)"
-say "   (a) Postfix smtp(8) to [127.0.0.1]:port:      $(rate "$N" "$native_ms") msg/s  (${native_ms} ms)"
-say "   (b) mxport path (milter, FILTER, transport):  $(rate "$N" "$mxport_ms") msg/s  (${mxport_ms} ms)"
-say "   (b') mxport path over LMTP (lmtp/ variant):  $(rate "$N" "$lmtp_ms") msg/s  (${lmtp_ms} ms)"
-say "   (b'') no milter, transport_maps + LMTP:      $(rate "$N" "$tmaps_ms") msg/s  (${tmaps_ms} ms)"
-say "   ratio b/a (mxport pipe / Postfix's own):      $(ratio "$native_ms" "$mxport_ms")"
-say "   ratio b'/a (mxport LMTP / Postfix's own):     $(ratio "$native_ms" "$lmtp_ms")"
-say "   ratio b''/a (no milter, LMTP / Postfix's own): $(ratio "$native_ms" "$tmaps_ms")"
-say "   ratio a/c (Postfix / ceiling):                $(ratio "$ceiling_ms" "$native_ms")"
+say "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg), $(postconf -d -h mail_version | sed 's/^/Postfix /')"
+say "messages: $N a pass of $SIZE bytes with $HDRS header lines (bench/make_message.py), one recipient, $SESSIONS parallel sessions"
 say ""
-say "2. milter overhead (receive only, deliveries deferred)"
-say "   without milter: $(rate "$N" "$recv_plain_ms") msg/s; with mxport-milter (unix socket): $(rate "$N" "$recv_milter_ms") msg/s"
-say "   ratio with/without: $(ratio "$recv_plain_ms" "$recv_milter_ms")  (overhead $(python3 -c "print('%.1f%%' % (100.0 * (1 - $recv_plain_ms / max($recv_milter_ms, 1))))"))"
-say "   of which the socketmap relay check alone (no milter): $(rate "$N" "$recv_map_ms") msg/s, ratio $(ratio "$recv_plain_ms" "$recv_map_ms")"
-say "   mxport-milter's own CPU: $milter_cpu ms for $N messages ($(python3 -c "print('%.3f' % ($milter_cpu / $N))") ms a message)"
-say ""
+
+if ! skipped relay; then
+	for r in $(seq 1 "$ROUNDS"); do
+		printf 'round %s of %s: ' "$r" "$ROUNDS" >&2
+		t0=$(now_ms)
+		send_pass "$SINK_PORT" rcpt@bench.example "$N" "ceiling, round $r"
+		echo "ceiling $(($(now_ms) - t0))" >>"$RESULTS"
+		for p in a b b1 b2 r_plain r_map r_milter; do
+			timed_pass "$p" "$r"
+		done
+		echo >&2
+	done
+	python3 "$top/bench/summarize.py" "$RESULTS" "$N"
+fi
 
 # --- 3. memory ------------------------------------------------------------------------------
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-idle_kb=$(rss "$MILTER_PID")
-python3 "$MXPORT_SRCDIR/bench/hold_sessions.py" 127.0.0.1 "$PF_PORT" 500 "$T_DIR/hold.ready" &
-HOLD=$!
-wait_until 120 test -e "$T_DIR/hold.ready"
-sleep 1
-busy_kb=$(rss "$MILTER_PID")
-threads=$(awk '/Threads/ {print $2}' "/proc/$MILTER_PID/status")
-fds=$(ls "/proc/$MILTER_PID/fd" | wc -l)
-kill "$HOLD" 2>/dev/null
-wait "$HOLD" 2>/dev/null
-say "3. mxport-milter memory"
-say "   idle: $((idle_kb / 1024)) MB resident; with $(cat "$T_DIR/hold.ready") SMTP sessions open in RCPT: $((busy_kb / 1024)) MB resident, $threads threads, $fds open descriptors"
-say ""
+if ! skipped memory; then
+	use_path b
+	idle_kb=$(rss "$MILTER_PID")
+	python3 "$MXPORT_SRCDIR/bench/hold_sessions.py" 127.0.0.1 "$PF_PORT" 500 "$T_DIR/hold.ready" &
+	HOLD=$!
+	wait_until 120 test -e "$T_DIR/hold.ready" || die "memory: 500 sessions were not open within 120 s"
+	sleep 1
+	busy_kb=$(rss "$MILTER_PID")
+	threads=$(awk '/Threads/ {print $2}' "/proc/$MILTER_PID/status")
+	fds=$(ls "/proc/$MILTER_PID/fd" | wc -l)
+	kill "$HOLD" 2>/dev/null
+	wait "$HOLD" 2>/dev/null
+	say "3. mxport-milter memory"
+	say "   idle: $((idle_kb / 1024)) MB resident; with $(cat "$T_DIR/hold.ready") SMTP sessions open in RCPT: $((busy_kb / 1024)) MB resident, $threads threads, $fds open descriptors"
+	say ""
+fi
 
-# --- 4. CPU per message ------------------------------------------------------------------------
-make_certs
-start_peer plain '{}'
-PLAIN_PORT=$PEER_PORT
-start_peer tls "{\"tls\": {\"cert\": \"$T_DIR/certs/good.pem\", \"key\": \"$T_DIR/certs/good.key\"}}"
-TLS_PORT=$PEER_PORT
-printf 'plain.example [127.0.0.1]:%s tls=none\ntls.example [127.0.0.1]:%s tls=encrypt\n' \
-	"$PLAIN_PORT" "$TLS_PORT" >"$T_DIR/etc/routes"
-python3 -c 'import sys; sys.stdout.write("Subject: bench\r\n\r\n" + ("x" * 76 + "\r\n") * 52)' >"$T_DIR/msg4k"
-chmod 644 "$T_DIR/msg4k"
-mkdir -p "$T_DIR/cg"
-chmod 777 "$T_DIR/cg"
-instr() { # instr DOMAIN - instructions of one transport run
-	out="$T_DIR/cg/callgrind.$1"
-	setpriv --reuid=nobody --regid=nogroup --clear-groups -- valgrind --tool=callgrind \
-		--callgrind-out-file="$out" "$T_DIR/bin/mxport-transport" -c "$T_DIR/etc/mxport.conf" \
-		-q BENCH -f bench@sender.test -- "rcpt@$1" <"$T_DIR/msg4k" >/dev/null 2>&1
-	sed -n 's/^summary: //p' "$out"
-}
-plain_ir=$(instr plain.example)
-tls_ir=$(instr tls.example)
-say "4. CPU per message (callgrind, one mxport-transport run, 4 KB message)"
-say "   plain SMTP: $plain_ir instructions; STARTTLS: $tls_ir instructions"
+# --- 4. transport start-up, 5. LMTP per message: callgrind ---------------------------------
+if ! skipped startup || ! skipped lmtp; then
+	make_certs
+	start_peer plain '{}'
+	PLAIN_PORT=$PEER_PORT
+	PLAIN_DIR=$PEER_DIR
+	start_peer tls "{\"tls\": {\"cert\": \"$T_DIR/certs/good.pem\", \"key\": \"$T_DIR/certs/good.key\"}}"
+	TLS_PORT=$PEER_PORT
+	printf 'bench.example [127.0.0.1]:%s\nplain.example [127.0.0.1]:%s tls=none\ntls.example [127.0.0.1]:%s tls=encrypt\n' \
+		"$SINK_PORT" "$PLAIN_PORT" "$TLS_PORT" >"$T_DIR/etc/routes"
+	hup_milter
+	chmod 644 "$MSG"
+	mkdir -p "$T_DIR/cg"
+	chmod 777 "$T_DIR/cg"
+fi
+if ! skipped startup; then
+	instr() { # instr DOMAIN - instructions of one transport run
+		out="$T_DIR/cg/callgrind.$1"
+		setpriv --reuid=nobody --regid=nogroup --clear-groups -- valgrind --tool=callgrind \
+			--callgrind-out-file="$out" "$T_DIR/bin/mxport-transport" -c "$T_DIR/etc/mxport.conf" \
+			-q BENCH -f bench@sender.test -- "rcpt@$1" <"$MSG" >/dev/null 2>&1
+		sed -n 's/^summary: //p' "$out"
+	}
+	say "4. transport start-up (callgrind, one pipe-mode mxport-transport run, the 4 KB message)"
+	say "   plain SMTP: $(instr plain.example) instructions; STARTTLS: $(instr tls.example) instructions"
+	say ""
+fi
+
+if ! skipped lmtp; then
+	# lmtp_instr COUNT - instructions of one mxport-transport -L - session of
+	# COUNT deliveries, into $T_DIR/cg/ir.COUNT
+	lmtp_instr() {
+		out="$T_DIR/cg/callgrind.lmtp.$1"
+		setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
+			timeout $((WAIT + $1)) python3 "$top/bench/lmtp_feed.py" "$1" "$MSG" bench@sender.test rcpt@plain.example -- \
+			valgrind --tool=callgrind --callgrind-out-file="$out" \
+			"$T_DIR/bin/mxport-transport" -c "$T_DIR/etc/mxport.conf" -L - \
+			>"$T_DIR/cg/feed.$1" 2>>"$T_DIR/cg/valgrind.log" ||
+			die "LMTP callgrind run of $1 deliveries did not complete within $((WAIT + $1))s: $(tail -n 2 "$T_DIR/cg/feed.$1")"
+		sed -n 's/^summary: //p' "$out" >"$T_DIR/cg/ir.$1"
+		[ -s "$T_DIR/cg/ir.$1" ] || die "LMTP callgrind run of $1 deliveries: no instruction count in $out"
+	}
+	c0=$(ls "$PLAIN_DIR" | grep -c '^session\.')
+	lmtp_instr 1
+	lmtp_instr "$LMTP_N"
+	one=$(cat "$T_DIR/cg/ir.1")
+	many=$(cat "$T_DIR/cg/ir.$LMTP_N")
+	conns=$(($(ls "$PLAIN_DIR" | grep -c '^session\.') - c0))
+	say "5. the LMTP daemon's CPU per message (callgrind: mxport-transport -L -, $LMTP_N plain deliveries of the 4 KB message on one LMTP session, kept SMTP session to the peer)"
+	say "   $LMTP_N deliveries: $many instructions; one delivery: $one (start-up included)"
+	say "   per message: $(python3 -c "print('%.0f' % ($many / $LMTP_N))") instructions (total / $LMTP_N; goal <= 500000); without start-up: $(python3 -c "print('%.0f' % (($many - $one) / ($LMTP_N - 1.0)))") ((total - one delivery) / $(($LMTP_N - 1)))"
+	say "   SMTP connections the peer saw for both runs: $conns (one a run: the session was kept)"
+	say "   the most expensive functions (self cost, share of the $LMTP_N-delivery run):"
+	callgrind_annotate "$T_DIR/cg/callgrind.lmtp.$LMTP_N" 2>/dev/null |
+		sed -n 's/^ *[0-9,]* *(\( *[0-9.]*%\)) *\(.*\)$/\1 \2/p' | grep -v 'PROGRAM TOTALS' | head -n 12 |
+		sed 's/ \[[^]]*\]$//; s/^/     /' 
+	say ""
+fi
+
+# --- 6. DNS queries ----------------------------------------------------------------------------
+if ! skipped dns; then
+	domains=$(awk -v n=$DNS_DOMAINS 'BEGIN { for (i = 0; i < n; i++) printf "%sdom%d.test", i ? "," : "", i }')
+	say "6. DNS: $DNS_N messages to $DNS_DOMAINS SRV-routed domains (TTL 3600 s) through the milter and the transport; queries NSD got (through tests/lib/dnscount.py)"
+	say "   before this section (the passes above; bench.example is in the routes file): $(wc -l <"$DNSLOG") queries"
+	for p in b1 b; do
+		use_path "$p"
+		q0=$(wc -l <"$DNSLOG")
+		off=$(log_size)
+		python3 "$top/tests/soak/send_many.py" 127.0.0.1 "$PF_PORT" "$DNS_N" $SESSIONS "$domains" ||
+			die "DNS pass $p: not every message was accepted"
+		limit=$(($(date +%s) + WAIT))
+		while [ "$(log_count "$off" status=sent)" -lt "$DNS_N" ]; do
+			[ "$(date +%s)" -ge "$limit" ] && die "DNS pass $p: only $(log_count "$off" status=sent) of $DNS_N delivered within ${WAIT}s"
+			sleep 0.2
+		done
+		tail -n +$((q0 + 1)) "$DNSLOG" >"$T_DIR/dns.$p"
+		case $p in
+		b1) label="(b') milter + LMTP daemon"
+			# an LMTP connection is a process of the daemon, with a cache of its own;
+			# Postfix logs conn_use=N for a delivery on a reused connection
+			lmtp_conns=$(tail -c +$((off + 1)) "$PF/maillog" | grep 'status=sent' | grep -vc 'conn_use=')
+			procs="1 milter (its socketmap shares its cache) + $lmtp_conns LMTP connections, a process and a cache each (Postfix's log: deliveries without conn_use=)" ;;
+		b) label="(b) milter + pipe transport"
+			procs="1 milter + $DNS_N transport runs (a process each, its cache dies with it)" ;;
+		esac
+		say "   $label: $(wc -l <"$T_DIR/dns.$p") queries; processes holding a cache: $procs"
+		python3 - "$T_DIR/dns.$p" "$DNS_DOMAINS" <<'PYEOF'
+import collections, statistics, sys
+c = collections.Counter()
+for line in open(sys.argv[1]):  # "udp|tcp QTYPE QNAME" (tests/lib/dnscount.py)
+    f = line.split()
+    if len(f) == 3:
+        c[(f[2].lower(), f[1])] += 1
+by = collections.defaultdict(list)
+for (name, t), k in c.items():
+    kind = "_smtp._tcp.domN.test" if name.startswith("_smtp._tcp.dom") else ("mail.domN.test" if name.startswith("mail.dom") else name)
+    by[(kind, t)].append(k)
+for (kind, t), ks in sorted(by.items()):
+    n = int(sys.argv[2]) if "domN" in kind else len(ks)
+    ks = ks + [0] * (n - len(ks))
+    print("     %-5s %-24s per name: median %g, min %d, max %d (%d names, %d queries)" % (t, kind, statistics.median(ks), min(ks), max(ks), n, sum(ks)))
+PYEOF
+	done
+	say ""
+fi
+say "bench: done"

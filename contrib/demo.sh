@@ -6,18 +6,14 @@
 #   to the relay on SMTP; the demo prints the log lines and the message as
 #   the customer's server received it.
 # Run as root on Debian 12. MXPORT_NO_APT=1 skips the package install.
+# Exits 0 when the message reached the customer's server, 1 otherwise.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
 if [ -z "${MXPORT_NO_APT:-}" ]; then
-	echo "== installing packages (apt-get)"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -q >/dev/null
-	echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
-	apt-get install -y -q --no-install-recommends build-essential autoconf automake \
-		libtool pkg-config libmilter-dev libldns-dev libssl-dev libidn2-dev \
-		libcmocka-dev ldnsutils nsd postfix python3 >/dev/null
+	echo "== installing packages (tests/install-deps.sh: the list in tests/deps.txt)"
+	sh tests/install-deps.sh build autotools suite
 fi
 
 echo "== building"
@@ -76,3 +72,8 @@ echo "== what the customer's server received on port $HOME_PORT"
 sed 's/^/   /' "$HOME_DIR/env.1"
 echo
 tr -d '\r' <"$HOME_DIR/msg.1" | sed 's/^/   | /'
+
+# The harness's exit trap stops the servers and waits for them, and a server
+# stopped by SIGTERM reports 143: that is the demo ending, not a failure.
+set +e
+exit 0

@@ -45,6 +45,7 @@ struct route {
 	uint32_t ttl;
 	size_t ntargets;
 	struct route_target *targets;
+	char notify[320]; /* the contact told when deliveries fail (transport/notify.c); "" none */
 };
 
 struct route_addr {

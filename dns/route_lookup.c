@@ -10,6 +10,7 @@
 #include "cidr.h"
 #include "dns_client.h"
 #include "guard.h"
+#include "notify_map.h"
 #include "route_cache.h"
 #include "route_lookup.h"
 #include "routes_file.h"
@@ -19,6 +20,7 @@
 struct route_ctx {
 	const struct mx_config *cfg;
 	struct routes_file *routes;
+	struct notify_map *notify; /* notify_map: contacts of domains without notify= */
 	struct dns_client dns;
 	struct mx_netlist allowed;
 	struct route_cache *cache;
@@ -39,6 +41,8 @@ struct route_ctx *route_ctx_new(const struct mx_config *cfg, struct mx_errlist *
 	ctx->cfg = cfg;
 	if (*cfg->routes_file)
 		ctx->routes = routes_file_load(cfg->routes_file, errs);
+	if (*cfg->notify_map)
+		ctx->notify = notify_map_load(cfg->notify_map, errs);
 	if (!mx_netlist_parse(cfg->allowed_networks, &ctx->allowed, err, sizeof(err)))
 		mx_errlist_add(errs, "%s: allowed_networks: %s", cfg->path, err);
 	if (!dns_client_init(&ctx->dns, cfg, err, sizeof(err)))
@@ -67,6 +71,7 @@ void route_ctx_free(struct route_ctx *ctx)
 	if (ctx == NULL)
 		return;
 	routes_file_free(ctx->routes);
+	notify_map_free(ctx->notify);
 	dns_client_free(&ctx->dns);
 	mx_netlist_free(&ctx->allowed);
 	route_cache_free(ctx->cache);
@@ -161,6 +166,8 @@ void route_lookup(struct route_ctx *ctx, const char *domain, struct route *out)
 	}
 	if (out->status == ROUTE_OK)
 		route_order_targets(out->targets, out->ntargets, ctx->rnd, ctx->rnd_arg);
+	if (out->notify[0] == '\0' && notify_map_find(ctx->notify, norm))
+		mx_strlcpy(out->notify, notify_map_find(ctx->notify, norm), sizeof(out->notify));
 }
 
 /* add_answer_addrs - the A or AAAA records of the host (dns_answer_rrs) */

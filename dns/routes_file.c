@@ -82,8 +82,12 @@ static bool parse_endpoint(char *text, struct route_target *t, char *err, size_t
 	return true;
 }
 
-/* parse_target - "[pref] endpoint [tls=mode] [weight=N]" */
-static bool parse_target(char *text, struct route_target *t, char *err, size_t errlen)
+/*
+ * parse_target - "[pref] endpoint [tls=mode] [weight=N] [notify=address]".
+ * notify= belongs to the domain's line (e): written once, after any target.
+ */
+static bool parse_target(char *text, struct route_target *t, struct routes_entry *e, char *err,
+			 size_t errlen)
 {
 	char *words[8], *save = NULL, *w;
 	size_t nw = 0, i = 0;
@@ -135,9 +139,21 @@ static bool parse_target(char *text, struct route_target *t, char *err, size_t e
 				return false;
 			}
 			t->weight = (unsigned)num;
+		} else if (strncasecmp(words[i], "notify=", 7) == 0) {
+			if (e->notify[0]) {
+				snprintf(err, errlen,
+					 "'%s': a second notify= (one contact for the domain's "
+					 "line)",
+					 words[i]);
+				return false;
+			}
+			if (!notify_contact_check(words[i] + 7, e->domain, e->subdomains, e->notify,
+						  sizeof(e->notify), err, errlen))
+				return false;
 		} else {
 			snprintf(err, errlen,
-				 "'%s': unexpected word (options are tls= and weight=)", words[i]);
+				 "'%s': unexpected word (options are tls=, weight= and notify=)",
+				 words[i]);
 			return false;
 		}
 	}
@@ -214,7 +230,7 @@ int routes_parse_line(const char *line, struct routes_entry *out, char *err, siz
 			snprintf(err, errlen, "'.' (no service) must be the only target");
 			goto done;
 		}
-		if (!parse_target(trimmed, &t, err, errlen))
+		if (!parse_target(trimmed, &t, out, err, errlen))
 			goto done;
 		out->targets = mx_realloc(out->targets, (out->ntargets + 1) * sizeof(t));
 		out->targets[out->ntargets++] = t;
@@ -345,6 +361,8 @@ static const struct routes_entry *find_exact(const struct routes_file *rf, const
 {
 	struct routes_entry key;
 
+	if (rf->count == 0) /* bsearch(..., NULL, 0, ...) is undefined: an empty routes file */
+		return NULL;
 	mx_strlcpy(key.domain, domain, sizeof(key.domain));
 	key.subdomains = subdomains;
 	return bsearch(&key, rf->entries, rf->count, sizeof(*rf->entries), entry_cmp);
@@ -368,6 +386,7 @@ bool routes_file_find(const struct routes_file *rf, const char *domain, struct r
 	route_clear(out);
 	out->source = ROUTE_SRC_FILE;
 	snprintf(out->origin, sizeof(out->origin), "%s:%d", rf->path, e->line);
+	mx_strlcpy(out->notify, e->notify, sizeof(out->notify));
 	if (e->noservice) {
 		route_set(out, ROUTE_NOSERVICE, "%s routes %s%s to '.' (no service)", out->origin,
 			  e->subdomains ? "." : "", e->domain);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "errlist.h"
+#include "notify_map.h"
 #include "route.h"
 
 struct routes_entry {
@@ -13,6 +14,7 @@ struct routes_entry {
 	bool subdomains;	    /* ".example.org": any name below it, not itself */
 	int line;
 	bool noservice; /* target "." */
+	char notify[MX_CONTACT_MAX]; /* notify=: who hears when the server is down; "" none */
 	size_t ntargets;
 	struct route_target *targets;
 };

@@ -110,6 +110,16 @@ static const struct mx_config_key keys[] = {
 	{"postlog_relay_socket", MX_CFG_STRING, F(postlog_relay_socket), "", NULL, 0, 0,
 	 "where mxport-milter passes log lines on to postlog_socket for programs that may not "
 	 "reach it"},
+	{"notify_after", MX_CFG_TIME, F(notify_after), "4h", NULL, 0, 2592000,
+	 "a forwarded domain's deliveries failing this long: its contact gets one notice"},
+	{"notify_map", MX_CFG_STRING, F(notify_map), "", NULL, 0, 0,
+	 "file of 'domain address' lines: contacts for domains without notify= (SRV routes)"},
+	{"notify_sender", MX_CFG_STRING, F(notify_sender), "", NULL, 0, 0,
+	 "envelope sender and From: of the notices; empty: the null sender <>"},
+	{"sendmail_path", MX_CFG_STRING, F(sendmail_path), "/usr/sbin/sendmail", NULL, 0, 0,
+	 "the MTA's sendmail(1), which queues the notices"},
+	{"state_directory", MX_CFG_STRING, F(state_directory), "/var/lib/mxport", NULL, 0, 0,
+	 "where the transport keeps what outlives a run (notify/DOMAIN: an outage)"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

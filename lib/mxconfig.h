@@ -66,6 +66,11 @@ struct mx_config {
 	char *log_file;
 	char *postlog_socket;
 	char *postlog_relay_socket;
+	unsigned notify_after;
+	char *notify_map;
+	char *notify_sender;
+	char *sendmail_path;
+	char *state_directory;
 };
 
 enum mx_config_type {

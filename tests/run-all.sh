@@ -4,7 +4,12 @@
 #   2. the same tests built with AddressSanitizer and UBSan, and the
 #      transport's tests with --enable-static-deps
 #   3. the libFuzzer targets built with clang, each run for a short time
+#   4. the Debian package: built, installed in a fresh Debian 12 root
+#      (debootstrap), mail through it, purged (tests/package/test_deb.sh)
 # Ends with one line "N passed, N failed"; exits non-zero on any failure.
+# First it installs the Debian packages of tests/deps.txt that are missing
+# (tests/install-deps.sh: as root, apt-get; MXPORT_NO_APT=1 only checks) and
+# runs autoreconf -fi, so that a fresh Debian 12 needs this one command.
 # Usage: tests/run-all.sh [--quick]   (--quick: step 1 only)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,9 +66,24 @@ build_and_check() {
 	count "$dir"
 }
 
+# The packages the build and the tests need (tests/deps.txt).
+missing=$(sh "$top/tests/install-deps.sh" --missing)
+if [ -n "$missing" ]; then
+	if [ -n "${MXPORT_NO_APT:-}" ] || [ "$(id -u)" -ne 0 ]; then
+		echo "run-all: missing Debian packages:" $missing
+		echo "run-all: install them as root with tests/install-deps.sh"
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+	sh "$top/tests/install-deps.sh" || {
+		echo "0 passed, 1 failed"
+		exit 1
+	}
+fi
+
 # The builds below are VPATH builds, which need a source tree that is not configured.
 [ -f "$top/config.status" ] && make -s distclean >/dev/null 2>&1
-[ -x "$top/configure" ] || autoreconf -fi >/dev/null || { echo "run-all: autoreconf failed"; exit 1; }
+autoreconf -fi >/dev/null 2>&1 || { autoreconf -fi; echo "run-all: autoreconf failed"; exit 1; }
 
 build_and_check plain
 if [ "${1:-}" != "--quick" ]; then
@@ -106,6 +126,21 @@ if [ "${1:-}" != "--quick" ]; then
 		echo "run-all: fuzz build failed"
 		failed=$((failed + 1))
 	fi
+	# The Debian package on a fresh Debian 12 root (about 2 minutes).
+	dir="$top/_build-package"
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	echo "=== package: tests/package/test_deb.sh"
+	sh "$top/tests/package/test_deb.sh" >"$dir/test_deb.out" 2>&1
+	rc=$?
+	p=$(grep -c '^ok ' "$dir/test_deb.out")
+	f=$(grep -c -e '^not ok ' -e '^Bail out!' "$dir/test_deb.out")
+	[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1 && echo "package: test_deb.sh exited $rc"
+	echo "package: $p passed, $f failed"
+	grep -e '^not ok ' -e '^Bail out!' "$dir/test_deb.out" | sed 's/^/package: /'
+	[ "$f" -gt 0 ] && tail -40 "$dir/test_deb.out"
+	passed=$((passed + p))
+	failed=$((failed + f))
 fi
 
 echo "$passed passed, $failed failed"

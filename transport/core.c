@@ -77,7 +77,7 @@ static void release(struct transport_core *core)
  */
 bool core_refresh(struct transport_core *core, const char *who)
 {
-	struct file_id now[3];
+	struct file_id now[4];
 	struct mx_errlist errs;
 	char err[512];
 
@@ -85,8 +85,9 @@ bool core_refresh(struct transport_core *core, const char *who)
 		now[0] = file_id_of(core->config_path);
 		now[1] = file_id_of(core->cfg->routes_file);
 		now[2] = file_id_of(core->cfg->secrets_file);
+		now[3] = file_id_of(core->cfg->notify_map);
 		if (same_file(&now[0], &core->files[0]) && same_file(&now[1], &core->files[1]) &&
-		    same_file(&now[2], &core->files[2]))
+		    same_file(&now[2], &core->files[2]) && same_file(&now[3], &core->files[3]))
 			return true;
 	}
 	release(core);
@@ -106,6 +107,7 @@ bool core_refresh(struct transport_core *core, const char *who)
 	    mx_config_logs(core->cfg, false, &errs)) {
 		core->files[1] = file_id_of(core->cfg->routes_file);
 		core->files[2] = file_id_of(core->cfg->secrets_file);
+		core->files[3] = file_id_of(core->cfg->notify_map);
 		core->routes = route_ctx_new(core->cfg, &errs);
 	}
 	if (errs.count == 0 && *core->cfg->secrets_file) {

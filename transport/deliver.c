@@ -9,6 +9,7 @@
 #include "deliver.h"
 #include "loopguard.h"
 #include "msg.h"
+#include "notify.h"
 #include "policy.h"
 #include "smtp_session.h"
 #include "tls.h"
@@ -495,6 +496,7 @@ static void route_domain(struct transport *t, const char *domain, struct rcpt_ou
 		try_route(t, &route, by_mx, domain, r, n);
 	else
 		set_policy(r, n, mx_route_outcome(route.status, by_mx), "none", route.reason);
+	notify_outcome(t, domain, &route, by_mx, r, n);
 	route_clear(&route);
 }
 

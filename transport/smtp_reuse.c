@@ -64,16 +64,28 @@ bool smtp_reuse_take(struct session *s)
 	return true;
 }
 
-/* smtp_reuse_put - keep the session of a delivery that went well; false when it cannot be */
+/*
+ * smtp_reuse_put - keep the session of a delivery that went well; false
+ * when it cannot be kept: no cache, a server in trouble (a deferral at DATA
+ * or the dot), settings that make no safe key, or a connection older than
+ * SMTP_REUSE_TIME_MS
+ */
 bool smtp_reuse_put(struct session *s)
 {
 	const struct smtp_request *req = s->req;
 	struct smtp_cache *c = req->cache;
+	char key[sizeof(c->key)];
+	long long born;
 
-	if (c == NULL || s->conn.fd < 0 || !cache_key(req, c->key, sizeof(c->key)))
+	if (c == NULL || s->conn.fd < 0 || s->troubled || !cache_key(req, key, sizeof(key)))
 		return false;
+	born = s->res->conn_use <= 1 ? mx_now_ms() : c->born_ms;
+	if (mx_now_ms() - born > SMTP_REUSE_TIME_MS)
+		return false; /* old enough: a new connection next, as Postfix's reuse time limit */
 	if (c->open)
 		smtp_cache_close(c);
+	memcpy(c->key, key, sizeof(key));
+	c->born_ms = born;
 	c->conn = s->conn;
 	c->ehlo = s->ehlo;
 	c->esmtp = s->esmtp;

@@ -497,6 +497,13 @@ static void rcpt_set(struct session *s, struct smtp_rcpt *rc, enum smtp_rcpt_sta
 	free(rc->text);
 	rc->text = mx_strdup(text);
 	s->settled++;
+	/*
+	 * A server that defers a message at DATA or the dot (452 insufficient
+	 * storage, 451 local error) is in trouble: its session is not kept, or
+	 * every later message would be handed to it again, and again deferred.
+	 */
+	if (state == SMTP_RCPT_TEMP && (stage == STAGE_DATA || stage == STAGE_DOT))
+		s->troubled = true;
 }
 
 /*

@@ -69,6 +69,8 @@ struct smtp_rcpt {
  * it a message after another, the customer sees one SMTP session, not one
  * a message. Never used with DANE: TLSA records are looked up per message.
  */
+#define SMTP_REUSE_TIME_MS (300 * 1000) /* a kept connection is used no longer (Postfix: 300s) */
+
 struct smtp_cache {
 	bool open;
 	struct smtp_conn conn;
@@ -79,8 +81,9 @@ struct smtp_cache {
 	struct sockaddr_storage sa;
 	socklen_t salen;
 	const SSL_CTX *tls_ctx;
-	char key[1100]; /* host, TLS mode, HELO name, AUTH user */
-	unsigned uses;	/* transactions on this connection so far */
+	char key[1100];	   /* host, TLS mode, HELO name, AUTH user */
+	unsigned uses;	   /* transactions on this connection so far */
+	long long born_ms; /* when the connection was made */
 };
 
 /*

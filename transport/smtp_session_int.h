@@ -12,6 +12,7 @@ struct session {
 	struct smtp_reply ehlo; /* the EHLO reply: the server's extensions */
 	bool esmtp;
 	size_t settled;		   /* recipients settled on this connection */
+	bool troubled;		   /* a message was deferred at DATA or the dot: not kept */
 	const struct message *msg; /* what DATA sends: req->msg, or its 7-bit form */
 };
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """send_many - send COUNT numbered messages by SMTP over THREADS sessions.
 
-Usage: send_many.py HOST PORT COUNT THREADS DOMAIN
-Message i has "Subject: soak-<i>" and goes to rcpt<i>@DOMAIN from
-sender<i>@sender.test. A refused message is retried (the relay may answer
+Usage: send_many.py HOST PORT COUNT THREADS DOMAIN[,DOMAIN...] [FIRST]
+Message i (FIRST <= i < COUNT; FIRST defaults to 0) has "Subject: soak-<i>"
+and goes to rcpt<i>@DOMAIN from sender<i>@sender.test; with several
+domains, message i goes to the (i mod their number)-th. A refused message is retried (the relay may answer
 4xx under load); the exit status is 0 when every message was accepted.
 """
 import smtplib
@@ -13,9 +14,9 @@ import time
 
 
 def main():
-    host, port, count, threads, domain = (sys.argv[1], int(sys.argv[2]), int(sys.argv[3]),
-                                          int(sys.argv[4]), sys.argv[5])
-    next_i = [0]
+    host, port, count, threads, domains = (sys.argv[1], int(sys.argv[2]), int(sys.argv[3]),
+                                           int(sys.argv[4]), sys.argv[5].split(","))
+    next_i = [int(sys.argv[6]) if len(sys.argv) > 6 else 0]
     failed = []
     lock = threading.Lock()
     body = ("x" * 70 + "\r\n") * 50
@@ -28,6 +29,7 @@ def main():
                 next_i[0] += 1
             if i >= count:
                 break
+            domain = domains[i % len(domains)]
             msg = ("From: <sender%d@sender.test>\r\nTo: <rcpt%d@%s>\r\nSubject: soak-%d\r\n"
                    "Message-ID: <soak-%d@sender.test>\r\n\r\n%s" % (i, i, domain, i, i, body))
             for attempt in range(20):

@@ -225,6 +225,16 @@ t_nogrep "$LOG" 'to=<bob@example\.com>.*status=sent' "250 to DATA: not logged as
 lmtp "$T_DIR/plain" bob@example.com
 t_grep "$T_DIR/lout" '^DATA bob@example\.com 451 4\.0\.0 ' "LMTP, 250 to DATA: 451, not 250"
 
+# A kept session whose server deferred a message at the dot is not kept:
+# each later message would be handed to it again, and deferred again.
+start_peer dot452 '{"dot": "452 4.3.1 Insufficient system storage"}'
+conf "example.com [127.0.0.1]:$PEER_PORT" "connection_cache_time = 5s"
+python3 "$MXPORT_SRCDIR/tests/lib/lmtpdrive.py" alice@sender.test 0 a@example.com b@example.com c@example.com -- \
+	setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
+	"$TRANSPORT" -c "$T_DIR/mxport.conf" -L - >"$T_DIR/dout" 2>&1
+t_eq "$(grep -c ' 451 4\.3\.1 ' "$T_DIR/dout")" 3 "LMTP, 452 at every dot: each message deferred"
+t_eq "$(ls "$PEER_DIR" | grep -c '^session\.')" 3 "452 at the dot: the session is not kept for the next message"
+
 # --- 6. 8-bit mail to a server without 8BITMIME (RFC 6152) -----------------
 printf 'Subject: 8bit\r\nFrom: a@sender.test\r\n\r\nGr\303\274\303\237e = 100%%\r\n.dot line \303\244\r\n' >"$T_DIR/msg8"
 python3 - "$T_DIR/msg8mp" <<'PY'

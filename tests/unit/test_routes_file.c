@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "mxconfig.h"
+#include "notify_map.h"
 #include "routes_file.h"
 
 static void test_valid_lines(void **state)
@@ -205,6 +206,76 @@ static void test_nul_byte(void **state)
 	mx_errlist_free(&errs);
 }
 
+/* notify=: the domain's contact, on the line once; never inside the domain; and notify_map */
+static void test_notify(void **state)
+{
+	static const char *const bad[] = {
+		"example.com a.test:25 notify=owner@example.com",
+		"example.com a.test:25 notify=owner@MAIL.Example.com.",
+		".example.com a.test:25 notify=owner@deep.x.example.com",
+		"example.com a.test:25 notify=-f@elsewhere.test",
+		"example.com a.test:25 notify=.a@elsewhere.test",
+		"example.com a.test:25 notify=a..b@elsewhere.test",
+		"example.com a.test:25 notify=a|b@elsewhere.test",
+		"example.com a.test:25 notify=a/b@elsewhere.test",
+		"example.com a.test:25 notify=owner",
+		"example.com a.test:25 notify=@elsewhere.test",
+		"example.com a.test:25 notify=owner@",
+		"example.com a.test:25 notify=owner@bad_host.test",
+		"example.com a.test:25 notify=a@x.test, b.test:25 notify=b@x.test",
+	};
+	const char map[] = "# contacts\nexample.net ops@elsewhere.test\n\nexample.org "
+			   "a@example.org\nexample.net b@x.test\n";
+	struct mx_errlist errs;
+	struct notify_map *m;
+	struct routes_entry e;
+	struct routes_file *rf;
+	struct route r;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(routes_parse_line("example.com a.test:25 notify=Owner@Elsewhere.TEST, "
+					   "b.test:26",
+					   &e, err, sizeof(err)),
+			 1);
+	assert_string_equal(e.notify, "Owner@elsewhere.test");
+	assert_int_equal(e.ntargets, 2);
+	free(e.targets);
+	/* notaexample.com is not inside example.com */
+	assert_int_equal(routes_parse_line("example.com a.test:25 notify=x@notaexample.com", &e,
+					   err, sizeof(err)),
+			 1);
+	free(e.targets);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		if (routes_parse_line(bad[i], &e, err, sizeof(err)) != -1)
+			fail_msg("accepted: %s", bad[i]);
+		assert_non_null(strstr(err, "notify="));
+	}
+
+	mx_errlist_init(&errs);
+	rf = routes_file_parse("r", "example.com a.test:25 notify=o@x.test\n", 38, &errs);
+	assert_non_null(rf);
+	route_init(&r);
+	assert_true(routes_file_find(rf, "example.com", &r));
+	assert_string_equal(r.notify, "o@x.test");
+	route_clear(&r);
+	routes_file_free(rf);
+
+	assert_null(notify_map_parse("m", map, sizeof(map) - 1, &errs));
+	assert_int_equal(errs.count, 2);
+	assert_non_null(strstr(errs.msgs[0], "m:4: notify=a@example.org: the contact is inside"));
+	assert_non_null(strstr(errs.msgs[1], "m:5: example.net: already listed on line 2"));
+	mx_errlist_free(&errs);
+	mx_errlist_init(&errs);
+	m = notify_map_parse("m", map, 42, &errs);
+	assert_non_null(m);
+	assert_string_equal(notify_map_find(m, "example.net"), "ops@elsewhere.test");
+	assert_null(notify_map_find(m, "example.org"));
+	notify_map_free(m);
+	mx_errlist_free(&errs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -213,6 +284,7 @@ int main(void)
 		cmocka_unit_test(test_file_errors_name_lines),
 		cmocka_unit_test(test_lookup),
 		cmocka_unit_test(test_nul_byte),
+		cmocka_unit_test(test_notify),
 	};
 	return cmocka_run_group_tests_name("routes_file", tests, NULL, NULL);
 }

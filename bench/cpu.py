@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""cpu - user+system CPU of Postfix's smtpd and cleanup processes and of the
+milter, between two moments.
+
+Usage: cpu.py snap FILE MASTER_PID MILTER_PID   record the processes' times now
+       cpu.py diff FILE MASTER_PID MILTER_PID   print "SMTPD_MS CLEANUP_MS MILTER_MS GONE"
+SMTPD and CLEANUP are children of Postfix's master (by name); a process that
+started after the snapshot counts from zero. GONE counts processes of the
+snapshot that exited meanwhile (their last CPU is then missed: the bench sets
+max_use high so that none should).
+"""
+import os
+import sys
+
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def procs(master, milter):
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                s = f.read()
+        except OSError:
+            continue
+        comm = s[s.index("(") + 1:s.rindex(")")]
+        f = s[s.rindex(")") + 2:].split()
+        ppid, ticks = int(f[1]), int(f[11]) + int(f[12])
+        pid = int(d)
+        if pid == milter:
+            out[pid] = ("milter", ticks)
+        elif ppid == master and comm in ("smtpd", "cleanup"):
+            out[pid] = (comm, ticks)
+    return out
+
+
+def main():
+    mode, path, master, milter = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    now = procs(master, milter)
+    if mode == "snap":
+        with open(path, "w") as f:
+            for pid, (comm, t) in now.items():
+                f.write("%d %s %d\n" % (pid, comm, t))
+        return
+    before = {}
+    for line in open(path):
+        pid, comm, t = line.split()
+        before[int(pid)] = (comm, int(t))
+    sums = {"smtpd": 0, "cleanup": 0, "milter": 0}
+    for pid, (comm, t) in now.items():
+        old = before.get(pid)
+        sums[comm] += t - (old[1] if old and old[0] == comm else 0)
+    gone = len([p for p in before if p not in now])
+    ms = lambda t: t * 1000 // HZ
+    print("%d %d %d %d" % (ms(sums["smtpd"]), ms(sums["cleanup"]), ms(sums["milter"]), gone))
+
+
+if __name__ == "__main__":
+    main()

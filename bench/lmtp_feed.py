@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""lmtp_feed - N messages on one LMTP session to "mxport-transport -L -".
+
+Usage: lmtp_feed.py N MESSAGE_FILE SENDER RCPT -- COMMAND...
+Starts COMMAND, speaks LMTP to it over its stdin and stdout (one LHLO, then
+N transactions of one recipient each, then QUIT), the message taken from
+MESSAGE_FILE (LF or CRLF lines; dot-stuffed here). Prints "delivered D of N"
+and exits 0 when every message got a 2xx reply; a reply that is not 2xx is
+printed and ends the session (exit 1). Every reply has a deadline (120 s).
+"""
+import os
+import select
+import subprocess
+import sys
+
+
+def main():
+    sep = sys.argv.index("--")
+    n, path, sender, rcpt = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+    cmd = sys.argv[sep + 1:]
+    raw = open(path, "rb").read().replace(b"\r\n", b"\n")
+    data = b"".join((b"." + l if l.startswith(b".") else l) + b"\r\n"
+                    for l in raw.rstrip(b"\n").split(b"\n")) + b".\r\n"
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+
+    def send(b):
+        p.stdin.write(b)
+        p.stdin.flush()
+
+    buf = [b""]
+    fd = p.stdout.fileno()
+
+    def readline(what):
+        # own buffer: select() cannot see what a buffered reader holds
+        while b"\n" not in buf[0]:
+            r, _, _ = select.select([fd], [], [], 120)
+            if not r:
+                sys.exit("lmtp_feed: no reply to %s within 120 s" % what)
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                sys.exit("lmtp_feed: the transport closed the session at %s" % what)
+            buf[0] += chunk
+        line, buf[0] = buf[0].split(b"\n", 1)
+        return line.decode(errors="replace").rstrip("\r")
+
+    def reply(what):
+        while True:
+            line = readline(what)
+            if len(line) < 4 or line[3] != "-":
+                return line
+
+    reply("the greeting")
+    send(b"LHLO feed.test\r\n")
+    reply("LHLO")
+    done = 0
+    for i in range(n):
+        send(("MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n" % (sender, rcpt)).encode())
+        for what in ("MAIL", "RCPT", "DATA"):
+            r = reply("%s of message %d" % (what, i + 1))
+            if not r.startswith(("2", "3")):
+                print("message %d: %s: %s" % (i + 1, what, r))
+                break
+        else:
+            send(data)
+            r = reply("the final dot of message %d" % (i + 1))
+            if r.startswith("2"):
+                done += 1
+                continue
+            print("message %d: %s" % (i + 1, r))
+        break
+    send(b"QUIT\r\n")
+    try:
+        reply("QUIT")
+    except SystemExit:
+        pass
+    p.stdin.close()
+    p.wait(timeout=60)
+    print("delivered %d of %d" % (done, n))
+    sys.exit(0 if done == n else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""summarize - the interleaved passes of bench/run.sh as medians and ranges.
+
+Usage: summarize.py RESULTS N
+RESULTS holds lines "pass PATH ROUND MS [SMTPD_MS CLEANUP_MS MILTER_MS GONE]"
+and "ceiling MS". Every ratio is computed within a round (the paths of one
+round ran minutes apart, not hours) and reported as the median over the
+rounds with its range; a range wider than WIDE of the median is called too
+wide to conclude anything.
+"""
+import collections
+import statistics
+import sys
+
+WIDE = 0.25
+
+
+def fmt_range(vals, f="%.2f"):
+    return (f + " [" + f + "-" + f + "]") % (statistics.median(vals), min(vals), max(vals))
+
+
+def verdict(vals, goal=None, higher_is_better=True, points=None):
+    """points: judge the spread in absolute units (percentage points) against
+    this width, for values near zero such as overheads"""
+    med = statistics.median(vals)
+    words = []
+    if points is not None:
+        spread, wide = max(vals) - min(vals), points
+        what = "range %.1f points" % spread
+    else:
+        spread = (max(vals) - min(vals)) / abs(med) if med else float("inf")
+        wide, what = WIDE, "range %.0f%% of the median" % (100 * spread)
+    side = None
+    if goal is not None:
+        ok = [(v >= goal) if higher_is_better else (v <= goal) for v in vals]
+        side = "met" if all(ok) else ("missed" if not any(ok) else None)
+    if len(vals) < 3:
+        words.append("only %d round%s: no spread to judge" % (len(vals), "" if len(vals) == 1 else "s"))
+    elif spread > wide:
+        if side:
+            words.append("wide spread (%s), but the goal was %s in every round" % (what, side))
+        else:
+            words.append("SPREAD TOO WIDE TO CONCLUDE ANYTHING (%s)" % what)
+    else:
+        words.append(what)
+    if goal is not None and not (len(vals) >= 3 and spread > wide and side):
+        if side:
+            words.append("goal %s in every round" % side)
+        else:
+            words.append("goal met in %d of %d rounds: not conclusive" % (sum(ok), len(ok)))
+    return "; ".join(words)
+
+
+def main():
+    path, n = sys.argv[1], int(sys.argv[2])
+    ms = collections.defaultdict(dict)
+    cpu = collections.defaultdict(dict)
+    ceiling = []
+    for line in open(path):
+        f = line.split()
+        if f[0] == "ceiling":
+            ceiling.append(int(f[1]))
+        elif f[0] == "pass":
+            p, r, t = f[1], int(f[2]), int(f[3])
+            ms[p][r] = t
+            if len(f) >= 8:
+                cpu[p][r] = tuple(int(x) for x in f[4:8])
+    rounds = sorted(set(r for p in ms for r in ms[p]))
+    rate = lambda t: n * 1000.0 / max(t, 1)
+
+    def rates(p):
+        return [rate(ms[p][r]) for r in rounds if r in ms[p]]
+
+    def ratios(num, den):  # throughput of num / throughput of den, per round
+        return [ms[den][r] / max(ms[num][r], 1) for r in rounds if r in ms[num] and r in ms[den]]
+
+    print("1. relay throughput: %d messages a pass, %d interleaved rounds (a, b, b', b'', receive passes, a, ...)"
+          % (n, len(rounds)))
+    print("   msg/s as median [min-max], first send to last delivery")
+    if ceiling:
+        print("   (c) smtp-source -> smtp-sink directly:        %.0f msg/s" % rate(statistics.median(ceiling)))
+    names = [("a", "(a) Postfix smtp(8) to [127.0.0.1]:port:     "),
+             ("b", "(b) mxport pipe path (milter, FILTER, pipe):  "),
+             ("b1", "(b') mxport LMTP path (milter, FILTER, LMTP): "),
+             ("b2", "(b'') no milter, transport_maps + LMTP:       ")]
+    for p, label in names:
+        if ms[p]:
+            print("   %s %s msg/s" % (label, fmt_range(rates(p), "%.0f")))
+    for p, label in [("b", "b/a   (pipe / Postfix's own)     "), ("b1", "b'/a  (LMTP / Postfix's own)     "),
+                     ("b2", "b''/a (no milter / Postfix's own)")]:
+        v = ratios(p, "a")
+        if v:
+            print("   ratio %s: %s  -- %s" % (label, fmt_range(v), verdict(v, 1.0)))
+            print("         per round: %s" % " ".join("%.2f" % x for x in v))
+    print("")
+    if not (ms["r_plain"] and ms["r_milter"]):
+        return
+    print("2. milter overhead on receive (realistic message, deliveries deferred; %d rounds)" % len(rounds))
+    for p, label in [("r_plain", "no mxport (relay_domains = the domain):    "),
+                     ("r_map", "socketmap relay check only, no milter:     "),
+                     ("r_milter", "socketmap relay check and mxport-milter:   ")]:
+        if ms[p]:
+            print("   %s %s msg/s" % (label, fmt_range(rates(p), "%.0f")))
+    tp = [100 * (1 - x) for x in ratios("r_milter", "r_map")]
+    if tp:
+        print("   throughput overhead of the milter (against the socketmap pass): %s %%  -- %s"
+              % (fmt_range(tp, "%.1f"), verdict(tp, 5.0, False, 10.0)))
+    tp2 = [100 * (1 - x) for x in ratios("r_milter", "r_plain")]
+    print("   throughput overhead of all of mxport's receive (against no mxport): %s %%" % fmt_range(tp2, "%.1f"))
+    print("   CPU per message (user+sys ms of smtpd + cleanup + mxport-milter process, from /proc/PID/stat):")
+    per = {}
+    for p in ("r_plain", "r_map", "r_milter"):
+        if not cpu[p]:
+            continue
+        vals = {r: [x / float(n) for x in cpu[p][r][:3]] for r in rounds if r in cpu[p]}
+        per[p] = {r: sum(v) for r, v in vals.items()}
+        med = [statistics.median([vals[r][i] for r in vals]) for i in range(3)]
+        gone = sum(cpu[p][r][3] for r in cpu[p])
+        print("     %-9s total %s ms  (medians: smtpd %.3f, cleanup %.3f, milter process %.3f)%s"
+              % (p, fmt_range(list(per[p].values()), "%.3f"), med[0], med[1], med[2],
+                 "  [%d processes exited mid-pass: undercounted]" % gone if gone else ""))
+    coarse = [p for p in cpu for r in cpu[p] if sum(cpu[p][r][:3]) < 100]
+    if coarse:
+        print("   (a pass used under 100 ms of CPU: /proc counts in 10 ms steps, too coarse to judge; send more messages)")
+    if "r_milter" in per and "r_map" in per:
+        o = [100 * (per["r_milter"][r] / per["r_map"][r] - 1) for r in rounds
+             if r in per["r_milter"] and r in per["r_map"] and per["r_map"][r] > 0]
+        if o:
+            print("   CPU overhead of the milter (against the socketmap pass): %s %%  -- %s"
+                  % (fmt_range(o, "%.1f"), verdict(o, 5.0, False, 10.0)))
+    if "r_milter" in per and "r_plain" in per:
+        o = [100 * (per["r_milter"][r] / per["r_plain"][r] - 1) for r in rounds
+             if r in per["r_milter"] and r in per["r_plain"] and per["r_plain"][r] > 0]
+        if o:
+            print("   CPU overhead of all of mxport's receive (against no mxport): %s %%" % fmt_range(o, "%.1f"))
+    print("")
+
+
+if __name__ == "__main__":
+    main()

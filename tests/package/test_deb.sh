@@ -1,0 +1,365 @@
+#!/bin/sh
+# test_deb.sh - the Debian package on a fresh Debian 12, as an admin uses it:
+#   1. builds the .deb from this tree with the README's commands
+#      (apt-get build-dep ./ ; dpkg-buildpackage -us -uc -b) and runs lintian;
+#   2. debootstraps a fresh Debian 12 root (minbase, from the mirror this
+#      machine's apt uses) and installs Postfix ("Internet Site") and then
+#      the .deb with apt-get install ./mxport_*.deb in it (chroot);
+#   3. checks what the package installed (user mxport in Postfix's groups,
+#      also when Postfix comes after it), and that nothing of it runs;
+#   4. adds a route, runs mxport-setup postfix (without it, as long as the
+#      package has none: contrib/postfix pasted, chroot off), starts the
+#      daemons with their init scripts (service ..., no systemd), sends from
+#      a client outside mynetworks: the forwarded domain's message arrives
+#      at the customer's server, an unknown domain is refused with 5xx, a
+#      message to a customer whose server is down waits in Postfix's queue;
+#   5. stops everything, purges the package, and checks what remains: no
+#      mxport user, group, /etc/mxport, /var/lib/mxport, /run/mxport, init
+#      scripts or units; Postfix's queued mail still there.
+# The chroot's daemons run in a network namespace of their own (ip netns):
+# port 25 and the test addresses (client 198.51.100.7, relay 192.0.2.25 on
+# its lo) are the test's only. Prints TAP. Needs root and the packages that
+# tests/deps.txt marks "package" (tests/install-deps.sh package).
+# Usage: tests/package/test_deb.sh            (MXPORT_KEEP=1 keeps the files)
+# Environment: MXPORT_DEBIAN_MIRROR overrides the mirror.
+set -u
+src=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d /tmp/mxport-deb.XXXXXX)
+chmod 755 "$work"
+root=$work/root
+ns=mxport-deb-$$
+n=0
+failed=0
+peer_pid=
+
+ok() {
+	n=$((n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $n - $2"
+	else
+		echo "not ok $n - $2"
+		failed=$((failed + 1))
+	fi
+}
+# bail REASON - a step the rest depends on failed
+bail() {
+	echo "Bail out! $1"
+	failed=$((failed + 1))
+	exit 1
+}
+# show FILE - its last lines as TAP comments
+show() {
+	tail -n "${2:-25}" "$1" | sed 's/^/#   /'
+}
+# in_root CMD... - run in the fresh root, inside the test's network
+# namespace. nsenter, not ip netns exec: that gives each command a mount
+# namespace of its own, and start-stop-daemon would not recognise, by its
+# /proc/PID/exe, a daemon started by another command.
+in_root() {
+	nsenter --net="/run/netns/$ns" chroot "$root" "$@"
+}
+# in_ns CMD... - run on this machine, inside the test's network namespace
+in_ns() {
+	nsenter --net="/run/netns/$ns" "$@"
+}
+# root_pids - processes running in the fresh root
+root_pids() {
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/root" 2>/dev/null)" = "$root" ] && echo "${p#/proc/}"
+	done
+}
+cleanup() {
+	[ -n "$peer_pid" ] && kill "$peer_pid" 2>/dev/null
+	for p in $(root_pids); do kill "$p" 2>/dev/null; done
+	sleep 1
+	for p in $(root_pids); do kill -9 "$p" 2>/dev/null; done
+	for m in dev/pts dev proc; do
+		mountpoint -q "$root/$m" 2>/dev/null && umount -l "$root/$m"
+	done
+	ip netns del "$ns" 2>/dev/null
+	if [ "$failed" -eq 0 ] && [ -z "${MXPORT_KEEP:-}" ]; then
+		rm -rf "$work"
+	else
+		echo "# test files kept in $work"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+[ "$(id -u)" -eq 0 ] || bail "run as root"
+missing=$(sh "$src/tests/install-deps.sh" --missing package)
+[ -z "$missing" ] || bail "missing packages: $missing (tests/install-deps.sh package)"
+
+# --- 1. build the .deb with the README's commands ---------------------------
+mkdir -p "$work/build/mxport"
+if [ -d "$src/.git" ] || [ -f "$src/.git" ]; then
+	(cd "$src" && git ls-files -co --exclude-standard) >"$work/files"
+else
+	(cd "$src" && find . -path ./_build\* -prune -o -type f -print) >"$work/files"
+fi
+(cd "$src" && grep -v -e '^_build' -e '^debian/\.debhelper' "$work/files" | tar -cf - -T -) |
+	(cd "$work/build/mxport" && tar -xf -) || bail "copy of the source tree"
+(
+	cd "$work/build/mxport" &&
+		DEBIAN_FRONTEND=noninteractive apt-get build-dep -y -q ./ &&
+		dpkg-buildpackage -us -uc -b
+) >"$work/build.log" 2>&1
+ok $? "apt-get build-dep ./ && dpkg-buildpackage -us -uc -b"
+version=$(dpkg-parsechangelog -l "$src/debian/changelog" -S Version)
+arch=$(dpkg --print-architecture)
+deb=$work/build/mxport_${version}_$arch.deb
+test -f "$deb"
+ok $? "built $(basename "$deb")"
+[ -f "$deb" ] || { show "$work/build.log" 40; bail "no .deb"; }
+
+lintian "$work/build/mxport_${version}_$arch.changes" >"$work/lintian.out" 2>&1
+! grep -q '^E:' "$work/lintian.out"
+ok $? "lintian: no errors ($(grep -c '^W:' "$work/lintian.out") warnings)"
+sed 's/^/# lintian: /' "$work/lintian.out"
+
+# --- 2. a fresh Debian 12 root ---------------------------------------------
+mirror=${MXPORT_DEBIAN_MIRROR:-$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+	/etc/apt/sources.list.d/*.sources 2>/dev/null | awk '
+	/^deb / && $3 == "bookworm" { print $2; exit }
+	/^URIs:/ { uri = $2 }
+	/^Suites:/ && uri != "" && / bookworm( |$)/ { print uri; exit }')}
+mirror=${mirror:-http://deb.debian.org/debian}
+start=$(date +%s)
+debootstrap --variant=minbase bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1
+ok $? "debootstrap --variant=minbase bookworm from $mirror ($(($(date +%s) - start)) s)"
+[ -x "$root/usr/bin/apt-get" ] || { show "$work/debootstrap.log"; bail "no root"; }
+mount -t proc proc "$root/proc"
+mount --bind /dev "$root/dev"
+mount --bind /dev/pts "$root/dev/pts"
+cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null
+
+ip netns add "$ns" || bail "ip netns add $ns"
+in_ns sh -c 'ip link set lo up &&
+	ip addr add 198.51.100.7/32 dev lo && ip addr add 192.0.2.25/32 dev lo' ||
+	bail "addresses in the network namespace"
+
+# Downloads with the machine's network, installs in the namespace (a Postfix
+# that its package starts listens there, not on this machine's port 25).
+cp "$deb" "$root/tmp/"
+debname=/tmp/$(basename "$deb")
+export DEBIAN_FRONTEND=noninteractive
+chroot "$root" sh -c 'apt-get update -q && apt-get install -y -q --download-only postfix '"$debname" \
+	>"$work/download.log" 2>&1
+ok $? "apt-get downloads postfix and what $(basename "$deb") depends on"
+printf '%s\n' 'postfix postfix/main_mailer_type select Internet Site' \
+	'postfix postfix/mailname string relay.example' | in_root debconf-set-selections
+in_root apt-get install -y -q postfix >"$work/postfix-install.log" 2>&1
+ok $? "apt-get install postfix (Internet Site, Debian's stock master.cf)"
+in_root sh -c "apt-get install -y -q $debname" >"$work/install.log" 2>&1
+rc=$?
+ok $rc "apt-get install ./$(basename "$deb")"
+[ $rc -eq 0 ] || { show "$work/install.log"; bail "install"; }
+
+# --- 3. what the package installed; nothing runs ---------------------------
+uid=$(in_root id -u mxport 2>/dev/null)
+[ -n "$uid" ] && [ "$uid" -lt 1000 ]
+ok $? "system user mxport (uid ${uid:-none})"
+in_root id -Gn mxport | grep -qw mxport
+ok $? "group mxport"
+in_root id -Gn mxport | grep -qw postfix
+ok $? "user mxport is in group postfix (its sockets may have Postfix's group)"
+in_root id -Gn mxport | grep -qw postdrop
+ok $? "user mxport is in group postdrop (Postfix's postlog socket)"
+# Postfix installed (again) after mxport: the package's trigger puts mxport
+# into Postfix's groups then too.
+in_root deluser --quiet mxport postfix >/dev/null 2>&1
+in_root deluser --quiet mxport postdrop >/dev/null 2>&1
+gone=0
+in_root id -Gn mxport | grep -qw -e postfix -e postdrop && gone=1
+in_root apt-get install -y -q --reinstall postfix >"$work/postfix-reinstall.log" 2>&1
+[ $gone -eq 0 ] && in_root id -Gn mxport | grep -qw postfix && in_root id -Gn mxport | grep -qw postdrop
+ok $? "postfix installed after mxport: the trigger puts mxport into groups postfix and postdrop"
+for f in /usr/bin/mxport-route /usr/sbin/mxport-milter /usr/libexec/mxport-transport; do
+	test -x "$root$f"
+	ok $? "program $f"
+done
+for f in man1/mxport-route.1 man5/mxport.conf.5 man8/mxport-milter.8 man8/mxport-transport.8; do
+	test -f "$root/usr/share/man/$f.gz"
+	ok $? "man page $f"
+done
+in_root dpkg-query -W -f='${Conffiles}\n' mxport >"$work/conffiles"
+for f in /etc/mxport/mxport.conf /etc/mxport/routes /etc/init.d/mxport-milter /etc/init.d/mxport-lmtp; do
+	grep -q " $f " "$work/conffiles"
+	ok $? "conffile $f"
+done
+for f in mxport-milter.service mxport-lmtp.service; do
+	grep -q '^ExecStart=/usr/' "$root/lib/systemd/system/$f" &&
+		! grep -q /usr/local "$root/lib/systemd/system/$f"
+	ok $? "systemd unit $f with the installed paths"
+done
+ls "$root/etc/rc2.d" >"$work/rc2"
+! grep -q '^S.*mxport' "$work/rc2"
+ok $? "the init scripts are not enabled at install (no S link in rc2.d)"
+root_pids | while read -r p; do cat "/proc/$p/cmdline" | tr '\0' ' '; echo; done >"$work/running"
+! grep -q mxport "$work/running"
+ok $? "nothing of mxport runs after the install"
+grep mxport "$work/running" | sed 's/^/#   running: /'
+in_root mxport-route -n >"$work/check.out" 2>&1
+ok $? "mxport-route -n accepts the shipped /etc/mxport/mxport.conf"
+show "$work/check.out" 5
+
+# --- 4. configure, start with the init scripts, mail from outside ----------
+mkdir -p "$work/peer"
+echo '{}' >"$work/peer/script.json"
+in_ns python3 "$src/tests/lib/smtppeer.py" "$work/peer/script.json" "$work/peer" \
+	2>"$work/peer/stderr" &
+peer_pid=$!
+i=0
+while [ ! -s "$work/peer/port" ] && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+port=$(cat "$work/peer/port" 2>/dev/null)
+[ -n "$port" ] || bail "the customer's server (smtppeer) did not start"
+cat >>"$root/etc/mxport/routes" <<EOF
+fwd.example     [127.0.0.1]:$port
+down.example    [127.0.0.1]:9
+EOF
+# the customer's server is on this relay's loopback in the test
+echo 'allowed_networks = 127.0.0.0/8' >>"$root/etc/mxport/mxport.conf"
+in_root mxport-route -n >"$work/check2.out" 2>&1
+ok $? "mxport-route -n with two routes"
+show "$work/check2.out" 5
+
+# No syslog daemon in the fresh root (as on a default Debian 12): Postfix
+# logs to a file through its postlogd, as an admin would set it.
+in_root postconf maillog_file=/var/log/postfix.log
+if [ -x "$root/usr/sbin/mxport-setup" ]; then
+	in_root mxport-setup postfix >"$work/setup.out" 2>&1
+	ok $? "mxport-setup postfix"
+	show "$work/setup.out" 40
+else
+	# The package has no mxport-setup yet: paste contrib/postfix as its
+	# README says, and switch chroot off (the pasted sockets are in /run).
+	ex=$root/usr/share/doc/mxport/examples/postfix
+	cat "$ex/main.cf" >>"$root/etc/postfix/main.cf"
+	sed 's|/usr/local/libexec/|/usr/libexec/|' "$ex/master.cf" >>"$root/etc/postfix/master.cf"
+	cp "$ex/mxport_header_checks" "$root/etc/postfix/"
+	in_root sh -c 'for s in $(postconf -F "*/*/chroot" | awk "\$3 == \"y\" { print \$1 }"); do
+		postconf -F "$s=n"; done' >"$work/setup.out" 2>&1
+	ok $? "# SKIP mxport-setup not in the package: contrib/postfix pasted, chroot off"
+fi
+
+in_root service mxport-milter start >"$work/milter-start.out" 2>&1
+ok $? "service mxport-milter start"
+show "$work/milter-start.out" 10
+in_root service mxport-milter status >/dev/null 2>&1
+ok $? "service mxport-milter status: running"
+in_root service mxport-lmtp start >"$work/lmtp-start.out" 2>&1
+ok $? "service mxport-lmtp start"
+show "$work/lmtp-start.out" 10
+in_root service mxport-lmtp status >/dev/null 2>&1
+ok $? "service mxport-lmtp status: running"
+in_root service postfix restart >"$work/postfix-start.out" 2>&1
+ok $? "service postfix restart"
+show "$work/postfix-start.out" 10
+i=0
+until in_ns python3 -c 'import socket; socket.create_connection(("192.0.2.25", 25), 1)' 2>/dev/null; do
+	[ $i -ge 50 ] && break
+	sleep 0.2
+	i=$((i + 1))
+done
+
+# send RCPT - from outside mynetworks (198.51.100.7) to the relay's port 25
+send() {
+	in_ns env SENDMSG_SOURCE=198.51.100.7 python3 "$src/tests/lib/sendmsg.py" \
+		192.0.2.25 25 alice@sender.example "$1"
+}
+send bob@fwd.example >"$work/send1.out" 2>&1
+ok $? "from 198.51.100.7: bob@fwd.example accepted"
+show "$work/send1.out" 5
+i=0
+while [ ! -f "$work/peer/msg.1" ] && [ $i -lt 150 ]; do
+	sleep 0.2
+	i=$((i + 1))
+done
+grep -q 'Hello from the test' "$work/peer/msg.1" 2>/dev/null
+ok $? "the message arrived at the customer's server (127.0.0.1:$port)"
+grep -q 'RCPT TO:<bob@fwd.example>' "$work/peer/env.1" 2>/dev/null
+ok $? "with its recipient"
+[ -f "$work/peer/msg.1" ] || show "$root/var/log/postfix.log" 40
+
+send carol@unknown.example >"$work/send2.out" 2>&1
+grep -Eq '^RCPT <?carol@unknown.example>? 5[0-9][0-9] ' "$work/send2.out"
+ok $? "from 198.51.100.7: carol@unknown.example (not forwarded) refused with 5xx"
+show "$work/send2.out" 5
+
+send dave@down.example >"$work/send3.out" 2>&1
+ok $? "from 198.51.100.7: dave@down.example accepted (its server is down)"
+i=0
+until [ -n "$(find "$root/var/spool/postfix/deferred" -type f 2>/dev/null)" ] || [ $i -ge 150 ]; do
+	sleep 0.2
+	i=$((i + 1))
+done
+queued=$(find "$root/var/spool/postfix/deferred" -type f | wc -l)
+[ "$queued" -ge 1 ]
+ok $? "dave@down.example's message waits in Postfix's deferred queue ($queued)"
+
+# A bad routes line: reload refuses it, naming the file and line, and the
+# running milter keeps its configuration.
+echo 'bad..example [127.0.0.1]:25' >>"$root/etc/mxport/routes"
+in_root service mxport-milter reload >"$work/reload.out" 2>&1
+[ $? -ne 0 ] && grep -q '/etc/mxport/routes:[0-9]' "$work/reload.out"
+ok $? "service mxport-milter reload refuses a bad routes line, naming /etc/mxport/routes:LINE"
+show "$work/reload.out" 5
+in_root service mxport-milter status >/dev/null 2>&1
+ok $? "the milter still runs after the refused reload"
+sed -i '/^bad\.\.example/d' "$root/etc/mxport/routes"
+in_root service mxport-milter reload >"$work/reload2.out" 2>&1
+ok $? "service mxport-milter reload with the line removed"
+
+# --- 5. stop, purge, what remains -------------------------------------------
+in_root service postfix stop >/dev/null 2>&1
+in_root service mxport-lmtp stop >"$work/stop.out" 2>&1
+ok $? "service mxport-lmtp stop"
+in_root service mxport-milter stop >>"$work/stop.out" 2>&1
+ok $? "service mxport-milter stop"
+sleep 1
+root_pids | while read -r p; do cat "/proc/$p/cmdline" | tr '\0' ' '; echo; done >"$work/running"
+! grep -q mxport "$work/running"
+ok $? "no mxport process left"
+grep mxport "$work/running" | sed 's/^/#   running: /'
+ls "$root/run/mxport" >"$work/run-left" 2>&1
+! grep -q 'pid' "$work/run-left"
+ok $? "no pid file left in /run/mxport"
+
+if [ -x "$root/usr/sbin/mxport-setup" ]; then
+	in_root mxport-setup postfix --undo >"$work/undo.out" 2>&1
+	ok $? "mxport-setup postfix --undo"
+	show "$work/undo.out" 20
+	etc_check=$root/etc
+else
+	# the pasted Postfix lines are the admin's to take out
+	etc_check="$root/etc -path $root/etc/postfix -prune -o"
+fi
+in_root apt-get purge -y -q mxport >"$work/purge.out" 2>&1
+ok $? "apt-get purge mxport"
+show "$work/purge.out" 10
+! in_root dpkg-query -W -f='${db:Status-Abbrev}' mxport 2>/dev/null | grep -q '^[ir]'
+ok $? "dpkg: mxport not installed, no config files left"
+! in_root getent passwd mxport >/dev/null
+ok $? "purge removed user mxport"
+! in_root getent group mxport >/dev/null
+ok $? "purge removed group mxport"
+for d in /etc/mxport /var/lib/mxport /run/mxport /etc/init.d/mxport-milter /etc/init.d/mxport-lmtp \
+	/lib/systemd/system/mxport-milter.service /lib/systemd/system/mxport-lmtp.service \
+	/usr/sbin/mxport-milter; do
+	test ! -e "$root$d"
+	ok $? "purge removed $d"
+done
+# shellcheck disable=SC2086 # $etc_check is find arguments
+find $etc_check -name '*mxport*' -print >"$work/etc-left"
+[ ! -s "$work/etc-left" ]
+ok $? "nothing named mxport left in /etc"
+sed 's/^/#   left: /' "$work/etc-left"
+queued=$(find "$root/var/spool/postfix/deferred" -type f | wc -l)
+[ "$queued" -ge 1 ]
+ok $? "the queued mail is still in Postfix's queue ($queued)"
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
