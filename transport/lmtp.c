@@ -385,7 +385,8 @@ int lmtp_listen_and_serve(const char *spec, const char *config_path)
 		return 78;
 	}
 	max = cfg->lmtp_max_clients;
-	msg_set_file(cfg->log_file);
+	if (!msg_set_file(cfg->log_file, false, err, sizeof(err)))
+		msg_error("lmtp: %s", err);
 	mx_config_free(cfg);
 	fd = mx_listen(spec, &perm, NULL, err, sizeof(err));
 	if (fd < 0) {
