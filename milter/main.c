@@ -254,9 +254,10 @@ static void remove_pidfile(const char *path, const struct stat *id)
 
 	if (lstat(path, &st) != 0 || st.st_dev != id->st_dev || st.st_ino != id->st_ino)
 		return;
+	/* A root-owned run directory (systemd's, without User=) goes at stop anyway. */
 	if (unlink(path) != 0)
-		msg_warn("pid file %s: cannot remove it: %s (its directory must be writable by "
-			 "the user the milter runs as)",
+		msg_info("pid file %s: not removed: %s (its directory is not writable by the user "
+			 "the milter runs as)",
 			 path, strerror(errno));
 }
 
