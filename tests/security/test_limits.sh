@@ -62,7 +62,7 @@ base=$(threads "$MILTER_PID")
 flood "$RUN/socketmap.sock" 300 30 "$T_DIR/flood.map"
 t_eq "$(awk '$1 == "connected" { print $2 }' "$T_DIR/flood.map")" 300 "1: socketmap: 300 silent clients connected"
 wait_until 10 closed_at_least "$T_DIR/flood.map" 280
-t_eq "$(closed "$T_DIR/flood.map")" 280 "1: the 280 longest idle were closed to make room"
+t_ok "$([ "$(closed "$T_DIR/flood.map")" -ge 280 ]; echo $?)" "1: the 280 longest idle were closed to make room"
 start=$(now_ms)
 answer=$(as_postfix "$PY" "$PROBE" socketmap "$RUN/socketmap.sock" relay example.com)
 took=$(($(now_ms) - start))
@@ -75,7 +75,10 @@ t_grep "$MXLOG" "socketmap: 20 connections \\(socketmap_max_clients\\): closing 
 	"1: ... and that is logged"
 wait_until 10 closed_at_least "$T_DIR/flood.map" 300
 t_eq "$(closed "$T_DIR/flood.map")" 300 "1: the rest closed after socketmap_idle_timeout"
-sleep 0.5
+threads_are() {
+	[ "$(threads "$MILTER_PID")" -eq "$1" ]
+}
+wait_until 5 threads_are "$base"
 t_eq "$(threads "$MILTER_PID")" "$base" "1: back to $base threads"
 kill "$FLOOD_PID" 2>/dev/null
 
@@ -128,7 +131,10 @@ wait "$FLOOD_PID" 2>/dev/null
 start=$(now_ms)
 as_postfix "$PY" "$PROBE" lmtp "$RUN/lmtp.sock" "LHLO relay.test" QUIT >"$T_DIR/late.out" 2>&1
 t_grep "$T_DIR/late.out" "^221 " "2: flood gone: a real session is served ($(($(now_ms) - start)) ms)"
-sleep 0.5
-t_ok "$([ "$(children "$LMTP_PID")" -le 1 ]; echo $?)" "2: ... and the flood's processes are gone"
+at_most_children() {
+	[ "$(children "$LMTP_PID")" -le "$1" ]
+}
+wait_until 5 at_most_children 0
+t_ok "$([ "$(children "$LMTP_PID")" -le 0 ]; echo $?)" "2: ... and the flood's processes are gone"
 
 t_done
