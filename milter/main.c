@@ -373,6 +373,14 @@ int main(int argc, char **argv)
 	}
 	mx_errlist_free(&errs);
 	if (check_only) {
+		/* As root (systemd's ExecStartPre): also the users and groups a start needs. */
+		if (getuid() == 0) {
+			run_user(user, st->cfg, &ru);
+			if (!mx_sockperm_resolve(st->cfg->socket_owner, st->cfg->socket_group,
+						 st->cfg->socket_mode, ru.uid, ru.gid, &perm, err,
+						 sizeof(err)))
+				fatal(EX_CONFIG, "%s: %s", config_path, err);
+		}
 		printf("%s: configuration OK\n", config_path);
 		return EX_OK;
 	}

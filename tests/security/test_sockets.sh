@@ -77,9 +77,17 @@ echo "milter_user = root" >>"$T_DIR/etc/root.conf"
 "$T_DIR/bin/mxport-milter" -f -c "$T_DIR/etc/root.conf" >"$T_DIR/root.out" 2>&1
 t_eq $? 78 "3: milter_user = root: refused (78)"
 t_grep "$T_DIR/root.out" "milter_user = root: mxport-milter does not run as root" "3: ... saying why"
+"$T_DIR/bin/mxport-milter" -n -c "$T_DIR/etc/root.conf" >"$T_DIR/root.out" 2>&1
+t_eq $? 78 "3: ... and -n says so before a start"
 "$T_DIR/bin/mxport-milter" -f -c "$T_DIR/etc/mxport.conf" -u root >"$T_DIR/root.out" 2>&1
 t_eq $? 78 "3: -u root: refused"
 t_nogrep "$T_DIR/root.out" "running as root" "3: no 'running as root' warning: it does not"
+
+cp "$T_DIR/etc/mxport.conf" "$T_DIR/etc/nogroup.conf"
+echo "socket_group = no-such-group-here" >>"$T_DIR/etc/nogroup.conf"
+"$T_DIR/bin/mxport-milter" -n -c "$T_DIR/etc/nogroup.conf" >"$T_DIR/nogroup.out" 2>&1
+t_eq $? 78 "3: -n: an unknown socket_group is a configuration error"
+t_grep "$T_DIR/nogroup.out" "socket_group = no-such-group-here: no such group" "3: ... naming the key"
 
 # 4. socket_owner, socket_group, socket_mode are the admin's
 cp "$T_DIR/etc/mxport.conf" "$T_DIR/etc/own.conf"
