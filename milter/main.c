@@ -372,6 +372,7 @@ int main(int argc, char **argv)
 		fatal(EX_CANTCREAT, "cannot log where %s says", config_path);
 	}
 	mx_errlist_free(&errs);
+	state_install(st); /* reachable from here on, whatever exit comes */
 	if (check_only) {
 		/* As root (systemd's ExecStartPre): also the users and groups a start needs. */
 		if (getuid() == 0) {
@@ -385,7 +386,6 @@ int main(int argc, char **argv)
 		return EX_OK;
 	}
 	socket_spec = mx_strdup(socket_opt ? socket_opt : st->cfg->milter_socket);
-	state_install(st);
 
 	/*
 	 * Sockets first, as root if started so: /run/mxport may not be writable
