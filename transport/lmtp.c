@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,6 +42,19 @@ struct lmtp_session {
 static unsigned idle_ms(const struct lmtp_session *ls)
 {
 	return (ls->core.cfg ? ls->core.cfg->lmtp_idle_timeout : 300) * 1000;
+}
+
+/*
+ * nonblocking - the client's reads then wait in poll(), for
+ * lmtp_idle_timeout at most (a blocking descriptor would wait forever).
+ * Only the input: standard output may share its file with standard error.
+ */
+static void nonblocking(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	if (flags >= 0)
+		fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
 /* say - one reply line */
@@ -191,6 +205,7 @@ int lmtp_serve(int in, int out, const char *config_path)
 	memset(&ls, 0, sizeof(ls));
 	core_init(&ls.core, config_path);
 	ls.conn.fd = in;
+	nonblocking(in);
 	ls.conn.limit_ms = (long long)1 << 62;
 	ls.reply.fd = out;
 	ls.reply.limit_ms = ls.conn.limit_ms;

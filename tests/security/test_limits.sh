@@ -137,4 +137,19 @@ at_most_children() {
 wait_until 5 at_most_children 0
 t_ok "$([ "$(children "$LMTP_PID")" -le 0 ]; echo $?)" "2: ... and the flood's processes are gone"
 
+# 3. LMTP on standard input (a Sendmail mailer, -L -): a silent client is
+# dropped after lmtp_idle_timeout too, not when its pipe finally closes
+start=$(now_ms)
+sleep 20 | setpriv --reuid=mxport --regid=mxport --clear-groups -- \
+	"$T_DIR/bin/mxport-transport" -c "$T_DIR/etc/mxport.conf" -L - >"$T_DIR/stdin.out" 2>&1 &
+SILENT=$!
+i=0
+while kill -0 "$SILENT" 2>/dev/null && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+took=$(($(now_ms) - start))
+t_ok "$([ "$took" -lt 8000 ]; echo $?)" "3: -L -: a silent client on stdin is dropped after lmtp_idle_timeout ($took ms)"
+t_grep "$T_DIR/stdin.out" "^220 " "3: ... after its greeting"
+
 t_done
