@@ -13,12 +13,21 @@ PIDF="$RUN/milter.pid"
 VICTIM="$T_DIR/victim"
 
 # milter_up - start the milter as root with -u mxport and the pid file
+started() {
+	grep -c "started: milter" "$T_DIR/milter.stderr"
+}
+started_above() {
+	[ "$(started)" -gt "$1" ]
+}
 milter_up() {
+	n=$(started)
 	"$T_DIR/bin/mxport-milter" -f -c "$T_DIR/etc/mxport.conf" -u mxport -P "$PIDF" \
 		>>"$T_DIR/milter.stderr" 2>&1 &
 	MILTER_PID=$!
 	wait_for "the pid file" grep -qx "$MILTER_PID" "$PIDF"
 	wait_for "mxport-milter" test -S "$RUN/socketmap.sock"
+	# up and running (privileges dropped, signals in libmilter's hands)
+	wait_until 20 started_above "$n"
 }
 
 # milter_down - SIGTERM, and wait for the process to end
@@ -30,6 +39,7 @@ milter_down() {
 }
 
 setup_mxport "example.com [127.0.0.1]:9"
+: >"$T_DIR/milter.stderr"
 chown mxport "$RUN" # the service user's own run directory
 printf 'root only\n' >"$VICTIM"
 chmod 600 "$VICTIM"

@@ -59,6 +59,11 @@ t_grep "$T_DIR/lmtp.out" "^221 " "2: ... and a whole LMTP session"
 
 # 3. the milter runs as milter_user (mxport), not root; its threads too
 MX_UID=$(id -u mxport)
+# real_uid_is UID - the milter has dropped to UID (it opens its sockets first)
+real_uid_is() {
+	[ "$(awk '/^Uid:/ { print $2 }' "/proc/$MILTER_PID/status")" = "$1" ]
+}
+wait_until 10 real_uid_is "$MX_UID"
 t_eq "$(awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/$MILTER_PID/status")" \
 	"$MX_UID $MX_UID $MX_UID $MX_UID" "3: milter started as root with -u mxport runs as mxport"
 stop_milter
@@ -67,6 +72,7 @@ stop_milter
 "$T_DIR/bin/mxport-milter" -f -c "$T_DIR/etc/mxport.conf" >>"$T_DIR/milter.stderr" 2>&1 &
 MILTER_PID=$!
 wait_for "mxport-milter without -u" test -S "$RUN/milter.sock"
+wait_until 10 real_uid_is "$MX_UID"
 t_eq "$(awk '/^Uid:/ { print $2 }' "/proc/$MILTER_PID/status")" "$MX_UID" \
 	"3: started as root without -u: runs as milter_user mxport"
 t_eq "$(perms "$RUN/socketmap.sock")" "mxport:postfix 660" "3: ... and its sockets are mxport's"
