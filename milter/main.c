@@ -365,6 +365,7 @@ int main(int argc, char **argv)
 			msg_error("%s", errs.msgs[i]);
 		fatal(EX_CONFIG, "%zu configuration error(s) in %s", errs.count, config_path);
 	}
+	state_install(st); /* reachable from here on, whatever exit comes */
 	/* A log destination that cannot be opened is an error, in -n too. */
 	if (!mx_config_logs(st->cfg, check_only, &errs)) {
 		for (size_t i = 0; i < errs.count; i++)
@@ -372,7 +373,6 @@ int main(int argc, char **argv)
 		fatal(EX_CANTCREAT, "cannot log where %s says", config_path);
 	}
 	mx_errlist_free(&errs);
-	state_install(st); /* reachable from here on, whatever exit comes */
 	if (check_only) {
 		/* As root (systemd's ExecStartPre): also the users and groups a start needs. */
 		if (getuid() == 0) {
