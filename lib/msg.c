@@ -64,7 +64,7 @@ bool msg_set_file(const char *path, bool check_only, char *err, size_t errlen)
 	if (path && *path) {
 		if (check_only)
 			return writable(path, err, errlen);
-		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
 		if (fd < 0) {
 			snprintf(err, errlen, "cannot open log_file %s: %s", path, strerror(errno));
 			return false;

@@ -86,6 +86,22 @@ static const struct mx_config_key keys[] = {
 	 0, "where mxport-milter listens (unix:/path or inet:port@host)"},
 	{"socketmap_socket", MX_CFG_STRING, F(socketmap_socket), "unix:/run/mxport/socketmap.sock",
 	 NULL, 0, 0, "where mxport-milter answers socketmap lookups; empty: not at all"},
+	{"socket_owner", MX_CFG_STRING, F(socket_owner), "", NULL, 0, 0,
+	 "owner of the unix sockets; empty: the user the program runs as"},
+	{"socket_group", MX_CFG_STRING, F(socket_group), "postfix", NULL, 0, 0,
+	 "group of the unix sockets (the MTA's user is in it); empty: the program's group"},
+	{"socket_mode", MX_CFG_MODE, F(socket_mode), "0660", NULL, 0, 0777,
+	 "permissions of the unix sockets, in octal"},
+	{"milter_user", MX_CFG_STRING, F(milter_user), "mxport", NULL, 0, 0,
+	 "user mxport-milter runs as when started as root (-u overrides); never root"},
+	{"socketmap_max_clients", MX_CFG_UINT, F(socketmap_max_clients), "200", NULL, 1, 100000,
+	 "most socketmap connections served at once; then the longest idle one is closed"},
+	{"socketmap_idle_timeout", MX_CFG_TIME, F(socketmap_idle_timeout), "60s", NULL, 1, 3600,
+	 "a socketmap connection with no request for this long is closed"},
+	{"lmtp_max_clients", MX_CFG_UINT, F(lmtp_max_clients), "100", NULL, 1, 100000,
+	 "LMTP daemon: most connections (processes) at once; more wait in the listen queue"},
+	{"lmtp_idle_timeout", MX_CFG_TIME, F(lmtp_idle_timeout), "300s", NULL, 1, 3600,
+	 "LMTP: time the client may stay silent before the connection is closed"},
 	{"mailertable_mailer", MX_CFG_STRING, F(mailertable_mailer), "mxport", NULL, 0, 0,
 	 "Sendmail mailer named in socketmap mailertable answers"},
 	{"postfix_transport", MX_CFG_STRING, F(postfix_transport), "mxport:", NULL, 0, 0,
@@ -166,6 +182,24 @@ static bool parse_time(const char *s, unsigned long *out)
 	return true;
 }
 
+/* parse_mode - permission bits in octal ("0660", "660"), no larger than max */
+static bool parse_mode(const char *s, unsigned long max, unsigned long *out)
+{
+	unsigned long v = 0;
+
+	if (*s == '\0' || strlen(s) > 5)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '7')
+			return false;
+		v = v * 8 + (unsigned long)(*s - '0');
+	}
+	if (v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
 /* mx_tls_mode_parse - name to MX_TLS_* */
 bool mx_tls_mode_parse(const char *s, int *mode)
 {
@@ -213,6 +247,14 @@ static bool set_value(struct mx_config *cfg, const struct mx_config_key *k, cons
 				err, errlen,
 				"'%s' is not a time from %lus to %lus (a number with s, m, h or d)",
 				value, k->min, k->max);
+			return false;
+		}
+		*(unsigned *)field = (unsigned)num;
+		return true;
+	case MX_CFG_MODE:
+		if (!parse_mode(value, k->max, &num)) {
+			snprintf(err, errlen, "'%s' is not an octal mode from 0 to %lo", value,
+				 k->max);
 			return false;
 		}
 		*(unsigned *)field = (unsigned)num;

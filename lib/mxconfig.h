@@ -55,6 +55,14 @@ struct mx_config {
 	unsigned max_sessions;
 	char *milter_socket;
 	char *socketmap_socket;
+	char *socket_owner;
+	char *socket_group;
+	unsigned socket_mode;
+	char *milter_user;
+	unsigned socketmap_max_clients;
+	unsigned socketmap_idle_timeout;
+	unsigned lmtp_max_clients;
+	unsigned lmtp_idle_timeout;
 	char *mailertable_mailer;
 	char *postfix_transport;
 	int unknown_domains;
@@ -82,6 +90,7 @@ enum mx_config_type {
 	MX_CFG_NETWORKS,
 	MX_CFG_SERVERS,
 	MX_CFG_PORTS,
+	MX_CFG_MODE, /* octal permission bits, stored as unsigned; max is the largest */
 };
 
 struct mx_config_key {
@@ -90,7 +99,7 @@ struct mx_config_key {
 	size_t offset;
 	const char *defval;
 	const char *const *choices; /* MX_CFG_ENUM: NULL-terminated names, index = value */
-	unsigned long min, max;	    /* MX_CFG_UINT and MX_CFG_TIME */
+	unsigned long min, max;	    /* MX_CFG_UINT, MX_CFG_TIME and MX_CFG_MODE */
 	const char *meaning;
 };
 

@@ -15,9 +15,14 @@
  *	answers socketmap lookups (relay, transport, mailertable) so that the
  *	MTA's relay check accepts exactly the forwarded domains.
  * SECURITY
- *	Opens its sockets as root when started so, writes the pid file, then
- *	drops to -u USER (supplementary groups, group, user, in that order,
- *	and checks that root cannot be regained).
+ *	Never runs as root: started as root, it opens its sockets and the pid
+ *	file, then drops to -u USER or milter_user (supplementary groups,
+ *	group, user, in that order, and checks that root cannot be regained).
+ *	Unix sockets are bound in a private directory with their final mode
+ *	(umask), given socket_owner and socket_group there, and renamed into
+ *	place: no window in which another local user can connect. The pid file
+ *	is made anew (O_EXCL, O_NOFOLLOW): a link planted in its directory is
+ *	removed, never followed. Both are removed at exit.
  * SEE ALSO
  *	mxport-milter(8), mxport.conf(5)
  *--*/
@@ -152,30 +157,153 @@ static void *milter_thread(void *arg)
 	return NULL;
 }
 
-/* drop_privileges - supplementary groups, group, user; then make sure root is gone */
-static void drop_privileges(const char *user)
-{
-	struct passwd *pw = getpwnam(user);
+/* The user the milter runs as. */
+struct run_user {
+	char name[256];
+	uid_t uid;
+	gid_t gid;
+	bool drop; /* started as root: become this user */
+};
 
+/*
+ * run_user - -u USER, else milter_user, when started as root; never root.
+ * Started as another user, the milter stays that user (-u may only name it).
+ */
+static void run_user(const char *opt, const struct mx_config *cfg, struct run_user *ru)
+{
+	const char *name = opt ? opt : cfg->milter_user;
+	const char *what = opt ? "-u" : "milter_user =";
+	struct passwd *pw;
+
+	memset(ru, 0, sizeof(*ru));
+	ru->uid = getuid();
+	ru->gid = getgid();
+	if (getuid() != 0 && geteuid() != 0 && opt == NULL)
+		return;
+	if (*name == '\0')
+		fatal(EX_CONFIG, "milter_user is empty: mxport-milter does not run as root");
+	pw = getpwnam(name);
 	if (pw == NULL)
-		fatal(EX_NOUSER, "-u %s: no such user", user);
-	if (initgroups(pw->pw_name, pw->pw_gid) != 0)
-		fatal(EX_OSERR, "initgroups %s: %s", user, strerror(errno));
-	if (setgid(pw->pw_gid) != 0)
-		fatal(EX_OSERR, "setgid %u: %s", (unsigned)pw->pw_gid, strerror(errno));
-	if (setuid(pw->pw_uid) != 0)
-		fatal(EX_OSERR, "setuid %s: %s", user, strerror(errno));
-	if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
-		fatal(EX_SOFTWARE, "could regain root after dropping to %s", user);
+		fatal(EX_NOUSER, "%s %s: no such user (create it, or name another)", what, name);
+	if (pw->pw_uid == 0)
+		fatal(EX_CONFIG, "%s %s: mxport-milter does not run as root", what, name);
+	if (getuid() != 0 && geteuid() != 0) {
+		if (pw->pw_uid != getuid())
+			fatal(EX_USAGE,
+			      "-u %s: only root can change to another user (running as uid %u)",
+			      name, (unsigned)getuid());
+		return;
+	}
+	mx_strlcpy(ru->name, pw->pw_name, sizeof(ru->name));
+	ru->uid = pw->pw_uid;
+	ru->gid = pw->pw_gid;
+	ru->drop = true;
 }
 
-/* write_pidfile - the daemon's pid, for init scripts and tests */
-static void write_pidfile(const char *path)
+/* drop_privileges - supplementary groups, group, user; then make sure root is gone */
+static void drop_privileges(const struct run_user *ru)
 {
-	FILE *fp = fopen(path, "w");
+	if (initgroups(ru->name, ru->gid) != 0)
+		fatal(EX_OSERR, "initgroups %s: %s", ru->name, strerror(errno));
+	if (setgid(ru->gid) != 0)
+		fatal(EX_OSERR, "setgid %u: %s", (unsigned)ru->gid, strerror(errno));
+	if (setuid(ru->uid) != 0)
+		fatal(EX_OSERR, "setuid %s: %s", ru->name, strerror(errno));
+	if (setuid(0) == 0 || seteuid(0) == 0)
+		fatal(EX_SOFTWARE, "could regain root after dropping to %s", ru->name);
+}
 
-	if (fp == NULL || fprintf(fp, "%ld\n", (long)getpid()) < 0 || fclose(fp) != 0)
+/*
+ * write_pidfile - the daemon's pid, for init scripts and tests. Whatever
+ * is at the path (a stale pid file, or a link or file that someone who can
+ * write the directory put there) is removed, and the file made anew with
+ * O_EXCL and O_NOFOLLOW, so that root never writes through a planted link.
+ * id identifies the file for remove_pidfile.
+ */
+static void write_pidfile(const char *path, struct stat *id)
+{
+	struct stat st;
+	char text[32];
+	int fd, n;
+
+	if (lstat(path, &st) == 0) {
+		if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || st.st_nlink != 1)
+			msg_warn("pid file %s: removing what was there (%s, owner uid %u, %u "
+				 "link(s)); not followed",
+				 path,
+				 S_ISLNK(st.st_mode)   ? "a symbolic link"
+				 : S_ISREG(st.st_mode) ? "a file"
+						       : "not a regular file",
+				 (unsigned)st.st_uid, (unsigned)st.st_nlink);
+		if (unlink(path) != 0)
+			fatal(EX_CANTCREAT, "pid file %s: cannot remove what is there: %s", path,
+			      strerror(errno));
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
 		fatal(EX_CANTCREAT, "pid file %s: %s", path, strerror(errno));
+	n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+	if (fstat(fd, id) != 0 || write(fd, text, (size_t)n) != n || close(fd) != 0)
+		fatal(EX_CANTCREAT, "pid file %s: %s", path, strerror(errno));
+}
+
+/* remove_pidfile - at exit, if it is still the file written (the directory must let us) */
+static void remove_pidfile(const char *path, const struct stat *id)
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0 || st.st_dev != id->st_dev || st.st_ino != id->st_ino)
+		return;
+	/* A root-owned run directory (systemd's, without User=) goes at stop anyway. */
+	if (unlink(path) != 0)
+		msg_info("pid file %s: not removed: %s (its directory is not writable by the user "
+			 "the milter runs as)",
+			 path, strerror(errno));
+}
+
+/*
+ * open_milter_socket - libmilter's listening socket. libmilter binds a
+ * unix socket itself with the process's umask and no owner of ours: it
+ * binds in the private directory of mx_sockfile_begin, with the umask that
+ * gives socket_mode, and the socket is then given its owner and moved
+ * into place.
+ */
+static void open_milter_socket(const char *spec, const struct mx_sockperm *perm,
+			       struct mx_sockfile *sf)
+{
+	const char *path = mx_unix_path(spec);
+	char err[512], *conn;
+	mode_t old;
+	int rc;
+
+	if (path == NULL && spec[0] == '/')
+		path = spec; /* libmilter takes a bare path as a unix socket */
+	if (path == NULL) {
+		if (smfi_setconn((char *)spec) != MI_SUCCESS)
+			fatal(EX_CONFIG, "milter_socket %s: not a socket libmilter understands",
+			      spec);
+		if (smfi_opensocket(true) != MI_SUCCESS)
+			fatal(EX_UNAVAILABLE, "cannot open milter socket %s", spec);
+		return;
+	}
+	if (!mx_sockfile_begin(path, sf, err, sizeof(err)))
+		fatal(EX_UNAVAILABLE, "milter_socket: %s", err);
+	conn = mx_asprintf("unix:%s", sf->tmp);
+	rc = smfi_setconn(conn);
+	free(conn);
+	if (rc != MI_SUCCESS) {
+		mx_sockfile_abort(sf);
+		fatal(EX_CONFIG, "milter_socket %s: not a socket libmilter understands", spec);
+	}
+	old = umask(mx_sockfile_umask(perm));
+	rc = smfi_opensocket(false);
+	umask(old);
+	if (rc != MI_SUCCESS) {
+		mx_sockfile_abort(sf);
+		fatal(EX_UNAVAILABLE, "cannot open milter socket %s", spec);
+	}
+	if (!mx_sockfile_place(sf, perm, err, sizeof(err)))
+		fatal(EX_UNAVAILABLE, "milter_socket: %s", err);
 }
 
 int main(int argc, char **argv)
@@ -188,6 +316,10 @@ int main(int argc, char **argv)
 	int ch, map_fd = -1, relay_fd = -1, milter_rc = MI_FAILURE;
 	pthread_t th;
 	sigset_t block;
+	struct run_user ru;
+	struct mx_sockperm perm;
+	static struct mx_sockfile milter_file, map_file;
+	struct stat pid_id;
 
 	while ((ch = getopt(argc, argv, "c:nfp:u:P:")) != -1) {
 		switch (ch) {
@@ -233,6 +365,7 @@ int main(int argc, char **argv)
 			msg_error("%s", errs.msgs[i]);
 		fatal(EX_CONFIG, "%zu configuration error(s) in %s", errs.count, config_path);
 	}
+	state_install(st); /* reachable from here on, whatever exit comes */
 	/* A log destination that cannot be opened is an error, in -n too. */
 	if (!mx_config_logs(st->cfg, check_only, &errs)) {
 		for (size_t i = 0; i < errs.count; i++)
@@ -241,24 +374,33 @@ int main(int argc, char **argv)
 	}
 	mx_errlist_free(&errs);
 	if (check_only) {
+		/* As root (systemd's ExecStartPre): also the users and groups a start needs. */
+		if (getuid() == 0) {
+			run_user(user, st->cfg, &ru);
+			if (!mx_sockperm_resolve(st->cfg->socket_owner, st->cfg->socket_group,
+						 st->cfg->socket_mode, ru.uid, ru.gid, &perm, err,
+						 sizeof(err)))
+				fatal(EX_CONFIG, "%s: %s", config_path, err);
+		}
 		printf("%s: configuration OK\n", config_path);
 		return EX_OK;
 	}
 	socket_spec = mx_strdup(socket_opt ? socket_opt : st->cfg->milter_socket);
-	state_install(st);
 
-	/* Sockets first, as root if started so: /run/mxport may not be writable later. */
+	/*
+	 * Sockets first, as root if started so: /run/mxport may not be writable
+	 * later. They belong to the MTA's group (socket_group) and, unless
+	 * socket_owner says otherwise, to the user the milter runs as.
+	 */
+	run_user(user, st->cfg, &ru);
+	if (!mx_sockperm_resolve(st->cfg->socket_owner, st->cfg->socket_group, st->cfg->socket_mode,
+				 ru.uid, ru.gid, &perm, err, sizeof(err)))
+		fatal(EX_CONFIG, "%s: %s", config_path, err);
 	if (smfi_register(mxport_milter_desc) != MI_SUCCESS)
 		fatal(EX_SOFTWARE, "smfi_register failed");
-	if (smfi_setconn(socket_spec) != MI_SUCCESS)
-		fatal(EX_CONFIG, "milter_socket %s: not a socket libmilter understands",
-		      socket_spec);
-	mode_t old = umask(0); /* the MTA runs as another user and must be able to connect */
-	if (smfi_opensocket(true) != MI_SUCCESS)
-		fatal(EX_UNAVAILABLE, "cannot open milter socket %s", socket_spec);
-	umask(old);
+	open_milter_socket(socket_spec, &perm, &milter_file);
 	if (*st->cfg->socketmap_socket) {
-		map_fd = mx_listen(st->cfg->socketmap_socket, err, sizeof(err));
+		map_fd = mx_listen(st->cfg->socketmap_socket, &perm, &map_file, err, sizeof(err));
 		if (map_fd < 0)
 			fatal(EX_UNAVAILABLE, "socketmap_socket: %s", err);
 	}
@@ -270,11 +412,9 @@ int main(int argc, char **argv)
 	if (!foreground && daemon(0, 0) != 0)
 		fatal(EX_OSERR, "daemon: %s", strerror(errno));
 	if (pidfile)
-		write_pidfile(pidfile);
-	if (user)
-		drop_privileges(user);
-	else if (getuid() == 0)
-		msg_warn("running as root: use -u USER");
+		write_pidfile(pidfile, &pid_id);
+	if (ru.drop)
+		drop_privileges(&ru);
 
 	/*
 	 * SIGTERM and SIGINT wait, blocked, for libmilter's signal thread.
@@ -287,7 +427,9 @@ int main(int argc, char **argv)
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &block, NULL);
-	if (map_fd >= 0 && socketmap_start(map_fd, lookup_current, current_values) != 0)
+	if (map_fd >= 0 &&
+	    socketmap_start(map_fd, lookup_current, current_values, st->cfg->socketmap_max_clients,
+			    st->cfg->socketmap_idle_timeout) != 0)
 		fatal(EX_OSERR, "cannot start the socketmap thread");
 	if (relay_fd >= 0 && logrelay_start(relay_fd) != 0)
 		fatal(EX_OSERR, "cannot start the postlog relay thread");
@@ -312,8 +454,10 @@ int main(int argc, char **argv)
 	}
 	pthread_join(th, NULL);
 	msg_info("stopped");
+	mx_sockfile_remove(&milter_file);
+	mx_sockfile_remove(&map_file);
 	if (pidfile)
-		unlink(pidfile);
+		remove_pidfile(pidfile, &pid_id);
 	free(socket_spec);
 	return milter_rc == MI_SUCCESS ? EX_OK : EX_SOFTWARE;
 }

@@ -18,6 +18,7 @@ typedef void (*socketmap_values_fn)(struct socketmap_values *values);
 
 size_t socketmap_answer(const char *request, size_t len, socketmap_lookup_fn lookup,
 			const struct socketmap_values *values, char *reply, size_t replylen);
-int socketmap_start(int fd, socketmap_lookup_fn lookup, socketmap_values_fn values);
+int socketmap_start(int fd, socketmap_lookup_fn lookup, socketmap_values_fn values,
+		    unsigned max_clients, unsigned idle_timeout);
 
 #endif

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -26,7 +28,6 @@
 #include "util.h"
 #include "xforward.h"
 
-#define LMTP_IDLE_MS  (300 * 1000) /* the client's silence we wait out between commands */
 #define LMTP_LINE_MAX 8192
 
 /* What one connection keeps across messages. */
@@ -37,6 +38,25 @@ struct lmtp_session {
 	char hostname[256];
 	unsigned long messages;
 };
+
+/* idle_ms - the client's silence we wait out (lmtp_idle_timeout) */
+static unsigned idle_ms(const struct lmtp_session *ls)
+{
+	return (ls->core.cfg ? ls->core.cfg->lmtp_idle_timeout : 300) * 1000;
+}
+
+/*
+ * nonblocking - the client's reads then wait in poll(), for
+ * lmtp_idle_timeout at most (a blocking descriptor would wait forever).
+ * Only the input: standard output may share its file with standard error.
+ */
+static void nonblocking(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	if (flags >= 0)
+		fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
 
 /* say - one reply line */
 static bool say(struct lmtp_session *ls, const char *fmt, ...)
@@ -55,7 +75,7 @@ static bool say(struct lmtp_session *ls, const char *fmt, ...)
 	if (n > (int)sizeof(line) - 3)
 		n = (int)sizeof(line) - 3;
 	memcpy(line + n, "\r\n", 2);
-	return conn_write(&ls->reply, line, (size_t)n + 2, LMTP_IDLE_MS, err, sizeof(err)) > 0;
+	return conn_write(&ls->reply, line, (size_t)n + 2, idle_ms(ls), err, sizeof(err)) > 0;
 }
 
 /* path_arg - the address between < and > after "MAIL FROM:" or "RCPT TO:" */
@@ -73,7 +93,7 @@ static int read_command(struct lmtp_session *ls, char *line, size_t *n)
 {
 	char err[256];
 	bool eol;
-	int rc = conn_read_piece(&ls->conn, line, LMTP_LINE_MAX, n, &eol, LMTP_IDLE_MS, err,
+	int rc = conn_read_piece(&ls->conn, line, LMTP_LINE_MAX, n, &eol, idle_ms(ls), err,
 				 sizeof(err));
 
 	if (rc <= 0 || eol)
@@ -82,7 +102,7 @@ static int read_command(struct lmtp_session *ls, char *line, size_t *n)
 		char rest[LMTP_LINE_MAX + 1];
 		size_t m;
 
-		rc = conn_read_piece(&ls->conn, rest, LMTP_LINE_MAX, &m, &eol, LMTP_IDLE_MS, err,
+		rc = conn_read_piece(&ls->conn, rest, LMTP_LINE_MAX, &m, &eol, idle_ms(ls), err,
 				     sizeof(err));
 	}
 	return rc == 1 ? 2 : rc;
@@ -102,7 +122,7 @@ static int read_data(struct lmtp_session *ls, char **data, size_t *len)
 	bool too_big = false, line_start = true, eol;
 
 	for (;;) {
-		int rc = conn_read_piece(&ls->conn, piece, LMTP_LINE_MAX, &n, &eol, LMTP_IDLE_MS,
+		int rc = conn_read_piece(&ls->conn, piece, LMTP_LINE_MAX, &n, &eol, idle_ms(ls),
 					 err, sizeof(err));
 		if (rc <= 0) {
 			mx_buf_free(&buf);
@@ -238,6 +258,7 @@ int lmtp_serve(int in, int out, const char *config_path)
 	memset(&ls, 0, sizeof(ls));
 	core_init(&ls.core, config_path);
 	ls.conn.fd = in;
+	nonblocking(in);
 	ls.conn.limit_ms = (long long)1 << 62;
 	ls.reply.fd = out;
 	ls.reply.limit_ms = ls.conn.limit_ms;
@@ -346,40 +367,121 @@ int lmtp_serve(int in, int out, const char *config_path)
 	return rc;
 }
 
-/* reap - collect finished connection processes */
-static void reap(int sig)
+/* on_child - nothing: the signal only interrupts accept() (no SA_RESTART) */
+static void on_child(int sig)
 {
-	int saved = errno;
-
 	(void)sig;
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
-	errno = saved;
 }
 
 /*
- * lmtp_listen_and_serve - the LMTP daemon: a process per connection, as
- * Postfix's lmtp(8) keeps connections open and caches them, each process
- * serves many messages. Runs until killed.
+ * reap - collect finished connection processes; wait for one when block.
+ * Returns how many were collected.
+ */
+static unsigned reap(bool block)
+{
+	unsigned n = 0;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, NULL, block && n == 0 ? 0 : WNOHANG)) != 0) {
+		if (pid < 0) {
+			if (errno == EINTR)
+				continue;
+			break; /* ECHILD: none left */
+		}
+		n++;
+	}
+	return n;
+}
+
+/*
+ * wait_for_room - at most lmtp_max_clients processes: over it, wait for
+ * one to end before the next accept(). The clients over the limit wait in
+ * the listen queue, and those being served are not disturbed.
+ */
+static void wait_for_room(unsigned *children, unsigned max)
+{
+	static time_t warned;
+	unsigned done = reap(false);
+
+	*children = done > *children ? 0 : *children - done;
+	while (*children >= max) {
+		if (time(NULL) - warned >= 60) { /* once a minute at most */
+			msg_warn("lmtp: %u connections (lmtp_max_clients): new ones wait",
+				 *children);
+			warned = time(NULL);
+		}
+		done = reap(true);
+		if (done == 0) { /* no child left: the count was wrong */
+			*children = 0;
+			break;
+		}
+		*children = done > *children ? 0 : *children - done;
+	}
+}
+
+/*
+ * daemon_config - what the daemon itself needs of mxport.conf: the socket's
+ * owner, group and mode, and lmtp_max_clients. Each connection reads the
+ * whole file again for its messages (core_refresh), and while it is wrong
+ * answers 451 to every recipient; so errors here are only logged, and the
+ * keys that are set correctly are used (the others keep their defaults).
+ */
+static struct mx_config *daemon_config(const char *config_path)
+{
+	struct mx_config *cfg = mx_config_defaults();
+	struct mx_errlist errs;
+
+	mx_errlist_init(&errs);
+	mx_config_read(cfg, config_path, &errs);
+	for (size_t i = 0; i < errs.count; i++) {
+		msg_error("lmtp: %s", errs.msgs[i]);
+		fprintf(stderr, "mxport-transport: %s\n", errs.msgs[i]);
+	}
+	mx_errlist_free(&errs);
+	return cfg;
+}
+
+/*
+ * lmtp_listen_and_serve - the LMTP daemon: a process per connection, at
+ * most lmtp_max_clients of them. Postfix's lmtp(8) keeps connections open
+ * and caches them, so each process serves many messages. Runs until killed.
  */
 int lmtp_listen_and_serve(const char *spec, const char *config_path)
 {
-	struct sigaction sa;
+	struct mx_config *cfg = daemon_config(config_path);
+	struct mx_sockperm perm;
 	char err[512];
-	int fd = mx_listen(spec, err, sizeof(err));
+	unsigned children = 0, max;
+	int fd;
 
+	if (!mx_sockperm_resolve(cfg->socket_owner, cfg->socket_group, cfg->socket_mode, getuid(),
+				 getgid(), &perm, err, sizeof(err))) {
+		msg_error("lmtp: %s: %s", config_path, err);
+		fprintf(stderr, "mxport-transport: %s: %s\n", config_path, err);
+		mx_config_free(cfg);
+		return 78;
+	}
+	max = cfg->lmtp_max_clients;
+	if (!msg_set_file(cfg->log_file, false, err, sizeof(err)))
+		msg_error("lmtp: %s", err);
+	mx_config_free(cfg);
+	fd = mx_listen(spec, &perm, NULL, err, sizeof(err));
 	if (fd < 0) {
 		msg_error("lmtp: %s", err);
 		fprintf(stderr, "mxport-transport: %s\n", err);
 		return 71; /* EX_OSERR */
 	}
+	/* A child's end interrupts accept(), so that wait_for_room reaps it at once. */
+	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = reap;
-	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	sa.sa_handler = on_child;
+	sa.sa_flags = SA_NOCLDSTOP;
 	sigaction(SIGCHLD, &sa, NULL);
-	msg_info("lmtp: listening on %s", spec);
+	msg_info("lmtp: listening on %s, at most %u connections", spec, max);
 	for (;;) {
-		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		wait_for_room(&children, max);
+		/* Non-blocking: the reads then wait in poll(), for lmtp_idle_timeout at most. */
+		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		pid_t pid;
 
 		if (c < 0) {
@@ -391,11 +493,14 @@ int lmtp_listen_and_serve(const char *spec, const char *config_path)
 		}
 		pid = fork();
 		if (pid == 0) {
+			signal(SIGCHLD, SIG_DFL);
 			close(fd);
 			_exit(lmtp_serve(c, c, config_path));
 		}
 		if (pid < 0)
 			msg_error("lmtp: fork: %s", strerror(errno));
+		else
+			children++;
 		close(c);
 	}
 }

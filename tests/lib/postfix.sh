@@ -262,9 +262,11 @@ queue_has() {
 }
 
 # start_lmtp - mxport-transport -L on $T_DIR/run/lmtp.sock, as user mxport
+# with group postfix among its groups (contrib's unit: SupplementaryGroups=),
+# so that it can give the socket to group postfix (socket_group)
 start_lmtp() {
 	chown mxport "$T_DIR/run"
-	setpriv --reuid=mxport --regid=mxport --clear-groups -- "$T_DIR/bin/mxport-transport" \
+	setpriv --reuid=mxport --regid=mxport --groups=postfix -- "$T_DIR/bin/mxport-transport" \
 		-c "$T_DIR/etc/mxport.conf" -L "unix:$T_DIR/run/lmtp.sock" >>"$T_DIR/lmtp.stderr" 2>&1 &
 	T_PIDS="$T_PIDS $!"
 	wait_for "LMTP daemon" test -S "$T_DIR/run/lmtp.sock"

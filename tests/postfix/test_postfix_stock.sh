@@ -120,7 +120,10 @@ for v in milter lmtp tmaps; do
 	fi
 	start_stock_milter
 	if [ "$v" = lmtp ]; then
-		setpriv --reuid=mxport --regid=mxport --init-groups -- "$T_DIR/bin/mxport-transport" \
+		# its own groups and postfix (socket_group), as SupplementaryGroups= does
+		setpriv --reuid=mxport --regid=mxport \
+			--groups="$(id -G mxport | tr ' ' ,),$(getent group postfix | cut -d: -f3)" -- \
+			"$T_DIR/bin/mxport-transport" \
 			-c "$T_DIR/etc/mxport.conf" -L "unix:$SOCK/lmtp.sock" >>"$T_DIR/lmtp.stderr" 2>&1 &
 		LMTP_PID=$!
 		T_PIDS="$T_PIDS $LMTP_PID"

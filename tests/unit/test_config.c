@@ -193,12 +193,41 @@ static void test_missing_file(void **state)
 	mx_config_free(cfg);
 }
 
+/* socket_mode is octal: 0660 and 660 are the same; 8, 9 and a setuid bit are not modes */
+static void test_socket_mode(void **state)
+{
+	struct mx_config *cfg = mx_config_defaults();
+	struct mx_errlist errs;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(cfg->socket_mode, 0660);
+	assert_string_equal(cfg->socket_group, "postfix");
+	assert_string_equal(cfg->milter_user, "mxport");
+	assert_int_equal(mx_config_set(cfg, "socket_mode", "600", err, sizeof(err)), 0);
+	assert_int_equal(cfg->socket_mode, 0600);
+	assert_int_equal(mx_config_set(cfg, "socket_mode", "0777", err, sizeof(err)), 0);
+	assert_int_equal(cfg->socket_mode, 0777);
+	static const char *const bad[] = {"", "0668", "9", "04660", "rw-rw----", "-660", "000660"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		if (mx_config_set(cfg, "socket_mode", bad[i], err, sizeof(err)) == 0)
+			fail_msg("socket_mode '%s' was taken", bad[i]);
+		assert_non_null(strstr(err, "is not an octal mode from 0 to 777"));
+	}
+	assert_int_equal(read_text(cfg, "socket_mode = 0648\n", &errs), 1);
+	assert_non_null(strstr(errs.msgs[0], ":1: socket_mode: '0648' is not an octal mode"));
+	mx_errlist_free(&errs);
+	mx_config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults), cmocka_unit_test(test_helo_default),
-		cmocka_unit_test(test_values),	 cmocka_unit_test(test_limits_and_auth_tls),
-		cmocka_unit_test(test_errors),	 cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_defaults),    cmocka_unit_test(test_helo_default),
+		cmocka_unit_test(test_values),	    cmocka_unit_test(test_limits_and_auth_tls),
+		cmocka_unit_test(test_errors),	    cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_socket_mode),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
