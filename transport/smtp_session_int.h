@@ -3,6 +3,7 @@
 #define MX_SMTP_SESSION_INT_H
 
 #include "smtp_session.h"
+#include "util.h"
 
 /* session - one connection to one server address, for one request */
 struct session {
@@ -16,7 +17,22 @@ struct session {
 	const struct message *msg; /* what DATA sends: req->msg, or its 7-bit form */
 };
 
+/* smtp_session.c: the conversation's steps, for smtp_txn.c */
+void session_enter(struct session *s, enum smtp_stage stage);
+void session_fail(struct session *s, enum smtp_verdict v, const char *dsn, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void session_refused(struct session *s, const struct smtp_reply *r, enum smtp_verdict v_if_temp,
+		     enum smtp_verdict v_if_perm);
+bool session_read_reply(struct session *s, struct smtp_reply *r, unsigned timeout_ms);
+bool session_send(struct session *s, const struct mx_buf *b);
+bool session_command(struct session *s, enum smtp_stage stage, int want_class, struct smtp_reply *r,
+		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+bool session_xforward(struct session *s);
+void smtp_reply_dsn(const struct smtp_reply *r, char *dsn, size_t len);
 void session_quit(struct session *s);
+
+/* smtp_txn.c */
+void session_transactions(struct session *s);
 bool smtp_reuse_take(struct session *s);
 bool smtp_reuse_put(struct session *s);
 
