@@ -15,6 +15,9 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 jobs=$(nproc 2>/dev/null || echo 2)
+# The tests mostly wait (on Postfix's queue runs, timeouts, servers): twice
+# as many at once as there are cores.
+check_jobs=$((jobs * 2))
 fuzz_seconds=${MXPORT_FUZZ_SECONDS:-30}
 passed=0
 failed=0
@@ -58,9 +61,9 @@ build_and_check() {
 		return
 	}
 	if [ -n "${MXPORT_TESTS:-}" ]; then
-		(cd "$dir" && make -j"$jobs" check TESTS="$MXPORT_TESTS" >check.out 2>&1)
+		(cd "$dir" && make -j"$check_jobs" check TESTS="$MXPORT_TESTS" >check.out 2>&1)
 	else
-		(cd "$dir" && make -j"$jobs" check >check.out 2>&1)
+		(cd "$dir" && make -j"$check_jobs" check >check.out 2>&1)
 	fi
 	grep -E '^# (TOTAL|PASS|FAIL|ERROR)' "$dir/test-suite.log" | sed "s|^|$name |"
 	count "$dir"
@@ -81,6 +84,24 @@ if [ -n "$missing" ]; then
 	}
 fi
 
+# fuzz_one DIR TARGET - one libFuzzer target on a copy of its seed corpus;
+# its exit status goes to DIR/fuzz-TARGET.rc
+fuzz_one() {
+	work="$1/corpus-$2"
+	mkdir -p "$work"
+	cp "$top/tests/fuzz/corpus/$2"/* "$work/"
+	# srv_answer runs ldns's packet parser: whole stacks there (ldns has no
+	# frame pointers), so that the suppressions name functions precisely;
+	# elsewhere the fast unwinder keeps the runs quick.
+	unwind=1
+	[ "$2" = srv_answer ] && unwind=0
+	ASAN_OPTIONS=fast_unwind_on_malloc=$unwind \
+		LSAN_OPTIONS="suppressions=$top/tests/fuzz/lsan.supp" \
+		"$1/tests/fuzz/fuzz_$2" -max_total_time="$fuzz_seconds" -timeout=10 \
+		-rss_limit_mb=2048 "$work" >"$1/fuzz-$2.out" 2>&1
+	echo $? >"$1/fuzz-$2.rc"
+}
+
 # The builds below are VPATH builds, which need a source tree that is not configured.
 [ -f "$top/config.status" ] && make -s distclean >/dev/null 2>&1
 autoreconf -fi >/dev/null 2>&1 || { autoreconf -fi; echo "run-all: autoreconf failed"; exit 1; }
@@ -100,19 +121,20 @@ if [ "${1:-}" != "--quick" ]; then
 	echo "=== fuzz: build with clang"
 	if (cd "$dir" && "$top/configure" -q CC=clang --enable-fuzzers >configure.out 2>&1 &&
 		make -j"$jobs" tests/fuzz/fuzz_routes_file tests/fuzz/fuzz_srv_answer tests/fuzz/fuzz_smtp_reply tests/fuzz/fuzz_socketmap tests/fuzz/fuzz_message tests/fuzz/fuzz_address tests/fuzz/fuzz_smtp_cmd tests/fuzz/fuzz_session tests/fuzz/fuzz_loopfield tests/fuzz/fuzz_xforward >make.out 2>&1); then
-		for target in routes_file srv_answer smtp_reply socketmap message address smtp_cmd session loopfield xforward; do
-			work="$dir/corpus-$target"
-			mkdir -p "$work"
-			cp "$top/tests/fuzz/corpus/$target"/* "$work/"
-			# srv_answer runs ldns's packet parser: whole stacks there (ldns
-			# has no frame pointers), so that the suppressions name functions
-			# precisely; elsewhere the fast unwinder keeps the runs quick.
-			unwind=1
-			[ "$target" = srv_answer ] && unwind=0
-			if ASAN_OPTIONS=fast_unwind_on_malloc=$unwind \
-				LSAN_OPTIONS="suppressions=$top/tests/fuzz/lsan.supp" \
-				"$dir/tests/fuzz/fuzz_$target" -max_total_time="$fuzz_seconds" -timeout=10 \
-				-rss_limit_mb=2048 "$work" >"$dir/fuzz-$target.out" 2>&1; then
+		targets="routes_file srv_answer smtp_reply socketmap message address smtp_cmd session loopfield xforward"
+		# As many targets at once as there are cores: each is CPU-bound.
+		running=0
+		for target in $targets; do
+			fuzz_one "$dir" "$target" &
+			running=$((running + 1))
+			if [ "$running" -ge "$jobs" ]; then
+				wait
+				running=0
+			fi
+		done
+		wait
+		for target in $targets; do
+			if [ "$(cat "$dir/fuzz-$target.rc")" = 0 ]; then
 				echo "fuzz $target: ok ($(grep -c . "$dir/fuzz-$target.out") lines of output, ${fuzz_seconds}s)"
 				passed=$((passed + 1))
 			else
