@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -110,6 +111,19 @@ static bool set_addr(struct sockaddr_un *addr, const char *path)
 	return true;
 }
 
+/* dir_exists - the folder a socket path names is there (postlogd may just not run yet) */
+static bool dir_exists(const char *path)
+{
+	char dir[sizeof(postlog_addr.sun_path)];
+	const char *slash = strrchr(path, '/');
+	struct stat st;
+
+	if (slash == NULL)
+		return stat(".", &st) == 0;
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	return stat(*dir ? dir : "/", &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 /*
  * msg_set_postlog - send lines to Postfix's postlogd (when Postfix logs to
  * maillog_file) instead of syslog, in Postfix's own format; host is the
@@ -143,11 +157,30 @@ bool msg_set_postlog(const char *path, const char *relay, const char *host, bool
 						 err2);
 			}
 		}
-		if (fd < 0 || check_only) {
+		if (fd < 0 && (errno == ECONNREFUSED || (errno == ENOENT && dir_exists(path)))) {
+			/*
+			 * postlogd is not there yet (Postfix starts after mxport at boot,
+			 * or is stopped): not a configuration error. Lines go to syslog
+			 * until it answers; each line tries it again (send_postlog).
+			 */
+			char line[600];
+			int n = snprintf(line, sizeof(line),
+					 "%s: warning: postlog_socket %s: %s; lines go to syslog "
+					 "until Postfix's postlogd answers\n",
+					 msg_ident, postlog_addr.sun_path, strerror(errno));
+			if (n > 0 && write(STDERR_FILENO, line, strlen(line)) < 0) {
+				/* nowhere better to say it */
+			}
+			if (!check_only)
+				fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+			else
+				fd = -2; /* checked: fine */
+		}
+		if (fd == -2 || fd < 0 || check_only) {
 			if (fd >= 0)
 				close(fd);
 			postlog_addr = old;
-			return fd >= 0;
+			return fd >= 0 || fd == -2;
 		}
 		if (host && *host)
 			snprintf(postlog_host, sizeof(postlog_host), "%.*s",

@@ -247,11 +247,17 @@ t_ok $? "... mxport-route -n fails too"
 [ $? -ne 0 ]
 t_ok $? "... and mxport-milter does not start"
 cp "$T_DIR/etc/mxport.conf" "$T_DIR/badpostlog.conf"
-echo "postlog_socket = $T_DIR/no-postlog" >>"$T_DIR/badpostlog.conf"
+echo "postlog_socket = $T_DIR/no/such/dir/postlog" >>"$T_DIR/badpostlog.conf"
 "$T_DIR/bin/mxport-milter" -n -c "$T_DIR/badpostlog.conf" >"$T_DIR/badpostlog.n" 2>&1
 [ $? -ne 0 ]
-t_ok $? "postlog_socket that is not there: mxport-milter -n fails"
-t_grep "$T_DIR/badpostlog.n" "postlog_socket: cannot connect to $T_DIR/no-postlog" "... and names the socket"
+t_ok $? "postlog_socket in a folder that is not there: mxport-milter -n fails"
+t_grep "$T_DIR/badpostlog.n" "postlog_socket: cannot connect to $T_DIR/no/such/dir/postlog" "... and names the socket"
+# Postfix not running yet (mxport starts first at boot): a warning, not an error.
+cp "$T_DIR/etc/mxport.conf" "$T_DIR/latepostlog.conf"
+echo "postlog_socket = $T_DIR/no-postlog-yet" >>"$T_DIR/latepostlog.conf"
+"$T_DIR/bin/mxport-milter" -n -c "$T_DIR/latepostlog.conf" >"$T_DIR/latepostlog.n" 2>&1
+t_ok $? "postlogd not running yet: mxport-milter -n passes"
+t_grep "$T_DIR/latepostlog.n" "warning: postlog_socket $T_DIR/no-postlog-yet: .*syslog until" "... with a warning that names the socket"
 
 # The transport defers (never loses) mail when its log_file cannot be opened.
 printf 'Subject: x\n\nbody\n' | setpriv --reuid=mxport --regid=mxport --clear-groups -- \
