@@ -188,31 +188,14 @@ struct notify_map *notify_map_parse(const char *path, const char *text, size_t l
 /* notify_map_load - read and parse a file; NULL (and errors added) on any error */
 struct notify_map *notify_map_load(const char *path, struct mx_errlist *errs)
 {
-	FILE *fp = fopen(path, "r");
 	struct notify_map *map;
-	struct stat st;
-	char *text;
+	char *text, err[600];
 	size_t len;
 
-	if (fp == NULL) {
-		mx_errlist_add(errs, "%s: cannot open notify_map: %s", path, strerror(errno));
+	if (!mx_read_file(path, NOTIFY_MAP_MAX, "notify_map", &text, &len, err, sizeof(err))) {
+		mx_errlist_add(errs, "%s", err);
 		return NULL;
 	}
-	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > NOTIFY_MAP_MAX) {
-		mx_errlist_add(errs, "%s: notify_map: not a regular file of at most %d bytes", path,
-			       NOTIFY_MAP_MAX);
-		fclose(fp);
-		return NULL;
-	}
-	text = mx_malloc((size_t)st.st_size + 1);
-	len = fread(text, 1, (size_t)st.st_size, fp);
-	if (ferror(fp)) {
-		mx_errlist_add(errs, "%s: read error: %s", path, strerror(errno));
-		fclose(fp);
-		free(text);
-		return NULL;
-	}
-	fclose(fp);
 	map = notify_map_parse(path, text, len, errs);
 	free(text);
 	return map;

@@ -325,31 +325,14 @@ struct routes_file *routes_file_parse(const char *path, const char *text, size_t
 /* routes_file_load - read and parse a file; NULL (and errors added) on any error */
 struct routes_file *routes_file_load(const char *path, struct mx_errlist *errs)
 {
-	FILE *fp = fopen(path, "r");
 	struct routes_file *rf;
-	struct stat st;
-	char *text;
+	char *text, err[600];
 	size_t len;
 
-	if (fp == NULL) {
-		mx_errlist_add(errs, "%s: cannot open routes file: %s", path, strerror(errno));
+	if (!mx_read_file(path, ROUTES_FILE_MAX, "routes file", &text, &len, err, sizeof(err))) {
+		mx_errlist_add(errs, "%s", err);
 		return NULL;
 	}
-	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > ROUTES_FILE_MAX) {
-		mx_errlist_add(errs, "%s: not a regular file of at most %d bytes", path,
-			       ROUTES_FILE_MAX);
-		fclose(fp);
-		return NULL;
-	}
-	text = mx_malloc((size_t)st.st_size + 1);
-	len = fread(text, 1, (size_t)st.st_size, fp);
-	if (ferror(fp)) {
-		mx_errlist_add(errs, "%s: read error: %s", path, strerror(errno));
-		fclose(fp);
-		free(text);
-		return NULL;
-	}
-	fclose(fp);
 	rf = routes_file_parse(path, text, len, errs);
 	free(text);
 	return rf;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "util.h"
 
@@ -207,4 +208,40 @@ void mx_buf_free(struct mx_buf *b)
 	free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
+}
+
+/*
+ * mx_read_file - a whole regular file of at most max bytes, NUL-terminated
+ * (the routes file, the notify map): false with err naming the file and
+ * what is wrong. what names the file's role in the message.
+ */
+bool mx_read_file(const char *path, size_t max, const char *what, char **text, size_t *len,
+		  char *err, size_t errlen)
+{
+	FILE *fp = fopen(path, "r");
+	struct stat st;
+
+	*text = NULL;
+	if (fp == NULL) {
+		snprintf(err, errlen, "%s: cannot open %s: %s", path, what, strerror(errno));
+		return false;
+	}
+	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
+		snprintf(err, errlen, "%s: %s: not a regular file of at most %zu bytes", path, what,
+			 max);
+		fclose(fp);
+		return false;
+	}
+	*text = mx_malloc((size_t)st.st_size + 1);
+	*len = fread(*text, 1, (size_t)st.st_size, fp);
+	(*text)[*len] = '\0';
+	if (ferror(fp)) {
+		snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
+		fclose(fp);
+		free(*text);
+		*text = NULL;
+		return false;
+	}
+	fclose(fp);
+	return true;
 }

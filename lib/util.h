@@ -18,6 +18,8 @@ void mx_lowercase(char *s);
 size_t mx_strlcpy(char *dst, const char *src, size_t size);
 void mx_printable(char *s);
 bool mx_parse_uint(const char *s, unsigned long max, unsigned long *out);
+bool mx_read_file(const char *path, size_t max, const char *what, char **text, size_t *len,
+		  char *err, size_t errlen);
 
 /* mx_buf - a byte buffer that grows: what a command or a line needs, never a fixed size */
 struct mx_buf {

@@ -252,7 +252,9 @@ stop_peer busy
 conf lmtp "example.org [127.0.0.1]:$PORT notify=owner@elsewhere.test"
 mkdir -p "$T_DIR/run"
 chown nobody "$T_DIR/run"
-as_user "$TRANSPORT" -c "$CONF" -L "unix:$T_DIR/run/lmtp.sock" >>"$T_DIR/lmtp.stderr" 2>&1 &
+# (group postfix: the LMTP socket's group, socket_group, as for Postfix's lmtp(8))
+setpriv --reuid=nobody --regid=nogroup --groups=postfix -- \
+	"$TRANSPORT" -c "$CONF" -L "unix:$T_DIR/run/lmtp.sock" >>"$T_DIR/lmtp.stderr" 2>&1 &
 LMTP_PID=$!
 T_PIDS="$T_PIDS $LMTP_PID"
 wait_for "LMTP daemon" test -S "$T_DIR/run/lmtp.sock"
