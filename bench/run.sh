@@ -3,7 +3,8 @@
 #   1. relay throughput: smtp-source -> private Postfix -> (a) Postfix's own
 #      smtp(8) to smtp-sink, (b) the pipe path (milter, FILTER, pipe,
 #      mxport-transport), (b') the LMTP path (milter, FILTER, the LMTP
-#      daemon), (b'') no milter (transport_maps + LMTP); (c) smtp-source
+#      daemon), (b'') the default path of mxport-setup (--variant
+#      tmaps-lmtp: no milter, transport_maps + LMTP); (c) smtp-source
 #      straight to smtp-sink. The paths are interleaved: a, b, b', b'',
 #      then the receive passes, then a, b, ... for ROUNDS rounds; each ratio
 #      is the median over the rounds with its range.
