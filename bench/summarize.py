@@ -78,10 +78,10 @@ def main():
           % (n, len(rounds)))
     print("   msg/s as median [min-max], first send to last delivery")
     if ceiling:
-        print("   (c) smtp-source -> smtp-sink directly:        %.0f msg/s" % rate(statistics.median(ceiling)))
-    names = [("a", "(a) Postfix smtp(8) to [127.0.0.1]:port:        "),
-             ("b", "(b) pipe path (milter, FILTER, pipe; milter):    "),
-             ("b1", "(b') LMTP path (milter, FILTER, LMTP; lmtp):     "),
+        print("   (c) smtp-source -> smtp-sink directly:                 %.0f msg/s" % rate(statistics.median(ceiling)))
+    names = [("a", "(a) Postfix smtp(8) to [127.0.0.1]:port:               "),
+             ("b", "(b) pipe path (milter, FILTER, pipe; --variant milter):"),
+             ("b1", "(b') LMTP path (milter, FILTER, LMTP; --variant lmtp): "),
              ("b2", "(b'') DEFAULT path (transport_maps + LMTP; tmaps-lmtp):")]
     for p, label in names:
         if ms[p]:

@@ -233,6 +233,32 @@ OPFEOF
 	T_STOP="${T_STOP:-} postfix -c $OPF/etc stop;"
 }
 
+# sendmail_standin PATH PORT - a sendmail(1) for sendmail_path that submits
+# by SMTP to 127.0.0.1:PORT. Postfix's own sendmail(1) refuses a private
+# instance's -C to a user other than root unless /etc/postfix/main.cf
+# authorizes the directory, and the tests leave /etc/postfix alone; the
+# notices the transport hands to it are then queued like any mail.
+sendmail_standin() {
+	cat >"$1" <<EOF
+#!/usr/bin/python3
+# sendmail -i -f SENDER -- RCPT... : the message on stdin, to the private Postfix
+import smtplib, sys
+args = sys.argv[1:]
+sender = args[args.index("-f") + 1]
+rcpts = args[args.index("--") + 1:]
+sender = "" if sender == "<>" else sender
+msg = sys.stdin.buffer.read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+try:
+    s = smtplib.SMTP("127.0.0.1", $2, local_hostname="relay.test", timeout=30)
+    s.sendmail(sender, rcpts, msg)
+    s.quit()
+except Exception as e:
+    print("sendmail-pf: %s" % e, file=sys.stderr)
+    sys.exit(75)
+EOF
+	chmod 755 "$1"
+}
+
 # pf_queue_count - messages in the private queue
 pf_queue_count() {
 	postqueue -c "$PF/etc" -j 2>/dev/null | grep -c queue_id

@@ -49,25 +49,9 @@ chown mxport "$T_DIR/etc/mxport.conf"
 mkdir -p "$T_DIR/state"
 chown mxport "$T_DIR/state"
 # Postfix's sendmail(1) refuses a private instance's -C to a user other than
-# root (test_postfix_notify): the notices are submitted by SMTP from
-# 127.0.0.1, which the stock mynetworks trusts, and queued like any mail.
-cat >"$T_DIR/bin/sendmail-pf" <<EOF
-#!/usr/bin/python3
-import smtplib, sys
-args = sys.argv[1:]
-sender = args[args.index("-f") + 1]
-rcpts = args[args.index("--") + 1:]
-sender = "" if sender == "<>" else sender
-msg = sys.stdin.buffer.read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-try:
-    s = smtplib.SMTP("127.0.0.1", $SUB_PORT, local_hostname="relay.test", timeout=30)
-    s.sendmail(sender, rcpts, msg)
-    s.quit()
-except Exception as e:
-    print("sendmail-pf: %s" % e, file=sys.stderr)
-    sys.exit(75)
-EOF
-chmod 755 "$T_DIR/bin/sendmail-pf"
+# root (sendmail_standin): the notices go by SMTP from 127.0.0.1, which the
+# stock mynetworks trusts.
+sendmail_standin "$T_DIR/bin/sendmail-pf" "$SUB_PORT"
 stock_postfix_config
 # The admin's own transports (the test's sinks), which stay in front.
 postconf -c "$PF/etc" -e "transport_maps=inline:{ { sender.test = smtp:[127.0.0.1]:$PS }, { contact.test = smtp:[127.0.0.1]:$PC } }"
