@@ -3,7 +3,8 @@
 #   1. relay throughput: smtp-source -> private Postfix -> (a) Postfix's own
 #      smtp(8) to smtp-sink, (b) the pipe path (milter, FILTER, pipe,
 #      mxport-transport), (b') the LMTP path (milter, FILTER, the LMTP
-#      daemon), (b'') no milter (transport_maps + LMTP); (c) smtp-source
+#      daemon), (b'') the default path of mxport-setup (--variant
+#      tmaps-lmtp: no milter, transport_maps + LMTP); (c) smtp-source
 #      straight to smtp-sink. The paths are interleaved: a, b, b', b'',
 #      then the receive passes, then a, b, ... for ROUNDS rounds; each ratio
 #      is the median over the rounds with its range.
@@ -127,13 +128,13 @@ start_postfix "$(free_port)"
 postconf -c "$PF/etc" -e default_process_limit=600 smtpd_client_connection_count_limit=0 \
 	max_use=1000000 maillog_file_rotate_suffix=x >/dev/null
 contrib_paths "$MXPORT_SRCDIR/contrib/postfix/lmtp/mxport_header_checks" >"$PF/etc/mxport_header_checks.lmtp"
-contrib_paths "$MXPORT_SRCDIR/contrib/postfix/lmtp/master.cf" >>"$PF/etc/master.cf"
+contrib_paths "$MXPORT_SRCDIR/contrib/postfix/master.cf" >>"$PF/etc/master.cf"
 start_lmtp
 LMTP_PID=$(echo $T_PIDS | awk '{ print $NF }')
 BASE_TRANSPORT=$(postconf -c "$PF/etc" -h transport_maps)
-MILTER_LINE=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" | sed -n 's/^smtpd_milters = //p')
+MILTER_LINE=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/milter/main.cf" | sed -n 's/^smtpd_milters = //p')
 RELAY_MAP=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" | sed -n 's/^relay_domains = //p')
-TMAPS=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/transport-maps/main.cf" | sed -n 's/^transport_maps = //p')
+TMAPS=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" | sed -n 's/^transport_maps = //p')
 HC_PIPE="regexp:$PF/etc/mxport_header_checks"
 HC_LMTP="regexp:$PF/etc/mxport_header_checks.lmtp"
 HELD="smtp, relay, mxport, mxport-lmtp"
