@@ -5,11 +5,12 @@
 # delivered at the peer or bounced to its sender with the peer's text;
 # duplicates only where the peer dropped the connection after the final dot.
 # Usage (as root, from make check or bench): tests/soak/soak.sh [N [SEED [VARIANT]]]
-# VARIANT: pipe (contrib/postfix, a transport run per message; the default),
+# VARIANT: pipe (contrib/postfix/milter: milter, FILTER, a transport run per
+# message; the soak's default argument),
 # lmtp (contrib/postfix/lmtp: the LMTP daemon, which keeps its SMTP session
 # to the peer between messages, faulty sessions included) or tmaps
-# (contrib/postfix/main.cf: no milter, transport_maps to the LMTP
-# daemon).
+# (contrib/postfix/main.cf, mxport-setup's default tmaps-lmtp: no milter,
+# transport_maps to the LMTP daemon).
 # Memory: when N is above SOAK_CHECKPOINT (default 10000), the first
 # SOAK_CHECKPOINT messages are sent and drained first; the resident sizes of
 # the milter and of the LMTP daemon (its listener, and the largest of its
