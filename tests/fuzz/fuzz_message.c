@@ -30,6 +30,10 @@ static void check(const struct message *m, unsigned limit)
 		abort();
 	if (m->datalen > 3 && (m->datalen < 5 || memcmp(end - 5, "\r\n", 2) != 0))
 		abort(); /* the final dot starts a line */
+	if (m->header_len > m->datalen - 3 ||
+	    (m->header_len < m->datalen - 3 && memcmp(m->data + m->header_len, "\r\n", 2) != 0) ||
+	    (m->header_len > 0 && m->data[m->header_len - 1] != '\n'))
+		abort(); /* header_len is where the empty line (or the final dot) begins */
 	while (p < end - 3) {
 		const char *lf = memchr(p, '\n', (size_t)(end - 3 - p));
 		size_t len;
@@ -41,12 +45,17 @@ static void check(const struct message *m, unsigned limit)
 			abort(); /* an unstuffed dot would end DATA early */
 		if (limit > 0 && len > limit)
 			abort(); /* a line longer than line_length_limit */
-		if (len == 0)
+		if (len == 0 && in_header) {
 			in_header = false;
+			if ((size_t)(p - m->data) != m->header_len)
+				abort(); /* the first empty line is not where header_len says */
+		}
 		if (in_header && header_name_is(p, len, TAG))
 			abort(); /* a tag header survived */
 		p = lf + 1;
 	}
+	if (in_header && m->header_len != m->datalen - 3)
+		abort(); /* no empty line: the header runs to the final dot */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
