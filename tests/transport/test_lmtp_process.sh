@@ -1,0 +1,109 @@
+#!/bin/sh
+# test_lmtp_process - the LMTP daemon's connection process waits
+# lmtp_process_idle_time for the next connection and serves it with its
+# route cache: two LMTP connections in a row to an SRV-routed domain make
+# one SRV query, not two. The kept SMTP session still ends with each LMTP
+# connection; a waiting process ends when the daemon is stopped; with
+# lmtp_process_idle_time = 0 each connection has a process (and a query) of
+# its own.
+. "$MXPORT_SRCDIR/tests/lib/harness.sh"
+need python3 setpriv nsd
+
+TRANSPORT="$MXPORT_BUILDDIR/mxport-transport"
+LOG="$T_DIR/transport.log"
+SOCK="$T_DIR/run/lmtp.sock"
+
+start_peer cust '{}'
+printf '$ORIGIN test.\n$TTL 3600\n@ SOA ns.test. hostmaster.test. 1 3600 600 86400 3600\n@ NS ns.test.\nns A 127.0.0.1\n_smtp._tcp.dom SRV 10 0 %s mail.dom.test.\nmail.dom A 127.0.0.1\n' \
+	"$PEER_PORT" >"$T_DIR/zone"
+start_nsd "$T_DIR/zone" test.
+: >"$T_DIR/queries"
+python3 "$MXPORT_SRCDIR/tests/lib/dnscount.py" "$NSD_PORT" "$T_DIR/dnscount.port" "$T_DIR/queries" &
+T_PIDS="$T_PIDS $!"
+wait_for "the counting DNS relay" test -s "$T_DIR/dnscount.port"
+mkdir -p "$T_DIR/run"
+chown nobody "$T_DIR/run"
+
+# daemon [EXTRA...] - a fresh LMTP daemon as user nobody; its pid in DAEMON
+daemon() {
+	{
+		echo "dns_routes = yes"
+		echo "dns_servers = 127.0.0.1:$(cat "$T_DIR/dnscount.port")"
+		echo "allowed_networks = 127.0.0.0/8"
+		echo "tls_mode = none"
+		echo "log_file = $LOG"
+		echo "socket_group = nogroup"
+		for line in "$@"; do echo "$line"; done
+	} >"$T_DIR/mxport.conf"
+	chmod 644 "$T_DIR/mxport.conf"
+	: >"$LOG"
+	chmod 666 "$LOG"
+	rm -f "$SOCK"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$TRANSPORT" -c "$T_DIR/mxport.conf" \
+		-L "unix:$SOCK" >>"$T_DIR/daemon.err" 2>&1 &
+	DAEMON=$!
+	T_PIDS="$T_PIDS $DAEMON"
+	wait_for "LMTP daemon" test -S "$SOCK"
+}
+
+# lmtp RCPT - one LMTP connection, one message, QUIT; prints the reply to the dot
+lmtp() {
+	python3 - "$SOCK" "$1" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+f = s.makefile("rwb")
+def reply():
+    while True:
+        line = f.readline().decode().rstrip("\r\n")
+        if len(line) < 4 or line[3] != "-":
+            return line
+def cmd(c):
+    f.write(c.encode() + b"\r\n"); f.flush()
+    return reply()
+reply()
+cmd("LHLO client.test"); cmd("MAIL FROM:<alice@sender.test>"); cmd("RCPT TO:<%s>" % sys.argv[2])
+cmd("DATA")
+f.write(b"Subject: process test\r\n\r\nhello\r\n.\r\n"); f.flush()
+print(reply())
+cmd("QUIT")
+EOF
+}
+
+srv_queries() {
+	grep -c 'SRV _smtp\._tcp\.dom\.test\.' "$T_DIR/queries"
+}
+
+# 1. two connections, one after the other: one process, one SRV query
+daemon
+r1=$(lmtp a@dom.test)
+r2=$(lmtp b@dom.test)
+case "$r1 $r2" in "250 "*" 250 "*) r=0 ;; *) r=1 ;; esac
+t_ok $r "1: both connections delivered ($r1 / $r2)"
+t_eq "$(count_msgs "$PEER_DIR")" 2 "1: the customer has both"
+t_eq "$(srv_queries)" 1 "1: one SRV query for both connections (the process kept its route cache)"
+pids=$(sed -n 's/.* L\([0-9]*\)\.[0-9]*: to=.*/\1/p' "$LOG" | sort -u)
+t_eq "$(echo "$pids" | wc -l)" 1 "1: one process served both connections"
+t_grep "$LOG" " L[0-9]*\.2: to=<b@dom\.test>" "1: its second message has queue id .2 (ids stay unique in the process)"
+t_eq "$(grep -c '^QUIT' "$PEER_DIR"/session.* | grep -c ':1$')" 2 "1: each LMTP connection's SMTP session ended with QUIT"
+kill "$DAEMON"
+wait "$DAEMON" 2>/dev/null
+gone=1
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+	kill -0 "$pids" 2>/dev/null || { gone=0; break; }
+	sleep 0.2
+done
+t_ok $gone "1: the waiting process ends when the daemon is stopped"
+
+# 2. lmtp_process_idle_time = 0: a process and a cache per connection
+: >"$T_DIR/queries"
+daemon "lmtp_process_idle_time = 0"
+lmtp c@dom.test >/dev/null
+lmtp d@dom.test >/dev/null
+t_eq "$(count_msgs "$PEER_DIR")" 4 "2: both delivered"
+t_eq "$(srv_queries)" 2 "2: lmtp_process_idle_time = 0: an SRV query per connection"
+t_eq "$(sed -n 's/.* L\([0-9]*\)\.[0-9]*: to=.*/\1/p' "$LOG" | sort -u | wc -l)" 2 "2: ... from a process each"
+kill "$DAEMON"
+wait "$DAEMON" 2>/dev/null
+
+t_done
