@@ -24,14 +24,16 @@
 #include "message.h"
 #include "msg.h"
 #include "policy.h"
+#include "route_shared.h"
 #include "smtp_conn.h"
 #include "tls.h"
 #include "util.h"
 #include "xforward.h"
 
 #define LMTP_LINE_MAX	     8192
-#define LMTP_PROCESS_MAX_USE 100 /* connections a process serves, at most (Postfix's max_use) */
-#define LMTP_IDLE_TAKE_MS    20	 /* how long a waiting process has to take a new connection */
+#define LMTP_PROCESS_MAX_USE 100  /* connections a process serves, at most (Postfix's max_use) */
+#define LMTP_IDLE_TAKE_MS    20	  /* how long a waiting process has to take a new connection */
+#define LMTP_SHARED_SLOTS    8192 /* DNS answers shared by the connection processes, at most */
 
 /* What one connection keeps across messages. */
 struct lmtp_session {
@@ -509,13 +511,14 @@ static int next_connection(int lfd, pid_t listener, struct lmtp_slot *slot, unsi
  * connection asked DNS again for every connection.
  */
 static void connection_process(int lfd, int c, pid_t listener, struct lmtp_slot *slot,
-			       const char *config_path)
+			       struct route_shared *shared, const char *config_path)
 {
 	struct transport_core core;
 	unsigned uses = 0;
 
 	signal(SIGCHLD, SIG_DFL);
 	core_init(&core, config_path);
+	core.shared = shared;
 	do {
 		serve(&core, c, c);
 		close(c);
@@ -559,6 +562,7 @@ static struct mx_config *daemon_config(const char *config_path)
 int lmtp_listen_and_serve(const char *spec, const char *config_path)
 {
 	struct mx_config *cfg = daemon_config(config_path);
+	struct route_shared *shared;
 	struct mx_sockperm perm;
 	char err[512];
 	unsigned children = 0, max;
@@ -572,6 +576,13 @@ int lmtp_listen_and_serve(const char *spec, const char *config_path)
 		return 78;
 	}
 	max = cfg->lmtp_max_clients;
+	/*
+	 * The connection processes share their DNS answers: together they ask
+	 * once per name per TTL. Two slots a domain (its route, its target's
+	 * addresses); without the memory, each process still has its own cache.
+	 */
+	shared = route_shared_new(cfg->route_cache_size < LMTP_SHARED_SLOTS ? cfg->route_cache_size
+									    : LMTP_SHARED_SLOTS);
 	if (!msg_set_file(cfg->log_file, false, err, sizeof(err)))
 		msg_error("lmtp: %s", err);
 	mx_config_free(cfg);
@@ -636,7 +647,7 @@ int lmtp_listen_and_serve(const char *spec, const char *config_path)
 		pid = fork();
 		if (pid == 0) {
 			slots[slot].pid = getpid();
-			connection_process(fd, c, listener, &slots[slot], config_path);
+			connection_process(fd, c, listener, &slots[slot], shared, config_path);
 		}
 		if (pid < 0) {
 			msg_error("lmtp: fork: %s", strerror(errno));

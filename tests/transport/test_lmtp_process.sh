@@ -2,10 +2,11 @@
 # test_lmtp_process - the LMTP daemon's connection process waits
 # lmtp_process_idle_time for the next connection and serves it with its
 # route cache: two LMTP connections in a row to an SRV-routed domain make
-# one SRV query, not two. The kept SMTP session still ends with each LMTP
-# connection; a waiting process ends when the daemon is stopped; with
-# lmtp_process_idle_time = 0 each connection has a process (and a query) of
-# its own.
+# one SRV query, not two; two at once (two processes) make one too, for the
+# daemon's processes share their DNS answers. The kept SMTP session still
+# ends with each LMTP connection; a waiting process ends when the daemon is
+# stopped; with lmtp_process_idle_time = 0 each connection has a process of
+# its own (and the answers are still shared).
 . "$MXPORT_SRCDIR/tests/lib/harness.sh"
 need python3 setpriv nsd
 
@@ -95,13 +96,52 @@ for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
 done
 t_ok $gone "1: the waiting process ends when the daemon is stopped"
 
-# 2. lmtp_process_idle_time = 0: a process and a cache per connection
+# 1b. two connections at once: two processes, and still one SRV query (the
+# second process takes the first one's answer from the daemon's shared memory)
+: >"$T_DIR/queries"
+daemon
+python3 - "$SOCK" >"$T_DIR/both.out" <<'EOF'
+import socket, sys
+def open_lmtp():
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    f = s.makefile("rwb")
+    def reply():
+        while True:
+            line = f.readline().decode().rstrip("\r\n")
+            if len(line) < 4 or line[3] != "-":
+                return line
+    def cmd(c):
+        f.write(c.encode() + b"\r\n"); f.flush()
+        return reply()
+    reply()
+    cmd("LHLO client.test")
+    return f, reply, cmd
+def deliver(conn, rcpt):
+    f, reply, cmd = conn
+    cmd("MAIL FROM:<alice@sender.test>"); cmd("RCPT TO:<%s>" % rcpt); cmd("DATA")
+    f.write(b"Subject: shared test\r\n\r\nhello\r\n.\r\n"); f.flush()
+    print(reply())
+one = open_lmtp()
+two = open_lmtp()  # the first process is busy with one: a second process
+deliver(two, "e@dom.test")
+deliver(one, "f@dom.test")
+one[2]("QUIT"); two[2]("QUIT")
+EOF
+t_eq "$(grep -c '^250 ' "$T_DIR/both.out")" 2 "1b: two connections at once: both delivered"
+t_eq "$(sed -n 's/.* L\([0-9]*\)\.[0-9]*: to=.*/\1/p' "$LOG" | sort -u | wc -l)" 2 "1b: ... by two processes"
+t_eq "$(srv_queries)" 1 "1b: ... with one SRV query (the answer is shared by the daemon's processes)"
+t_eq "$(grep -c ' A mail\.dom\.test\.' "$T_DIR/queries")" 1 "1b: ... and one A query"
+kill "$DAEMON"
+wait "$DAEMON" 2>/dev/null
+
+# 2. lmtp_process_idle_time = 0: a process per connection, the answers still shared
 : >"$T_DIR/queries"
 daemon "lmtp_process_idle_time = 0"
 lmtp c@dom.test >/dev/null
 lmtp d@dom.test >/dev/null
-t_eq "$(count_msgs "$PEER_DIR")" 4 "2: both delivered"
-t_eq "$(srv_queries)" 2 "2: lmtp_process_idle_time = 0: an SRV query per connection"
+t_eq "$(count_msgs "$PEER_DIR")" 6 "2: both delivered"
+t_eq "$(srv_queries)" 1 "2: lmtp_process_idle_time = 0: one SRV query (the second process took the shared answer)"
 t_eq "$(sed -n 's/.* L\([0-9]*\)\.[0-9]*: to=.*/\1/p' "$LOG" | sort -u | wc -l)" 2 "2: ... from a process each"
 kill "$DAEMON"
 wait "$DAEMON" 2>/dev/null
