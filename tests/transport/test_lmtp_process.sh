@@ -47,28 +47,39 @@ daemon() {
 	wait_for "LMTP daemon" test -S "$SOCK"
 }
 
-# lmtp RCPT - one LMTP connection, one message, QUIT; prints the reply to the dot
-lmtp() {
-	python3 - "$SOCK" "$1" <<'EOF'
+# lmtp RCPT... - an LMTP connection for each RCPT, all open at once (the
+# first stays busy while the next connects: a process each); then a message
+# on each, from the last connection to the first, and QUIT; prints the reply
+# to each dot
+cat >"$T_DIR/lmtp.py" <<'EOF'
 import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-f = s.makefile("rwb")
-def reply():
+def connect():
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    return s.makefile("rwb")
+def reply(f):
     while True:
         line = f.readline().decode().rstrip("\r\n")
         if len(line) < 4 or line[3] != "-":
             return line
-def cmd(c):
+def cmd(f, c):
     f.write(c.encode() + b"\r\n"); f.flush()
-    return reply()
-reply()
-cmd("LHLO client.test"); cmd("MAIL FROM:<alice@sender.test>"); cmd("RCPT TO:<%s>" % sys.argv[2])
-cmd("DATA")
-f.write(b"Subject: process test\r\n\r\nhello\r\n.\r\n"); f.flush()
-print(reply())
-cmd("QUIT")
+    return reply(f)
+conns = []
+for rcpt in sys.argv[2:]:
+    f = connect()
+    reply(f)
+    cmd(f, "LHLO client.test")
+    conns.append((f, rcpt))
+for f, rcpt in reversed(conns):
+    cmd(f, "MAIL FROM:<alice@sender.test>"); cmd(f, "RCPT TO:<%s>" % rcpt); cmd(f, "DATA")
+    f.write(b"Subject: process test\r\n\r\nhello\r\n.\r\n"); f.flush()
+    print(reply(f))
+for f, rcpt in conns:
+    cmd(f, "QUIT")
 EOF
+lmtp() {
+	python3 "$T_DIR/lmtp.py" "$SOCK" "$@"
 }
 
 srv_queries() {
@@ -78,6 +89,7 @@ srv_queries() {
 # 1. two connections, one after the other: one process, one SRV query
 daemon
 r1=$(lmtp a@dom.test)
+sleep 1 # the process ends the kept SMTP session, then waits
 r2=$(lmtp b@dom.test)
 case "$r1 $r2" in "250 "*" 250 "*) r=0 ;; *) r=1 ;; esac
 t_ok $r "1: both connections delivered ($r1 / $r2)"
@@ -100,34 +112,7 @@ t_ok $gone "1: the waiting process ends when the daemon is stopped"
 # second process takes the first one's answer from the daemon's shared memory)
 : >"$T_DIR/queries"
 daemon
-python3 - "$SOCK" >"$T_DIR/both.out" <<'EOF'
-import socket, sys
-def open_lmtp():
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(sys.argv[1])
-    f = s.makefile("rwb")
-    def reply():
-        while True:
-            line = f.readline().decode().rstrip("\r\n")
-            if len(line) < 4 or line[3] != "-":
-                return line
-    def cmd(c):
-        f.write(c.encode() + b"\r\n"); f.flush()
-        return reply()
-    reply()
-    cmd("LHLO client.test")
-    return f, reply, cmd
-def deliver(conn, rcpt):
-    f, reply, cmd = conn
-    cmd("MAIL FROM:<alice@sender.test>"); cmd("RCPT TO:<%s>" % rcpt); cmd("DATA")
-    f.write(b"Subject: shared test\r\n\r\nhello\r\n.\r\n"); f.flush()
-    print(reply())
-one = open_lmtp()
-two = open_lmtp()  # the first process is busy with one: a second process
-deliver(two, "e@dom.test")
-deliver(one, "f@dom.test")
-one[2]("QUIT"); two[2]("QUIT")
-EOF
+lmtp e@dom.test f@dom.test >"$T_DIR/both.out"
 t_eq "$(grep -c '^250 ' "$T_DIR/both.out")" 2 "1b: two connections at once: both delivered"
 t_eq "$(sed -n 's/.* L\([0-9]*\)\.[0-9]*: to=.*/\1/p' "$LOG" | sort -u | wc -l)" 2 "1b: ... by two processes"
 t_eq "$(srv_queries)" 1 "1b: ... with one SRV query (the answer is shared by the daemon's processes)"
