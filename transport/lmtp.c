@@ -556,8 +556,10 @@ static struct mx_config *daemon_config(const char *config_path)
 
 /*
  * lmtp_listen_and_serve - the LMTP daemon: a process per connection, at
- * most lmtp_max_clients of them. Postfix's lmtp(8) keeps connections open
- * and caches them, so each process serves many messages. Runs until killed.
+ * most lmtp_max_clients of them, each waiting for more connections when
+ * its own ends (connection_process). Postfix's lmtp(8) keeps connections
+ * open and caches them, so each process serves many messages; the
+ * processes share their DNS answers. Runs until killed.
  */
 int lmtp_listen_and_serve(const char *spec, const char *config_path)
 {
