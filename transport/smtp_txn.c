@@ -358,7 +358,7 @@ void session_transactions(struct session *s)
 			goto out;
 		}
 		seven.data = seven_data.data;
-		seven.datalen = seven_data.len;
+		seven.datalen = seven_data.len; /* header_len is the 8-bit form's: only sent */
 		seven.eightbit = false;
 		s->msg = &seven;
 	}
