@@ -475,13 +475,39 @@ static void wait_for_room(unsigned *children, unsigned max)
 	}
 }
 
+/* The listening socket, in a connection process; -1 once the listener stopped. */
+static volatile sig_atomic_t child_lfd = -1;
+
+/*
+ * on_listener_stop - in a connection process: the listener stopped, so stop
+ * listening at once, and a new daemon can take the socket's path while the
+ * connection being served goes on to its end (close() is safe in a handler)
+ */
+static void on_listener_stop(int sig)
+{
+	(void)sig;
+	if (child_lfd >= 0)
+		close(child_lfd);
+	child_lfd = -1;
+}
+
+/* on_stop - in the listener: SIGTERM or SIGINT; the connection processes are told, then it ends */
+static void on_stop(int sig)
+{
+	for (unsigned i = 0; i < nslots; i++)
+		if (slots[i].pid > 0)
+			kill(slots[i].pid, SIGUSR1);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 /*
  * next_connection - a process that served a connection waits for another
  * on the listening socket, with its delivery core (configuration, TLS
  * context, route cache) kept: -1 after lmtp_process_idle_time without one,
  * or when the listener is gone (a stopped daemon takes no more mail).
  */
-static int next_connection(int lfd, pid_t listener, struct lmtp_slot *slot, unsigned idle_s)
+static int next_connection(pid_t listener, struct lmtp_slot *slot, unsigned idle_s)
 {
 	long long until = mx_now_ms() + (long long)idle_s * 1000;
 	int c = -1;
@@ -489,9 +515,10 @@ static int next_connection(int lfd, pid_t listener, struct lmtp_slot *slot, unsi
 	__atomic_store_n(&slot->idle, 1, __ATOMIC_SEQ_CST);
 	while (c < 0 && getppid() == listener) {
 		long long left = until - mx_now_ms();
+		int lfd = child_lfd;
 		struct pollfd pfd = {.fd = lfd, .events = POLLIN};
 
-		if (left <= 0)
+		if (left <= 0 || lfd < 0)
 			break;
 		if (poll(&pfd, 1, left > 1000 ? 1000 : (int)left) <= 0)
 			continue;
@@ -517,6 +544,9 @@ static void connection_process(int lfd, int c, pid_t listener, struct lmtp_slot 
 	unsigned uses = 0;
 
 	signal(SIGCHLD, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	child_lfd = lfd;
 	core_init(&core, config_path);
 	core.shared = shared;
 	do {
@@ -526,7 +556,7 @@ static void connection_process(int lfd, int c, pid_t listener, struct lmtp_slot 
 		if (++uses >= LMTP_PROCESS_MAX_USE || core.cfg == NULL ||
 		    core.cfg->lmtp_process_idle_time == 0)
 			break;
-		c = next_connection(lfd, listener, slot, core.cfg->lmtp_process_idle_time);
+		c = next_connection(listener, slot, core.cfg->lmtp_process_idle_time);
 	} while (c >= 0);
 	core_free(&core);
 	_exit(0);
@@ -600,6 +630,14 @@ int lmtp_listen_and_serve(const char *spec, const char *config_path)
 	sa.sa_handler = on_child;
 	sa.sa_flags = SA_NOCLDSTOP;
 	sigaction(SIGCHLD, &sa, NULL);
+	/* Stopping tells the connection processes to let go of the socket (they inherit this). */
+	sa.sa_handler = on_listener_stop;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = on_stop;
+	sa.sa_flags = 0;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	/* Shared with the connection processes: which of them wait for a connection. */
 	nslots = max;
 	slots = mmap(NULL, nslots * sizeof(*slots), PROT_READ | PROT_WRITE,
