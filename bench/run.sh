@@ -325,9 +325,10 @@ if ! skipped dns; then
 		b1) label="(b') milter + LMTP daemon"
 			# Postfix logs conn_use=N for a delivery on a reused LMTP connection; a
 			# connection process of the daemon serves the next connections while
-			# it waits (lmtp_process_idle_time), with the same cache
+			# it waits (lmtp_process_idle_time), with the same cache; the
+			# processes share their DNS answers (dns/route_shared.c)
 			lmtp_conns=$(tail -c +$((off + 1)) "$PF/maillog" | grep 'status=sent' | grep -vc 'conn_use=')
-			procs="1 milter (its socketmap shares its cache) + the LMTP daemon's connection processes, a cache each ($lmtp_conns LMTP connections: Postfix's log, deliveries without conn_use=; $(pgrep -P "$LMTP_PID" | wc -l) processes alive at the end)" ;;
+			procs="1 milter (its socketmap shares its cache) + the LMTP daemon's connection processes, a cache each and the answers they share ($lmtp_conns LMTP connections: Postfix's log, deliveries without conn_use=; $(pgrep -P "$LMTP_PID" | wc -l) processes alive at the end)" ;;
 		b) label="(b) milter + pipe transport"
 			procs="1 milter + $DNS_N transport runs (a process each, its cache dies with it)" ;;
 		esac
