@@ -16,7 +16,8 @@
 #   5. the LMTP daemon's CPU per message: callgrind over LMTP_N deliveries
 #      through one kept session, divided by LMTP_N
 #   6. DNS: DNS_N messages to 50 SRV-routed domains through the milter and
-#      the transport; the queries the DNS server saw, per name
+#      the transport; the queries the DNS server saw, per name, and (with
+#      strace) which process of the LMTP daemon asked what
 # Prints numbers and ratios; fails only when something does not work (every
 # wait has a deadline and says what did not arrive), never on speed.
 #
@@ -28,7 +29,9 @@
 #   --skip    comma-separated sections to leave out: relay (1 and 2),
 #             memory, startup, lmtp, dns
 # Env: BENCH_WAIT  seconds a pass may take before the bench gives up on it
-#      (default 60 + MESSAGES/10); MXPORT_BUILDDIR: the build to measure.
+#      (default 60 + MESSAGES/10); MXPORT_BUILDDIR: the build to measure;
+#      BENCH_CONF: more mxport.conf lines (e.g. "lmtp_process_idle_time = 0":
+#      a process per LMTP connection, as before that key).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 N=${BENCH_MESSAGES:-2000}
@@ -119,7 +122,8 @@ DNS_PORT=$(cat "$T_DIR/dnscount.port")
 PF_PORT=$(free_port)
 MXPORT_EXTRA_CONF="dns_routes = yes
 dns_servers = 127.0.0.1:$DNS_PORT
-postfix_transport = mxport-lmtp:unix:$T_DIR/run/lmtp.sock"
+postfix_transport = mxport-lmtp:unix:$T_DIR/run/lmtp.sock${BENCH_CONF:+
+$BENCH_CONF}"
 setup_mxport "bench.example [127.0.0.1]:$SINK_PORT"
 sed -i 's/^log_file = .*/log_file =/' "$T_DIR/etc/mxport.conf" # syslog only, as in production
 start_milter
@@ -301,6 +305,14 @@ if ! skipped dns; then
 		use_path "$p"
 		q0=$(wc -l <"$DNSLOG")
 		off=$(log_size)
+		STRACE=""
+		if [ "$p" = b1 ] && command -v strace >/dev/null; then
+			# who asks: every process of the LMTP daemon, those that exist now and those it forks
+			strace -f -qq -xx -s 512 -e trace=connect,send,sendto -o "$T_DIR/strace.$p" \
+				$(for pid in $LMTP_PID $(pgrep -P "$LMTP_PID"); do printf -- '-p %s ' "$pid"; done) 2>/dev/null &
+			STRACE=$!
+			sleep 1
+		fi
 		python3 "$top/tests/soak/send_many.py" 127.0.0.1 "$PF_PORT" "$DNS_N" $SESSIONS "$domains" ||
 			die "DNS pass $p: not every message was accepted"
 		limit=$(($(date +%s) + WAIT))
@@ -308,13 +320,16 @@ if ! skipped dns; then
 			[ "$(date +%s)" -ge "$limit" ] && die "DNS pass $p: only $(log_count "$off" status=sent) of $DNS_N delivered within ${WAIT}s"
 			sleep 0.2
 		done
+		[ -n "$STRACE" ] && { kill "$STRACE"; wait "$STRACE" 2>/dev/null; }
 		tail -n +$((q0 + 1)) "$DNSLOG" >"$T_DIR/dns.$p"
 		case $p in
 		b1) label="(b') milter + LMTP daemon"
-			# an LMTP connection is a process of the daemon, with a cache of its own;
-			# Postfix logs conn_use=N for a delivery on a reused connection
+			# Postfix logs conn_use=N for a delivery on a reused LMTP connection; a
+			# connection process of the daemon serves the next connections while
+			# it waits (lmtp_process_idle_time), with the same cache; the
+			# processes share their DNS answers (dns/route_shared.c)
 			lmtp_conns=$(tail -c +$((off + 1)) "$PF/maillog" | grep 'status=sent' | grep -vc 'conn_use=')
-			procs="1 milter (its socketmap shares its cache) + $lmtp_conns LMTP connections, a process and a cache each (Postfix's log: deliveries without conn_use=)" ;;
+			procs="1 milter (its socketmap shares its cache) + the LMTP daemon's connection processes, a cache each and the answers they share ($lmtp_conns LMTP connections: Postfix's log, deliveries without conn_use=; $(pgrep -P "$LMTP_PID" | wc -l) processes alive at the end)" ;;
 		b) label="(b) milter + pipe transport"
 			procs="1 milter + $DNS_N transport runs (a process each, its cache dies with it)" ;;
 		esac
@@ -335,6 +350,7 @@ for (kind, t), ks in sorted(by.items()):
     ks = ks + [0] * (n - len(ks))
     print("     %-5s %-24s per name: median %g, min %d, max %d (%d names, %d queries)" % (t, kind, statistics.median(ks), min(ks), max(ks), n, sum(ks)))
 PYEOF
+		[ -s "$T_DIR/strace.$p" ] && python3 "$top/bench/dns_by_process.py" "$T_DIR/strace.$p" "$DNS_PORT"
 	done
 	say ""
 fi
