@@ -4,10 +4,15 @@ milter, between two moments.
 
 Usage: cpu.py snap FILE MASTER_PID MILTER_PID   record the processes' times now
        cpu.py diff FILE MASTER_PID MILTER_PID   print "SMTPD_MS CLEANUP_MS MILTER_MS GONE"
+       cpu.py tree-snap FILE ROOT_PID MILTER_PID
+       cpu.py tree-diff FILE ROOT_PID MILTER_PID print "TREE_MS 0 MILTER_MS 0"
 SMTPD and CLEANUP are children of Postfix's master (by name); a process that
 started after the snapshot counts from zero. GONE counts processes of the
 snapshot that exited meanwhile (their last CPU is then missed: the bench sets
 max_use high so that none should).
+TREE is a daemon that forks a process per session (Sendmail): its own time,
+the time of the children it has reaped (cutime, cstime) and that of the
+descendants still running, so that sessions that ended are not lost.
 """
 import os
 import sys
@@ -36,8 +41,45 @@ def procs(master, milter):
     return out
 
 
+def tree(root, milter):
+    """ticks of ROOT and its descendants (reaped ones included), and of the milter"""
+    stat = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                s = f.read()
+        except OSError:
+            continue
+        f = s[s.rindex(")") + 2:].split()
+        stat[int(d)] = (int(f[1]), sum(int(x) for x in f[11:15]), int(f[11]) + int(f[12]))
+    inside, total = {root}, 0
+    changed = True
+    while changed:
+        changed = False
+        for pid, (ppid, _, _) in stat.items():
+            if ppid in inside and pid not in inside:
+                inside.add(pid)
+                changed = True
+    for pid in inside:
+        if pid in stat:
+            total += stat[pid][1]
+    return total, stat[milter][2] if milter in stat else 0
+
+
 def main():
     mode, path, master, milter = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    ms = lambda t: t * 1000 // HZ
+    if mode == "tree-snap":
+        with open(path, "w") as f:
+            f.write("%d %d\n" % tree(master, milter))
+        return
+    if mode == "tree-diff":
+        t0, m0 = (int(x) for x in open(path).read().split())
+        t1, m1 = tree(master, milter)
+        print("%d 0 %d 0" % (ms(t1 - t0), ms(m1 - m0)))
+        return
     now = procs(master, milter)
     if mode == "snap":
         with open(path, "w") as f:
@@ -53,7 +95,6 @@ def main():
         old = before.get(pid)
         sums[comm] += t - (old[1] if old and old[0] == comm else 0)
     gone = len([p for p in before if p not in now])
-    ms = lambda t: t * 1000 // HZ
     print("%d %d %d %d" % (ms(sums["smtpd"]), ms(sums["cleanup"]), ms(sums["milter"]), gone))
 
 

@@ -11,6 +11,10 @@
 #   2. milter overhead on receive, on a realistic message (27 header lines:
 #      Received chain, DKIM-Signature, ARC-*, List-*, MIME; 4 KB): throughput
 #      and CPU per message (user+sys of smtpd, cleanup and the milter)
+#   2b. the same on Sendmail: a private Sendmail 8.17 (tests/lib/sendmail.sh)
+#      with contrib/sendmail, queue-only, with and without the milter (its
+#      socket map in both); CPU per message of the sendmail processes (the
+#      daemon and its session children) and the milter
 #   3. milter memory: resident size idle and with 500 SMTP sessions open
 #   4. transport start-up: callgrind instructions of one pipe-mode run
 #   5. the LMTP daemon's CPU per message: callgrind over LMTP_N deliveries
@@ -27,8 +31,11 @@
 #   --quick   a smoke test: 100 messages, 2 rounds, 20 LMTP deliveries
 #             under callgrind, 200 DNS messages
 #   --skip    comma-separated sections to leave out: relay (1 and 2),
-#             memory, startup, lmtp, dns
-# Env: BENCH_WAIT  seconds a pass may take before the bench gives up on it
+#             sendmail (2b), memory, startup, lmtp, dns
+# Env: BENCH_SM_MESSAGES  messages a Sendmail pass (default MESSAGES, at most
+#      300: Sendmail forks a process per session and takes about 10 s for
+#      100 messages on a loaded machine)
+#      BENCH_WAIT  seconds a pass may take before the bench gives up on it
 #      (default 60 + MESSAGES/10); MXPORT_BUILDDIR: the build to measure;
 #      BENCH_CONF: more mxport.conf lines (e.g. "lmtp_process_idle_time = 0":
 #      a process per LMTP connection, as before that key).
@@ -63,6 +70,7 @@ export MXPORT_BUILDDIR MXPORT_SRCDIR
 [ -x "$MXPORT_BUILDDIR/mxport-transport" ] || { echo "build mxport first (./configure && make), or set MXPORT_BUILDDIR"; exit 1; }
 . "$top/tests/lib/harness.sh"
 . "$top/tests/lib/postfix.sh"
+. "$top/tests/lib/sendmail.sh"
 # a closed output (bench/run.sh | head) must still stop every server started
 trap 'exit 1' INT TERM HUP PIPE
 need smtp-source smtp-sink valgrind callgrind_annotate python3 postconf nsd drill timeout
@@ -216,6 +224,70 @@ if ! skipped relay; then
 		echo >&2
 	done
 	python3 "$top/bench/summarize.py" "$RESULTS" "$N"
+fi
+
+# --- 2b. the milter on Sendmail -------------------------------------------------------------
+# Two Sendmail daemons from contrib/sendmail's .cf, queue-only (receive
+# only, like the Postfix passes), no queue runs: s_map without the milter
+# (its socket map still answers the relay check and the mailertable),
+# s_milter with it, each with a listen queue for all of smtp-source's
+# sessions (Sendmail's 10 made connections wait a second for a SYN
+# retry: 11 msg/s). smtp-source connects from 127.0.0.1, an address of
+# Sendmail's own that it relays for without the access map: the same in
+# both passes, so the base is, if anything, cheaper than on a real relay.
+# sm_daemon NAME CF PORT - one daemon; its PID in SM_DPID
+sm_daemon() {
+	sed -e "s/^O DeliveryMode=.*/O DeliveryMode=queueonly/" \
+		-e "s/^O DaemonPortOptions=.*/O DaemonPortOptions=Port=$3, Addr=127.0.0.1, Name=MTA, Listen=256/" \
+		-e "s|^O PidFile=.*|O PidFile=$SM/$1.pid|" "$SM/sendmail.cf" >"$SM/$1.cf"
+	[ "$2" = nomilter ] && sed -i 's/^O InputMailFilters=.*/O InputMailFilters=/' "$SM/$1.cf"
+	unshare -u sh -c 'hostname relay.test && exec "$0" "$@"' "$SM/sendmail" -C "$SM/$1.cf" -bD \
+		>"$SM/$1.log" 2>&1 &
+	SM_DPID=$!
+	T_PIDS="$T_PIDS $SM_DPID"
+	wait_for "sendmail $1 on port $3" python3 -c "import socket; socket.create_connection(('127.0.0.1', $3)).close()"
+}
+if ! skipped sendmail; then
+	SM_PORT=$(free_port)
+	start_sendmail "$SINK_PORT" # builds the .cf; its own daemon runs queues, so it goes
+	kill "$SM_PID"
+	wait "$SM_PID" 2>/dev/null
+	grep -q '^O InputMailFilters=mxport' "$SM/sendmail.cf" || die "contrib/sendmail's .cf has no InputMailFilters=mxport"
+	S_MAP_PORT=$(free_port)
+	sm_daemon s_map nomilter "$S_MAP_PORT"
+	S_MAP_PID=$SM_DPID
+	S_MILTER_PORT=$(free_port)
+	sm_daemon s_milter milter "$S_MILTER_PORT"
+	S_MILTER_PID=$SM_DPID
+	SM_N=${BENCH_SM_MESSAGES:-$((N < 300 ? N : 300))}
+	SM_RESULTS="$T_DIR/results.sendmail"
+	: >"$SM_RESULTS"
+	sm_queued() { ls "$SM/queue" | grep -c '^qf'; }
+	for r in $(seq 1 "$ROUNDS"); do
+		printf 'sendmail round %s of %s: ' "$r" "$ROUNDS" >&2
+		for p in s_map s_milter; do
+			case $p in s_map) port=$S_MAP_PORT pid=$S_MAP_PID ;; *) port=$S_MILTER_PORT pid=$S_MILTER_PID ;; esac
+			rm -f "$SM/queue/"*
+			python3 "$top/bench/cpu.py" tree-snap "$T_DIR/cpu.snap" "$pid" "$MILTER_PID"
+			t0=$(now_ms)
+			send_pass "$port" rcpt@bench.example "$SM_N" "Sendmail pass $p, round $r"
+			t=$(($(now_ms) - t0))
+			[ "$(sm_queued)" -eq "$SM_N" ] || die "Sendmail pass $p, round $r: $(sm_queued) of $SM_N messages queued"
+			tagged=$(cat "$SM/queue/"qf* | grep -c '^H.*X-Mxport: bench\.example')
+			case $p in
+			s_map) [ "$tagged" -eq 0 ] || die "Sendmail pass s_map, round $r: $tagged messages tagged without the milter" ;;
+			*) [ "$tagged" -eq "$SM_N" ] || die "Sendmail pass s_milter, round $r: $tagged of $SM_N messages tagged" ;;
+			esac
+			# the session children are reaped (their CPU is the daemon's cutime) once they are gone
+			wait_until 10 sh -c "! pgrep -P $pid >/dev/null"
+			echo "pass $p $r $t $(python3 "$top/bench/cpu.py" tree-diff "$T_DIR/cpu.snap" "$pid" "$MILTER_PID")" >>"$SM_RESULTS"
+			printf '%s ' "$p" >&2
+		done
+		echo >&2
+	done
+	rm -f "$SM/queue/"*
+	say "Sendmail: $SM_N messages a pass"
+	python3 "$top/bench/summarize.py" "$SM_RESULTS" "$SM_N"
 fi
 
 # --- 3. memory ------------------------------------------------------------------------------

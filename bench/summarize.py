@@ -3,7 +3,8 @@
 
 Usage: summarize.py RESULTS N
 RESULTS holds lines "pass PATH ROUND MS [SMTPD_MS CLEANUP_MS MILTER_MS GONE]"
-and "ceiling MS". Every ratio is computed within a round (the paths of one
+and "ceiling MS"; the Sendmail passes s_map and s_milter put the sendmail
+processes' CPU where smtpd's is and 0 for cleanup. Every ratio is computed within a round (the paths of one
 round ran minutes apart, not hours) and reported as the median over the
 rounds with its range; a range wider than WIDE of the median is called too
 wide to conclude anything.
@@ -74,6 +75,10 @@ def main():
     def ratios(num, den):  # throughput of num / throughput of den, per round
         return [ms[den][r] / max(ms[num][r], 1) for r in rounds if r in ms[num] and r in ms[den]]
 
+    if ms["s_map"] and ms["s_milter"]:
+        sendmail(ms, cpu, rounds, n, rates, ratios)
+    if not ms["a"]:
+        return
     print("1. relay throughput: %d messages a pass, %d interleaved rounds (a, b, b', b'', receive passes, a, ...)"
           % (n, len(rounds)))
     print("   msg/s as median [min-max], first send to last delivery")
@@ -133,6 +138,30 @@ def main():
              if r in per["r_milter"] and r in per["r_plain"] and per["r_plain"][r] > 0]
         if o:
             print("   CPU overhead of all of mxport's receive (against no mxport): %s %%" % fmt_range(o, "%.1f"))
+    print("")
+
+
+def sendmail(ms, cpu, rounds, n, rates, ratios):
+    print("2b. milter overhead on receive on Sendmail (the same message, queue-only; %d interleaved rounds)"
+          % len(rounds))
+    for p, label in [("s_map", "socket map only, no milter:         "),
+                     ("s_milter", "socket map and mxport-milter:       ")]:
+        print("   %s %s msg/s" % (label, fmt_range(rates(p), "%.0f")))
+    tp = [100 * (1 - x) for x in ratios("s_milter", "s_map")]
+    print("   throughput overhead of the milter: %s %%  -- %s" % (fmt_range(tp, "%.1f"), verdict(tp, 5.0, False, 10.0)))
+    print("   CPU per message (user+sys ms of the sendmail daemon and its session processes + mxport-milter process):")
+    per = {}
+    for p in ("s_map", "s_milter"):
+        vals = {r: (cpu[p][r][0] / float(n), cpu[p][r][2] / float(n)) for r in rounds if r in cpu[p]}
+        per[p] = {r: a + b for r, (a, b) in vals.items()}
+        print("     %-9s total %s ms  (medians: sendmail %.3f, milter process %.3f)"
+              % (p, fmt_range(list(per[p].values()), "%.3f"), statistics.median(v[0] for v in vals.values()),
+                 statistics.median(v[1] for v in vals.values())))
+    o = [100 * (per["s_milter"][r] / per["s_map"][r] - 1) for r in rounds
+         if r in per["s_milter"] and r in per["s_map"] and per["s_map"][r] > 0]
+    if o:
+        print("   CPU overhead of the milter (against the socket map pass): %s %%  -- %s"
+              % (fmt_range(o, "%.1f"), verdict(o, 5.0, False, 10.0)))
     print("")
 
 

@@ -18,6 +18,8 @@
 /* Per SMTP connection. */
 struct conn_ctx {
 	unsigned long cc_noreply; /* SMFIP_NR_* the MTA agreed to: those callbacks answer NOREPLY */
+	bool cc_rcpt_only;	  /* no connect or MAIL callback: RCPT's macros name the client */
+	bool cc_have_client;	  /* cc_client (and cc_addr, if any) are set */
 	struct sockaddr_storage cc_addr;
 	bool cc_have_addr;
 	char cc_client[300];
@@ -48,6 +50,7 @@ struct msg_ctx {
 	size_t mc_forwarded;
 	size_t mc_own;	     /* recipients accepted untagged */
 	size_t mc_separated; /* recipients sent back (452) to come in another transaction */
+	char mc_qid[64];     /* the MTA's queue id, once it has one */
 };
 
 /* msg_free - release a message context (NULL is fine) */
@@ -68,22 +71,60 @@ static struct conn_ctx *conn_of(SMFICTX *ctx)
 }
 
 /*
- * mx_negotiate - ask only for what the gate needs: connect (the client's
- * address), MAIL (SASL login), RCPT (the gate) and end of message (the
- * tag); skip the replies that carry no decision. No headers: a tag that
- * came from outside cannot route mail (milter_header_checks sees only what
- * a milter added; Sendmail routes by mailertable) and the transport strips
- * every copy before delivery, so reading them bought nothing but a packet
- * per header and, for a message full of forged tags, a header edit per
- * copy (12,000 of them made Postfix's cleanup panic).
+ * The macros the milter reads, asked for per milter (SMFIF_SETSYMLIST), so
+ * that the admin's milter_*_macros (Postfix) or Milter.macros (Sendmail),
+ * which other milters share, need no change. Everything is read at RCPT:
+ * the client for trusted_networks and the log, the SASL login, the mailer
+ * for unknown_domains = reject, the queue id; at end of message the queue
+ * id again. The other stages get an empty list: Sendmail then sends no
+ * macro packet for them; Postfix sends one per stage whatever the list
+ * (an empty list there means its global list).
+ */
+static const struct {
+	int where;
+	const char *names;
+} wanted_macros[] = {
+	{SMFIM_CONNECT, ""},
+	{SMFIM_HELO, ""},
+	{SMFIM_ENVFROM, ""},
+	{SMFIM_ENVRCPT, "{client_addr} {client_name} {auth_authen} {rcpt_mailer} i"},
+	{SMFIM_DATA, ""},
+	{SMFIM_EOH, ""},
+	{SMFIM_EOM, "i"},
+};
+
+/* ask_macros - request wanted_macros; false when libmilter refuses one */
+static bool ask_macros(SMFICTX *ctx)
+{
+	for (size_t i = 0; i < sizeof(wanted_macros) / sizeof(wanted_macros[0]); i++)
+		if (smfi_setsymlist(ctx, wanted_macros[i].where, (char *)wanted_macros[i].names) !=
+		    MI_SUCCESS)
+			return false;
+	return true;
+}
+
+/*
+ * mx_negotiate - ask only for what the gate needs: RCPT (the gate, with
+ * the client and SASL login in its macros) and end of message (the tag);
+ * skip the replies that carry no decision. Each event and reply is a packet
+ * and a wake-up of a libmilter thread, the milter's main cost. An MTA that
+ * cannot send per-milter macro lists also sends connect (the client's
+ * address) and MAIL (SASL login). No headers: a tag that came from outside
+ * cannot route mail (milter_header_checks sees only what a milter added;
+ * Sendmail routes by mailertable) and the transport strips every copy
+ * before delivery, so reading them bought nothing but a packet per header
+ * and, for a message full of forged tags, a header edit per copy (12,000 of
+ * them made Postfix's cleanup panic). RCPT must be answered: the gate may
+ * refuse (SMFIP_NR_RCPT would take that away).
  */
 static sfsistat mx_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
 			     unsigned long f3, unsigned long *pf0, unsigned long *pf1,
 			     unsigned long *pf2, unsigned long *pf3)
 {
-	static const unsigned long skip = SMFIP_NOHELO | SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY |
-					  SMFIP_NOUNKNOWN | SMFIP_NODATA;
+	static const unsigned long rcpt_only = SMFIP_NOCONNECT | SMFIP_NOMAIL;
 	static const unsigned long noreply = SMFIP_NR_CONN | SMFIP_NR_MAIL;
+	unsigned long skip = SMFIP_NOHELO | SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY |
+			     SMFIP_NOUNKNOWN | SMFIP_NODATA;
 	struct conn_ctx *cc = mx_calloc(1, sizeof(*cc));
 
 	(void)f2;
@@ -93,12 +134,17 @@ static sfsistat mx_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
 		msg_error("the MTA does not allow adding headers: cannot tag mail");
 		return SMFIS_REJECT;
 	}
-	cc->cc_noreply = f1 & noreply;
+	*pf0 = SMFIF_ADDHDRS;
+	if ((f0 & SMFIF_SETSYMLIST) && (f1 & rcpt_only) == rcpt_only && ask_macros(ctx)) {
+		cc->cc_rcpt_only = true;
+		*pf0 |= SMFIF_SETSYMLIST;
+		skip |= rcpt_only;
+	}
+	cc->cc_noreply = cc->cc_rcpt_only ? 0 : f1 & noreply;
 	if (smfi_setpriv(ctx, cc) != MI_SUCCESS) {
 		free(cc);
 		return SMFIS_REJECT;
 	}
-	*pf0 = SMFIF_ADDHDRS;
 	*pf1 = (f1 & skip) | cc->cc_noreply;
 	*pf2 = 0;
 	*pf3 = 0;
@@ -111,7 +157,66 @@ static sfsistat reply(const struct conn_ctx *cc, unsigned long flag)
 	return (cc->cc_noreply & flag) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
-/* mx_connect - remember the client for trusted_networks */
+/*
+ * set_client - remember the client for trusted_networks and the log:
+ * host[address], as Postfix logs a client. Postfix names a client without a
+ * name "[address]" (connect) or "unknown" ({client_name}): unknown, as in
+ * its own lines.
+ */
+static void set_client(struct conn_ctx *cc, const char *hostname, const struct sockaddr *addr)
+{
+	snprintf(cc->cc_client, sizeof(cc->cc_client), "%s",
+		 hostname && *hostname && *hostname != '[' ? hostname : "unknown");
+	if (addr && (addr->sa_family == AF_INET || addr->sa_family == AF_INET6)) {
+		char text[INET6_ADDRSTRLEN] = "";
+		size_t len = strlen(cc->cc_client);
+
+		memcpy(&cc->cc_addr, addr,
+		       addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+						  : sizeof(struct sockaddr_in6));
+		cc->cc_have_addr = true;
+		if (addr->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, text,
+				  sizeof(text));
+		else
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)addr)->sin6_addr, text,
+				  sizeof(text));
+		snprintf(cc->cc_client + len, sizeof(cc->cc_client) - len, "[%s]", text);
+	}
+	mx_printable(cc->cc_client);
+	cc->cc_have_client = true;
+}
+
+/*
+ * client_from_macros - the client from {client_name} and {client_addr}
+ * (Sendmail writes an IPv6 address "IPv6:..."); an address that does not
+ * parse is no address: the client is then trusted by SASL only.
+ */
+static void client_from_macros(SMFICTX *ctx, struct conn_ctx *cc)
+{
+	const char *addr = smfi_getsymval(ctx, "{client_addr}");
+	struct sockaddr_storage ss;
+	bool have = false;
+
+	memset(&ss, 0, sizeof(ss));
+	if (addr && strncasecmp(addr, "IPv6:", 5) == 0)
+		addr += 5;
+	if (addr) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+			sin->sin_family = AF_INET;
+			have = true;
+		} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+			sin6->sin6_family = AF_INET6;
+			have = true;
+		}
+	}
+	set_client(cc, smfi_getsymval(ctx, "{client_name}"), have ? (struct sockaddr *)&ss : NULL);
+}
+
+/* mx_connect - remember the client (an MTA that sends connect: see mx_negotiate) */
 static sfsistat mx_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr)
 {
 	struct conn_ctx *cc = conn_of(ctx);
@@ -123,41 +228,16 @@ static sfsistat mx_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr)
 			return SMFIS_TEMPFAIL;
 		}
 	}
-
-	/* Postfix names a client without a name "[address]": unknown, as in its own lines */
-	snprintf(cc->cc_client, sizeof(cc->cc_client), "%s",
-		 hostname && *hostname && *hostname != '[' ? hostname : "unknown");
-	if (addr && (addr->sa_family == AF_INET || addr->sa_family == AF_INET6)) {
-		char text[INET6_ADDRSTRLEN] = "";
-		size_t len = strlen(cc->cc_client);
-
-		memcpy(&cc->cc_addr, addr,
-		       addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
-						  : sizeof(struct sockaddr_in6));
-		cc->cc_have_addr = true;
-		/* host[address], as Postfix logs a client */
-		if (addr->sa_family == AF_INET)
-			inet_ntop(AF_INET, &((struct sockaddr_in *)addr)->sin_addr, text,
-				  sizeof(text));
-		else
-			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)addr)->sin6_addr, text,
-				  sizeof(text));
-		snprintf(cc->cc_client + len, sizeof(cc->cc_client) - len, "[%s]", text);
-	}
-	mx_printable(cc->cc_client);
+	set_client(cc, hostname, addr);
 	return reply(cc, SMFIP_NR_CONN);
 }
 
-/* mx_envfrom - a new message: take the configuration in force and decide trust */
-static sfsistat mx_envfrom(SMFICTX *ctx, char **argv)
+/* begin_message - a new message: take the configuration in force and decide trust */
+static struct msg_ctx *begin_message(SMFICTX *ctx, struct conn_ctx *cc)
 {
-	struct conn_ctx *cc = conn_of(ctx);
 	struct msg_ctx *mc;
 	const char *auth;
 
-	(void)argv;
-	if (cc == NULL)
-		return SMFIS_TEMPFAIL;
 	msg_free(cc->cc_msg);
 	mc = cc->cc_msg = mx_calloc(1, sizeof(*mc));
 	mc->mc_state = state_acquire();
@@ -170,7 +250,45 @@ static sfsistat mx_envfrom(SMFICTX *ctx, char **argv)
 		mc->mc_trusted = true;
 		snprintf(mc->mc_why_trusted, sizeof(mc->mc_why_trusted), "trusted_networks");
 	}
+	return mc;
+}
+
+/* mx_envfrom - a new message (an MTA that sends MAIL: see mx_negotiate) */
+static sfsistat mx_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct conn_ctx *cc = conn_of(ctx);
+
+	(void)argv;
+	if (cc == NULL)
+		return SMFIS_TEMPFAIL;
+	begin_message(ctx, cc);
 	return reply(cc, SMFIP_NR_MAIL);
+}
+
+/*
+ * rcpt_message - the message a recipient belongs to. Without MAIL, a
+ * message begins at its first recipient and ends at end of message or
+ * abort. Sendmail sends no abort (RSET, a transaction the client gave up)
+ * to a milter that skips MAIL, so a queue id other than the message's own
+ * also begins a new one; Postfix has no queue id before the first accepted
+ * recipient, and sends an abort.
+ */
+static struct msg_ctx *rcpt_message(SMFICTX *ctx, struct conn_ctx *cc)
+{
+	const char *qid = smfi_getsymval(ctx, "i");
+	struct msg_ctx *mc = cc->cc_msg;
+
+	if (!cc->cc_rcpt_only)
+		return mc;
+	if (!qid)
+		qid = "";
+	if (!cc->cc_have_client)
+		client_from_macros(ctx, cc);
+	if (mc == NULL || (*qid && mc->mc_qid[0] && strcmp(mc->mc_qid, qid) != 0))
+		mc = begin_message(ctx, cc);
+	if (!mc->mc_qid[0])
+		mx_strlcpy(mc->mc_qid, qid, sizeof(mc->mc_qid));
+	return mc;
 }
 
 /* append_list - "a, b" lists for the tag and the log (no duplicates) */
@@ -279,7 +397,7 @@ static sfsistat admit(SMFICTX *ctx, const struct conn_ctx *cc, struct msg_ctx *m
 static sfsistat mx_envrcpt(SMFICTX *ctx, char **argv)
 {
 	struct conn_ctx *cc = conn_of(ctx);
-	struct msg_ctx *mc = cc ? cc->cc_msg : NULL;
+	struct msg_ctx *mc = cc ? rcpt_message(ctx, cc) : NULL;
 	char domain[MX_DOMAIN_MAX * 2], text[700];
 	struct route r;
 	const char *rcpt = argv && argv[0] ? argv[0] : "";

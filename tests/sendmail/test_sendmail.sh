@@ -132,4 +132,24 @@ t_grep "$T_DIR/s7b" "^RCPT y@sub\.example\.com 550 " "7: a subdomain of a forwar
 send_sm alice@sender.test carol@srvonly.test >"$T_DIR/s7c" 2>&1
 t_grep "$T_DIR/s7c" "^RCPT carol@srvonly\.test 250 " "7: an SRV-only domain is relayed (the socket map asks DNS)"
 
+# 8. a transaction the client gives up (RSET) ends the milter's message too:
+# Sendmail sends no abort to a milter that skips MAIL, so the milter sees
+# the new transaction by its queue id. With the forwarded recipient of the
+# first one still counted, <postmaster> would get 452 (kinds mixed).
+python3 - "$SM_PORT" >"$T_DIR/s8" 2>&1 <<'PYEOF'
+import smtplib, sys
+s = smtplib.SMTP(source_address=("127.0.0.3", 0))
+s.connect("127.0.0.1", int(sys.argv[1]))
+s.ehlo("client.test")
+s.mail("alice@sender.test")
+print("RCPT 1", s.rcpt("bob@example.com")[0])
+s.rset()
+s.mail("alice@sender.test")
+print("RCPT 2", s.rcpt("<postmaster>")[0])
+s.rset()
+s.quit()
+PYEOF
+t_grep "$T_DIR/s8" "^RCPT 1 250" "8: forwarded recipient accepted in the first transaction"
+t_grep "$T_DIR/s8" "^RCPT 2 250" "8: after RSET, <postmaster> starts a new message (no 452)"
+
 t_done
