@@ -4,7 +4,9 @@
 Usage: lmtp_feed.py N MESSAGE_FILE SENDER RCPT -- COMMAND...
 Starts COMMAND, speaks LMTP to it over its stdin and stdout (one LHLO, then
 N transactions of one recipient each, then QUIT), the message taken from
-MESSAGE_FILE (LF or CRLF lines; dot-stuffed here). Prints "delivered D of N"
+MESSAGE_FILE (LF or CRLF lines; dot-stuffed here). With FEED_XFORWARD=1
+in the environment each transaction starts with XFORWARD (the original
+client, as Postfix's lmtp(8) sends it with lmtp_send_xforward_command). Prints "delivered D of N"
 and exits 0 when every message got a 2xx reply; a reply that is not 2xx is
 printed and ends the session (exit 1). Every reply has a deadline (120 s).
 """
@@ -53,7 +55,14 @@ def main():
     send(b"LHLO feed.test\r\n")
     reply("LHLO")
     done = 0
+    xforward = os.environ.get("FEED_XFORWARD") == "1"
     for i in range(n):
+        if xforward:
+            send(b"XFORWARD NAME=client.example ADDR=192.0.2.7 HELO=client.example PROTO=ESMTP SOURCE=REMOTE\r\n")
+            r = reply("XFORWARD of message %d" % (i + 1))
+            if not r.startswith("2"):
+                print("message %d: XFORWARD: %s" % (i + 1, r))
+                break
         send(("MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n" % (sender, rcpt)).encode())
         for what in ("MAIL", "RCPT", "DATA"):
             r = reply("%s of message %d" % (what, i + 1))

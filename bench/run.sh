@@ -317,8 +317,18 @@ if ! skipped startup || ! skipped lmtp; then
 	PLAIN_DIR=$PEER_DIR
 	start_peer tls "{\"tls\": {\"cert\": \"$T_DIR/certs/good.pem\", \"key\": \"$T_DIR/certs/good.key\"}}"
 	TLS_PORT=$PEER_PORT
+	start_peer xfwd '{"ehlo": ["XFORWARD NAME ADDR PROTO HELO SOURCE"]}'
+	XFWD_PORT=$PEER_PORT
+	XFWD_DIR=$PEER_DIR
 	printf 'bench.example [127.0.0.1]:%s\nplain.example [127.0.0.1]:%s tls=none\ntls.example [127.0.0.1]:%s tls=encrypt\n' \
 		"$SINK_PORT" "$PLAIN_PORT" "$TLS_PORT" >"$T_DIR/etc/routes"
+	# 5b: what issue 14's per-delivery features cost: XFORWARD to a server
+	# that offers it, and a domain with an outage contact (notify=)
+	printf 'xfwd.example [127.0.0.1]:%s tls=none\nnotify.example [127.0.0.1]:%s tls=none notify=owner@sender.test\n' \
+		"$XFWD_PORT" "$PLAIN_PORT" >>"$T_DIR/etc/routes"
+	mkdir -p "$T_DIR/state"
+	chown nobody "$T_DIR/state"
+	grep -q '^state_directory' "$T_DIR/etc/mxport.conf" || echo "state_directory = $T_DIR/state" >>"$T_DIR/etc/mxport.conf"
 	hup_milter
 	chmod 644 "$MSG"
 	mkdir -p "$T_DIR/cg"
@@ -338,33 +348,54 @@ if ! skipped startup; then
 fi
 
 if ! skipped lmtp; then
-	# lmtp_instr COUNT - instructions of one mxport-transport -L - session of
-	# COUNT deliveries, into $T_DIR/cg/ir.COUNT
+	# lmtp_instr COUNT [DOMAIN [XFORWARD]] - instructions of one
+	# mxport-transport -L - session of COUNT deliveries to rcpt@DOMAIN
+	# (plain.example), the feed sending XFORWARD when XFORWARD is 1, into
+	# $T_DIR/cg/ir.COUNT.DOMAIN
 	lmtp_instr() {
-		out="$T_DIR/cg/callgrind.lmtp.$1"
-		setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
-			timeout $((WAIT + $1)) python3 "$top/bench/lmtp_feed.py" "$1" "$MSG" bench@sender.test rcpt@plain.example -- \
+		d=${2:-plain.example}
+		out="$T_DIR/cg/callgrind.lmtp.$1.$d"
+		FEED_XFORWARD=${3:-0} setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
+			timeout $((WAIT + $1)) python3 "$top/bench/lmtp_feed.py" "$1" "$MSG" bench@sender.test "rcpt@$d" -- \
 			valgrind --tool=callgrind --callgrind-out-file="$out" \
 			"$T_DIR/bin/mxport-transport" -c "$T_DIR/etc/mxport.conf" -L - \
-			>"$T_DIR/cg/feed.$1" 2>>"$T_DIR/cg/valgrind.log" ||
-			die "LMTP callgrind run of $1 deliveries did not complete within $((WAIT + $1))s: $(tail -n 2 "$T_DIR/cg/feed.$1")"
-		sed -n 's/^summary: //p' "$out" >"$T_DIR/cg/ir.$1"
-		[ -s "$T_DIR/cg/ir.$1" ] || die "LMTP callgrind run of $1 deliveries: no instruction count in $out"
+			>"$T_DIR/cg/feed.$1.$d" 2>>"$T_DIR/cg/valgrind.log" ||
+			die "LMTP callgrind run of $1 deliveries to $d did not complete within $((WAIT + $1))s: $(tail -n 2 "$T_DIR/cg/feed.$1.$d")"
+		sed -n 's/^summary: //p' "$out" >"$T_DIR/cg/ir.$1.$d"
+		[ -s "$T_DIR/cg/ir.$1.$d" ] || die "LMTP callgrind run of $1 deliveries to $d: no instruction count in $out"
+	}
+	# per_msg DOMAIN - instructions a delivery to DOMAIN without start-up
+	per_msg() {
+		python3 -c "print('%.0f' % (($(cat "$T_DIR/cg/ir.$LMTP_N.$1") - $(cat "$T_DIR/cg/ir.1.$1")) / ($LMTP_N - 1.0)))"
 	}
 	c0=$(ls "$PLAIN_DIR" | grep -c '^session\.')
 	lmtp_instr 1
 	lmtp_instr "$LMTP_N"
-	one=$(cat "$T_DIR/cg/ir.1")
-	many=$(cat "$T_DIR/cg/ir.$LMTP_N")
+	one=$(cat "$T_DIR/cg/ir.1.plain.example")
+	many=$(cat "$T_DIR/cg/ir.$LMTP_N.plain.example")
 	conns=$(($(ls "$PLAIN_DIR" | grep -c '^session\.') - c0))
 	say "5. the LMTP daemon's CPU per message (callgrind: mxport-transport -L -, $LMTP_N plain deliveries of the 4 KB message on one LMTP session, kept SMTP session to the peer)"
 	say "   $LMTP_N deliveries: $many instructions; one delivery: $one (start-up included)"
 	say "   per message: $(python3 -c "print('%.0f' % ($many / $LMTP_N))") instructions (total / $LMTP_N; goal <= 500000); without start-up: $(python3 -c "print('%.0f' % (($many - $one) / ($LMTP_N - 1.0)))") ((total - one delivery) / $(($LMTP_N - 1)))"
 	say "   SMTP connections the peer saw for both runs: $conns (one a run: the session was kept)"
 	say "   the most expensive functions (self cost, share of the $LMTP_N-delivery run):"
-	callgrind_annotate "$T_DIR/cg/callgrind.lmtp.$LMTP_N" 2>/dev/null |
+	callgrind_annotate "$T_DIR/cg/callgrind.lmtp.$LMTP_N.plain.example" 2>/dev/null |
 		sed -n 's/^ *[0-9,]* *(\( *[0-9.]*%\)) *\(.*\)$/\1 \2/p' | grep -v 'PROGRAM TOTALS' | head -n 12 |
 		sed 's/ \[[^]]*\]$//; s/^/     /' 
+	say ""
+	lmtp_instr 1 xfwd.example 1
+	lmtp_instr "$LMTP_N" xfwd.example 1
+	lmtp_instr 1 notify.example
+	lmtp_instr "$LMTP_N" notify.example
+	[ "$(cat "$XFWD_DIR"/session.* 2>/dev/null | grep -c '^XFORWARD ')" -ge "$LMTP_N" ] ||
+		die "5b: the XFORWARD peer saw fewer XFORWARD commands than deliveries (session files in $XFWD_DIR)"
+	base=$(per_msg plain.example)
+	xf=$(per_msg xfwd.example)
+	nt=$(per_msg notify.example)
+	say "5b. what the delivery features cost (the same callgrind runs, instructions a delivery without start-up)"
+	say "   plain: $base; XFORWARD (the feed sends it, the server offers it, the transport checks and sends it): $xf ($((xf - base)) more)"
+	say "   a route with an outage contact (notify=: the state file looked up after each delivery): $nt ($((nt - base)) more)"
+	say "   mxport-queue costs nothing per message: it reads the MTA's queue when an admin runs it"
 	say ""
 fi
 
