@@ -26,6 +26,13 @@ enum route_source {
 
 #define ROUTE_TLS_DEFAULT (-1) /* the configured tls_mode */
 
+/* a route's verify= option; without one, verify_recipients decides (SRV routes too) */
+enum route_verify {
+	ROUTE_VERIFY_DEFAULT,
+	ROUTE_VERIFY_NO,
+	ROUTE_VERIFY_YES,
+};
+
 struct route_target {
 	unsigned pref;
 	unsigned weight;
@@ -46,6 +53,7 @@ struct route {
 	size_t ntargets;
 	struct route_target *targets;
 	char notify[320]; /* the contact told when deliveries fail (transport/notify.c); "" none */
+	enum route_verify verify; /* verify=: ask the server at RCPT (milter/verify.c) */
 };
 
 struct route_addr {

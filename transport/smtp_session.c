@@ -1,4 +1,5 @@
-/* smtp_session - the SMTP client with one server address: connection, greeting, EHLO, TLS, AUTH; the states */
+/* smtp_session - the SMTP client with one server address: connection, greeting, EHLO, TLS, AUTH;
+ * the states */
 #include "config.h"
 
 #include <stdarg.h>
@@ -507,8 +508,12 @@ void smtp_deliver(const struct smtp_request *req, struct smtp_result *res)
 	kept = smtp_reuse_take(&s);
 	for (;;) {
 		s.settled = 0;
-		if ((kept || greet(&s)) && !req->probe_only)
-			session_transactions(&s);
+		if ((kept || greet(&s)) && !req->probe_only) {
+			if (req->verify_only)
+				session_verify(&s);
+			else
+				session_transactions(&s);
+		}
 		if (!closing(res) || (!kept && s.settled == 0))
 			break;
 		conn_close(&s.conn);

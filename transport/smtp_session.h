@@ -116,6 +116,7 @@ struct smtp_request {
 	long long limit_ms;	  /* the run's deadline */
 	struct smtp_cache *cache; /* NULL: connect, deliver, QUIT */
 	bool probe_only;	  /* connect, greeting, EHLO, STARTTLS, AUTH, QUIT: no mail */
+	bool verify_only;	  /* MAIL FROM:<>, RCPT TO:<rcpts[0]>, QUIT: smtp_verify.c */
 	smtp_trace_fn *trace;	  /* NULL: nobody watches */
 	void *trace_arg;
 	const struct xforward *xforward; /* the original client, for a server offering XFORWARD */

@@ -31,6 +31,9 @@ bool session_xforward(struct session *s);
 void smtp_reply_dsn(const struct smtp_reply *r, char *dsn, size_t len);
 void session_quit(struct session *s);
 
+/* smtp_verify.c */
+void session_verify(struct session *s);
+
 /* smtp_txn.c */
 void session_transactions(struct session *s);
 bool smtp_reuse_take(struct session *s);
