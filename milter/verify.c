@@ -199,17 +199,12 @@ static void ask(struct verify_ctx *vc, const struct mx_config *cfg, const struct
 	struct smtp_rcpt sr = {.addr = rcpt};
 	struct smtp_request req;
 
-	memset(&req, 0, sizeof(req));
+	smtp_request_init(&req, t, a);
 	req.sender = "";
 	req.rcpts = &sr;
 	req.nrcpts = 1;
 	req.helo_name = vc->helo;
-	req.host = t->host;
-	req.literal = t->literal;
-	req.sa = (const struct sockaddr *)&a->sa;
-	req.salen = a->salen;
 	req.tls_mode = mode;
-	req.implicit_tls = t->implicit_tls;
 	req.dane = dane;
 	req.connect_timeout_ms = req.command_timeout_ms = req.data_done_timeout_ms =
 		cfg->verify_timeout * 1000;

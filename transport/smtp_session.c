@@ -490,6 +490,18 @@ static bool closing(const struct smtp_result *res)
 	       (!res->have_reply || res->reply.code == 421);
 }
 
+/* smtp_request_init - an empty request for one address of one route target */
+void smtp_request_init(struct smtp_request *req, const struct route_target *t,
+		       const struct route_addr *a)
+{
+	memset(req, 0, sizeof(*req));
+	req->host = t->host;
+	req->literal = t->literal;
+	req->sa = (const struct sockaddr *)&a->sa;
+	req->salen = a->salen;
+	req->implicit_tls = t->implicit_tls;
+}
+
 /*
  * smtp_deliver - deliver the pending recipients at one address, on the
  * kept session when there is one that fits, else on a new connection; a

@@ -138,6 +138,8 @@ struct smtp_result {
 	char xforward_refused[300]; /* its refusal of one (the mail went on without), or "" */
 };
 
+void smtp_request_init(struct smtp_request *req, const struct route_target *t,
+		       const struct route_addr *a);
 void smtp_deliver(const struct smtp_request *req, struct smtp_result *res);
 void smtp_rcpts_free(struct smtp_rcpt *rcpts, size_t n);
 const char *smtp_stage_command(enum smtp_stage stage);
