@@ -82,6 +82,7 @@ void route_set(struct route *r, enum route_status status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void route_add_target(struct route *r, const struct route_target *t);
 const char *route_status_name(enum route_status status);
+bool route_verify_wanted(const struct route *r, bool verify_recipients);
 
 void route_addrs_init(struct route_addrs *a);
 void route_addrs_clear(struct route_addrs *a);

@@ -323,7 +323,7 @@ static sfsistat mx_envrcpt(SMFICTX *ctx, char **argv)
 		}
 		if (!mx_domain_normalize(domain, norm, sizeof(norm), err, sizeof(err)))
 			mx_strlcpy(norm, domain, sizeof(norm));
-		if (verify_wanted(mc->mc_state->cfg, &r)) {
+		if (route_verify_wanted(&r, mc->mc_state->cfg->verify_recipients)) {
 			sfsistat v = verify_gate(ctx, cc, mc, &r, norm, rcpt);
 			if (v != SMFIS_CONTINUE) {
 				route_clear(&r);

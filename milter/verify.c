@@ -75,14 +75,6 @@ void verify_ctx_free(struct verify_ctx *vc)
 	free(vc);
 }
 
-/* verify_wanted - the route's verify=, else verify_recipients (SRV routes always) */
-bool verify_wanted(const struct mx_config *cfg, const struct route *r)
-{
-	if (r->verify == ROUTE_VERIFY_DEFAULT)
-		return cfg->verify_recipients;
-	return r->verify == ROUTE_VERIFY_YES;
-}
-
 /* tls_for - the one TLS context, made whole before it is shared (see the top) */
 static SSL_CTX *tls_for(struct verify_ctx *vc, const struct mx_config *cfg)
 {
@@ -435,7 +427,7 @@ size_t verify_socketmap(struct verify_ctx *vc, const struct mx_config *cfg,
 		return (size_t)snprintf(reply, replylen, "NOTFOUND ");
 	}
 	route_lookup(routes, norm, &r);
-	if (r.status != ROUTE_OK || !verify_wanted(cfg, &r)) {
+	if (r.status != ROUTE_OK || !route_verify_wanted(&r, cfg->verify_recipients)) {
 		route_clear(&r);
 		free(rcpt);
 		return (size_t)snprintf(reply, replylen, "NOTFOUND ");

@@ -27,7 +27,6 @@ struct verify_ctx;
 
 struct verify_ctx *verify_ctx_new(const struct mx_config *cfg);
 void verify_ctx_free(struct verify_ctx *vc);
-bool verify_wanted(const struct mx_config *cfg, const struct route *r);
 void verify_recipient(struct verify_ctx *vc, const struct mx_config *cfg, struct route_ctx *routes,
 		      const struct route *r, const char *domain, const char *rcpt,
 		      struct verify_answer *out);

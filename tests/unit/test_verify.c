@@ -257,14 +257,15 @@ static void test_decide(void **state)
 
 	struct route r;
 	route_init(&r);
-	assert_false(verify_wanted(cfg, &r)); /* verify_recipients = no, the default */
+	assert_false(route_verify_wanted(
+		&r, cfg->verify_recipients)); /* verify_recipients = no, the default */
 	cfg->verify_recipients = true;
-	assert_true(verify_wanted(cfg, &r));
+	assert_true(route_verify_wanted(&r, cfg->verify_recipients));
 	r.verify = ROUTE_VERIFY_NO;
-	assert_false(verify_wanted(cfg, &r));
+	assert_false(route_verify_wanted(&r, cfg->verify_recipients));
 	cfg->verify_recipients = false;
 	r.verify = ROUTE_VERIFY_YES;
-	assert_true(verify_wanted(cfg, &r));
+	assert_true(route_verify_wanted(&r, cfg->verify_recipients));
 	mx_config_free(cfg);
 }
 
