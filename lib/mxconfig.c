@@ -148,7 +148,7 @@ static const struct mx_config_key keys[] = {
 	{"verify_unreachable", MX_CFG_ENUM, F(verify_unreachable), "accept",
 	 verify_unreachable_names, 0, 0,
 	 "a recipient that cannot be verified (server down, 4xx): accept it, or tempfail (451)"},
-	{"verify_timeout", MX_CFG_TIME, F(verify_timeout), "10s", NULL, 1, 60,
+	{"verify_timeout", MX_CFG_TIME, F(verify_timeout), "10s", NULL, 1, 30,
 	 "time for each step of a verification; the whole of one takes at most twice this"},
 	{"verify_cache_size", MX_CFG_UINT, F(verify_cache_size), "100000", NULL, 0, 10000000,
 	 "most verification results kept; then the least recently used goes; 0: none kept"},
