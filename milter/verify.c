@@ -97,30 +97,16 @@ static SSL_CTX *tls_for(struct verify_ctx *vc, const struct mx_config *cfg)
 }
 
 /*
- * verify_reply_text - the server's words for the sending client: each
- * line without its code and enhanced code, joined by spaces, cut to outlen
- * at most; '%' (a format character to Sendmail) becomes '?'
+ * verify_reply_text - the server's words for the sending client, on one
+ * line without codes (smtp_reply_text), cut to outlen at most; '%' (a
+ * format character to Sendmail) becomes '?'
  */
 void verify_reply_text(const struct smtp_reply *r, char *out, size_t outlen)
 {
-	size_t o = 0, len;
-	const char *line;
-
-	if (outlen == 0)
-		return;
-	for (size_t i = 0; (line = smtp_reply_line(r, i, &len)) != NULL; i++) {
-		const char *p = line + (len >= 4 ? 4 : len), *end = line + len;
-		size_t enh = strspn(p, "0123456789.");
-
-		if (enh >= 5 && enh < (size_t)(end - p) && p[enh] == ' ' && p[1] == '.')
-			p += enh + 1;
-		if (p < end && o > 0 && o + 1 < outlen)
-			out[o++] = ' ';
-		for (; p < end && o + 1 < outlen; p++)
-			out[o++] = *p == '%' ? '?' : *p;
-	}
-	out[o] = '\0';
-	mx_printable(out);
+	smtp_reply_text(r, out, outlen);
+	for (char *p = out; outlen && *p; p++)
+		if (*p == '%')
+			*p = '?';
 }
 
 /*

@@ -132,6 +132,17 @@ static void test_cache_threads(void **state)
 	route_cache_free(c);
 }
 
+/* classify - what a reply to RCPT (lines) means, into *a */
+static enum verify_status classify(const char *const *lines, size_t n, struct verify_answer *a)
+{
+	struct smtp_result res;
+
+	memset(a, 0, sizeof(*a));
+	rcpt_result(&res, lines, n);
+	verify_classify(&res, a);
+	return a->status;
+}
+
 static void test_classify(void **state)
 {
 	static const char *const ok[] = {"250 2.1.5 Ok"};
@@ -145,37 +156,18 @@ static void test_classify(void **state)
 	struct verify_answer a;
 
 	(void)state;
-	memset(&a, 0, sizeof(a));
-	rcpt_result(&res, ok, 1);
-	verify_classify(&res, &a);
-	assert_int_equal(a.status, VERIFY_ACCEPTED);
-
-	memset(&a, 0, sizeof(a));
-	rcpt_result(&res, unknown, 3);
-	verify_classify(&res, &a);
-	assert_int_equal(a.status, VERIFY_REJECTED);
+	assert_int_equal(classify(ok, 1, &a), VERIFY_ACCEPTED);
+	assert_int_equal(classify(unknown, 3, &a), VERIFY_REJECTED);
 	assert_string_equal(a.dsn, "5.1.1");
 	assert_string_equal(a.text, "<bob@x.test>: no such user see the help desk bye");
-
-	memset(&a, 0, sizeof(a));
-	rcpt_result(&res, plain5, 1);
-	verify_classify(&res, &a);
-	assert_int_equal(a.status, VERIFY_REJECTED);
+	assert_int_equal(classify(plain5, 1, &a), VERIFY_REJECTED);
 	assert_string_equal(a.dsn, "5.1.1");
 	assert_string_equal(a.text, "sorry, no mailbox");
-
-	memset(&a, 0, sizeof(a));
-	rcpt_result(&res, full, 1);
-	verify_classify(&res, &a);
+	classify(full, 1, &a);
 	assert_string_equal(a.dsn, "5.2.2");
 	assert_string_equal(a.text, "mailbox 100? full"); /* no '%' reaches Sendmail */
-
-	for (int i = 0; i < 2; i++) {
-		memset(&a, 0, sizeof(a));
-		rcpt_result(&res, i ? toomany : grey, 1);
-		verify_classify(&res, &a);
-		assert_int_equal(a.status, VERIFY_UNVERIFIABLE);
-	}
+	assert_int_equal(classify(grey, 1, &a), VERIFY_UNVERIFIABLE);
+	assert_int_equal(classify(toomany, 1, &a), VERIFY_UNVERIFIABLE);
 
 	/* a 5xx before RCPT (greeting, MAIL FROM:<>) says nothing of the recipient */
 	memset(&a, 0, sizeof(a));
