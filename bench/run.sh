@@ -3,7 +3,8 @@
 #   1. relay throughput: smtp-source -> private Postfix -> (a) Postfix's own
 #      smtp(8) to smtp-sink, (b) the pipe path (milter, FILTER, pipe,
 #      mxport-transport), (b') the LMTP path (milter, FILTER, the LMTP
-#      daemon), (b'') no milter (transport_maps + LMTP); (c) smtp-source
+#      daemon), (b'') the default path of mxport-setup (--variant
+#      tmaps-lmtp: no milter, transport_maps + LMTP); (c) smtp-source
 #      straight to smtp-sink. The paths are interleaved: a, b, b', b'',
 #      then the receive passes, then a, b, ... for ROUNDS rounds; each ratio
 #      is the median over the rounds with its range.
@@ -15,7 +16,8 @@
 #   5. the LMTP daemon's CPU per message: callgrind over LMTP_N deliveries
 #      through one kept session, divided by LMTP_N
 #   6. DNS: DNS_N messages to 50 SRV-routed domains through the milter and
-#      the transport; the queries the DNS server saw, per name
+#      the transport; the queries the DNS server saw, per name, and (with
+#      strace) which process of the LMTP daemon asked what
 #   7. verify: receive throughput and CPU per message with recipients
 #      verified at RCPT (verify=yes, cache warm: every RCPT a cache hit)
 #      against the same route without, through the milter and through the
@@ -31,7 +33,9 @@
 #   --skip    comma-separated sections to leave out: relay (1 and 2),
 #             memory, startup, lmtp, dns, verify
 # Env: BENCH_WAIT  seconds a pass may take before the bench gives up on it
-#      (default 60 + MESSAGES/10); MXPORT_BUILDDIR: the build to measure.
+#      (default 60 + MESSAGES/10); MXPORT_BUILDDIR: the build to measure;
+#      BENCH_CONF: more mxport.conf lines (e.g. "lmtp_process_idle_time = 0":
+#      a process per LMTP connection, as before that key).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 N=${BENCH_MESSAGES:-2000}
@@ -126,7 +130,8 @@ VERIFY_DIR=$PEER_DIR
 PF_PORT=$(free_port)
 MXPORT_EXTRA_CONF="dns_routes = yes
 dns_servers = 127.0.0.1:$DNS_PORT
-postfix_transport = mxport-lmtp:unix:$T_DIR/run/lmtp.sock"
+postfix_transport = mxport-lmtp:unix:$T_DIR/run/lmtp.sock${BENCH_CONF:+
+$BENCH_CONF}"
 setup_mxport "bench.example [127.0.0.1]:$SINK_PORT
 verify.example [127.0.0.1]:$VERIFY_PORT verify=yes"
 sed -i 's/^log_file = .*/log_file =/' "$T_DIR/etc/mxport.conf" # syslog only, as in production
@@ -136,13 +141,13 @@ start_postfix "$(free_port)"
 postconf -c "$PF/etc" -e default_process_limit=600 smtpd_client_connection_count_limit=0 \
 	max_use=1000000 maillog_file_rotate_suffix=x >/dev/null
 contrib_paths "$MXPORT_SRCDIR/contrib/postfix/lmtp/mxport_header_checks" >"$PF/etc/mxport_header_checks.lmtp"
-contrib_paths "$MXPORT_SRCDIR/contrib/postfix/lmtp/master.cf" >>"$PF/etc/master.cf"
+contrib_paths "$MXPORT_SRCDIR/contrib/postfix/master.cf" >>"$PF/etc/master.cf"
 start_lmtp
 LMTP_PID=$(echo $T_PIDS | awk '{ print $NF }')
 BASE_TRANSPORT=$(postconf -c "$PF/etc" -h transport_maps)
-MILTER_LINE=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" | sed -n 's/^smtpd_milters = //p')
+MILTER_LINE=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/milter/main.cf" | sed -n 's/^smtpd_milters = //p')
 RELAY_MAP=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" | sed -n 's/^relay_domains = //p')
-TMAPS=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/transport-maps/main.cf" | sed -n 's/^transport_maps = //p')
+TMAPS=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" | sed -n 's/^transport_maps = //p')
 HC_PIPE="regexp:$PF/etc/mxport_header_checks"
 HC_LMTP="regexp:$PF/etc/mxport_header_checks.lmtp"
 HELD="smtp, relay, mxport, mxport-lmtp"
@@ -150,7 +155,7 @@ postfix -c "$PF/etc" reload >/dev/null 2>&1
 sleep 1
 MASTER=$(awk '{ print $1 }' "$PF/queue/pid/master.pid")
 
-VERIFY_MAP=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/transport-maps/main.cf" | sed -n 's/^#smtpd_recipient_restrictions = //p')
+VERIFY_MAP=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" | sed -n 's/^#smtpd_recipient_restrictions = //p')
 
 # use_path NAME - Postfix configured for one path (every setting named each
 # time, so the order of the passes does not matter), reloaded
@@ -339,6 +344,14 @@ if ! skipped dns; then
 		use_path "$p"
 		q0=$(wc -l <"$DNSLOG")
 		off=$(log_size)
+		STRACE=""
+		if [ "$p" = b1 ] && command -v strace >/dev/null; then
+			# who asks: every process of the LMTP daemon, those that exist now and those it forks
+			strace -f -qq -xx -s 512 -e trace=connect,send,sendto -o "$T_DIR/strace.$p" \
+				$(for pid in $LMTP_PID $(pgrep -P "$LMTP_PID"); do printf -- '-p %s ' "$pid"; done) 2>/dev/null &
+			STRACE=$!
+			sleep 1
+		fi
 		python3 "$top/tests/soak/send_many.py" 127.0.0.1 "$PF_PORT" "$DNS_N" $SESSIONS "$domains" ||
 			die "DNS pass $p: not every message was accepted"
 		limit=$(($(date +%s) + WAIT))
@@ -346,13 +359,16 @@ if ! skipped dns; then
 			[ "$(date +%s)" -ge "$limit" ] && die "DNS pass $p: only $(log_count "$off" status=sent) of $DNS_N delivered within ${WAIT}s"
 			sleep 0.2
 		done
+		[ -n "$STRACE" ] && { kill "$STRACE"; wait "$STRACE" 2>/dev/null; }
 		tail -n +$((q0 + 1)) "$DNSLOG" >"$T_DIR/dns.$p"
 		case $p in
 		b1) label="(b') milter + LMTP daemon"
-			# an LMTP connection is a process of the daemon, with a cache of its own;
-			# Postfix logs conn_use=N for a delivery on a reused connection
+			# Postfix logs conn_use=N for a delivery on a reused LMTP connection; a
+			# connection process of the daemon serves the next connections while
+			# it waits (lmtp_process_idle_time), with the same cache; the
+			# processes share their DNS answers (dns/route_shared.c)
 			lmtp_conns=$(tail -c +$((off + 1)) "$PF/maillog" | grep 'status=sent' | grep -vc 'conn_use=')
-			procs="1 milter (its socketmap shares its cache) + $lmtp_conns LMTP connections, a process and a cache each (Postfix's log: deliveries without conn_use=)" ;;
+			procs="1 milter (its socketmap shares its cache) + the LMTP daemon's connection processes, a cache each and the answers they share ($lmtp_conns LMTP connections: Postfix's log, deliveries without conn_use=; $(pgrep -P "$LMTP_PID" | wc -l) processes alive at the end)" ;;
 		b) label="(b) milter + pipe transport"
 			procs="1 milter + $DNS_N transport runs (a process each, its cache dies with it)" ;;
 		esac
@@ -373,6 +389,7 @@ for (kind, t), ks in sorted(by.items()):
     ks = ks + [0] * (n - len(ks))
     print("     %-5s %-24s per name: median %g, min %d, max %d (%d names, %d queries)" % (t, kind, statistics.median(ks), min(ks), max(ks), n, sum(ks)))
 PYEOF
+		[ -s "$T_DIR/strace.$p" ] && python3 "$top/bench/dns_by_process.py" "$T_DIR/strace.$p" "$DNS_PORT"
 	done
 	say ""
 fi

@@ -113,16 +113,16 @@ def main():
           % (n, len(rounds)))
     print("   msg/s as median [min-max], first send to last delivery")
     if ceiling:
-        print("   (c) smtp-source -> smtp-sink directly:        %.0f msg/s" % rate(statistics.median(ceiling)))
-    names = [("a", "(a) Postfix smtp(8) to [127.0.0.1]:port:     "),
-             ("b", "(b) mxport pipe path (milter, FILTER, pipe):  "),
-             ("b1", "(b') mxport LMTP path (milter, FILTER, LMTP): "),
-             ("b2", "(b'') no milter, transport_maps + LMTP:       ")]
+        print("   (c) smtp-source -> smtp-sink directly:                 %.0f msg/s" % rate(statistics.median(ceiling)))
+    names = [("a", "(a) Postfix smtp(8) to [127.0.0.1]:port:               "),
+             ("b", "(b) pipe path (milter, FILTER, pipe; --variant milter):"),
+             ("b1", "(b') LMTP path (milter, FILTER, LMTP; --variant lmtp): "),
+             ("b2", "(b'') DEFAULT path (transport_maps + LMTP; tmaps-lmtp):")]
     for p, label in names:
         if ms[p]:
             print("   %s %s msg/s" % (label, fmt_range(rates(p), "%.0f")))
-    for p, label in [("b", "b/a   (pipe / Postfix's own)     "), ("b1", "b'/a  (LMTP / Postfix's own)     "),
-                     ("b2", "b''/a (no milter / Postfix's own)")]:
+    for p, label in [("b", "b/a   (pipe / Postfix's own)         "), ("b1", "b'/a  (milter + LMTP / Postfix's own)"),
+                     ("b2", "b''/a (DEFAULT / Postfix's own)      ")]:
         v = ratios(p, "a")
         if v:
             print("   ratio %s: %s  -- %s" % (label, fmt_range(v), verdict(v, 1.0)))

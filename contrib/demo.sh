@@ -1,6 +1,8 @@
 #!/bin/sh
 # demo.sh - mxport's main job on this machine, on loopback only:
-#   a private Postfix with contrib/postfix pasted in, mxport-milter, a local
+#   a private Postfix with contrib/postfix pasted in (the default path: the
+#   relay check and transport_maps ask mxport-milter's socketmap, the LMTP
+#   daemon mxport-transport -L delivers), a local
 #   DNS server (NSD) publishing an SRV route with a port, and a stand-in for
 #   the customer's home server on that alternate port. A test message goes
 #   to the relay on SMTP; the demo prints the log lines and the message as
@@ -46,12 +48,14 @@ ZONE
 start_nsd "$T_DIR/zone" test.
 drill -p "$NSD_PORT" @127.0.0.1 SRV _smtp._tcp.home.test | grep -E '^_smtp' | sed 's/^/   /'
 
-echo "== the relay: private Postfix + contrib/postfix + mxport-milter"
+echo "== the relay: private Postfix + contrib/postfix + mxport-milter (socketmap) + the LMTP daemon"
 PF_PORT=$(free_port)
+MXPORT_CONTRIB=default
 MXPORT_EXTRA_CONF="dns_routes = yes
 dns_servers = 127.0.0.1:$NSD_PORT"
 setup_mxport "# routes come from DNS in this demo"
 start_milter
+start_lmtp
 start_postfix "$(free_port)"
 echo "   Postfix smtpd on 127.0.0.1:$PF_PORT, files in $T_DIR"
 echo
@@ -65,7 +69,7 @@ wait_until 20 have_msgs "$HOME_DIR" 1 || { echo "not delivered: see $PF/maillog"
 
 echo
 echo "== Postfix's log ($PF/maillog)"
-grep -E 'postfix/(smtpd|cleanup|pipe|qmgr).*: [0-9A-F]{6,}:' "$PF/maillog" | sed 's/^/   /'
+grep -E 'postfix/(smtpd|cleanup|lmtp|pipe|qmgr).*: [0-9A-F]{6,}:' "$PF/maillog" | sed 's/^/   /'
 echo "== mxport's log ($MXLOG)"
 grep -v 'started:' "$MXLOG" | sed 's/^/   /'
 echo "== what the customer's server received on port $HOME_PORT"

@@ -13,6 +13,7 @@
 #include "notify_map.h"
 #include "route_cache.h"
 #include "route_lookup.h"
+#include "route_shared.h"
 #include "routes_file.h"
 #include "srv.h"
 #include "util.h"
@@ -24,6 +25,8 @@ struct route_ctx {
 	struct dns_client dns;
 	struct mx_netlist allowed;
 	struct route_cache *cache;
+	struct route_shared *shared; /* the answers of the daemon's other processes, or NULL */
+	char shared_tag[64];	     /* what the configuration that asked is: a key's last part */
 	route_rand_fn rnd;
 	void *rnd_arg;
 };
@@ -91,6 +94,24 @@ void route_ctx_set_rand(struct route_ctx *ctx, route_rand_fn rnd, void *arg)
 	ctx->rnd_arg = arg;
 }
 
+/*
+ * route_ctx_set_shared - look in (and add to) the answers shared by the
+ * daemon's processes after this context's own cache. tag names the
+ * configuration (DNS servers, TTL limits): only answers got under the same
+ * one are taken.
+ */
+void route_ctx_set_shared(struct route_ctx *ctx, struct route_shared *sh, const char *tag)
+{
+	ctx->shared = sh;
+	mx_strlcpy(ctx->shared_tag, tag, sizeof(ctx->shared_tag));
+}
+
+/* shared_key - the cache key with the configuration's tag, for the shared answers */
+static void shared_key(const struct route_ctx *ctx, const char *key, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s|%s", key, ctx->shared_tag);
+}
+
 /* route_effective_tls - the target's own TLS mode, else the configured one */
 int route_effective_tls(const struct route_ctx *ctx, const struct route_target *t)
 {
@@ -113,7 +134,7 @@ static time_t cache_expiry(const struct route_ctx *ctx, enum route_status st, ui
 /* dns_route - the SRV route of a normalized domain, through the cache */
 static void dns_route(struct route_ctx *ctx, const char *domain, struct route *out)
 {
-	char key[MX_DOMAIN_MAX + 4], qname[MX_DOMAIN_MAX + 300];
+	char key[MX_DOMAIN_MAX + 4], skey[MX_DOMAIN_MAX + 80], qname[MX_DOMAIN_MAX + 300];
 	time_t now = time(NULL);
 	ldns_pkt *pkt = NULL;
 	enum route_status st;
@@ -121,6 +142,11 @@ static void dns_route(struct route_ctx *ctx, const char *domain, struct route *o
 	snprintf(key, sizeof(key), "R:%s", domain);
 	if (route_cache_get_route(ctx->cache, key, now, out))
 		return;
+	shared_key(ctx, key, skey, sizeof(skey));
+	if (route_shared_get_route(ctx->shared, skey, now, out)) {
+		route_cache_put_route(ctx->cache, key, now + (time_t)out->ttl, out);
+		return;
+	}
 	if (*ctx->cfg->dns_route_prefix)
 		snprintf(qname, sizeof(qname), "%s.%s", ctx->cfg->dns_route_prefix, domain);
 	else
@@ -137,9 +163,12 @@ static void dns_route(struct route_ctx *ctx, const char *domain, struct route *o
 	srv_route_from_pkt(pkt, qname, out);
 	ldns_pkt_free(pkt);
 	if (out->status == ROUTE_OK || out->status == ROUTE_NOTFOUND ||
-	    out->status == ROUTE_NOSERVICE)
-		route_cache_put_route(ctx->cache, key,
-				      cache_expiry(ctx, out->status, out->ttl, now), out);
+	    out->status == ROUTE_NOSERVICE) {
+		time_t expires = cache_expiry(ctx, out->status, out->ttl, now);
+
+		route_cache_put_route(ctx->cache, key, expires, out);
+		route_shared_put_route(ctx->shared, skey, expires, out);
+	}
 }
 
 /*
@@ -242,7 +271,7 @@ static void lookup_host(struct route_ctx *ctx, const char *host, uint16_t port,
  */
 void route_resolve(struct route_ctx *ctx, const struct route_target *t, struct route_addrs *out)
 {
-	char key[MX_DOMAIN_MAX + 4];
+	char key[MX_DOMAIN_MAX + 4], skey[MX_DOMAIN_MAX + 80];
 	time_t now = time(NULL);
 
 	route_addrs_init(out);
@@ -256,12 +285,19 @@ void route_resolve(struct route_ctx *ctx, const struct route_target *t, struct r
 		snprintf(out->reason, sizeof(out->reason), "address literal [%s]", t->host);
 	} else {
 		snprintf(key, sizeof(key), "A:%s", t->host);
-		if (!route_cache_get_addrs(ctx->cache, key, now, out)) {
+		shared_key(ctx, key, skey, sizeof(skey));
+		if (route_cache_get_addrs(ctx->cache, key, now, out)) {
+			/* this process asked already */
+		} else if (route_shared_get_addrs(ctx->shared, skey, now, out)) {
+			route_cache_put_addrs(ctx->cache, key, now + (time_t)out->ttl, out);
+		} else {
 			lookup_host(ctx, t->host, 0, out);
-			if (out->status == ROUTE_OK || out->status == ROUTE_NOTFOUND)
-				route_cache_put_addrs(ctx->cache, key,
-						      cache_expiry(ctx, out->status, out->ttl, now),
-						      out);
+			if (out->status == ROUTE_OK || out->status == ROUTE_NOTFOUND) {
+				time_t expires = cache_expiry(ctx, out->status, out->ttl, now);
+
+				route_cache_put_addrs(ctx->cache, key, expires, out);
+				route_shared_put_addrs(ctx->shared, skey, expires, out);
+			}
 		}
 		for (size_t i = 0; i < out->count; i++) {
 			struct route_addr *a = &out->addrs[i];

@@ -13,6 +13,8 @@ struct route_ctx *route_ctx_new(const struct mx_config *cfg, struct mx_errlist *
 void route_ctx_free(struct route_ctx *ctx);
 const struct dns_client *route_ctx_dns(const struct route_ctx *ctx);
 void route_ctx_set_rand(struct route_ctx *ctx, route_rand_fn rnd, void *arg);
+struct route_shared;
+void route_ctx_set_shared(struct route_ctx *ctx, struct route_shared *sh, const char *tag);
 void route_lookup(struct route_ctx *ctx, const char *domain, struct route *out);
 void route_lookup_mx(struct route_ctx *ctx, const char *domain, struct route *out);
 void route_resolve(struct route_ctx *ctx, const struct route_target *t, struct route_addrs *out);

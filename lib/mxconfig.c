@@ -103,6 +103,8 @@ static const struct mx_config_key keys[] = {
 	 "LMTP daemon: most connections (processes) at once; more wait in the listen queue"},
 	{"lmtp_idle_timeout", MX_CFG_TIME, F(lmtp_idle_timeout), "300s", NULL, 1, 3600,
 	 "LMTP: time the client may stay silent before the connection is closed"},
+	{"lmtp_process_idle_time", MX_CFG_TIME, F(lmtp_process_idle_time), "100s", NULL, 0, 3600,
+	 "LMTP daemon: a connection process waits this long for another connection; 0: one each"},
 	{"mailertable_mailer", MX_CFG_STRING, F(mailertable_mailer), "mxport", NULL, 0, 0,
 	 "Sendmail mailer named in socketmap mailertable answers"},
 	{"postfix_transport", MX_CFG_STRING, F(postfix_transport), "mxport:", NULL, 0, 0,

@@ -69,6 +69,7 @@ struct mx_config {
 	unsigned socketmap_idle_timeout;
 	unsigned lmtp_max_clients;
 	unsigned lmtp_idle_timeout;
+	unsigned lmtp_process_idle_time;
 	char *mailertable_mailer;
 	char *postfix_transport;
 	int unknown_domains;

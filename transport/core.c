@@ -110,6 +110,15 @@ bool core_refresh(struct transport_core *core, const char *who)
 		core->files[3] = file_id_of(core->cfg->notify_map);
 		core->routes = route_ctx_new(core->cfg, &errs);
 	}
+	if (core->routes && core->shared) {
+		/* Answers are shared only among processes with this very mxport.conf. */
+		char tag[64];
+
+		snprintf(tag, sizeof(tag), "%lx:%lx:%llx:%lx", (unsigned long)core->files[0].dev,
+			 (unsigned long)core->files[0].ino, (long long)core->files[0].mtime.tv_sec,
+			 (unsigned long)core->files[0].mtime.tv_nsec);
+		route_ctx_set_shared(core->routes, core->shared, tag);
+	}
 	if (errs.count == 0 && *core->cfg->secrets_file) {
 		if (secrets_load(core->cfg->secrets_file, &core->secrets, err, sizeof(err)) < 0)
 			mx_errlist_add(&errs, "%s", err);

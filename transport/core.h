@@ -34,9 +34,10 @@ struct transport_core {
 	bool have_secrets;
 	SSL_CTX *tls_ctx; /* made once; CAs loaded once a route wants verification */
 	bool cas_loaded;
-	struct file_id files[4]; /* mxport.conf, routes, secrets, notify_map files, as loaded */
-	char error[600];	 /* a configuration error: every message defers with it */
-	struct smtp_cache cache; /* the last delivery's session, for the next message */
+	struct file_id files[4];     /* mxport.conf, routes, secrets, notify_map files, as loaded */
+	char error[600];	     /* a configuration error: every message defers with it */
+	struct smtp_cache cache;     /* the last delivery's session, for the next message */
+	struct route_shared *shared; /* DNS answers of the LMTP daemon's processes, or NULL */
 };
 
 void core_init(struct transport_core *core, const char *config_path);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -23,26 +24,33 @@
 #include "message.h"
 #include "msg.h"
 #include "policy.h"
+#include "route_shared.h"
 #include "smtp_conn.h"
 #include "tls.h"
 #include "util.h"
 #include "xforward.h"
 
-#define LMTP_LINE_MAX 8192
+#define LMTP_LINE_MAX	     8192
+#define LMTP_PROCESS_MAX_USE 100  /* connections a process serves, at most (Postfix's max_use) */
+#define LMTP_IDLE_TAKE_MS    20	  /* how long a waiting process has to take a new connection */
+#define LMTP_SHARED_SLOTS    8192 /* DNS answers shared by the connection processes, at most */
 
 /* What one connection keeps across messages. */
 struct lmtp_session {
-	struct transport_core core; /* configuration, TLS context, the kept SMTP session */
-	struct smtp_conn conn;	    /* commands and data come in here */
-	struct smtp_conn reply;	    /* replies go out here (the same socket, or stdout) */
+	struct transport_core
+		*core;		/* configuration, TLS context, route cache, kept SMTP session */
+	struct smtp_conn conn;	/* commands and data come in here */
+	struct smtp_conn reply; /* replies go out here (the same socket, or stdout) */
 	char hostname[256];
-	unsigned long messages;
 };
+
+/* messages - delivered by this process (a queue id's second part: unique per process) */
+static unsigned long messages;
 
 /* idle_ms - the client's silence we wait out (lmtp_idle_timeout) */
 static unsigned idle_ms(const struct lmtp_session *ls)
 {
-	return (ls->core.cfg ? ls->core.cfg->lmtp_idle_timeout : 300) * 1000;
+	return (ls->core->cfg ? ls->core->cfg->lmtp_idle_timeout : 300) * 1000;
 }
 
 /*
@@ -161,18 +169,18 @@ static bool deliver_data(struct lmtp_session *ls, const char *sender, char **rcp
 	char qid[64];
 	bool ok = true;
 
-	if (!core_refresh(&ls->core, "lmtp")) {
+	if (!core_refresh(ls->core, "lmtp")) {
 		for (size_t i = 0; i < n && ok; i++)
 			ok = say(ls, "%d %s <%s>: %s", mx_policy(MX_OUT_CONFIG)->smtp_code,
-				 mx_policy(MX_OUT_CONFIG)->dsn, rcpts[i], ls->core.error);
+				 mx_policy(MX_OUT_CONFIG)->dsn, rcpts[i], ls->core->error);
 		return ok;
 	}
 	out = mx_calloc(n, sizeof(*out));
-	snprintf(qid, sizeof(qid), "L%ld.%lu", (long)getpid(), ++ls->messages);
+	snprintf(qid, sizeof(qid), "L%ld.%lu", (long)getpid(), ++messages);
 	for (size_t i = 0; i < n; i++)
 		out[i].rcpt = rcpts[i];
-	core_deliver(&ls->core, qid, sender, raw, rawlen, true,
-		     xforward_any(client) ? client : NULL, out, n);
+	core_deliver(ls->core, qid, sender, raw, rawlen, true, xforward_any(client) ? client : NULL,
+		     out, n);
 	for (size_t i = 0; i < n && ok; i++) {
 		const struct rcpt_outcome *o = &out[i];
 		char dsn[16];
@@ -243,11 +251,11 @@ static void xforward_command(struct lmtp_session *ls, const char *args, struct x
 }
 
 /*
- * lmtp_serve - one LMTP conversation (RFC 2033) on in/out: Postfix's
- * lmtp(8) over a socket, or a Sendmail mailer with flag z over stdin and
- * stdout. Each recipient gets its own final reply after the message.
+ * serve - one LMTP conversation (RFC 2033) on in/out with a delivery core
+ * that may have served earlier connections (its configuration, TLS context
+ * and route cache stay; its kept SMTP session is closed at the end).
  */
-int lmtp_serve(int in, int out, const char *config_path)
+static int serve(struct transport_core *core, int in, int out)
 {
 	struct lmtp_session ls;
 	char line[LMTP_LINE_MAX + 1], *sender = NULL, **rcpts = NULL;
@@ -256,7 +264,7 @@ int lmtp_serve(int in, int out, const char *config_path)
 	int rc = 0;
 
 	memset(&ls, 0, sizeof(ls));
-	core_init(&ls.core, config_path);
+	ls.core = core;
 	ls.conn.fd = in;
 	nonblocking(in);
 	ls.conn.limit_ms = (long long)1 << 62;
@@ -264,16 +272,16 @@ int lmtp_serve(int in, int out, const char *config_path)
 	ls.reply.limit_ms = ls.conn.limit_ms;
 	if (gethostname(ls.hostname, sizeof(ls.hostname) - 1) != 0 || !*ls.hostname)
 		mx_strlcpy(ls.hostname, "localhost", sizeof(ls.hostname));
-	core_refresh(&ls.core, "lmtp");
+	core_refresh(ls.core, "lmtp");
 	if (!say(&ls, "220 %s LMTP mxport-transport ready", ls.hostname))
 		return 1;
 	for (;;) {
 		/* A kept session waits connection_cache_time for the next message, no more. */
-		if (ls.core.cache.open && !conn_has_buffered(&ls.conn) &&
+		if (ls.core->cache.open && !conn_has_buffered(&ls.conn) &&
 		    conn_wait(&ls.conn, POLLIN,
-			      mx_now_ms() + (long long)ls.core.cfg->connection_cache_time * 1000) ==
-			    0)
-			smtp_cache_close(&ls.core.cache);
+			      mx_now_ms() +
+				      (long long)ls.core->cfg->connection_cache_time * 1000) == 0)
+			smtp_cache_close(&ls.core->cache);
 		int got = read_command(&ls, line, &n);
 		if (got <= 0)
 			break;
@@ -306,7 +314,7 @@ int lmtp_serve(int in, int out, const char *config_path)
 			} else if (r == NULL || *r == '\0') {
 				free(r);
 				say(&ls, "501 5.5.4 Syntax: RCPT TO:<address>");
-			} else if (nrcpt >= ls.core.cfg->lmtp_recipient_limit) {
+			} else if (nrcpt >= ls.core->cfg->lmtp_recipient_limit) {
 				/* lmtp(8) sends the rest in a later transaction. */
 				free(r);
 				say(&ls,
@@ -363,19 +371,49 @@ int lmtp_serve(int in, int out, const char *config_path)
 		free(rcpts[i]);
 	free(rcpts);
 	free(sender);
-	core_free(&ls.core);
+	smtp_cache_close(&core->cache);
 	return rc;
 }
 
-/* on_child - nothing: the signal only interrupts accept() (no SA_RESTART) */
+/*
+ * lmtp_serve - one LMTP conversation on in/out: Postfix's lmtp(8) over a
+ * socket, or a Sendmail mailer with flag z over stdin and stdout. Each
+ * recipient gets its own final reply after the message.
+ */
+int lmtp_serve(int in, int out, const char *config_path)
+{
+	struct transport_core core;
+	int rc;
+
+	core_init(&core, config_path);
+	rc = serve(&core, in, out);
+	core_free(&core);
+	return rc;
+}
+
+/* on_child - nothing: the signal only interrupts poll() (no SA_RESTART) */
 static void on_child(int sig)
 {
 	(void)sig;
 }
 
 /*
- * reap - collect finished connection processes; wait for one when block.
- * Returns how many were collected.
+ * The connection processes, one slot each in memory shared with the
+ * listener: pid 0 is a free slot; idle is set by a process while it waits
+ * for its next connection. The listener clears a slot when it reaps its
+ * process, so a process that dies while idle is never counted as idle.
+ */
+struct lmtp_slot {
+	pid_t pid;
+	int idle; /* read and written with __atomic builtins */
+};
+
+static struct lmtp_slot *slots;
+static unsigned nslots;
+
+/*
+ * reap - collect finished connection processes and free their slots; wait
+ * for one when block. Returns how many were collected.
  */
 static unsigned reap(bool block)
 {
@@ -388,15 +426,32 @@ static unsigned reap(bool block)
 				continue;
 			break; /* ECHILD: none left */
 		}
+		for (unsigned i = 0; i < nslots; i++) {
+			if (slots[i].pid == pid) {
+				__atomic_store_n(&slots[i].idle, 0, __ATOMIC_SEQ_CST);
+				slots[i].pid = 0;
+			}
+		}
 		n++;
 	}
+	return n;
+}
+
+/* idle_processes - connection processes waiting for a connection now */
+static unsigned idle_processes(void)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < nslots; i++)
+		n += slots[i].pid != 0 && __atomic_load_n(&slots[i].idle, __ATOMIC_SEQ_CST);
 	return n;
 }
 
 /*
  * wait_for_room - at most lmtp_max_clients processes: over it, wait for
  * one to end before the next accept(). The clients over the limit wait in
- * the listen queue, and those being served are not disturbed.
+ * the listen queue (or are taken by an idle process), and those being
+ * served are not disturbed.
  */
 static void wait_for_room(unsigned *children, unsigned max)
 {
@@ -405,7 +460,8 @@ static void wait_for_room(unsigned *children, unsigned max)
 
 	*children = done > *children ? 0 : *children - done;
 	while (*children >= max) {
-		if (time(NULL) - warned >= 60) { /* once a minute at most */
+		if (time(NULL) - warned >= 60 &&
+		    idle_processes() == 0) { /* once a minute at most */
 			msg_warn("lmtp: %u connections (lmtp_max_clients): new ones wait",
 				 *children);
 			warned = time(NULL);
@@ -417,6 +473,93 @@ static void wait_for_room(unsigned *children, unsigned max)
 		}
 		*children = done > *children ? 0 : *children - done;
 	}
+}
+
+/* The listening socket, in a connection process; -1 once the listener stopped. */
+static volatile sig_atomic_t child_lfd = -1;
+
+/*
+ * on_listener_stop - in a connection process: the listener stopped, so stop
+ * listening at once, and a new daemon can take the socket's path while the
+ * connection being served goes on to its end (close() is safe in a handler)
+ */
+static void on_listener_stop(int sig)
+{
+	(void)sig;
+	if (child_lfd >= 0)
+		close(child_lfd);
+	child_lfd = -1;
+}
+
+/* on_stop - in the listener: SIGTERM or SIGINT; the connection processes are told, then it ends */
+static void on_stop(int sig)
+{
+	for (unsigned i = 0; i < nslots; i++)
+		if (slots[i].pid > 0)
+			kill(slots[i].pid, SIGUSR1);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/*
+ * next_connection - a process that served a connection waits for another
+ * on the listening socket, with its delivery core (configuration, TLS
+ * context, route cache) kept: -1 after lmtp_process_idle_time without one,
+ * or when the listener is gone (a stopped daemon takes no more mail).
+ */
+static int next_connection(pid_t listener, struct lmtp_slot *slot, unsigned idle_s)
+{
+	long long until = mx_now_ms() + (long long)idle_s * 1000;
+	int c = -1;
+
+	__atomic_store_n(&slot->idle, 1, __ATOMIC_SEQ_CST);
+	while (c < 0 && getppid() == listener) {
+		long long left = until - mx_now_ms();
+		int lfd = child_lfd;
+		struct pollfd pfd = {.fd = lfd, .events = POLLIN};
+
+		if (left <= 0 || lfd < 0)
+			break;
+		if (poll(&pfd, 1, left > 1000 ? 1000 : (int)left) <= 0)
+			continue;
+		c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (c < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED &&
+		    errno != EINTR)
+			break; /* out of descriptors, say: the listener starts a fresh process */
+	}
+	__atomic_store_n(&slot->idle, 0, __ATOMIC_SEQ_CST);
+	return c;
+}
+
+/*
+ * connection_process - serve c, then the next connections that come while
+ * it waits (as Postfix's own daemon processes do, with max_idle and
+ * max_use): its route cache serves them all, where a process per
+ * connection asked DNS again for every connection.
+ */
+static void connection_process(int lfd, int c, pid_t listener, struct lmtp_slot *slot,
+			       struct route_shared *shared, const char *config_path)
+{
+	struct transport_core core;
+	unsigned uses = 0;
+
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	child_lfd = lfd;
+	core_init(&core, config_path);
+	core.shared = shared;
+	do {
+		serve(&core, c, c);
+		close(c);
+		c = -1;
+		if (++uses >= LMTP_PROCESS_MAX_USE || core.cfg == NULL ||
+		    core.cfg->lmtp_process_idle_time == 0)
+			break;
+		c = next_connection(listener, slot, core.cfg->lmtp_process_idle_time);
+	} while (c >= 0);
+	core_free(&core);
+	_exit(0);
 }
 
 /*
@@ -443,12 +586,15 @@ static struct mx_config *daemon_config(const char *config_path)
 
 /*
  * lmtp_listen_and_serve - the LMTP daemon: a process per connection, at
- * most lmtp_max_clients of them. Postfix's lmtp(8) keeps connections open
- * and caches them, so each process serves many messages. Runs until killed.
+ * most lmtp_max_clients of them, each waiting for more connections when
+ * its own ends (connection_process). Postfix's lmtp(8) keeps connections
+ * open and caches them, so each process serves many messages; the
+ * processes share their DNS answers. Runs until killed.
  */
 int lmtp_listen_and_serve(const char *spec, const char *config_path)
 {
 	struct mx_config *cfg = daemon_config(config_path);
+	struct route_shared *shared;
 	struct mx_sockperm perm;
 	char err[512];
 	unsigned children = 0, max;
@@ -462,6 +608,13 @@ int lmtp_listen_and_serve(const char *spec, const char *config_path)
 		return 78;
 	}
 	max = cfg->lmtp_max_clients;
+	/*
+	 * The connection processes share their DNS answers: together they ask
+	 * once per name per TTL. Two slots a domain (its route, its target's
+	 * addresses); without the memory, each process still has its own cache.
+	 */
+	shared = route_shared_new(cfg->route_cache_size < LMTP_SHARED_SLOTS ? cfg->route_cache_size
+									    : LMTP_SHARED_SLOTS);
 	if (!msg_set_file(cfg->log_file, false, err, sizeof(err)))
 		msg_error("lmtp: %s", err);
 	mx_config_free(cfg);
@@ -471,36 +624,77 @@ int lmtp_listen_and_serve(const char *spec, const char *config_path)
 		fprintf(stderr, "mxport-transport: %s\n", err);
 		return 71; /* EX_OSERR */
 	}
-	/* A child's end interrupts accept(), so that wait_for_room reaps it at once. */
+	/* A child's end interrupts poll(), so that wait_for_room reaps it at once. */
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_child;
 	sa.sa_flags = SA_NOCLDSTOP;
 	sigaction(SIGCHLD, &sa, NULL);
+	/* Stopping tells the connection processes to let go of the socket (they inherit this). */
+	sa.sa_handler = on_listener_stop;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = on_stop;
+	sa.sa_flags = 0;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	/* Shared with the connection processes: which of them wait for a connection. */
+	nslots = max;
+	slots = mmap(NULL, nslots * sizeof(*slots), PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (slots == MAP_FAILED) {
+		msg_error("lmtp: mmap: %s", strerror(errno));
+		return 71;
+	}
+	memset(slots, 0, nslots * sizeof(*slots));
+	/* Non-blocking: a connection that an idle process took leaves accept() with EAGAIN. */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	msg_info("lmtp: listening on %s, at most %u connections", spec, max);
 	for (;;) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
 		wait_for_room(&children, max);
+		if (poll(&pfd, 1, -1) <= 0)
+			continue; /* a child ended (EINTR): reap it first */
+		if (idle_processes() > 0) {
+			/*
+			 * A process that waits keeps a warm route cache: let it
+			 * take the connection; take it here only when none did.
+			 */
+			poll(NULL, 0, LMTP_IDLE_TAKE_MS);
+			if (poll(&pfd, 1, 0) <= 0)
+				continue;
+		}
 		/* Non-blocking: the reads then wait in poll(), for lmtp_idle_timeout at most. */
 		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		pid_t pid;
+		pid_t pid, listener = getpid();
+		unsigned slot = 0;
 
 		if (c < 0) {
-			if (errno != EINTR && errno != ECONNABORTED) {
+			if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN &&
+			    errno != EWOULDBLOCK) {
 				msg_error("lmtp: accept: %s", strerror(errno));
 				sleep(1);
 			}
 			continue;
 		}
+		while (slot < nslots && slots[slot].pid != 0)
+			slot++;
+		if (slot == nslots) { /* cannot be: wait_for_room left room */
+			close(c);
+			continue;
+		}
 		pid = fork();
 		if (pid == 0) {
-			signal(SIGCHLD, SIG_DFL);
-			close(fd);
-			_exit(lmtp_serve(c, c, config_path));
+			slots[slot].pid = getpid();
+			connection_process(fd, c, listener, &slots[slot], shared, config_path);
 		}
-		if (pid < 0)
+		if (pid < 0) {
 			msg_error("lmtp: fork: %s", strerror(errno));
-		else
+		} else {
+			slots[slot].pid = pid;
 			children++;
+		}
 		close(c);
 	}
 }

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,16 +48,38 @@ int message_read(int fd, size_t max, char **raw, size_t *rawlen, char *err, size
 	return 0;
 }
 
-/* header_name_is - does this header line start with "name:" (white space before ':' allowed)? */
-bool header_name_is(const char *line, size_t len, const char *name)
+/* name_is - does this header line start with the name of nlen bytes, then ':' (white space before
+ * it allowed)? */
+static bool name_is(const char *line, size_t len, const char *name, size_t nlen)
 {
-	size_t nlen = strlen(name), i;
+	size_t i;
 
 	if (len <= nlen || strncasecmp(line, name, nlen) != 0)
 		return false;
 	for (i = nlen; i < len && (line[i] == ' ' || line[i] == '\t'); i++)
 		;
 	return i < len && line[i] == ':';
+}
+
+/* header_name_is - does this header line start with "name:" (white space before ':' allowed)? */
+bool header_name_is(const char *line, size_t len, const char *name)
+{
+	return name_is(line, len, name, strlen(name));
+}
+
+/* any_8bit - is some byte >= 0x80? Eight bytes at a time, without a branch each */
+static bool any_8bit(const char *p, size_t n)
+{
+	uint64_t acc = 0, w;
+	size_t i = 0;
+
+	for (; i + sizeof(w) <= n; i += sizeof(w)) {
+		memcpy(&w, p + i, sizeof(w));
+		acc |= w;
+	}
+	for (; i < n; i++)
+		acc |= (unsigned char)p[i];
+	return (acc & UINT64_C(0x8080808080808080)) != 0;
 }
 
 /* append - add bytes to the DATA buffer */
@@ -98,18 +121,49 @@ static void append_line(struct message *m, size_t *cap, const char *line, size_t
 }
 
 /*
+ * append_body - the body, from raw + pos to its end. Most lines of a
+ * message need no change (CR LF already, no leading dot, not too long):
+ * runs of them are copied whole, the others line by line.
+ */
+static void append_body(struct message *m, size_t *cap, const char *raw, size_t pos, size_t rawlen,
+			unsigned limit)
+{
+	size_t run = pos; /* the first byte not copied yet */
+
+	while (pos < rawlen) {
+		const char *line = raw + pos;
+		const char *nl = memchr(line, '\n', rawlen - pos);
+		size_t len = nl ? (size_t)(nl - line) : rawlen - pos;
+		size_t content = len > 0 && line[len - 1] == '\r' ? len - 1 : len;
+
+		if (nl && content < len && line[0] != '.' && (limit == 0 || content <= limit)) {
+			pos += len + 1;
+			continue;
+		}
+		append(m, cap, raw + run, pos - run);
+		m->size += pos - run;
+		append_line(m, cap, line, content, limit);
+		pos += nl ? len + 1 : len;
+		run = pos;
+	}
+	append(m, cap, raw + run, pos - run);
+	m->size += pos - run;
+}
+
+/*
  * message_prepare - the bytes to send after DATA. Every line ends in CR LF
  * (a bare LF becomes CR LF), a line that starts with "." gets another one
  * (RFC 5321 4.5.2), the message ends with ".\r\n", and a line longer than
  * line_limit bytes is folded (0: never). Header fields named tag_header,
  * with their continuation lines, are left out: they only route the message
- * inside this relay. Nothing else changes.
+ * inside this relay. Nothing else changes. The header is read a line at a
+ * time; the body is looked at once for 8-bit bytes and copied in runs.
  */
 void message_prepare(const char *raw, size_t rawlen, const char *tag_header, unsigned line_limit,
 		     struct message *m)
 {
-	size_t cap = rawlen + rawlen / 32 + 64, pos = 0;
-	bool in_header = true, skipping = false;
+	size_t cap = rawlen + rawlen / 32 + 64, pos = 0, tag_len = strlen(tag_header);
+	bool skipping = false, body = false;
 
 	memset(m, 0, sizeof(*m));
 	m->data = mx_malloc(cap);
@@ -122,31 +176,31 @@ void message_prepare(const char *raw, size_t rawlen, const char *tag_header, uns
 		pos += nl ? len + 1 : len;
 		if (content > 0 && line[content - 1] == '\r')
 			content--;
-		if (in_header) {
-			if (content == 0) {
-				in_header = false;
-				skipping = false;
-			} else if (line[0] == ' ' || line[0] == '\t') {
-				if (skipping)
-					continue;
-			} else {
-				skipping = *tag_header && header_name_is(line, content, tag_header);
-				if (skipping) {
-					m->tags_removed++;
-					continue;
-				}
+		if (content == 0) {
+			m->header_len = m->datalen;
+			body = true;
+			append_line(m, &cap, line, 0, line_limit);
+			break;
+		}
+		if (line[0] == ' ' || line[0] == '\t') {
+			if (skipping)
+				continue;
+		} else {
+			skipping = tag_len && name_is(line, content, tag_header, tag_len);
+			if (skipping) {
+				m->tags_removed++;
+				continue;
 			}
 		}
-		for (size_t i = 0; i < content; i++) {
-			if ((unsigned char)line[i] >= 0x80) {
-				m->eightbit = true;
-				if (in_header)
-					m->header_utf8 = true;
-				break;
-			}
-		}
+		if (any_8bit(line, content))
+			m->eightbit = m->header_utf8 = true;
 		append_line(m, &cap, line, content, line_limit);
 	}
+	if (!body)
+		m->header_len = m->datalen;
+	if (!m->eightbit)
+		m->eightbit = any_8bit(raw + pos, rawlen - pos);
+	append_body(m, &cap, raw, pos, rawlen, line_limit);
 	append(m, &cap, ".\r\n", 3);
 }
 
@@ -157,23 +211,6 @@ void message_free(struct message *m)
 	memset(m, 0, sizeof(*m));
 }
 
-/* header_end - offset in m->data where the header ends (its empty line, else the final dot) */
-static size_t header_end(const struct message *m)
-{
-	size_t pos = 0, end = m->datalen >= 3 ? m->datalen - 3 : 0; /* the ".\r\n" */
-
-	while (pos < end) {
-		const char *nl = memchr(m->data + pos, '\n', end - pos);
-
-		if (m->data[pos] == '\r' && pos + 1 < end && m->data[pos + 1] == '\n')
-			return pos; /* the empty line */
-		if (nl == NULL)
-			break;
-		pos = (size_t)(nl - m->data) + 1;
-	}
-	return end;
-}
-
 /*
  * message_add_field - a copy of m with one more header field, a complete
  * line without CR LF, put last in the header (before the empty line), so
@@ -182,9 +219,10 @@ static size_t header_end(const struct message *m)
  */
 void message_add_field(const struct message *m, const char *field, struct message *out)
 {
-	size_t at = header_end(m), flen = strlen(field);
+	size_t at = m->header_len, flen = strlen(field);
 
 	*out = *m;
+	out->header_len = at + flen + 2;
 	out->data = mx_malloc(m->datalen + flen + 2);
 	memcpy(out->data, m->data, at);
 	memcpy(out->data + at, field, flen);
@@ -228,7 +266,7 @@ static bool fold_eq(const char *p, size_t len, const char *want)
  */
 bool message_has_field(const struct message *m, const char *name, const char *value)
 {
-	size_t end = header_end(m), pos = 0;
+	size_t end = m->header_len, pos = 0;
 
 	while (pos < end) {
 		const char *line = m->data + pos;

@@ -12,6 +12,7 @@ struct message {
 	bool eightbit;	  /* some byte >= 0x80: BODY=8BITMIME */
 	bool header_utf8; /* non-ASCII bytes in the header */
 	size_t tags_removed;
+	size_t header_len; /* bytes of data before the empty line (or the final dot: no body) */
 };
 
 int message_read(int fd, size_t max, char **raw, size_t *rawlen, char *err, size_t errlen);

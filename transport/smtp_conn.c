@@ -46,6 +46,16 @@ int conn_wait(struct smtp_conn *c, short events, long long until)
 	}
 }
 
+/* conn_init - no connection yet; the buffer is left as it is (it is read only up to len) */
+void conn_init(struct smtp_conn *c)
+{
+	c->fd = -1;
+	c->ssl = NULL;
+	c->pos = c->len = 0;
+	c->limit_ms = 0;
+	c->hit_limit = false;
+}
+
 /* conn_connect - non-blocking connect with a timeout; 0 or -1 with err */
 int conn_connect(struct smtp_conn *c, const struct sockaddr *sa, socklen_t salen,
 		 unsigned timeout_ms, long long limit_ms, char *err, size_t errlen)
@@ -53,8 +63,7 @@ int conn_connect(struct smtp_conn *c, const struct sockaddr *sa, socklen_t salen
 	int soerr = 0, one = 1;
 	socklen_t len = sizeof(soerr);
 
-	memset(c, 0, sizeof(*c));
-	c->fd = -1;
+	conn_init(c);
 	c->limit_ms = limit_ms;
 	c->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {

@@ -18,6 +18,7 @@ struct smtp_conn {
 };
 
 long long mx_now_ms(void);
+void conn_init(struct smtp_conn *c);
 int conn_connect(struct smtp_conn *c, const struct sockaddr *sa, socklen_t salen,
 		 unsigned timeout_ms, long long limit_ms, char *err, size_t errlen);
 int conn_read_piece(struct smtp_conn *c, char *out, size_t max, size_t *len, bool *eol,

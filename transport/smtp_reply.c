@@ -12,7 +12,13 @@
 /* smtp_reply_init - ready for the first line */
 void smtp_reply_init(struct smtp_reply *r)
 {
-	memset(r, 0, sizeof(*r));
+	/* Not the whole text: it is read only up to its NUL (a reply is begun 4 times a message).
+	 */
+	r->code = 0;
+	r->enh[0] = '\0';
+	r->text[0] = '\0';
+	r->lines = 0;
+	r->done = false;
 }
 
 /* parse_enh - "x.y.z" with x matching the reply class, as RFC 3463 writes it */

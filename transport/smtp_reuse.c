@@ -52,10 +52,11 @@ bool smtp_reuse_take(struct session *s)
 		conn_close(&c->conn);
 		return false;
 	}
-	s->conn = c->conn;
-	s->conn.limit_ms = req->limit_ms;
-	s->conn.hit_limit = false;
-	s->ehlo = c->ehlo;
+	/* The session works on the cache's connection and EHLO reply in place. */
+	s->conn = &c->conn;
+	s->conn->limit_ms = req->limit_ms;
+	s->conn->hit_limit = false;
+	s->ehlo = &c->ehlo;
 	s->esmtp = c->esmtp;
 	s->res->tls_used = c->tls_used;
 	s->res->tls = c->tls;
@@ -77,17 +78,15 @@ bool smtp_reuse_put(struct session *s)
 	char key[sizeof(c->key)];
 	long long born;
 
-	if (c == NULL || s->conn.fd < 0 || s->troubled || !cache_key(req, key, sizeof(key)))
+	/* With a cache, the session's connection is the cache's (smtp_deliver): nothing to copy. */
+	if (c == NULL || s->conn != &c->conn || c->open || s->conn->fd < 0 || s->troubled ||
+	    !cache_key(req, key, sizeof(key)))
 		return false;
 	born = s->res->conn_use <= 1 ? mx_now_ms() : c->born_ms;
 	if (mx_now_ms() - born > SMTP_REUSE_TIME_MS)
 		return false; /* old enough: a new connection next, as Postfix's reuse time limit */
-	if (c->open)
-		smtp_cache_close(c);
 	memcpy(c->key, key, sizeof(key));
 	c->born_ms = born;
-	c->conn = s->conn;
-	c->ehlo = s->ehlo;
 	c->esmtp = s->esmtp;
 	c->tls_used = s->res->tls_used;
 	c->tls = s->res->tls;
@@ -96,8 +95,6 @@ bool smtp_reuse_put(struct session *s)
 	c->tls_ctx = req->tls_ctx;
 	c->uses = s->res->conn_use;
 	c->open = true;
-	s->conn.fd = -1; /* the cache's now */
-	s->conn.ssl = NULL;
 	return true;
 }
 
@@ -112,9 +109,10 @@ void smtp_cache_close(struct smtp_cache *cache)
 	if (cache == NULL || !cache->open)
 		return;
 	cache->open = false;
-	memset(&res, 0, sizeof(res));
-	s.conn = cache->conn;
-	s.conn.limit_ms = mx_now_ms() + 2000;
+	session_result_reset(&res);
+	s.conn = &cache->conn;
+	s.ehlo = &cache->ehlo;
+	s.conn->limit_ms = mx_now_ms() + 2000;
 	session_quit(&s);
-	conn_close(&s.conn);
+	conn_close(s.conn);
 }

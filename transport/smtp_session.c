@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,7 +93,7 @@ void session_fail(struct session *s, enum smtp_verdict v, const char *dsn, const
 	vsnprintf(s->res->why, sizeof(s->res->why), fmt, ap);
 	va_end(ap);
 	mx_printable(s->res->why);
-	if (s->conn.hit_limit)
+	if (s->conn->hit_limit)
 		s->res->time_limit = true;
 }
 
@@ -135,11 +136,11 @@ bool session_read_reply(struct session *s, struct smtp_reply *r, unsigned timeou
 	do {
 		bool eol;
 
-		rc = conn_read_piece(&s->conn, line, SMTP_LINE_MAX, &len, &eol, timeout_ms, err,
+		rc = conn_read_piece(s->conn, line, SMTP_LINE_MAX, &len, &eol, timeout_ms, err,
 				     sizeof(err));
 		/* A longer line is cut, as Postfix does: the rest is read and dropped. */
 		for (size_t skip; rc == 1 && !eol;)
-			rc = conn_read_piece(&s->conn, skip_buf, SMTP_LINE_MAX, &skip, &eol,
+			rc = conn_read_piece(s->conn, skip_buf, SMTP_LINE_MAX, &skip, &eol,
 					     timeout_ms, err, sizeof(err));
 		if (rc <= 0)
 			break;
@@ -153,7 +154,7 @@ bool session_read_reply(struct session *s, struct smtp_reply *r, unsigned timeou
 	} while (rc == 0);
 	if (rc == 1)
 		return true;
-	session_fail(s, SMTP_NEXT, s->conn.hit_limit ? "4.4.7" : "4.4.2", "%s %s %s", err,
+	session_fail(s, SMTP_NEXT, s->conn->hit_limit ? "4.4.7" : "4.4.2", "%s %s %s", err,
 		     rc == 0 ? "waiting for reply to" : "in reply to",
 		     smtp_stage_command(s->res->stage));
 	return false;
@@ -175,10 +176,10 @@ bool session_send(struct session *s, const struct mx_buf *b)
 		p += len + 1;
 	}
 
-	if (conn_write(&s->conn, b->data, b->len, s->req->command_timeout_ms, err, sizeof(err)) <=
+	if (conn_write(s->conn, b->data, b->len, s->req->command_timeout_ms, err, sizeof(err)) <=
 	    0) {
-		session_fail(s, SMTP_NEXT, s->conn.hit_limit ? "4.4.7" : "4.4.2", "%s (sending %s)",
-			     err, smtp_stage_command(s->res->stage));
+		session_fail(s, SMTP_NEXT, s->conn->hit_limit ? "4.4.7" : "4.4.2",
+			     "%s (sending %s)", err, smtp_stage_command(s->res->stage));
 		return false;
 	}
 	return true;
@@ -235,15 +236,15 @@ static bool hello(struct session *s)
 {
 	struct smtp_reply r;
 
-	if (session_command(s, STAGE_EHLO, 2, &s->ehlo, "EHLO %s", s->req->helo_name)) {
+	if (session_command(s, STAGE_EHLO, 2, s->ehlo, "EHLO %s", s->req->helo_name)) {
 		s->esmtp = true;
 		return true;
 	}
-	if (s->res->verdict != SMTP_SENT || !s->ehlo.done)
+	if (s->res->verdict != SMTP_SENT || !s->ehlo->done)
 		return false; /* lost connection or garbage, not a refusal */
 	if (session_command(s, STAGE_HELO, 2, &r, "HELO %s", s->req->helo_name)) {
 		s->esmtp = false;
-		smtp_reply_init(&s->ehlo);
+		smtp_reply_init(s->ehlo);
 		return true;
 	}
 	if (r.done)
@@ -262,7 +263,7 @@ static bool handshake(struct session *s)
 	char err[256];
 
 	session_enter(s, STAGE_TLS);
-	if (tls_handshake(&s->conn, q->tls_ctx, q->host, q->literal, q->dane, q->command_timeout_ms,
+	if (tls_handshake(s->conn, q->tls_ctx, q->host, q->literal, q->dane, q->command_timeout_ms,
 			  ti, err, sizeof(err)) < 0) {
 		s->res->tls_failed = true;
 		session_fail(s, SMTP_NEXT, "4.7.5", "%s", err);
@@ -289,7 +290,7 @@ static bool handshake(struct session *s)
 static bool starttls(struct session *s)
 {
 	const struct smtp_request *q = s->req;
-	bool offered = s->esmtp && smtp_reply_has_keyword(&s->ehlo, "STARTTLS", NULL);
+	bool offered = s->esmtp && smtp_reply_has_keyword(s->ehlo, "STARTTLS", NULL);
 	struct smtp_reply r;
 
 	if (q->implicit_tls || q->plain_fallback || q->tls_mode == MX_TLS_NONE)
@@ -313,7 +314,7 @@ static bool starttls(struct session *s)
 		return false;
 	}
 	session_enter(s, STAGE_TLS);
-	if (conn_has_buffered(&s->conn)) {
+	if (conn_has_buffered(s->conn)) {
 		/* Bytes after "220" would be read as if they came over TLS: a known injection. */
 		session_fail(s, SMTP_NEXT, "4.7.0", "host sent data after its STARTTLS reply");
 		return false;
@@ -350,7 +351,7 @@ static bool auth(struct session *s)
 			     "sent");
 		return false;
 	}
-	if (!s->esmtp || !smtp_reply_has_keyword(&s->ehlo, "AUTH", &mechs)) {
+	if (!s->esmtp || !smtp_reply_has_keyword(s->ehlo, "AUTH", &mechs)) {
 		return true; /* the server may not need it; MAIL will tell */
 	}
 	session_enter(s, STAGE_AUTH);
@@ -404,7 +405,7 @@ bool session_xforward(struct session *s)
 	bool ok = true;
 
 	if (x == NULL || !xforward_any(x) || !s->esmtp ||
-	    !smtp_reply_has_keyword(&s->ehlo, "XFORWARD", &offered))
+	    !smtp_reply_has_keyword(s->ehlo, "XFORWARD", &offered))
 		return true;
 	xforward_commands(x, offered, &cmds);
 	for (size_t pos = 0; ok && pos < cmds.len;) {
@@ -438,7 +439,7 @@ void session_quit(struct session *s)
 	struct smtp_result saved = *s->res;
 	struct smtp_reply r;
 
-	if (s->conn.fd >= 0 && send_cmd(s, "QUIT"))
+	if (s->conn->fd >= 0 && send_cmd(s, "QUIT"))
 		session_read_reply(s, &r, 2000);
 	*s->res = saved;
 }
@@ -453,9 +454,9 @@ static bool greet(struct session *s)
 
 	session_enter(s, STAGE_CONNECT);
 	res->conn_use = 1;
-	if (conn_connect(&s->conn, req->sa, req->salen, req->connect_timeout_ms, req->limit_ms, err,
+	if (conn_connect(s->conn, req->sa, req->salen, req->connect_timeout_ms, req->limit_ms, err,
 			 sizeof(err)) < 0) {
-		session_fail(s, SMTP_NEXT, s->conn.hit_limit ? "4.4.7" : "4.4.1", "%s", err);
+		session_fail(s, SMTP_NEXT, s->conn->hit_limit ? "4.4.7" : "4.4.1", "%s", err);
 		return false;
 	}
 	trace(s, "***", "connected", 9);
@@ -502,6 +503,17 @@ void smtp_request_init(struct smtp_request *req, const struct route_target *t,
 	req->implicit_tls = t->implicit_tls;
 }
 
+/* session_result_reset - a result for a new attempt: every field cleared, the text buffers emptied
+ */
+void session_result_reset(struct smtp_result *res)
+{
+	memset(res, 0, offsetof(struct smtp_result, reply));
+	res->verdict = SMTP_SENT; /* until something fails */
+	smtp_reply_init(&res->reply);
+	res->why[0] = '\0';
+	res->xforward_refused[0] = '\0';
+}
+
 /*
  * smtp_deliver - deliver the pending recipients at one address, on the
  * kept session when there is one that fits, else on a new connection; a
@@ -512,12 +524,20 @@ void smtp_request_init(struct smtp_request *req, const struct route_target *t,
  */
 void smtp_deliver(const struct smtp_request *req, struct smtp_result *res)
 {
-	struct session s = {.req = req, .res = res, .conn = {.fd = -1}};
+	struct smtp_conn own_conn; /* without a cache: this attempt's alone */
+	struct smtp_reply own_ehlo;
+	struct session s = {.req = req, .res = res};
 	bool kept;
 
-	memset(res, 0, sizeof(*res));
-	res->verdict = SMTP_SENT; /* until something fails */
+	session_result_reset(res);
 	kept = smtp_reuse_take(&s);
+	if (!kept) {
+		/* A new connection goes where it would be kept: the cache, now empty. */
+		s.conn = req->cache ? &req->cache->conn : &own_conn;
+		s.ehlo = req->cache ? &req->cache->ehlo : &own_ehlo;
+		conn_init(s.conn);
+		smtp_reply_init(s.ehlo);
+	}
 	for (;;) {
 		s.settled = 0;
 		if ((kept || greet(&s)) && !req->probe_only) {
@@ -528,9 +548,8 @@ void smtp_deliver(const struct smtp_request *req, struct smtp_result *res)
 		}
 		if (!closing(res) || (!kept && s.settled == 0))
 			break;
-		conn_close(&s.conn);
-		memset(res, 0, sizeof(*res));
-		res->verdict = SMTP_SENT;
+		conn_close(s.conn);
+		session_result_reset(res);
 		kept = false;
 	}
 	if (res->verdict == SMTP_SENT) {
@@ -540,5 +559,5 @@ void smtp_deliver(const struct smtp_request *req, struct smtp_result *res)
 	} else if (!res->time_limit && res->stage < STAGE_DOT && res->have_reply) {
 		session_quit(&s);
 	}
-	conn_close(&s.conn);
+	conn_close(s.conn);
 }

@@ -5,12 +5,18 @@
 #include "smtp_session.h"
 #include "util.h"
 
-/* session - one connection to one server address, for one request */
+/*
+ * session - one connection to one server address, for one request. The
+ * connection (its 16 KB read buffer) and the EHLO reply live where they
+ * stay: in the request's smtp_cache when it has one (a kept session is
+ * taken and put back by pointer, never copied), else in smtp_deliver's
+ * frame.
+ */
 struct session {
 	const struct smtp_request *req;
 	struct smtp_result *res;
-	struct smtp_conn conn;
-	struct smtp_reply ehlo; /* the EHLO reply: the server's extensions */
+	struct smtp_conn *conn;
+	struct smtp_reply *ehlo; /* the EHLO reply: the server's extensions */
 	bool esmtp;
 	size_t settled;		   /* recipients settled on this connection */
 	bool troubled;		   /* a message was deferred at DATA or the dot: not kept */
@@ -30,6 +36,7 @@ bool session_command(struct session *s, enum smtp_stage stage, int want_class, s
 bool session_xforward(struct session *s);
 void smtp_reply_dsn(const struct smtp_reply *r, char *dsn, size_t len);
 void session_quit(struct session *s);
+void session_result_reset(struct smtp_result *res);
 
 /* smtp_verify.c */
 void session_verify(struct session *s);

@@ -41,7 +41,7 @@ static bool mail_params(struct session *s, struct mx_buf *out)
 		}
 		return true;
 	}
-	if (smtp_reply_has_keyword(&s->ehlo, "SIZE", &args)) {
+	if (smtp_reply_has_keyword(s->ehlo, "SIZE", &args)) {
 		unsigned long max = strtoul(args, NULL, 10);
 		if (max > 0 && m->size > max) {
 			session_fail(s, SMTP_PERM, "5.3.4",
@@ -51,10 +51,10 @@ static bool mail_params(struct session *s, struct mx_buf *out)
 		}
 		mx_buf_printf(out, " SIZE=%zu", m->size);
 	}
-	if (m->eightbit && smtp_reply_has_keyword(&s->ehlo, "8BITMIME", NULL))
+	if (m->eightbit && smtp_reply_has_keyword(s->ehlo, "8BITMIME", NULL))
 		mx_buf_printf(out, " BODY=8BITMIME");
 	if (utf8_needed) {
-		if (!smtp_reply_has_keyword(&s->ehlo, "SMTPUTF8", NULL)) {
+		if (!smtp_reply_has_keyword(s->ehlo, "SMTPUTF8", NULL)) {
 			session_fail(s, SMTP_PERM, "5.6.7",
 				     "SMTPUTF8 is required, but was not offered by host");
 			return false;
@@ -253,7 +253,7 @@ static bool reset(struct session *s)
 static bool transaction(struct session *s, struct txn *t, const char *params)
 {
 	const struct smtp_request *q = s->req;
-	bool pipelining = s->esmtp && smtp_reply_has_keyword(&s->ehlo, "PIPELINING", NULL);
+	bool pipelining = s->esmtp && smtp_reply_has_keyword(s->ehlo, "PIPELINING", NULL);
 	struct smtp_reply r, data_reply;
 	char err[256];
 
@@ -270,7 +270,7 @@ static bool transaction(struct session *s, struct txn *t, const char *params)
 		}
 		if (pipelining && data_reply.code == 354) {
 			/* DATA accepted with no recipient: closing without a dot aborts it. */
-			conn_close(&s->conn);
+			conn_close(s->conn);
 			session_fail(s, SMTP_NEXT, "4.5.0",
 				     "host accepted DATA without a valid recipient");
 			return false;
@@ -289,12 +289,12 @@ static bool transaction(struct session *s, struct txn *t, const char *params)
 		return data_reply.code != 421 && reset(s);
 	}
 	session_enter(s, STAGE_DOT);
-	int wrc = conn_write(&s->conn, s->msg->data, s->msg->datalen, q->data_done_timeout_ms, err,
+	int wrc = conn_write(s->conn, s->msg->data, s->msg->datalen, q->data_done_timeout_ms, err,
 			     sizeof(err));
 	bool got = wrc > 0 && session_read_reply(s, &r, q->data_done_timeout_ms);
 	if (wrc <= 0) {
 		/* The dot was not sent: the server cannot have taken the message. */
-		session_fail(s, SMTP_NEXT, s->conn.hit_limit ? "4.4.7" : "4.4.2",
+		session_fail(s, SMTP_NEXT, s->conn->hit_limit ? "4.4.7" : "4.4.2",
 			     "%s (sending message body)", err);
 	}
 	for (size_t k = 0; k < t->n; k++) {
@@ -344,7 +344,7 @@ void session_transactions(struct session *s)
 	struct message seven;
 
 	s->msg = q->msg;
-	if (q->msg->eightbit && !(s->esmtp && smtp_reply_has_keyword(&s->ehlo, "8BITMIME", NULL))) {
+	if (q->msg->eightbit && !(s->esmtp && smtp_reply_has_keyword(s->ehlo, "8BITMIME", NULL))) {
 		/* RFC 6152: no 8-bit data to a server that did not offer 8BITMIME. */
 		char why[256];
 
@@ -358,7 +358,7 @@ void session_transactions(struct session *s)
 			goto out;
 		}
 		seven.data = seven_data.data;
-		seven.datalen = seven_data.len;
+		seven.datalen = seven_data.len; /* header_len is the 8-bit form's: only sent */
 		seven.eightbit = false;
 		s->msg = &seven;
 	}

@@ -28,7 +28,7 @@ void session_verify(struct session *s)
 		session_fail(s, SMTP_NEXT, "4.1.3", "recipient has a control character: not asked");
 		return;
 	}
-	if (utf8 && !(s->esmtp && smtp_reply_has_keyword(&s->ehlo, "SMTPUTF8", NULL))) {
+	if (utf8 && !(s->esmtp && smtp_reply_has_keyword(s->ehlo, "SMTPUTF8", NULL))) {
 		session_fail(s, SMTP_NEXT, "4.6.7", "SMTPUTF8 is required, but was not offered");
 		return;
 	}

@@ -20,8 +20,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* check - the invariants of a prepared message; abort() makes libFuzzer report */
-static void check(const struct message *m, unsigned limit)
+/*
+ * check - the invariants of a prepared message (prepared: made by
+ * message_prepare, which also says where the header ends); abort() makes
+ * libFuzzer report
+ */
+static void check(const struct message *m, unsigned limit, bool prepared)
 {
 	const char *p = m->data, *end = m->data + m->datalen;
 	bool in_header = true;
@@ -30,6 +34,11 @@ static void check(const struct message *m, unsigned limit)
 		abort();
 	if (m->datalen > 3 && (m->datalen < 5 || memcmp(end - 5, "\r\n", 2) != 0))
 		abort(); /* the final dot starts a line */
+	if (prepared &&
+	    (m->header_len > m->datalen - 3 ||
+	     (m->header_len < m->datalen - 3 && memcmp(m->data + m->header_len, "\r\n", 2) != 0) ||
+	     (m->header_len > 0 && m->data[m->header_len - 1] != '\n')))
+		abort(); /* header_len is where the empty line (or the final dot) begins */
 	while (p < end - 3) {
 		const char *lf = memchr(p, '\n', (size_t)(end - 3 - p));
 		size_t len;
@@ -41,12 +50,17 @@ static void check(const struct message *m, unsigned limit)
 			abort(); /* an unstuffed dot would end DATA early */
 		if (limit > 0 && len > limit)
 			abort(); /* a line longer than line_length_limit */
-		if (len == 0)
+		if (len == 0 && in_header) {
 			in_header = false;
+			if (prepared && (size_t)(p - m->data) != m->header_len)
+				abort(); /* the first empty line is not where header_len says */
+		}
 		if (in_header && header_name_is(p, len, TAG))
 			abort(); /* a tag header survived */
 		p = lf + 1;
 	}
+	if (prepared && in_header && m->header_len != m->datalen - 3)
+		abort(); /* no empty line: the header runs to the final dot */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -61,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size--;
 	}
 	message_prepare((const char *)data, size, TAG, limit, &m);
-	check(&m, limit);
+	check(&m, limit, true);
 	if (m.eightbit) {
 		/* The 7-bit form for a server without 8BITMIME: DATA-ready, and 7-bit. */
 		struct mx_buf seven = {0};
@@ -71,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (message_downgrade(&m, &seven, &m7.size, err, sizeof(err)) == 0) {
 			m7.data = seven.data;
 			m7.datalen = seven.len;
-			check(&m7, 0);
+			check(&m7, 0, false);
 			for (size_t i = 0; i < seven.len; i++)
 				if ((unsigned char)seven.data[i] >= 0x80)
 					abort(); /* an 8-bit byte left */

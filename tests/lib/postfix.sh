@@ -1,5 +1,9 @@
 # postfix.sh - a private Postfix instance on loopback with mxport installed
 # from contrib/postfix, for the end-to-end tests. Source after harness.sh.
+# start_postfix pastes the milter path (contrib/postfix/milter: milter,
+# header check, pipe(8)), which most tests exercise; with MXPORT_CONTRIB=default
+# it pastes the default path instead (contrib/postfix/main.cf and master.cf:
+# socketmap and the LMTP service; start the daemon with start_lmtp).
 #
 # The contrib files are used as they are; only their paths are rewritten to
 # this test's folders (/run/mxport, /etc/mxport, /etc/postfix and the
@@ -51,6 +55,8 @@ setup_mxport() {
 		echo "helo_name = relay.test"
 		echo "connect_timeout = 3s"
 		echo "command_timeout = 10s"
+		# the pipe(8) service of the milter path (contrib's file names the LMTP one)
+		[ "${MXPORT_CONTRIB:-milter}" = default ] || echo "postfix_transport = mxport:"
 		printf '%s\n' "${MXPORT_EXTRA_CONF:-}"
 	} | awk '{ key = $1 } /^[a-z_]+ *=/ { last[key] = NR } { line[NR] = $0; k[NR] = key }
 		END { for (i = 1; i <= NR; i++) if (!(k[i] in last) || last[k[i]] == i) print line[i] }' \
@@ -145,7 +151,8 @@ delay_warning_time = 0
 smtp_connect_timeout = 5s
 smtpd_banner = \$myhostname ESMTP
 PFEOF
-	contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" >"$PF/contrib.main.cf"
+	if [ "${MXPORT_CONTRIB:-milter}" = default ]; then cdir=$MXPORT_SRCDIR/contrib/postfix; else cdir=$MXPORT_SRCDIR/contrib/postfix/milter; fi
+	contrib_paths "$cdir/main.cf" >"$PF/contrib.main.cf"
 	cat "$PF/contrib.main.cf" >>"$PF/etc/main.cf"
 	# Bounces and other mail for the test senders go to the sender sink; so
 	# does local.test, a domain this relay serves itself (not forwarded).
@@ -154,7 +161,9 @@ PFEOF
 	tmaps="inline:{ { sender.test = smtp:[127.0.0.1]:$1 }, { local.test = smtp:[127.0.0.1]:$1 } }"
 	contrib_tmaps=$(sed -n 's/^transport_maps *= *//p' "$PF/contrib.main.cf")
 	postconf -c "$PF/etc" -e "transport_maps=$tmaps${contrib_tmaps:+, $contrib_tmaps}"
-	contrib_paths "$MXPORT_SRCDIR/contrib/postfix/mxport_header_checks" >"$PF/etc/mxport_header_checks"
+	if [ -f "$cdir/mxport_header_checks" ]; then
+		contrib_paths "$cdir/mxport_header_checks" >"$PF/etc/mxport_header_checks"
+	fi
 	# Debian's master.cf, every service out of chroot, smtpd on our port.
 	grep -v '^#' /usr/share/postfix/master.cf.dist |
 		awk -v port="127.0.0.1:$PF_PORT" '
@@ -164,7 +173,7 @@ PFEOF
 			/^[a-z]/ && NF >= 8 { $5 = "n" }
 			{ print }
 			END { printf "%s inet n - n - - smtpd\n", port }' >"$PF/etc/master.cf"
-	contrib_paths "$MXPORT_SRCDIR/contrib/postfix/master.cf" >>"$PF/etc/master.cf"
+	contrib_paths "$cdir/master.cf" >>"$PF/etc/master.cf"
 	postfix -c "$PF/etc" check >"$PF/check.log" 2>&1 || { cat "$PF/check.log"; echo "Bail out! postfix check failed"; exit 99; }
 	postfix -c "$PF/etc" start >>"$PF/check.log" 2>&1 || { cat "$PF/check.log"; echo "Bail out! postfix start failed"; exit 99; }
 	T_STOP="${T_STOP:-} postfix -c $PF/etc stop;"
@@ -222,6 +231,32 @@ OPFEOF
 	postfix -c "$OPF/etc" check >"$OPF/check.log" 2>&1 || { cat "$OPF/check.log"; echo "Bail out! postfix check (outside MTA) failed"; exit 99; }
 	postfix -c "$OPF/etc" start >>"$OPF/check.log" 2>&1 || { cat "$OPF/check.log"; echo "Bail out! postfix start (outside MTA) failed"; exit 99; }
 	T_STOP="${T_STOP:-} postfix -c $OPF/etc stop;"
+}
+
+# sendmail_standin PATH PORT - a sendmail(1) for sendmail_path that submits
+# by SMTP to 127.0.0.1:PORT. Postfix's own sendmail(1) refuses a private
+# instance's -C to a user other than root unless /etc/postfix/main.cf
+# authorizes the directory, and the tests leave /etc/postfix alone; the
+# notices the transport hands to it are then queued like any mail.
+sendmail_standin() {
+	cat >"$1" <<EOF
+#!/usr/bin/python3
+# sendmail -i -f SENDER -- RCPT... : the message on stdin, to the private Postfix
+import smtplib, sys
+args = sys.argv[1:]
+sender = args[args.index("-f") + 1]
+rcpts = args[args.index("--") + 1:]
+sender = "" if sender == "<>" else sender
+msg = sys.stdin.buffer.read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+try:
+    s = smtplib.SMTP("127.0.0.1", $2, local_hostname="relay.test", timeout=30)
+    s.sendmail(sender, rcpts, msg)
+    s.quit()
+except Exception as e:
+    print("sendmail-pf: %s" % e, file=sys.stderr)
+    sys.exit(75)
+EOF
+	chmod 755 "$1"
 }
 
 # pf_queue_count - messages in the private queue

@@ -7,12 +7,13 @@
 #      the .deb with apt-get install ./mxport_*.deb in it (chroot);
 #   3. checks what the package installed (user mxport in Postfix's groups,
 #      also when Postfix comes after it), and that nothing of it runs;
-#   4. adds a route, runs mxport-setup postfix (without it, as long as the
-#      package has none: contrib/postfix pasted, chroot off), starts the
-#      daemons with their init scripts (service ..., no systemd), sends from
-#      a client outside mynetworks: the forwarded domain's message arrives
-#      at the customer's server, an unknown domain is refused with 5xx, a
-#      message to a customer whose server is down waits in Postfix's queue;
+#   4. adds a route, runs mxport-setup postfix (its default variant: no
+#      milter, the LMTP daemon delivers), starts the daemons with their init
+#      scripts as README.Debian tells an admin without systemd (service ...),
+#      sends from a client outside mynetworks: the forwarded domain's
+#      message arrives at the customer's server through the LMTP daemon, an
+#      unknown domain is refused with 5xx, a message to a customer whose
+#      server is down waits in Postfix's queue;
 #   5. stops everything, purges the package, and checks what remains: no
 #      mxport user, group, /etc/mxport, /var/lib/mxport, /run/mxport, init
 #      scripts or units; Postfix's queued mail still there.
@@ -192,6 +193,25 @@ for f in mxport-milter.service mxport-lmtp.service; do
 		! grep -q /usr/local "$root/lib/systemd/system/$f"
 	ok $? "systemd unit $f with the installed paths"
 done
+unit=$root/lib/systemd/system/mxport-lmtp.service
+grep -q '^ExecStart=/usr/libexec/mxport-transport .*-L unix:/var/spool/postfix/mxport/lmtp\.sock$' "$unit" &&
+	grep -q '^User=mxport$' "$unit" && grep -q '^SupplementaryGroups=postfix postdrop$' "$unit"
+ok $? "mxport-lmtp.service: user mxport, groups postfix and postdrop, the socket where mxport-setup puts it"
+# A RuntimeDirectory= shared by both units goes, with what the other keeps
+# there, at the stop of one without RuntimeDirectoryPreserve=yes.
+units=$root/lib/systemd/system
+rundirs() { sed -n 's/^RuntimeDirectory=//p' "$units/$1.service" | tr ' ' '\n'; }
+shared=0
+for d in $(rundirs mxport-milter); do
+	rundirs mxport-lmtp | grep -qx "$d" || continue
+	for u in mxport-milter mxport-lmtp; do
+		grep -q '^RuntimeDirectoryPreserve=yes$' "$units/$u.service" && continue
+		shared=1
+		echo "#   $u.service removes /run/$d, which both units use, when it stops"
+	done
+done
+[ $shared -eq 0 ]
+ok $? "neither unit removes the other's runtime directory when it stops"
 ls "$root/etc/rc2.d" >"$work/rc2"
 ! grep -q '^S.*mxport' "$work/rc2"
 ok $? "the init scripts are not enabled at install (no S link in rc2.d)"
@@ -229,21 +249,11 @@ show "$work/check2.out" 5
 # No syslog daemon in the fresh root (as on a default Debian 12): Postfix
 # logs to a file through its postlogd, as an admin would set it.
 in_root postconf maillog_file=/var/log/postfix.log
-if [ -x "$root/usr/sbin/mxport-setup" ]; then
-	in_root mxport-setup postfix >"$work/setup.out" 2>&1
-	ok $? "mxport-setup postfix"
-	show "$work/setup.out" 40
-else
-	# The package has no mxport-setup yet: paste contrib/postfix as its
-	# README says, and switch chroot off (the pasted sockets are in /run).
-	ex=$root/usr/share/doc/mxport/examples/postfix
-	cat "$ex/main.cf" >>"$root/etc/postfix/main.cf"
-	sed 's|/usr/local/libexec/|/usr/libexec/|' "$ex/master.cf" >>"$root/etc/postfix/master.cf"
-	cp "$ex/mxport_header_checks" "$root/etc/postfix/"
-	in_root sh -c 'for s in $(postconf -F "*/*/chroot" | awk "\$3 == \"y\" { print \$1 }"); do
-		postconf -F "$s=n"; done' >"$work/setup.out" 2>&1
-	ok $? "# SKIP mxport-setup not in the package: contrib/postfix pasted, chroot off"
-fi
+in_root mxport-setup postfix >"$work/setup.out" 2>&1
+ok $? "mxport-setup postfix"
+show "$work/setup.out" 40
+grep -q 'set up for mxport (tmaps-lmtp)' "$work/setup.out"
+ok $? "mxport-setup postfix: the default variant, tmaps-lmtp"
 
 in_root service mxport-milter start >"$work/milter-start.out" 2>&1
 ok $? "service mxport-milter start"
@@ -255,6 +265,8 @@ ok $? "service mxport-lmtp start"
 show "$work/lmtp-start.out" 10
 in_root service mxport-lmtp status >/dev/null 2>&1
 ok $? "service mxport-lmtp status: running"
+test -S "$root/var/spool/postfix/mxport/lmtp.sock"
+ok $? "the LMTP daemon's socket is in /var/spool/postfix/mxport"
 in_root service postfix restart >"$work/postfix-start.out" 2>&1
 ok $? "service postfix restart"
 show "$work/postfix-start.out" 10
@@ -282,6 +294,8 @@ grep -q 'Hello from the test' "$work/peer/msg.1" 2>/dev/null
 ok $? "the message arrived at the customer's server (127.0.0.1:$port)"
 grep -q 'RCPT TO:<bob@fwd.example>' "$work/peer/env.1" 2>/dev/null
 ok $? "with its recipient"
+grep -Eq 'postfix/lmtp\[[0-9]+\]: [0-9A-F]+: to=<bob@fwd\.example>, relay=.*lmtp\.sock.*status=sent' "$root/var/log/postfix.log"
+ok $? "delivered by Postfix's chrooted lmtp(8) through the LMTP daemon (the default path)"
 [ -f "$work/peer/msg.1" ] || show "$root/var/log/postfix.log" 40
 
 send carol@unknown.example >"$work/send2.out" 2>&1
@@ -328,15 +342,10 @@ ls "$root/run/mxport" >"$work/run-left" 2>&1
 ! grep -q 'pid' "$work/run-left"
 ok $? "no pid file left in /run/mxport"
 
-if [ -x "$root/usr/sbin/mxport-setup" ]; then
-	in_root mxport-setup postfix --undo >"$work/undo.out" 2>&1
-	ok $? "mxport-setup postfix --undo"
-	show "$work/undo.out" 20
-	etc_check=$root/etc
-else
-	# the pasted Postfix lines are the admin's to take out
-	etc_check="$root/etc -path $root/etc/postfix -prune -o"
-fi
+in_root mxport-setup postfix --undo >"$work/undo.out" 2>&1
+ok $? "mxport-setup postfix --undo"
+show "$work/undo.out" 20
+etc_check=$root/etc
 in_root apt-get purge -y -q mxport >"$work/purge.out" 2>&1
 ok $? "apt-get purge mxport"
 show "$work/purge.out" 10

@@ -102,7 +102,7 @@ t_grep "$S/env.1" "^MAIL FROM:<>" "4: the bounce has the null sender"
 # 5. unknown domain refused; SERVFAIL 451; milter stopped 4xx, nothing relayed
 send_mail alice@sender.test x@unknown.test >"$T_DIR/s5" 2>&1
 t_grep "$T_DIR/s5" "^RCPT x@unknown\.test 5[0-9][0-9] " "5: unknown domain refused at RCPT with 5xx"
-grep -q "^milter_default_action = tempfail" "$MXPORT_SRCDIR/contrib/postfix/main.cf"
+grep -q "^milter_default_action = tempfail" "$MXPORT_SRCDIR/contrib/postfix/milter/main.cf"
 t_ok $? "5: contrib main.cf has milter_default_action = tempfail"
 
 start_dnsstub servfail

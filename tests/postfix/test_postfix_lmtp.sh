@@ -30,7 +30,7 @@ start_milter
 start_postfix "$PS"
 # The LMTP variant, as contrib/postfix/lmtp has it.
 contrib_paths "$MXPORT_SRCDIR/contrib/postfix/lmtp/mxport_header_checks" >"$PF/etc/mxport_header_checks"
-contrib_paths "$MXPORT_SRCDIR/contrib/postfix/lmtp/master.cf" >>"$PF/etc/master.cf"
+contrib_paths "$MXPORT_SRCDIR/contrib/postfix/master.cf" >>"$PF/etc/master.cf"
 postfix -c "$PF/etc" reload >/dev/null 2>&1
 start_lmtp
 sleep 1

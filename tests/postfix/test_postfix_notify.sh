@@ -28,24 +28,7 @@ setup_mxport "down.example [127.0.0.1]:$DOWN notify=owner@sender.test"
 mkdir -p "$T_DIR/state"
 chown mxport "$T_DIR/state"
 SUB_PORT=$(free_port)
-cat >"$T_DIR/bin/sendmail-pf" <<EOF
-#!/usr/bin/python3
-# sendmail -i -f SENDER -- RCPT... : the message on stdin, to the private Postfix
-import smtplib, sys
-args = sys.argv[1:]
-sender = args[args.index("-f") + 1]
-rcpts = args[args.index("--") + 1:]
-sender = "" if sender == "<>" else sender
-msg = sys.stdin.buffer.read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-try:
-    s = smtplib.SMTP("127.0.0.1", $SUB_PORT, local_hostname="relay.test", timeout=30)
-    s.sendmail(sender, rcpts, msg)
-    s.quit()
-except Exception as e:
-    print("sendmail-pf: %s" % e, file=sys.stderr)
-    sys.exit(75)
-EOF
-chmod 755 "$T_DIR/bin/sendmail-pf"
+sendmail_standin "$T_DIR/bin/sendmail-pf" "$SUB_PORT"
 start_milter
 start_postfix "$PS"
 echo "127.0.0.1:$SUB_PORT inet n - n - - smtpd -o smtpd_milters= -o mynetworks=127.0.0.0/8" >>"$PF/etc/master.cf"

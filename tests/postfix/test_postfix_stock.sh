@@ -3,7 +3,8 @@
 # master.cf, chroot y where Debian has it), set up only by
 # `mxport-setup postfix -c DIR`, receiving from a client outside mynetworks
 # (an address added to lo for the test).
-# Each of the three variants (milter+pipe, LMTP, transport_maps) in turn:
+# Each of the four variants (milter+pipe, milter+LMTP, transport_maps+pipe,
+# and the default transport_maps+LMTP) in turn:
 # forwarded domain -> the customer's port; unknown domain -> 550;
 # postmaster@ and an alias of the relay's own domain -> delivered locally;
 # outbound mail from mynetworks -> relayed as before; sendmail(1) mail for a
@@ -71,7 +72,7 @@ t_nogrep "$T_DIR/dry.syslog" "postlog|postdrop" "no maillog_file: mxport logs to
 "$SETUP" postfix $SETUP_ARGS --dry-run >"$T_DIR/dry" 2>&1
 t_ok $? "dry-run: exit 0"
 t_grep "$T_DIR/dry" "^postconf -c $PF/etc -e 'relay_domains=backup\.test, socketmap:unix:mxport/socketmap\.sock:relay'" "dry-run: prints the postconf command that adds to relay_domains"
-t_grep "$T_DIR/dry" "^postconf -c $PF/etc -M 'mxport/unix=" "dry-run: prints the master.cf service"
+t_grep "$T_DIR/dry" "^postconf -c $PF/etc -M 'mxport-lmtp/unix=" "dry-run: prints the master.cf service (the default variant's lmtp(8))"
 same_as_orig
 t_ok $? "dry-run: main.cf, master.cf, mxport.conf unchanged"
 [ ! -e "$PF/etc/mxport-setup.state" ]
@@ -93,7 +94,7 @@ stop_stock_milter() {
 }
 
 n=0
-for v in milter lmtp tmaps; do
+for v in milter lmtp tmaps tmaps-lmtp; do
 	n=$((n + 1))
 	# shellcheck disable=SC2086
 	"$SETUP" postfix $SETUP_ARGS --variant "$v" >"$T_DIR/setup.$v" 2>&1
@@ -117,9 +118,14 @@ for v in milter lmtp tmaps; do
 		t_grep "$T_DIR/setup.mix" "set up for the milter variant already: run 'mxport-setup postfix --undo' first" "... saying what to do"
 		same_as "after.$v"
 		t_ok $? "... and changes nothing"
+		# shellcheck disable=SC2086
+		"$SETUP" postfix $SETUP_ARGS >"$T_DIR/setup.nov" 2>&1
+		t_grep "$T_DIR/setup.nov" "set up for mxport \(milter\) already: nothing changed" "no --variant on a Postfix set up already: its variant stays"
+		same_as "after.$v"
+		t_ok $? "... and nothing changed"
 	fi
 	start_stock_milter
-	if [ "$v" = lmtp ]; then
+	if [ "${v%lmtp}" != "$v" ]; then
 		# its own groups and postfix (socket_group), as SupplementaryGroups= does
 		setpriv --reuid=mxport --regid=mxport \
 			--groups="$(id -G mxport | tr ' ' ,),$(getent group postfix | cut -d: -f3)" -- \
@@ -171,7 +177,7 @@ for v in milter lmtp tmaps; do
 	# mxport's lines in Postfix's maillog_file, in Postfix's format
 	t_grep "$PF/maillog" "^[A-Z][a-z][a-z] [0-9][0-9] [0-9:]{8} relay mxport/transport\[[0-9]+\]: [0-9A-Z.]+: to=<bob$n@example\.com>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:$PA, .*status=sent" "$v: the transport's delivery line is in maillog_file"
 	t_grep "$PF/maillog" "mxport/transport\[[0-9]+\]: [0-9A-Z.]+: to=<sue$n@example\.com>, .*status=sent" "$v: ... for the sendmail(1) message too"
-	if [ "$v" != tmaps ]; then
+	if [ "${v#tmaps}" = "$v" ]; then
 		t_grep "$PF/maillog" "mxport/milter\[[0-9]+\]: [0-9A-F]+: client=unknown\[$OUTSIDE\], forwarded=1 \(<bob$n@example\.com>\)" "$v: the milter's line is in maillog_file"
 	fi
 
@@ -221,7 +227,7 @@ PYEOF2
 	fi
 
 	stop_stock_milter
-	[ "$v" = lmtp ] && kill "$LMTP_PID" 2>/dev/null && wait "$LMTP_PID" 2>/dev/null
+	[ "${v%lmtp}" != "$v" ] && kill "$LMTP_PID" 2>/dev/null && wait "$LMTP_PID" 2>/dev/null
 	# shellcheck disable=SC2086
 	"$SETUP" postfix $SETUP_ARGS --undo >"$T_DIR/undo.$v" 2>&1
 	t_ok $? "$v: --undo"

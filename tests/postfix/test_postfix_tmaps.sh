@@ -1,7 +1,7 @@
 #!/bin/sh
-# test_postfix_tmaps - the milter-less variant (contrib/postfix/transport-maps):
+# test_postfix_tmaps - the milter-less default path (contrib/postfix/main.cf):
 # Postfix's relay check and transport_maps ask mxport's socketmap; delivery
-# over LMTP (contrib/postfix/lmtp/master.cf).
+# over LMTP (contrib/postfix/master.cf), pasted over the harness's milter path.
 . "$MXPORT_SRCDIR/tests/lib/harness.sh"
 . "$MXPORT_SRCDIR/tests/lib/postfix.sh"
 need python3 postfix
@@ -20,12 +20,12 @@ setup_mxport "example.com [127.0.0.1]:$PA
 refuse.example [127.0.0.1]:$PR"
 start_milter
 start_postfix "$PS"
-# contrib/postfix/transport-maps instead of contrib/postfix/main.cf's milter lines
+# contrib/postfix/main.cf instead of the harness's contrib/postfix/milter/main.cf
 sed -i '/^smtpd_milters/d; /^milter_/d; /^relay_domains/d; /^transport_maps/d; /^smtpd_relay_restrictions/,/reject_unauth_destination/d; /^mxport_/d' "$PF/etc/main.cf"
-contrib_paths "$MXPORT_SRCDIR/contrib/postfix/transport-maps/main.cf" >>"$PF/etc/main.cf"
+contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" >>"$PF/etc/main.cf"
 # Keep the test's own transport for the senders' sink in front of the socketmap.
 postconf -c "$PF/etc" -e "transport_maps=inline:{ { sender.test = smtp:[127.0.0.1]:$PS } }, socketmap:unix:$T_DIR/run/socketmap.sock:transport" >/dev/null
-contrib_paths "$MXPORT_SRCDIR/contrib/postfix/lmtp/master.cf" >>"$PF/etc/master.cf"
+contrib_paths "$MXPORT_SRCDIR/contrib/postfix/master.cf" >>"$PF/etc/master.cf"
 postfix -c "$PF/etc" reload >/dev/null 2>&1
 start_lmtp
 sleep 1

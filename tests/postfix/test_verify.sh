@@ -45,16 +45,18 @@ plain.example [127.0.0.1]:$PN
 off.example [127.0.0.1]:$PN verify=no"
 start_milter
 start_postfix "$PS"
-contrib_paths "$MXPORT_SRCDIR/contrib/postfix/lmtp/master.cf" >>"$PF/etc/master.cf"
+contrib_paths "$MXPORT_SRCDIR/contrib/postfix/master.cf" >>"$PF/etc/master.cf"
 postfix -c "$PF/etc" reload >/dev/null 2>&1
 start_lmtp
 sleep 1
 
 # mxport-setup --variant tmaps adds the verify table once verification is on
 SETUP="$MXPORT_BUILDDIR/setup/mxport-setup"
-"$SETUP" postfix -c "$PF/etc" --variant tmaps --dry-run --mxport-conf "$T_DIR/etc/mxport.conf" >"$T_DIR/setup.on" 2>&1
+"$SETUP" postfix -c "$PF/etc" --dry-run --mxport-conf "$T_DIR/etc/mxport.conf" >"$T_DIR/setup.on" 2>&1
 t_grep "$T_DIR/setup.on" "smtpd_recipient_restrictions=check_recipient_access socketmap:unix:mxport/socketmap\.sock:verify" \
-	"setup: tmaps, a route with verify=yes: the verify table in smtpd_recipient_restrictions"
+	"setup: the default variant, a route with verify=yes: the verify table in smtpd_recipient_restrictions"
+"$SETUP" postfix -c "$PF/etc" --variant tmaps --dry-run --mxport-conf "$T_DIR/etc/mxport.conf" >"$T_DIR/setup.on2" 2>&1
+t_grep "$T_DIR/setup.on2" "smtpd_recipient_restrictions=check_recipient_access socketmap:unix:mxport/socketmap\.sock:verify" "setup: tmaps: the same"
 grep -v 'verify=yes' "$T_DIR/etc/routes" >"$T_DIR/routes.off"
 sed "s|^routes_file *=.*|routes_file = $T_DIR/routes.off|" "$T_DIR/etc/mxport.conf" >"$T_DIR/mxport.off"
 "$SETUP" postfix -c "$PF/etc" --variant tmaps --dry-run --mxport-conf "$T_DIR/mxport.off" >"$T_DIR/setup.off" 2>&1
@@ -106,7 +108,7 @@ basics() {
 	t_eq "$(callouts "$C")" "$before" "$v: no new callout at all"
 }
 
-# --- the milter (contrib/postfix/main.cf) ---
+# --- the milter (contrib/postfix/milter/main.cf) ---
 basics milter 1
 
 send_mail alice@sender.test "u1@down.example,u2@down.example" >"$T_DIR/down" 2>&1
@@ -164,9 +166,9 @@ t_eq "$(callouts "$N" dave@)" 1 "milter: verify_recipients = yes: a route withou
 send_mail alice@sender.test erin@off.example >"$T_DIR/off" 2>&1
 t_eq "$(callouts "$N" erin@)" 0 "milter: verify=no wins over verify_recipients = yes"
 
-# --- the socketmap's verify table, no milter (contrib/postfix/transport-maps) ---
+# --- the socketmap's verify table, no milter: the default path (contrib/postfix/main.cf) ---
 sed -i '/^smtpd_milters/d; /^milter_/d; /^relay_domains/d; /^transport_maps/d; /^smtpd_relay_restrictions/,/reject_unauth_destination/d; /^mxport_/d' "$PF/etc/main.cf"
-contrib_paths "$MXPORT_SRCDIR/contrib/postfix/transport-maps/main.cf" | sed 's/^#smtpd_recipient_restrictions/smtpd_recipient_restrictions/' >>"$PF/etc/main.cf"
+contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" | sed 's/^#smtpd_recipient_restrictions/smtpd_recipient_restrictions/' >>"$PF/etc/main.cf"
 postconf -c "$PF/etc" -e "transport_maps=inline:{ { sender.test = smtp:[127.0.0.1]:$PS } }, socketmap:unix:$T_DIR/run/socketmap.sock:transport" >/dev/null
 postfix -c "$PF/etc" reload >/dev/null 2>&1
 sleep 1

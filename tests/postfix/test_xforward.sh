@@ -1,6 +1,6 @@
 #!/bin/sh
 # test_xforward - the original client reaches the customer's server
-# (XFORWARD): through the pipe front (contrib/postfix/master.cf passes
+# (XFORWARD): through the pipe front (contrib/postfix/milter/master.cf passes
 # pipe(8)'s ${client_*}) and the LMTP front (lmtp(8) sends XFORWARD, the
 # transport takes it and sends it on). The customer's server is a real
 # Postfix authorized for the relay (smtpd_authorized_xforward_hosts), which
@@ -110,7 +110,7 @@ t_eq "$(count_msgs "$XF421")" 0 "421 to XFORWARD: nothing sent"
 
 # --- The LMTP front: Postfix's lmtp(8) sends XFORWARD, the transport passes it on.
 contrib_paths "$MXPORT_SRCDIR/contrib/postfix/lmtp/mxport_header_checks" >"$PF/etc/mxport_header_checks"
-contrib_paths "$MXPORT_SRCDIR/contrib/postfix/lmtp/master.cf" >>"$PF/etc/master.cf"
+contrib_paths "$MXPORT_SRCDIR/contrib/postfix/master.cf" >>"$PF/etc/master.cf"
 postfix -c "$PF/etc" reload >/dev/null 2>&1
 start_lmtp
 sleep 1

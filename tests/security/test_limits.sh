@@ -50,7 +50,8 @@ closed_at_least() {
 MXPORT_EXTRA_CONF="socketmap_max_clients = 20
 socketmap_idle_timeout = 3s
 lmtp_max_clients = 5
-lmtp_idle_timeout = 2s"
+lmtp_idle_timeout = 2s
+lmtp_process_idle_time = 1s"
 setup_mxport "example.com [127.0.0.1]:9"
 start_milter
 start_lmtp
@@ -135,7 +136,7 @@ at_most_children() {
 	[ "$(children "$LMTP_PID")" -le "$1" ]
 }
 wait_until 5 at_most_children 0
-t_ok "$([ "$(children "$LMTP_PID")" -le 0 ]; echo $?)" "2: ... and the flood's processes are gone"
+t_ok "$([ "$(children "$LMTP_PID")" -le 0 ]; echo $?)" "2: ... and the flood's processes are gone (after lmtp_process_idle_time)"
 
 # 3. LMTP on standard input (a Sendmail mailer, -L -): a silent client is
 # dropped after lmtp_idle_timeout too, not when its pipe finally closes

@@ -5,11 +5,12 @@
 # delivered at the peer or bounced to its sender with the peer's text;
 # duplicates only where the peer dropped the connection after the final dot.
 # Usage (as root, from make check or bench): tests/soak/soak.sh [N [SEED [VARIANT]]]
-# VARIANT: pipe (contrib/postfix, a transport run per message; the default),
+# VARIANT: pipe (contrib/postfix/milter: milter, FILTER, a transport run per
+# message; the soak's default argument),
 # lmtp (contrib/postfix/lmtp: the LMTP daemon, which keeps its SMTP session
 # to the peer between messages, faulty sessions included) or tmaps
-# (contrib/postfix/transport-maps: no milter, transport_maps to the LMTP
-# daemon).
+# (contrib/postfix/main.cf, mxport-setup's default tmaps-lmtp: no milter,
+# transport_maps to the LMTP daemon).
 # Memory: when N is above SOAK_CHECKPOINT (default 10000), the first
 # SOAK_CHECKPOINT messages are sent and drained first; the resident sizes of
 # the milter and of the LMTP daemon (its listener, and the largest of its
@@ -48,7 +49,7 @@ start_postfix "$PS"
 postconf -c "$PF/etc" -e queue_run_delay=1s minimal_backoff_time=1s maximal_backoff_time=2s >/dev/null
 LMTP_PID=""
 if [ "$VARIANT" != pipe ]; then
-	contrib_paths "$MXPORT_SRCDIR/contrib/postfix/lmtp/master.cf" >>"$PF/etc/master.cf"
+	contrib_paths "$MXPORT_SRCDIR/contrib/postfix/master.cf" >>"$PF/etc/master.cf"
 	start_lmtp
 	LMTP_PID=$(echo $T_PIDS | awk '{ print $NF }')
 fi
@@ -56,7 +57,7 @@ case $VARIANT in
 lmtp) contrib_paths "$MXPORT_SRCDIR/contrib/postfix/lmtp/mxport_header_checks" >"$PF/etc/mxport_header_checks" ;;
 tmaps)
 	postconf -c "$PF/etc" -e "smtpd_milters=" "transport_maps=$(contrib_paths \
-		"$MXPORT_SRCDIR/contrib/postfix/transport-maps/main.cf" | sed -n 's/^transport_maps = //p'), $(postconf -c "$PF/etc" -h transport_maps)" >/dev/null
+		"$MXPORT_SRCDIR/contrib/postfix/main.cf" | sed -n 's/^transport_maps = //p'), $(postconf -c "$PF/etc" -h transport_maps)" >/dev/null
 	;;
 esac
 postfix -c "$PF/etc" reload >/dev/null 2>&1
