@@ -22,6 +22,10 @@
 #   6. DNS: DNS_N messages to 50 SRV-routed domains through the milter and
 #      the transport; the queries the DNS server saw, per name, and (with
 #      strace) which process of the LMTP daemon asked what
+#   7. verify: receive throughput and CPU per message with recipients
+#      verified at RCPT (verify=yes, cache warm: every RCPT a cache hit)
+#      against the same route without, through the milter and through the
+#      socketmap's verify table; interleaved rounds as in 2
 # Prints numbers and ratios; fails only when something does not work (every
 # wait has a deadline and says what did not arrive), never on speed.
 #
@@ -31,7 +35,7 @@
 #   --quick   a smoke test: 100 messages, 2 rounds, 20 LMTP deliveries
 #             under callgrind, 200 DNS messages
 #   --skip    comma-separated sections to leave out: relay (1 and 2),
-#             sendmail (2b), memory, startup, lmtp, dns
+#             sendmail (2b), memory, startup, lmtp, dns, verify
 # Env: BENCH_SM_MESSAGES  messages a Sendmail pass (default MESSAGES, at most
 #      300: Sendmail forks a process per session and takes about 10 s for
 #      100 messages on a loaded machine)
@@ -127,12 +131,17 @@ T_PIDS="$T_PIDS $!"
 wait_for "the counting DNS relay" test -s "$T_DIR/dnscount.port"
 DNS_PORT=$(cat "$T_DIR/dnscount.port")
 
+# the customer's server of the verified route (section 7): asked once, to warm the cache
+start_peer verify '{}'
+VERIFY_PORT=$PEER_PORT
+VERIFY_DIR=$PEER_DIR
 PF_PORT=$(free_port)
 MXPORT_EXTRA_CONF="dns_routes = yes
 dns_servers = 127.0.0.1:$DNS_PORT
 postfix_transport = mxport-lmtp:unix:$T_DIR/run/lmtp.sock${BENCH_CONF:+
 $BENCH_CONF}"
-setup_mxport "bench.example [127.0.0.1]:$SINK_PORT"
+setup_mxport "bench.example [127.0.0.1]:$SINK_PORT
+verify.example [127.0.0.1]:$VERIFY_PORT verify=yes"
 sed -i 's/^log_file = .*/log_file =/' "$T_DIR/etc/mxport.conf" # syslog only, as in production
 start_milter
 start_postfix "$(free_port)"
@@ -154,19 +163,25 @@ postfix -c "$PF/etc" reload >/dev/null 2>&1
 sleep 1
 MASTER=$(awk '{ print $1 }' "$PF/queue/pid/master.pid")
 
+VERIFY_MAP=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" | sed -n 's/^#smtpd_recipient_restrictions = //p')
+
 # use_path NAME - Postfix configured for one path (every setting named each
 # time, so the order of the passes does not matter), reloaded
 use_path() {
+	rr=""
 	case $1 in
 	a | r_plain) set -- "$1" "" "bench.example" "inline:{ {bench.example = smtp:[127.0.0.1]:$SINK_PORT} }, $BASE_TRANSPORT" "$HC_PIPE" ;;
-	b | r_milter) set -- "$1" "$MILTER_LINE" "$RELAY_MAP" "$BASE_TRANSPORT" "$HC_PIPE" ;;
+	b | r_milter | r_mverify) set -- "$1" "$MILTER_LINE" "$RELAY_MAP" "$BASE_TRANSPORT" "$HC_PIPE" ;;
 	b1) set -- "$1" "$MILTER_LINE" "$RELAY_MAP" "$BASE_TRANSPORT" "$HC_LMTP" ;;
 	b2) set -- "$1" "" "$RELAY_MAP" "$TMAPS, $BASE_TRANSPORT" "$HC_PIPE" ;;
 	r_map) set -- "$1" "" "$RELAY_MAP" "$BASE_TRANSPORT" "$HC_PIPE" ;;
+	r_tverify) set -- "$1" "" "$RELAY_MAP" "$BASE_TRANSPORT" "$HC_PIPE"
+		rr=$VERIFY_MAP ;;
 	esac
 	case $1 in r_*) held=$HELD ;; *) held="" ;; esac
 	postconf -c "$PF/etc" -e "smtpd_milters=$2" "relay_domains=$3" "transport_maps=$4" \
-		"milter_header_checks=$5" "defer_transports=$held" >/dev/null || die "postconf for path $1 failed"
+		"milter_header_checks=$5" "defer_transports=$held" "smtpd_recipient_restrictions=$rr" >/dev/null ||
+		die "postconf for path $1 failed"
 	postfix -c "$PF/etc" reload >/dev/null 2>&1
 	sleep 1
 }
@@ -183,26 +198,28 @@ send_pass() {
 
 RESULTS="$T_DIR/results"
 : >"$RESULTS"
-# timed_pass PATH ROUND - one pass: N messages; a delivery pass ends at the
+# timed_pass PATH ROUND [FILE] - one pass: N messages; a delivery pass ends at the
 # last "status=sent", a receive pass (deliveries deferred) when smtp-source
-# has its last 250 (then the queue is emptied). Appends to $RESULTS.
+# has its last 250 (then the queue is emptied). Appends to FILE ($RESULTS).
 timed_pass() {
+	out=${3:-$RESULTS}
 	use_path "$1"
 	off=$(log_size)
 	case $1 in r_*) python3 "$top/bench/cpu.py" snap "$T_DIR/cpu.snap" "$MASTER" "$MILTER_PID" ;; esac
+	case $1 in *verify) rcpt=rcpt@verify.example ;; *) rcpt=rcpt@bench.example ;; esac
 	t0=$(now_ms)
-	send_pass "$PF_PORT" rcpt@bench.example "$N" "path $1, round $2"
+	send_pass "$PF_PORT" "$rcpt" "$N" "path $1, round $2"
 	case $1 in
 	r_*)
 		t=$(($(now_ms) - t0))
 		cpu=$(python3 "$top/bench/cpu.py" diff "$T_DIR/cpu.snap" "$MASTER" "$MILTER_PID")
 		wait_log "$off" "postfix/cleanup.*message-id=" "$N" "receive pass $1, round $2: messages received"
-		echo "pass $1 $2 $t $cpu" >>"$RESULTS"
+		echo "pass $1 $2 $t $cpu" >>"$out"
 		postsuper -c "$PF/etc" -d ALL >/dev/null 2>&1
 		;;
 	*)
 		wait_log "$off" "status=sent" "$N" "delivery pass $1, round $2: deliveries"
-		echo "pass $1 $2 $(($(now_ms) - t0))" >>"$RESULTS"
+		echo "pass $1 $2 $(($(now_ms) - t0))" >>"$out"
 		;;
 	esac
 	printf '%s ' "$1" >&2
@@ -288,6 +305,28 @@ if ! skipped sendmail; then
 	rm -f "$SM/queue/"*
 	say "Sendmail: $SM_N messages a pass"
 	python3 "$top/bench/summarize.py" "$SM_RESULTS" "$SM_N"
+fi
+
+# --- 7. verify (before the sections that rewrite the routes file) ---------------------------
+if ! skipped verify; then
+	RESULTS_V="$T_DIR/results.verify"
+	: >"$RESULTS_V"
+	use_path r_mverify
+	send_mail bench@sender.test rcpt@verify.example >"$T_DIR/verify.warm" 2>&1
+	grep -q '^RCPT rcpt@verify.example 250' "$T_DIR/verify.warm" || die "verify: the warm-up recipient was not accepted: $(cat "$T_DIR/verify.warm")"
+	c0=$(ls "$VERIFY_DIR" | grep -c '^session\.')
+	for r in $(seq 1 "$ROUNDS"); do
+		printf 'verify round %s of %s: ' "$r" "$ROUNDS" >&2
+		for p in r_milter r_mverify r_map r_tverify; do
+			timed_pass "$p" "$r" "$RESULTS_V"
+		done
+		echo >&2
+	done
+	postsuper -c "$PF/etc" -d ALL >/dev/null 2>&1
+	python3 "$top/bench/summarize.py" --verify "$RESULTS_V" "$N"
+	say "   connections to the customer's server during the passes: $(($(ls "$VERIFY_DIR" | grep -c '^session\.') - c0)) (every RCPT a cache hit)"
+	say ""
+	use_path b
 fi
 
 # --- 3. memory ------------------------------------------------------------------------------

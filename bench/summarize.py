@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """summarize - the interleaved passes of bench/run.sh as medians and ranges.
 
-Usage: summarize.py RESULTS N
+Usage: summarize.py [--verify] RESULTS N
+--verify: the verify section (7): receive passes with and without
+recipients verified at RCPT (every RCPT a cache hit).
 RESULTS holds lines "pass PATH ROUND MS [SMTPD_MS CLEANUP_MS MILTER_MS GONE]"
 and "ceiling MS"; the Sendmail passes s_map and s_milter put the sendmail
 processes' CPU where smtpd's is and 0 for cleanup. Every ratio is computed within a round (the paths of one
@@ -52,20 +54,53 @@ def verdict(vals, goal=None, higher_is_better=True, points=None):
     return "; ".join(words)
 
 
-def main():
-    path, n = sys.argv[1], int(sys.argv[2])
+def load(path):
     ms = collections.defaultdict(dict)
     cpu = collections.defaultdict(dict)
-    ceiling = []
     for line in open(path):
         f = line.split()
-        if f[0] == "ceiling":
-            ceiling.append(int(f[1]))
-        elif f[0] == "pass":
-            p, r, t = f[1], int(f[2]), int(f[3])
-            ms[p][r] = t
+        if f[0] == "pass":
+            ms[f[1]][int(f[2])] = int(f[3])
             if len(f) >= 8:
-                cpu[p][r] = tuple(int(x) for x in f[4:8])
+                cpu[f[1]][int(f[2])] = tuple(int(x) for x in f[4:8])
+    return ms, cpu
+
+
+def verify_section(path, n):
+    """7: verification on (cache warm) against off, through the milter and the socketmap"""
+    ms, cpu = load(path)
+    rounds = sorted(set(r for p in ms for r in ms[p]))
+    print("7. verify: receive with recipients verified at RCPT, every RCPT a cache hit (%d messages a pass, %d rounds)"
+          % (n, len(rounds)))
+    for off, on, label in [("r_milter", "r_mverify", "milter RCPT callback"),
+                           ("r_map", "r_tverify", "socketmap verify table (no milter)")]:
+        if not (ms[off] and ms[on]):
+            continue
+        common = [r for r in rounds if r in ms[off] and r in ms[on]]
+        rate = lambda t: n * 1000.0 / max(t, 1)
+        print("   %s: off %s msg/s, on %s msg/s" % (label, fmt_range([rate(ms[off][r]) for r in common], "%.0f"),
+                                                    fmt_range([rate(ms[on][r]) for r in common], "%.0f")))
+        tp = [100 * (1 - ms[off][r] / float(max(ms[on][r], 1))) for r in common]
+        print("     throughput cost of verification: %s %%  -- %s" % (fmt_range(tp, "%.1f"), verdict(tp, None, False, 10.0)))
+        if cpu[off] and cpu[on]:
+            per = lambda p, r: sum(cpu[p][r][:3]) / float(n)
+            both = [r for r in common if r in cpu[off] and r in cpu[on]]
+            print("     CPU per message (smtpd + cleanup + milter, ms): off %s, on %s; milter process alone: off %.3f, on %.3f"
+                  % (fmt_range([per(off, r) for r in both], "%.3f"), fmt_range([per(on, r) for r in both], "%.3f"),
+                     statistics.median([cpu[off][r][2] / float(n) for r in both]),
+                     statistics.median([cpu[on][r][2] / float(n) for r in both])))
+            o = [100 * (per(on, r) / per(off, r) - 1) for r in both if per(off, r) > 0]
+            if o:
+                print("     CPU cost of verification: %s %%  -- %s" % (fmt_range(o, "%.1f"), verdict(o, None, False, 10.0)))
+
+
+def main():
+    if sys.argv[1] == "--verify":
+        verify_section(sys.argv[2], int(sys.argv[3]))
+        return
+    path, n = sys.argv[1], int(sys.argv[2])
+    ms, cpu = load(path)
+    ceiling = [int(line.split()[1]) for line in open(path) if line.startswith("ceiling ")]
     rounds = sorted(set(r for p in ms for r in ms[p]))
     rate = lambda t: n * 1000.0 / max(t, 1)
 

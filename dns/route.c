@@ -66,6 +66,14 @@ const char *route_status_name(enum route_status status)
 	return "?";
 }
 
+/* route_verify_wanted - the route's verify=, else verify_recipients (SRV routes always) */
+bool route_verify_wanted(const struct route *r, bool verify_recipients)
+{
+	if (r->verify == ROUTE_VERIFY_DEFAULT)
+		return verify_recipients;
+	return r->verify == ROUTE_VERIFY_YES;
+}
+
 /* route_addrs_init - empty list */
 void route_addrs_init(struct route_addrs *a)
 {

@@ -26,6 +26,13 @@ enum route_source {
 
 #define ROUTE_TLS_DEFAULT (-1) /* the configured tls_mode */
 
+/* a route's verify= option; without one, verify_recipients decides (SRV routes too) */
+enum route_verify {
+	ROUTE_VERIFY_DEFAULT,
+	ROUTE_VERIFY_NO,
+	ROUTE_VERIFY_YES,
+};
+
 struct route_target {
 	unsigned pref;
 	unsigned weight;
@@ -46,6 +53,7 @@ struct route {
 	size_t ntargets;
 	struct route_target *targets;
 	char notify[320]; /* the contact told when deliveries fail (transport/notify.c); "" none */
+	enum route_verify verify; /* verify=: ask the server at RCPT (milter/verify.c) */
 };
 
 struct route_addr {
@@ -74,6 +82,7 @@ void route_set(struct route *r, enum route_status status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void route_add_target(struct route *r, const struct route_target *t);
 const char *route_status_name(enum route_status status);
+bool route_verify_wanted(const struct route *r, bool verify_recipients);
 
 void route_addrs_init(struct route_addrs *a);
 void route_addrs_clear(struct route_addrs *a);

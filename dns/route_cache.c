@@ -1,4 +1,5 @@
-/* route_cache - TTL-bound, size-bound cache of route and address lookups, for many threads */
+/* route_cache - TTL-bound, size-bound cache of route and address lookups (and notes), for many
+ * threads */
 #include "config.h"
 
 #include <ldns/ldns.h>
@@ -10,7 +11,8 @@
 #include "util.h"
 
 /*
- * Entries live in an ldns red-black tree keyed by "R:domain" or "A:host",
+ * Entries live in an ldns red-black tree keyed by "R:domain" or "A:host"
+ * (or a note's key of the caller's, such as milter/verify_cache.c's),
  * and on a doubly linked list in order of last use; when the cache is full
  * the least recently used entry goes. One mutex: lookups are short and the
  * DNS query itself is made outside the lock.
@@ -19,8 +21,10 @@ struct cache_entry {
 	ldns_rbnode_t node; /* first: the tree hands back this pointer */
 	char *key;
 	time_t expires;
-	bool is_route;
+	enum { ENTRY_ROUTE, ENTRY_ADDRS, ENTRY_NOTE } kind;
 	struct route route;
+	int note; /* ENTRY_NOTE: a value and a text of the caller's */
+	char *note_text;
 	struct route_addrs addrs;
 	struct cache_entry *newer, *older;
 };
@@ -84,6 +88,7 @@ static void drop_entry(struct route_cache *c, struct cache_entry *e)
 	unlink_entry(c, e);
 	route_clear(&e->route);
 	route_addrs_clear(&e->addrs);
+	free(e->note_text);
 	free(e->key);
 	free(e);
 }
@@ -133,7 +138,7 @@ bool route_cache_get_route(struct route_cache *c, const char *key, time_t now, s
 
 	pthread_mutex_lock(&c->lock);
 	e = find_live(c, key, now);
-	if (e && e->is_route) {
+	if (e && e->kind == ENTRY_ROUTE) {
 		route_copy(out, &e->route);
 		out->ttl = (uint32_t)(e->expires - now);
 		found = true;
@@ -150,7 +155,7 @@ void route_cache_put_route(struct route_cache *c, const char *key, time_t expire
 		return;
 	pthread_mutex_lock(&c->lock);
 	struct cache_entry *e = store(c, key, expires);
-	e->is_route = true;
+	e->kind = ENTRY_ROUTE;
 	route_copy(&e->route, r);
 	pthread_mutex_unlock(&c->lock);
 }
@@ -164,7 +169,7 @@ bool route_cache_get_addrs(struct route_cache *c, const char *key, time_t now,
 
 	pthread_mutex_lock(&c->lock);
 	e = find_live(c, key, now);
-	if (e && !e->is_route) {
+	if (e && e->kind == ENTRY_ADDRS) {
 		route_addrs_copy(out, &e->addrs);
 		out->ttl = (uint32_t)(e->expires - now);
 		found = true;
@@ -181,8 +186,40 @@ void route_cache_put_addrs(struct route_cache *c, const char *key, time_t expire
 		return;
 	pthread_mutex_lock(&c->lock);
 	struct cache_entry *e = store(c, key, expires);
-	e->is_route = false;
+	e->kind = ENTRY_ADDRS;
 	route_addrs_copy(&e->addrs, a);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* route_cache_get_note - a note's value and text (cut to textlen); false when none or expired */
+bool route_cache_get_note(struct route_cache *c, const char *key, time_t now, int *value,
+			  char *text, size_t textlen)
+{
+	struct cache_entry *e;
+	bool found = false;
+
+	pthread_mutex_lock(&c->lock);
+	e = find_live(c, key, now);
+	if (e && e->kind == ENTRY_NOTE) {
+		*value = e->note;
+		mx_strlcpy(text, e->note_text, textlen);
+		found = true;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return found;
+}
+
+/* route_cache_put_note - keep a value and a text until expires */
+void route_cache_put_note(struct route_cache *c, const char *key, time_t expires, int value,
+			  const char *text)
+{
+	if (c->max == 0)
+		return;
+	pthread_mutex_lock(&c->lock);
+	struct cache_entry *e = store(c, key, expires);
+	e->kind = ENTRY_NOTE;
+	e->note = value;
+	e->note_text = mx_strdup(text);
 	pthread_mutex_unlock(&c->lock);
 }
 

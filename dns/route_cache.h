@@ -19,6 +19,10 @@ bool route_cache_get_addrs(struct route_cache *c, const char *key, time_t now,
 			   struct route_addrs *out);
 void route_cache_put_addrs(struct route_cache *c, const char *key, time_t expires,
 			   const struct route_addrs *a);
+bool route_cache_get_note(struct route_cache *c, const char *key, time_t now, int *value,
+			  char *text, size_t textlen);
+void route_cache_put_note(struct route_cache *c, const char *key, time_t expires, int value,
+			  const char *text);
 size_t route_cache_count(struct route_cache *c);
 
 #endif

@@ -82,9 +82,30 @@ static bool parse_endpoint(char *text, struct route_target *t, char *err, size_t
 	return true;
 }
 
+/* parse_verify - "verify=yes" or "verify=no", once on a domain's line */
+static bool parse_verify(const char *word, struct routes_entry *e, char *err, size_t errlen)
+{
+	const char *v = word + 7;
+
+	if (e->verify != ROUTE_VERIFY_DEFAULT) {
+		snprintf(err, errlen, "'%s': a second verify= (one for the domain's line)", word);
+		return false;
+	}
+	if (strcasecmp(v, "yes") == 0)
+		e->verify = ROUTE_VERIFY_YES;
+	else if (strcasecmp(v, "no") == 0)
+		e->verify = ROUTE_VERIFY_NO;
+	else {
+		snprintf(err, errlen, "'%s': verify= must be yes or no", word);
+		return false;
+	}
+	return true;
+}
+
 /*
- * parse_target - "[pref] endpoint [tls=mode] [weight=N] [notify=address]".
- * notify= belongs to the domain's line (e): written once, after any target.
+ * parse_target - "[pref] endpoint [tls=mode] [weight=N] [notify=address]
+ * [verify=yes|no]". notify= and verify= belong to the domain's line (e):
+ * each written once, after any target.
  */
 static bool parse_target(char *text, struct route_target *t, struct routes_entry *e, char *err,
 			 size_t errlen)
@@ -150,9 +171,13 @@ static bool parse_target(char *text, struct route_target *t, struct routes_entry
 			if (!notify_contact_check(words[i] + 7, e->domain, e->subdomains, e->notify,
 						  sizeof(e->notify), err, errlen))
 				return false;
+		} else if (strncasecmp(words[i], "verify=", 7) == 0) {
+			if (!parse_verify(words[i], e, err, errlen))
+				return false;
 		} else {
 			snprintf(err, errlen,
-				 "'%s': unexpected word (options are tls=, weight= and notify=)",
+				 "'%s': unexpected word (options are tls=, weight=, notify= and "
+				 "verify=)",
 				 words[i]);
 			return false;
 		}
@@ -370,6 +395,7 @@ bool routes_file_find(const struct routes_file *rf, const char *domain, struct r
 	out->source = ROUTE_SRC_FILE;
 	snprintf(out->origin, sizeof(out->origin), "%s:%d", rf->path, e->line);
 	mx_strlcpy(out->notify, e->notify, sizeof(out->notify));
+	out->verify = e->verify;
 	if (e->noservice) {
 		route_set(out, ROUTE_NOSERVICE, "%s routes %s%s to '.' (no service)", out->origin,
 			  e->subdomains ? "." : "", e->domain);

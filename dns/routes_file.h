@@ -13,8 +13,9 @@ struct routes_entry {
 	char domain[MX_DOMAIN_MAX]; /* normalized, without the leading dot */
 	bool subdomains;	    /* ".example.org": any name below it, not itself */
 	int line;
-	bool noservice; /* target "." */
+	bool noservice;		     /* target "." */
 	char notify[MX_CONTACT_MAX]; /* notify=: who hears when the server is down; "" none */
+	enum route_verify verify;    /* verify=yes|no, or the global verify_recipients */
 	size_t ntargets;
 	struct route_target *targets;
 };

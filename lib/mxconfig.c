@@ -21,6 +21,7 @@
 const char *const mx_tls_mode_names[] = {"none", "may", "encrypt", "verify", "dane", NULL};
 const char *const mx_auth_tls_names[] = {"encrypt", "verify", NULL};
 static const char *const unknown_names[] = {"reject", "accept", NULL};
+static const char *const verify_unreachable_names[] = {"accept", "tempfail", NULL};
 
 #define F(field) offsetof(struct mx_config, field)
 
@@ -138,6 +139,21 @@ static const struct mx_config_key keys[] = {
 	 "the MTA's sendmail(1), which queues the notices"},
 	{"state_directory", MX_CFG_STRING, F(state_directory), "/var/lib/mxport", NULL, 0, 0,
 	 "where the transport keeps what outlives a run (notify/DOMAIN: an outage)"},
+	{"verify_recipients", MX_CFG_BOOL, F(verify_recipients), "no", NULL, 0, 0,
+	 "ask the customer's server at RCPT whether it takes a recipient (routes without verify=)"},
+	{"verify_positive_lifetime", MX_CFG_TIME, F(verify_positive_lifetime), "1d", NULL, 0,
+	 2592000, "time a recipient the customer's server accepted is remembered; 0: not at all"},
+	{"verify_negative_lifetime", MX_CFG_TIME, F(verify_negative_lifetime), "1h", NULL, 0,
+	 2592000, "time a recipient the customer's server refused (5xx) is remembered"},
+	{"verify_unreachable_lifetime", MX_CFG_TIME, F(verify_unreachable_lifetime), "60s", NULL, 0,
+	 3600, "time a domain whose server gave no answer is not asked again"},
+	{"verify_unreachable", MX_CFG_ENUM, F(verify_unreachable), "accept",
+	 verify_unreachable_names, 0, 0,
+	 "a recipient that cannot be verified (server down, 4xx): accept it, or tempfail (451)"},
+	{"verify_timeout", MX_CFG_TIME, F(verify_timeout), "10s", NULL, 1, 30,
+	 "time for each step of a verification; the whole of one takes at most twice this"},
+	{"verify_cache_size", MX_CFG_UINT, F(verify_cache_size), "100000", NULL, 0, 10000000,
+	 "most verification results kept; then the least recently used goes; 0: none kept"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -24,6 +24,12 @@ enum mx_unknown_action {
 	MX_UNKNOWN_ACCEPT,
 };
 
+/* verify_unreachable: a recipient whose server gave no answer either way */
+enum mx_verify_unreachable {
+	MX_VERIFY_ACCEPT,
+	MX_VERIFY_TEMPFAIL,
+};
+
 /* One field for each key of the table in config.c; names are the key names. */
 struct mx_config {
 	char *path;
@@ -80,6 +86,13 @@ struct mx_config {
 	char *notify_sender;
 	char *sendmail_path;
 	char *state_directory;
+	bool verify_recipients;
+	unsigned verify_positive_lifetime;
+	unsigned verify_negative_lifetime;
+	unsigned verify_unreachable_lifetime;
+	int verify_unreachable;
+	unsigned verify_timeout;
+	unsigned verify_cache_size;
 };
 
 enum mx_config_type {

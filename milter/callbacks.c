@@ -14,6 +14,7 @@
 #include "policy.h"
 #include "state.h"
 #include "util.h"
+#include "verify.h"
 
 /* Per SMTP connection. */
 struct conn_ctx {
@@ -389,6 +390,29 @@ static sfsistat admit(SMFICTX *ctx, const struct conn_ctx *cc, struct msg_ctx *m
 }
 
 /*
+ * verify_gate - ask the customer's server (verify.c) before a recipient of
+ * a forwarded domain is accepted: its 5xx is refused here, with its words;
+ * a recipient it said nothing of passes, or gets 451 with
+ * verify_unreachable = tempfail.
+ */
+static sfsistat verify_gate(SMFICTX *ctx, const struct conn_ctx *cc, const struct msg_ctx *mc,
+			    const struct route *r, const char *domain, const char *rcpt)
+{
+	struct milter_state *st = mc->mc_state;
+	struct verify_answer va;
+	size_t len = strlen(rcpt);
+	char *bare = rcpt[0] == '<' && len >= 2 && rcpt[len - 1] == '>'
+			     ? mx_strndup(rcpt + 1, len - 2)
+			     : mx_strdup(rcpt);
+
+	verify_recipient(st->verify, st->cfg, st->routes, r, domain, bare, &va);
+	free(bare);
+	if (!va.refuse)
+		return SMFIS_CONTINUE;
+	return refuse(ctx, cc, rcpt, va.code, va.dsn, va.text);
+}
+
+/*
  * mx_envrcpt - the gate. Forwarded: accept and remember the domain.
  * Not forwarded: unknown_domain_passes decides. Null route: 550. DNS
  * trouble: 451, so the sender tries again. Either kind after the other:
@@ -411,11 +435,20 @@ static sfsistat mx_envrcpt(SMFICTX *ctx, char **argv)
 	switch (r.status) {
 	case ROUTE_OK: {
 		char norm[MX_DOMAIN_MAX], err[128];
-		route_clear(&r);
-		if (mc->mc_kind == KIND_OWN)
+		if (mc->mc_kind == KIND_OWN) {
+			route_clear(&r);
 			return separate(ctx, cc, mc, rcpt);
+		}
 		if (!mx_domain_normalize(domain, norm, sizeof(norm), err, sizeof(err)))
 			mx_strlcpy(norm, domain, sizeof(norm));
+		if (route_verify_wanted(&r, mc->mc_state->cfg->verify_recipients)) {
+			sfsistat v = verify_gate(ctx, cc, mc, &r, norm, rcpt);
+			if (v != SMFIS_CONTINUE) {
+				route_clear(&r);
+				return v;
+			}
+		}
+		route_clear(&r);
 		append_list(&mc->mc_domains, norm);
 		append_list(&mc->mc_rcpts, rcpt);
 		mc->mc_forwarded++;

@@ -92,10 +92,22 @@ static enum route_status lookup_current(const char *domain, char *reason, size_t
 	return status;
 }
 
+/* verify_current - the socketmap's verify table, with the configuration in force */
+static size_t verify_current(const char *addr, size_t len, char *reply, size_t replylen)
+{
+	struct milter_state *st = state_acquire();
+	size_t n = verify_socketmap(st->verify, st->cfg, st->routes, addr, len, reply, replylen);
+
+	state_release(st);
+	return n;
+}
+
 /* current_values - socketmap answers from the configuration in force */
 static void current_values(struct socketmap_values *values)
 {
 	struct milter_state *st = state_acquire();
+
+	values->verify = verify_current;
 
 	mx_strlcpy(values->mailer, st->cfg->mailertable_mailer, sizeof(values->mailer));
 	mx_strlcpy(values->transport, st->cfg->postfix_transport, sizeof(values->transport));

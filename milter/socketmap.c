@@ -31,6 +31,10 @@
  *   transport    "OK mxport:" (Postfix transport_maps; postfix_transport)
  *   mailertable  "OK <mailer>:domain" (Sendmail mailertable; mailertable_mailer)
  *   access       "OK RELAY" for "To:domain" (Sendmail access map)
+ *   verify       for a whole recipient address, an access(5) answer: "OK
+ *                550 5.1.1 <the customer's words>" for a recipient the
+ *                customer's server refuses, else DUNNO (verify.c; Postfix
+ *                check_recipient_access)
  * NOTFOUND for a domain that is not forwarded, TEMP on DNS trouble, so that
  * the MTA answers 4xx and tries again: never a false OK.
  */
@@ -49,10 +53,12 @@ size_t socketmap_answer(const char *request, size_t len, socketmap_lookup_fn loo
 	keylen = len - namelen - 1;
 	memcpy(name, request, namelen);
 	name[namelen] = '\0';
+	const char *keytext = space + 1;
+	if (strcmp(name, "verify") == 0 && values->verify)
+		return values->verify(keytext, keylen, reply, replylen);
 	if (strcmp(name, "relay") != 0 && strcmp(name, "transport") != 0 &&
 	    strcmp(name, "mailertable") != 0 && strcmp(name, "access") != 0)
 		return (size_t)snprintf(reply, replylen, "PERM unknown map %s", name);
-	const char *keytext = space + 1;
 	if (strcmp(name, "access") == 0) {
 		/* Sendmail's access map: only "To:domain" is ours to answer (RELAY). */
 		if (keylen < 3 || strncasecmp(keytext, "To:", 3) != 0)

@@ -9,10 +9,14 @@
 typedef enum route_status (*socketmap_lookup_fn)(const char *domain, char *reason,
 						 size_t reasonlen);
 
+/* verify: the whole answer for a recipient address (len bytes, not terminated) */
+typedef size_t (*socketmap_verify_fn)(const char *addr, size_t len, char *reply, size_t replylen);
+
 /* What the configuration says to answer for a forwarded domain. */
 struct socketmap_values {
-	char mailer[64];     /* mailertable: "<mailer>:domain" */
-	char transport[300]; /* transport: "transport:nexthop" */
+	char mailer[64];	    /* mailertable: "<mailer>:domain" */
+	char transport[300];	    /* transport: "transport:nexthop" */
+	socketmap_verify_fn verify; /* verify: NULL when not served */
 };
 typedef void (*socketmap_values_fn)(struct socketmap_values *values);
 

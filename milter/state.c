@@ -14,6 +14,7 @@ static struct milter_state *current;
 static void state_free(struct milter_state *st)
 {
 	route_ctx_free(st->routes);
+	verify_ctx_free(st->verify);
 	mx_netlist_free(&st->trusted);
 	mx_config_free(st->cfg);
 	free(st);
@@ -41,6 +42,8 @@ struct milter_state *state_build(const char *path, struct mx_errlist *errs)
 		state_free(st);
 		return NULL;
 	}
+	/* A reload forgets what servers said: routes and their servers may have changed. */
+	st->verify = verify_ctx_new(st->cfg);
 	st->refs = 1; /* the reference of "current" */
 	return st;
 }

@@ -6,12 +6,14 @@
 #include "errlist.h"
 #include "mxconfig.h"
 #include "route_lookup.h"
+#include "verify.h"
 
 struct milter_state {
 	struct mx_config *cfg;
 	struct route_ctx *routes;
 	struct mx_netlist trusted;
-	int refs; /* under the state lock */
+	struct verify_ctx *verify; /* recipient checks and what they learned (verify.c) */
+	int refs;		   /* under the state lock */
 };
 
 struct milter_state *state_build(const char *path, struct mx_errlist *errs);

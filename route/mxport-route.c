@@ -80,6 +80,9 @@ static int show_domain(const struct mx_config *cfg, struct route_ctx *ctx, const
 	if (r.notify[0])
 		printf("  notify: %s (when deliveries fail for %us)\n", r.notify,
 		       cfg->notify_after);
+	if (r.status == ROUTE_OK && route_verify_wanted(&r, cfg->verify_recipients))
+		printf("  verify: recipients asked at RCPT (%s)\n",
+		       r.verify == ROUTE_VERIFY_YES ? "verify=yes" : "verify_recipients = yes");
 	for (size_t i = 0; i < r.ntargets; i++) {
 		const struct route_target *t = &r.targets[i];
 		struct route_addrs a;

@@ -87,13 +87,8 @@ bool probe_target(const struct mx_config *cfg, struct route_ctx *ctx, const stru
 		SSL_CTX_free(tls);
 		return false;
 	}
-	memset(&req, 0, sizeof(req));
+	smtp_request_init(&req, t, a);
 	req.helo_name = helo;
-	req.host = t->host;
-	req.literal = t->literal;
-	req.sa = (const struct sockaddr *)&a->sa;
-	req.salen = a->salen;
-	req.implicit_tls = t->implicit_tls;
 	req.dane = dane_records(ctx, t, &mode, &dane) ? &dane : NULL;
 	req.tls_mode = mode;
 	req.tls_ctx = tls;

@@ -197,20 +197,15 @@ static bool try_address(struct transport *t, const struct route_target *target, 
 		else
 			auth_tls = MX_TLS_NONE; /* the route's own mode is enough */
 	}
-	memset(&req, 0, sizeof(req));
+	smtp_request_init(&req, target, addr);
 	req.msg = t->msg;
 	req.sender = t->sender;
 	req.rcpts = sr;
 	req.nrcpts = n;
 	req.rcpt_limit = t->cfg->transaction_recipient_limit;
 	req.helo_name = t->helo_name;
-	req.host = target->host;
-	req.literal = target->literal;
-	req.sa = (const struct sockaddr *)&addr->sa;
-	req.salen = addr->salen;
 	req.dane = dane;
 	req.tls_mode = tls_mode;
-	req.implicit_tls = target->implicit_tls;
 	req.auth_user = cred ? cred->user : NULL;
 	req.auth_pass = cred ? cred->pass : NULL;
 	req.connect_timeout_ms = t->cfg->connect_timeout * 1000;

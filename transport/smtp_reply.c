@@ -157,8 +157,12 @@ bool smtp_reply_has_keyword(const struct smtp_reply *r, const char *keyword, con
 	return false;
 }
 
-/* smtp_reply_oneline - the reply on one line, lines joined by a space, for DSNs */
-void smtp_reply_oneline(const struct smtp_reply *r, char *out, size_t outlen)
+/*
+ * join_lines - the reply's lines joined by a space: with codes, Postfix
+ * style (the code once, then the texts of all lines); without, only the
+ * texts, each line's enhanced code dropped too
+ */
+static void join_lines(const struct smtp_reply *r, char *out, size_t outlen, bool codes)
 {
 	size_t o = 0, len;
 	const char *line;
@@ -166,23 +170,38 @@ void smtp_reply_oneline(const struct smtp_reply *r, char *out, size_t outlen)
 	if (outlen == 0)
 		return;
 	for (size_t i = 0; (line = smtp_reply_line(r, i, &len)) != NULL && o + 1 < outlen; i++) {
-		/* Postfix style: the code once, then the texts of all lines. */
-		const char *text = i == 0 ? line : (len > 4 ? line + 4 : "");
-		size_t tlen = i == 0 ? len : (len > 4 ? len - 4 : 0);
+		bool keep = codes && i == 0; /* "550 text" with its space */
+		const char *text = keep ? line : (len > 4 ? line + 4 : "");
+		size_t tlen = keep ? len : (len > 4 ? len - 4 : 0);
+		size_t enh = codes ? 0 : strspn(text, "0123456789.");
 
-		if (i > 0 && tlen == 0)
+		if (enh >= 5 && enh < tlen && text[1] == '.' && text[enh] == ' ') {
+			text += enh + 1;
+			tlen -= enh + 1;
+		}
+		if (!keep && tlen == 0)
 			continue;
-		if (i > 0 && o + 1 < outlen)
+		if ((codes ? i > 0 : o > 0) && o + 1 < outlen)
 			out[o++] = ' ';
-		if (i == 0 && len > 3)
-			tlen = len; /* keep "550 text" with its space */
 		while (tlen-- > 0 && o + 1 < outlen) {
 			char c = *text++;
 			/* "250-first line" of a multiline reply reads as "250 first line". */
-			if (i == 0 && o == 3 && c == '-')
+			if (keep && o == 3 && c == '-')
 				c = ' ';
 			out[o++] = c;
 		}
 	}
 	out[o] = '\0';
+}
+
+/* smtp_reply_oneline - the reply on one line, lines joined by a space, for DSNs */
+void smtp_reply_oneline(const struct smtp_reply *r, char *out, size_t outlen)
+{
+	join_lines(r, out, outlen, true);
+}
+
+/* smtp_reply_text - the reply's words only: no code, no enhanced code, lines joined by a space */
+void smtp_reply_text(const struct smtp_reply *r, char *out, size_t outlen)
+{
+	join_lines(r, out, outlen, false);
 }

@@ -23,5 +23,6 @@ int smtp_reply_add_line(struct smtp_reply *r, const char *line, size_t len, char
 const char *smtp_reply_line(const struct smtp_reply *r, size_t n, size_t *len);
 bool smtp_reply_has_keyword(const struct smtp_reply *r, const char *keyword, const char **args);
 void smtp_reply_oneline(const struct smtp_reply *r, char *out, size_t outlen);
+void smtp_reply_text(const struct smtp_reply *r, char *out, size_t outlen);
 
 #endif

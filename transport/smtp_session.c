@@ -491,6 +491,18 @@ static bool closing(const struct smtp_result *res)
 	       (!res->have_reply || res->reply.code == 421);
 }
 
+/* smtp_request_init - an empty request for one address of one route target */
+void smtp_request_init(struct smtp_request *req, const struct route_target *t,
+		       const struct route_addr *a)
+{
+	memset(req, 0, sizeof(*req));
+	req->host = t->host;
+	req->literal = t->literal;
+	req->sa = (const struct sockaddr *)&a->sa;
+	req->salen = a->salen;
+	req->implicit_tls = t->implicit_tls;
+}
+
 /* session_result_reset - a result for a new attempt: every field cleared, the text buffers emptied
  */
 void session_result_reset(struct smtp_result *res)
@@ -528,8 +540,12 @@ void smtp_deliver(const struct smtp_request *req, struct smtp_result *res)
 	}
 	for (;;) {
 		s.settled = 0;
-		if ((kept || greet(&s)) && !req->probe_only)
-			session_transactions(&s);
+		if ((kept || greet(&s)) && !req->probe_only) {
+			if (req->verify_only)
+				session_verify(&s);
+			else
+				session_transactions(&s);
+		}
 		if (!closing(res) || (!kept && s.settled == 0))
 			break;
 		conn_close(s.conn);

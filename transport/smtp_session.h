@@ -116,6 +116,7 @@ struct smtp_request {
 	long long limit_ms;	  /* the run's deadline */
 	struct smtp_cache *cache; /* NULL: connect, deliver, QUIT */
 	bool probe_only;	  /* connect, greeting, EHLO, STARTTLS, AUTH, QUIT: no mail */
+	bool verify_only;	  /* MAIL FROM:<>, RCPT TO:<rcpts[0]>, QUIT: smtp_verify.c */
 	smtp_trace_fn *trace;	  /* NULL: nobody watches */
 	void *trace_arg;
 	const struct xforward *xforward; /* the original client, for a server offering XFORWARD */
@@ -142,6 +143,8 @@ struct smtp_result {
 	char xforward_refused[300]; /* its refusal of one (the mail went on without), or "" */
 };
 
+void smtp_request_init(struct smtp_request *req, const struct route_target *t,
+		       const struct route_addr *a);
 void smtp_deliver(const struct smtp_request *req, struct smtp_result *res);
 void smtp_rcpts_free(struct smtp_rcpt *rcpts, size_t n);
 const char *smtp_stage_command(enum smtp_stage stage);

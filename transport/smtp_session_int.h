@@ -38,6 +38,9 @@ void smtp_reply_dsn(const struct smtp_reply *r, char *dsn, size_t len);
 void session_quit(struct session *s);
 void session_result_reset(struct smtp_result *res);
 
+/* smtp_verify.c */
+void session_verify(struct session *s);
+
 /* smtp_txn.c */
 void session_transactions(struct session *s);
 bool smtp_reuse_take(struct session *s);

@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *buf = (const char *)data, *req;
 	size_t have = size, reqlen, used;
 	char reply[600], framed[700];
-	static const struct socketmap_values values = {"mxport", "mxport:"};
+	static const struct socketmap_values values = {"mxport", "mxport:", NULL};
 
 	while (have > 0 && netstring_parse(buf, have, &req, &reqlen, &used) == 1) {
 		size_t rlen = socketmap_answer(req, reqlen, lookup, &values, reply, sizeof(reply));

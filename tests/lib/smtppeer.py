@@ -13,6 +13,9 @@ Script keys (all optional):
   rset, quit, starttls_reply, auth_reply, xforward (the reply to XFORWARD; offer it
   with "XFORWARD NAME ADDR ..." in ehlo),
   rcpt: reply for every recipient, or {"default": ..., "addr": reply},
+  rcpt_match: [[regex, reply], ...]  the reply of the first regex that matches
+                                     the whole address (before rcpt's), e.g. a
+                                     set of unknown users answered 550
   tls: {"cert": file, "key": file}   offer STARTTLS (or implicit TLS with "implicit": true)
   no_starttls: true                  do not offer STARTTLS even with a certificate
   auth: {"user": u, "pass": p}       offer AUTH PLAIN LOGIN, require it before MAIL
@@ -51,6 +54,7 @@ import threading
 import time
 import base64
 import random
+import re
 
 SCRIPT = {}
 DIR = "."
@@ -218,6 +222,10 @@ class Session(socketserver.BaseRequestHandler):
             elif cmd == b"RCPT":
                 addr = line.decode("utf-8", "replace").split(":", 1)[1].strip().strip("<>")
                 r = c["rcpt"]
+                for pattern, reply in c.get("rcpt_match", []):
+                    if re.fullmatch(pattern, addr):
+                        r = reply
+                        break
                 if isinstance(r, dict):
                     r = r.get(addr, r.get("default", DEFAULTS["rcpt"]))
                 if c.get("rcpt_limit") is not None and len(env) - 1 >= c["rcpt_limit"]:

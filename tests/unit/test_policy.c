@@ -96,7 +96,7 @@ static enum route_status lookup(const char *domain, char *reason, size_t len)
 /* the socket map answers the relay check as the table says, for every route status */
 static void test_socketmap_agrees(void **state)
 {
-	static const struct socketmap_values values = {"mxport", "mxport:"};
+	static const struct socketmap_values values = {"mxport", "mxport:", NULL};
 	const enum route_status all[] = {ROUTE_OK, ROUTE_NOTFOUND, ROUTE_NOSERVICE, ROUTE_RETRY,
 					 ROUTE_FAIL};
 	char reply[600];

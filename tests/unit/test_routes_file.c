@@ -276,6 +276,48 @@ static void test_notify(void **state)
 	mx_errlist_free(&errs);
 }
 
+/* verify=: yes or no, once on the domain's line, carried to the route */
+static void test_verify_option(void **state)
+{
+	static const char *const bad[] = {
+		"example.com a.test:25 verify=maybe",
+		"example.com a.test:25 verify=",
+		"example.com a.test:25 verify=yes verify=no",
+		"example.com a.test:25 verify=yes, b.test:25 verify=yes",
+	};
+	struct mx_errlist errs;
+	struct routes_entry e;
+	struct routes_file *rf;
+	struct route r;
+	char err[512];
+	const char text[] = "example.com a.test:25 verify=YES, b.test:26\n"
+			    "example.net a.test:25 verify=no\nexample.org a.test:25\n";
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		if (routes_parse_line(bad[i], &e, err, sizeof(err)) != -1)
+			fail_msg("accepted: %s", bad[i]);
+		assert_non_null(strstr(err, "verify="));
+	}
+	mx_errlist_init(&errs);
+	rf = routes_file_parse("r", text, sizeof(text) - 1, &errs);
+	assert_non_null(rf);
+	route_init(&r);
+	assert_true(routes_file_find(rf, "example.com", &r));
+	assert_int_equal(r.verify, ROUTE_VERIFY_YES);
+	assert_int_equal(r.ntargets, 2);
+	route_clear(&r);
+	assert_true(routes_file_find(rf, "example.net", &r));
+	assert_int_equal(r.verify, ROUTE_VERIFY_NO);
+	route_clear(&r);
+	assert_true(routes_file_find(rf, "example.org", &r));
+	assert_int_equal(r.verify, ROUTE_VERIFY_DEFAULT);
+	route_clear(&r);
+	routes_file_free(rf);
+	mx_errlist_free(&errs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -285,6 +327,7 @@ int main(void)
 		cmocka_unit_test(test_lookup),
 		cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_notify),
+		cmocka_unit_test(test_verify_option),
 	};
 	return cmocka_run_group_tests_name("routes_file", tests, NULL, NULL);
 }

@@ -28,7 +28,7 @@ static enum route_status fake_lookup(const char *domain, char *reason, size_t le
 	return ROUTE_NOTFOUND;
 }
 
-static const struct socketmap_values defaults = {"mxport", "mxport:"};
+static const struct socketmap_values defaults = {"mxport", "mxport:", NULL};
 
 /* ask - the answer to a request string */
 static const char *ask(const char *req)
@@ -47,7 +47,7 @@ static void test_answers(void **state)
 	assert_string_equal(ask("mailertable example.com"), "OK mxport:example.com");
 	{
 		static const struct socketmap_values other = {
-			"mxport_lmtp", "mxport-lmtp:unix:/run/mxport/lmtp.sock"};
+			"mxport_lmtp", "mxport-lmtp:unix:/run/mxport/lmtp.sock", NULL};
 		char reply[100];
 		socketmap_answer("mailertable example.com", 23, fake_lookup, &other, reply,
 				 sizeof(reply));
