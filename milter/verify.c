@@ -37,12 +37,30 @@
 #include "util.h"
 #include "verify.h"
 
+/*
+ * Callouts in progress, per domain: a server that takes the connection and
+ * never answers holds each callout for up to twice verify_timeout, and with
+ * it an smtpd (milter) or a socketmap connection (which cannot be closed
+ * to make room while it is in a lookup). Without a bound an outside sender
+ * that opens many sessions with a RCPT each to that domain holds all of
+ * Postfix's smtpd processes. Beyond the bound a recipient is not asked: it
+ * is unverifiable, as if the server were down (accepted, or 451).
+ */
+#define VERIFY_DOMAIN_CALLOUTS 4  /* at once for one domain */
+#define VERIFY_CALLOUT_DOMAINS 64 /* domains with callouts at once: the total is bounded too */
+
+struct inflight {
+	char domain[MX_DOMAIN_MAX];
+	unsigned count; /* 0: a free entry */
+};
+
 struct verify_ctx {
-	pthread_mutex_t lock; /* for the TLS context's making */
+	pthread_mutex_t lock; /* for the TLS context's making and the callouts in progress */
 	SSL_CTX *tls;
 	bool tls_made;
 	char helo[256];
 	struct route_cache *cache;
+	struct inflight inflight[VERIFY_CALLOUT_DOMAINS];
 };
 
 /* one callout: the last address tried and what came of it */
@@ -50,6 +68,9 @@ struct callout {
 	char relay[320];
 	char why[600]; /* why nothing was learned of the recipient */
 	bool answered; /* the server replied to RCPT: res holds it */
+	bool asked;    /* a callout was made (not over the bound of those in progress) */
+	bool of_rcpt;  /* what failed came of the recipient (its words, a RCPT without
+			  an answer), not of the server: the domain is not marked down */
 	struct smtp_result res;
 };
 
@@ -203,6 +224,15 @@ static void ask(struct verify_ctx *vc, const struct mx_config *cfg, const struct
 	}
 	smtp_rcpts_free(&sr, 1);
 	co->answered = co->res.have_reply && co->res.stage == STAGE_RCPT;
+	/*
+	 * The sender chooses the recipient: one whose bytes this client will not
+	 * send (4.6.7 without SMTPUTF8), or that makes the server drop or stall
+	 * after RCPT, must not make every recipient of the domain unverifiable.
+	 */
+	co->of_rcpt = !co->answered &&
+		      (co->res.stage >= STAGE_RCPT ||
+		       (!co->res.have_reply &&
+			(strcmp(co->res.dsn, "4.1.3") == 0 || strcmp(co->res.dsn, "4.6.7") == 0)));
 	if (!co->answered) {
 		if (co->res.have_reply) {
 			char line[SMTP_REPLY_TEXT];
@@ -302,9 +332,51 @@ static void callout(struct verify_ctx *vc, const struct mx_config *cfg, struct r
 	}
 }
 
+/* inflight_enter - one more callout to the domain's server, unless too many are under way */
+static bool inflight_enter(struct verify_ctx *vc, const char *domain)
+{
+	struct inflight *mine = NULL, *free_one = NULL;
+	bool ok = false;
+
+	pthread_mutex_lock(&vc->lock);
+	for (size_t i = 0; i < VERIFY_CALLOUT_DOMAINS && mine == NULL; i++) {
+		struct inflight *f = &vc->inflight[i];
+
+		if (f->count && strcmp(f->domain, domain) == 0)
+			mine = f;
+		else if (!f->count && free_one == NULL)
+			free_one = f;
+	}
+	if (mine == NULL && free_one != NULL) {
+		mine = free_one;
+		mx_strlcpy(mine->domain, domain, sizeof(mine->domain));
+	}
+	if (mine != NULL && mine->count < VERIFY_DOMAIN_CALLOUTS) {
+		mine->count++;
+		ok = true;
+	}
+	pthread_mutex_unlock(&vc->lock);
+	return ok;
+}
+
+/* inflight_leave - that callout is over */
+static void inflight_leave(struct verify_ctx *vc, const char *domain)
+{
+	pthread_mutex_lock(&vc->lock);
+	for (size_t i = 0; i < VERIFY_CALLOUT_DOMAINS; i++) {
+		struct inflight *f = &vc->inflight[i];
+
+		if (f->count && strcmp(f->domain, domain) == 0) {
+			f->count--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&vc->lock);
+}
+
 /* remember - keep what the server said; a server that said nothing: its domain, briefly */
 static void remember(struct verify_ctx *vc, const struct mx_config *cfg, const char *key,
-		     const char *domain, const struct verify_answer *out, bool answered)
+		     const char *domain, const struct verify_answer *out, bool server_down)
 {
 	time_t now = time(NULL);
 	char text[VERIFY_TEXT_MAX + 20];
@@ -317,7 +389,7 @@ static void remember(struct verify_ctx *vc, const struct mx_config *cfg, const c
 		verify_cache_put(vc->cache, key, now + cfg->verify_negative_lifetime,
 				 VERIFY_REJECTED, text);
 	}
-	if (out->status == VERIFY_UNVERIFIABLE && !answered && cfg->verify_unreachable_lifetime)
+	if (out->status == VERIFY_UNVERIFIABLE && server_down && cfg->verify_unreachable_lifetime)
 		verify_cache_mark_down(vc->cache, domain, now + cfg->verify_unreachable_lifetime,
 				       out->text);
 }
@@ -367,7 +439,17 @@ void verify_recipient(struct verify_ctx *vc, const struct mx_config *cfg, struct
 		return;
 	}
 	co = mx_calloc(1, sizeof(*co));
-	callout(vc, cfg, routes, r, rcpt, co);
+	if (inflight_enter(vc, domain)) {
+		co->asked = true;
+		callout(vc, cfg, routes, r, rcpt, co);
+		inflight_leave(vc, domain);
+	} else {
+		mx_strlcpy(co->relay, "none", sizeof(co->relay));
+		snprintf(co->why, sizeof(co->why),
+			 "%d callouts to the domain's server are in progress, or callouts to %d "
+			 "domains: not asked",
+			 VERIFY_DOMAIN_CALLOUTS, VERIFY_CALLOUT_DOMAINS);
+	}
 	if (co->answered) {
 		verify_classify(&co->res, out);
 	} else {
@@ -383,7 +465,7 @@ void verify_recipient(struct verify_ctx *vc, const struct mx_config *cfg, struct
 						  : "unverifiable",
 		 out->status == VERIFY_REJECTED ? out->dsn : "",
 		 out->status == VERIFY_REJECTED ? " " : "", out->text);
-	remember(vc, cfg, key, domain, out, co->answered);
+	remember(vc, cfg, key, domain, out, co->asked && !co->answered && !co->of_rcpt);
 	free(co);
 	verify_decide(cfg, out);
 }
