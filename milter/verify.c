@@ -384,7 +384,14 @@ static void remember(struct verify_ctx *vc, const struct mx_config *cfg, const c
 	if (out->status == VERIFY_ACCEPTED && key && cfg->verify_positive_lifetime)
 		verify_cache_put(vc->cache, key, now + cfg->verify_positive_lifetime,
 				 VERIFY_ACCEPTED, "");
-	if (out->status == VERIFY_REJECTED && key && cfg->verify_negative_lifetime) {
+	/*
+	 * Only an address status (5.1.X, or no enhanced code) is kept: a 5.7.1
+	 * "your IP is blocked" or a rate limit speaks of the relay, and a sender
+	 * who made the server say it (a dictionary attack) would otherwise have
+	 * real users refused for verify_negative_lifetime.
+	 */
+	if (out->status == VERIFY_REJECTED && key && cfg->verify_negative_lifetime &&
+	    strncmp(out->dsn, "5.1.", 4) == 0) {
 		snprintf(text, sizeof(text), "%s %s", out->dsn, out->text);
 		verify_cache_put(vc->cache, key, now + cfg->verify_negative_lifetime,
 				 VERIFY_REJECTED, text);

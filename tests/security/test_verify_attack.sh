@@ -21,7 +21,7 @@ lookup() {
 	setpriv --reuid=postfix --regid=postfix --init-groups -- "$PY" "$PROBE" socketmap "$SM" "$1" "$2"
 }
 
-start_peer cust '{}'
+start_peer cust '{"rcpt_match": [["nobody.*", "550 5.1.1 no such user"], ["blocked.*", "550 5.7.1 your IP is on our blocklist"]]}'
 PC=$PEER_PORT
 start_peer noutf '{"ehlo": ["PIPELINING", "8BITMIME"]}'
 PU=$PEER_PORT
@@ -45,6 +45,20 @@ lookup verify "$(printf 'j\303\274rgen@noutf.example')" >"$T_DIR/utf8" 2>&1
 t_grep "$T_DIR/utf8" "^OK 451 4\\.4\\.1 " "a UTF-8 recipient, server without SMTPUTF8: unverifiable (451)"
 t_eq "$(lookup verify dave@noutf.example)" "OK DUNNO" \
 	"after it: an ASCII user of that domain still passes (its server is not marked down)"
+
+# --- a refusal that speaks of the relay, not of the address, is not kept ---
+# callouts RCPT - the customer's sessions that asked for RCPT
+callouts() {
+	grep -l "^RCPT TO:<$1" "$T_DIR"/peer.cust/session.* 2>/dev/null | wc -l
+}
+lookup verify nobody@example.com >"$T_DIR/nobody1" 2>&1
+lookup verify nobody@example.com >"$T_DIR/nobody2" 2>&1
+t_grep "$T_DIR/nobody2" "^OK 550 5\\.1\\.1 no such user" "an unknown user: 550 5.1.1"
+t_eq "$(callouts nobody@)" 1 "... kept: asked once"
+lookup verify blocked@example.com >"$T_DIR/blocked1" 2>&1
+lookup verify blocked@example.com >"$T_DIR/blocked2" 2>&1
+t_grep "$T_DIR/blocked2" "^OK 550 5\\.7\\.1 " "a 550 5.7.1 of the customer: refused"
+t_eq "$(callouts blocked@)" 2 "... not kept (it speaks of the relay): asked again"
 
 # --- a server that never answers RCPT: callouts to it are bounded ---
 i=1
