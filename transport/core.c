@@ -77,7 +77,7 @@ static void release(struct transport_core *core)
  */
 bool core_refresh(struct transport_core *core, const char *who)
 {
-	struct file_id now[4];
+	struct file_id now[5];
 	struct mx_errlist errs;
 	char err[512];
 
@@ -86,8 +86,10 @@ bool core_refresh(struct transport_core *core, const char *who)
 		now[1] = file_id_of(core->cfg->routes_file);
 		now[2] = file_id_of(core->cfg->secrets_file);
 		now[3] = file_id_of(core->cfg->notify_map);
+		now[4] = file_id_of(core->cfg->tls_ca_file);
 		if (same_file(&now[0], &core->files[0]) && same_file(&now[1], &core->files[1]) &&
-		    same_file(&now[2], &core->files[2]) && same_file(&now[3], &core->files[3]))
+		    same_file(&now[2], &core->files[2]) && same_file(&now[3], &core->files[3]) &&
+		    same_file(&now[4], &core->files[4]))
 			return true;
 	}
 	release(core);
@@ -108,6 +110,9 @@ bool core_refresh(struct transport_core *core, const char *who)
 		core->files[1] = file_id_of(core->cfg->routes_file);
 		core->files[2] = file_id_of(core->cfg->secrets_file);
 		core->files[3] = file_id_of(core->cfg->notify_map);
+		/* An LMTP connection process lives for many connections: a CA bundle
+		 * replaced meanwhile must reach it, as it reached a process per connection. */
+		core->files[4] = file_id_of(core->cfg->tls_ca_file);
 		core->routes = route_ctx_new(core->cfg, &errs);
 	}
 	if (core->routes && core->shared) {

@@ -1,0 +1,66 @@
+/* test_core - what reaches a delivery core that lives for many connections (LMTP processes) */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/ssl.h>
+
+#include "core.h"
+
+/* put - write text to path */
+static void put(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* a CA bundle replaced in place (same path, mxport.conf untouched) is loaded again */
+static void test_ca_file_change(void **state)
+{
+	char dir[] = "/tmp/mxport-core.XXXXXX", conf[300], routes[300], ca[300], text[1000];
+	struct transport_core core;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(conf, sizeof(conf), "%s/mxport.conf", dir);
+	snprintf(routes, sizeof(routes), "%s/routes", dir);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	put(routes, "example.com [127.0.0.1]:2525\n");
+	put(ca, "# the old bundle\n");
+	snprintf(text, sizeof(text), "routes_file = %s\ntls_ca_file = %s\n", routes, ca);
+	put(conf, text);
+	core_init(&core, conf);
+	assert_true(core_refresh(&core, "test"));
+	/* a delivery that verified a certificate loaded the CAs */
+	core.tls_ctx = SSL_CTX_new(TLS_client_method());
+	core.cas_loaded = true;
+	assert_true(core_refresh(&core, "test"));
+	assert_true(core.cas_loaded); /* nothing changed: nothing reloaded */
+	put(ca, "# the new bundle, with another CA in it\n");
+	assert_true(core_refresh(&core, "test"));
+	assert_false(core.cas_loaded); /* loaded again when a route wants them */
+	core_free(&core);
+	unlink(conf);
+	unlink(routes);
+	unlink(ca);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ca_file_change),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
