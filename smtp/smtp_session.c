@@ -44,7 +44,7 @@ const char *smtp_stage_name(enum smtp_stage stage)
 }
 
 /*
- * enter - the one transition: every change of state goes through here, so
+ * session_enter - the one transition: every change of state goes through here, so
  * that a watcher (mxport-route --probe) sees each, as OpenSMTPD's
  * mta_enter_state. The state names the command whose reply comes next.
  */
@@ -81,7 +81,7 @@ const char *smtp_stage_command(enum smtp_stage stage)
 	return "?";
 }
 
-/* fail - a failure that is not a server reply */
+/* session_fail - a failure that is not a server reply */
 void session_fail(struct session *s, enum smtp_verdict v, const char *dsn, const char *fmt, ...)
 {
 	va_list ap;
@@ -97,7 +97,7 @@ void session_fail(struct session *s, enum smtp_verdict v, const char *dsn, const
 		s->res->time_limit = true;
 }
 
-/* reply_dsn - the reply's enhanced code when it has one of the reply's own class, else X.0.0 */
+/* smtp_reply_dsn - the reply's enhanced code when it has one of the reply's own class, else X.0.0 */
 void smtp_reply_dsn(const struct smtp_reply *r, char *dsn, size_t len)
 {
 	if (r->enh[0] && r->enh[0] - '0' == r->code / 100)
@@ -107,7 +107,7 @@ void smtp_reply_dsn(const struct smtp_reply *r, char *dsn, size_t len)
 }
 
 /*
- * refused - a reply that ends the attempt: 4xx defers, 5xx bounces; the
+ * session_refused - a reply that ends the attempt: 4xx defers, 5xx bounces; the
  * server's enhanced code is used when it has one of the right class.
  */
 void session_refused(struct session *s, const struct smtp_reply *r, enum smtp_verdict v_if_temp,
@@ -122,7 +122,7 @@ void session_refused(struct session *s, const struct smtp_reply *r, enum smtp_ve
 }
 
 /*
- * read_reply - a whole reply. On a lost connection, timeout or garbage the
+ * session_read_reply - a whole reply. On a lost connection, timeout or garbage the
  * attempt ends: before the transaction the next address is tried; after
  * the final dot the message may have arrived, and the MTA must retry.
  */
@@ -160,7 +160,7 @@ bool session_read_reply(struct session *s, struct smtp_reply *r, unsigned timeou
 	return false;
 }
 
-/* send_buf - bytes that are whole command lines */
+/* session_send - bytes that are whole command lines */
 bool session_send(struct session *s, const struct mx_buf *b)
 {
 	char err[256];
@@ -214,7 +214,7 @@ static bool send_cmd(struct session *s, const char *fmt, ...)
 	return ok;
 }
 
-/* command - send, read the reply, and accept only the wanted class (2 or 3) */
+/* session_command - send, read the reply, and accept only the wanted class (2 or 3) */
 bool session_command(struct session *s, enum smtp_stage stage, int want_class, struct smtp_reply *r,
 		     const char *fmt, ...)
 {
@@ -390,7 +390,7 @@ static bool auth(struct session *s)
 }
 
 /*
- * xforward - the original client's attributes, before each transaction's
+ * session_xforward - the original client's attributes, before each transaction's
  * MAIL (the server forgets them when a transaction ends: XFORWARD_README),
  * and only to a server that offers XFORWARD, only the attributes it lists.
  * A refusal other than 421 leaves the mail to go on without them: they

@@ -328,7 +328,7 @@ static bool unsendable(struct session *s)
 }
 
 /*
- * transactions - as many transactions as the pending recipients need: at
+ * session_transactions - as many transactions as the pending recipients need: at
  * most rcpt_limit recipients in one, and "too many recipients" answered
  * by a new one on the same connection. Every transaction settles at least
  * one recipient, so this ends.

@@ -1,5 +1,5 @@
 /*
- * test_policy - walk the one failure policy table (lib/policy.c) and check
+ * test_policy - walk the one failure policy table (dns/policy.c) and check
  * that it holds together and that its consumers agree with it: the
  * transport's exit codes, the socket map's answers, the deferral of codes.
  */
