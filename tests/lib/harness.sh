@@ -87,23 +87,49 @@ t_done() {
 	[ "$T_FAILED" -eq 0 ]
 }
 
-# free_port - a TCP/UDP port on 127.0.0.1 that nothing listens on now
+# free_port - a TCP/UDP port on 127.0.0.1 that nothing listens on now.
+# Chosen below the kernel's ephemeral range (32768-60999), where a client
+# socket of any test could take it between this check and the server's bind,
+# and never the same one twice in a test (two servers asked for in a row
+# would otherwise get the same free port).
 free_port() {
-	python3 -c 'import socket
-s=socket.socket(); s.bind(("127.0.0.1",0)); u=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
-p=s.getsockname()[1]
-u.bind(("127.0.0.1",p)); print(p)'
+	python3 - "$T_DIR/ports.given" <<'PYEOF'
+import random, socket, sys
+given = set()
+try:
+    given = set(open(sys.argv[1]).read().split())
+except OSError:
+    pass
+for _ in range(1000):
+    p = random.randint(20000, 32000)
+    if str(p) in given:
+        continue
+    s = socket.socket(); u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.bind(("127.0.0.1", p)); u.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close(); u.close()
+    open(sys.argv[1], "a").write("%d\n" % p)
+    print(p)
+    break
+else:
+    sys.exit("free_port: no free port")
+PYEOF
 }
 
-# wait_for DESC CMD... - retry CMD for up to 10 seconds
+# wait_for DESC CMD... - retry CMD until it succeeds, for up to
+# MXPORT_WAIT_SECONDS (60): a deadline in seconds, not in tries, so that a
+# loaded machine where each try is slow still gets the whole time.
 wait_for() {
 	desc=$1
 	shift
-	i=0
+	deadline=$(($(date +%s) + ${MXPORT_WAIT_SECONDS:-60}))
 	while ! "$@" >/dev/null 2>&1; do
-		i=$((i + 1))
-		if [ $i -gt 100 ]; then
-			echo "Bail out! $desc did not come up"
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			echo "Bail out! $desc did not come up within ${MXPORT_WAIT_SECONDS:-60}s"
+			T_FAILED=$((T_FAILED + 1))
 			exit 99
 		fi
 		sleep 0.1
