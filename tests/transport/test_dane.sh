@@ -6,10 +6,7 @@
 . "$MXPORT_SRCDIR/tests/lib/harness.sh"
 need python3 openssl setpriv
 
-TRANSPORT="$MXPORT_BUILDDIR/mxport-transport"
-LOG="$T_DIR/transport.log"
-: >"$LOG"
-chmod 666 "$LOG"
+. "$MXPORT_SRCDIR/tests/lib/transport.sh"
 make_certs
 C="$T_DIR/certs"
 spki_sha256() {
@@ -47,24 +44,16 @@ match.example	peer.test:$P1 tls=dane
 mismatch.example	peer.test:$P2 tls=dane
 none.example	peer.test:$P3 tls=dane
 ROUTES
+# conf DNSPORT [TRUST_AD] - $T_DIR/routes through the name server at DNSPORT
 conf() {
-	cat >"$T_DIR/mxport.conf" <<CONF
-routes_file = $T_DIR/routes
-dns_servers = 127.0.0.1:$1
-dns_trust_ad = ${2:-yes}
-allowed_networks = 127.0.0.0/8
-log_file = $LOG
-command_timeout = 5s
-CONF
-	chmod 644 "$T_DIR/mxport.conf" "$T_DIR/routes"
+	chmod 644 "$T_DIR/routes"
+	CONF="$T_DIR/mxport.conf"
+	write_conf "$CONF" "routes_file = $T_DIR/routes" "dns_servers = 127.0.0.1:$1" \
+		"dns_trust_ad = ${2:-yes}" "allowed_networks = 127.0.0.0/8" "command_timeout = 5s"
 }
 printf 'Subject: dane\r\n\r\nhello\r\n' >"$T_DIR/msg"
-xport() {
-	as_user "$TRANSPORT" -c "$T_DIR/mxport.conf" -q DANEQ -f a@sender.test -- "$1" \
-		<"$T_DIR/msg" >"$T_DIR/xout" 2>&1
-	RC=$?
-	OUT=$(cat "$T_DIR/xout")
-}
+# xport RCPT - one delivery of $T_DIR/msg (queue id DANEQ)
+xport() { run_transport DANEQ a@sender.test "$T_DIR/msg" "$1"; }
 
 conf "$UNBOUND_PORT"
 xport bob@match.example

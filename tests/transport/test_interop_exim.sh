@@ -9,10 +9,7 @@
 . "$MXPORT_SRCDIR/tests/lib/exim.sh"
 need python3 openssl setpriv
 
-TRANSPORT="$MXPORT_BUILDDIR/mxport-transport"
-LOG="$T_DIR/transport.log"
-: >"$LOG"
-chmod 666 "$LOG"
+. "$MXPORT_SRCDIR/tests/lib/transport.sh"
 make_certs
 C="$T_DIR/certs"
 exim_fetch
@@ -21,29 +18,16 @@ EPORT=$(free_port)
 start_exim cust "$EPORT" "127.0.0.1 : 127.0.0.2" "$C/good.pem" "$C/good.key" example.com
 E="$EXIM_DIR"
 
-conf() {
-	name=$1
-	routes=$2
-	shift 2
-	printf '%s\n' "$routes" >"$T_DIR/$name.routes"
-	{
-		echo "routes_file = $T_DIR/$name.routes"
-		echo "allowed_networks = 127.0.0.0/8"
-		echo "log_file = $LOG"
-		echo "helo_name = relay.test"
-		echo "connect_timeout = 3s"
-		echo "command_timeout = 10s"
-		echo "tls_ca_file = $C/ca.pem"
-		for line in "$@"; do echo "$line"; done
-	} >"$T_DIR/$name.conf"
-	CONF="$T_DIR/$name.conf"
-}
+CONF_DEFAULTS="allowed_networks = 127.0.0.0/8
+helo_name = relay.test
+connect_timeout = 3s
+command_timeout = 10s
+tls_ca_file = $C/ca.pem"
+# xport MSGFILE RCPT... - one delivery (queue id EXIMQ)
 xport() {
-	msgf=$1
+	m=$1
 	shift
-	as_user "$TRANSPORT" -c "$CONF" -q EXIMQ -f alice@sender.test -- "$@" <"$msgf" >"$T_DIR/xout" 2>&1
-	RC=$?
-	OUT=$(cat "$T_DIR/xout")
+	run_transport EXIMQ alice@sender.test "$m" "$@"
 }
 received() {
 	grep -c " <= alice@sender\.test " "$E/log/mainlog"

@@ -5,41 +5,22 @@
 . "$MXPORT_SRCDIR/tests/lib/harness.sh"
 need python3 openssl setpriv
 
-TRANSPORT="$MXPORT_BUILDDIR/mxport-transport"
-LOG="$T_DIR/transport.log"
-: >"$LOG"
-chmod 666 "$LOG"
+. "$MXPORT_SRCDIR/tests/lib/transport.sh"
 
-# conf NAME ROUTES [EXTRA...] - a configuration with one routes file
-conf() {
-	name=$1
-	routes=$2
-	shift 2
-	printf '%s\n' "$routes" >"$T_DIR/$name.routes"
-	{
-		echo "routes_file = $T_DIR/$name.routes"
-		echo "allowed_networks = 127.0.0.0/8, ::1"
-		echo "log_file = $LOG"
-		echo "dns_servers = 127.0.0.1:9"
-		echo "dns_timeout = 1s"
-		echo "connect_timeout = 2s"
-		echo "command_timeout = 3s"
-		echo "data_done_timeout = 3s"
-		echo "tls_ca_file = $T_DIR/certs/ca.pem"
-		echo "helo_name = relay.test"
-		for line in "$@"; do echo "$line"; done
-	} >"$T_DIR/$name.conf"
-	CONF="$T_DIR/$name.conf"
-}
+CONF_DEFAULTS="allowed_networks = 127.0.0.0/8, ::1
+dns_servers = 127.0.0.1:9
+dns_timeout = 1s
+connect_timeout = 2s
+command_timeout = 3s
+data_done_timeout = 3s
+tls_ca_file = $T_DIR/certs/ca.pem
+helo_name = relay.test"
 
-# xport MSGFILE SENDER RCPT... - run the transport as pipe(8) would; sets RC and OUT
+# xport MSGFILE SENDER RCPT... - one delivery (queue id TESTQ)
 xport() {
-	msgf=$1
-	sender=$2
+	m=$1 s=$2
 	shift 2
-	as_user "$TRANSPORT" -c "$CONF" -q TESTQ -f "$sender" -- "$@" <"$msgf" >"$T_DIR/xout" 2>&1
-	RC=$?
-	OUT=$(cat "$T_DIR/xout")
+	run_transport TESTQ "$s" "$m" "$@"
 }
 
 # out_starts PREFIX DESC - the output line starts with PREFIX

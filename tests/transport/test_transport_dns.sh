@@ -5,10 +5,7 @@
 . "$MXPORT_SRCDIR/tests/lib/harness.sh"
 need python3 setpriv
 
-TRANSPORT="$MXPORT_BUILDDIR/mxport-transport"
-LOG="$T_DIR/transport.log"
-: >"$LOG"
-chmod 666 "$LOG"
+. "$MXPORT_SRCDIR/tests/lib/transport.sh"
 printf 'Subject: dns test\r\n\r\nhello\r\n' >"$T_DIR/msg"
 
 start_peer one '{}'
@@ -20,23 +17,14 @@ sed -e "s/@PORT1@/$P1/" -e "s/@PORT2@/$P2/" -e "s/@CLOSED@/$CLOSED/" \
 	"$MXPORT_SRCDIR/tests/transport/transport.zone.in" >"$T_DIR/zone"
 start_nsd "$T_DIR/zone" test.
 
+# conf DNSPORT - routes from SRV records at the name server at DNSPORT
 conf() {
-	{
-		echo "dns_routes = yes"
-		echo "dns_servers = 127.0.0.1:$1"
-		echo "dns_timeout = 2s"
-		echo "allowed_networks = 127.0.0.0/8"
-		echo "mx_port = $P2"
-		echo "log_file = $LOG"
-		echo "connect_timeout = 2s"
-	} >"$T_DIR/mxport.conf"
+	CONF="$T_DIR/mxport.conf"
+	write_conf "$CONF" "dns_routes = yes" "dns_servers = 127.0.0.1:$1" "dns_timeout = 2s" \
+		"allowed_networks = 127.0.0.0/8" "mx_port = $P2" "connect_timeout = 2s"
 }
-xport() {
-	as_user "$TRANSPORT" -c "$T_DIR/mxport.conf" -q DNSQ -f alice@sender.test -- "$@" \
-		<"$T_DIR/msg" >"$T_DIR/xout" 2>&1
-	RC=$?
-	OUT=$(cat "$T_DIR/xout")
-}
+# xport RCPT... - one delivery of $T_DIR/msg (queue id DNSQ)
+xport() { run_transport DNSQ alice@sender.test "$T_DIR/msg" "$@"; }
 count() {
 	ls "$1" 2>/dev/null | grep -c '^msg\.'
 }

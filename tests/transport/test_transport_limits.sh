@@ -7,40 +7,19 @@
 . "$MXPORT_SRCDIR/tests/lib/harness.sh"
 need python3 openssl setpriv
 
-TRANSPORT="$MXPORT_BUILDDIR/mxport-transport"
-LOG="$T_DIR/transport.log"
-: >"$LOG"
-chmod 666 "$LOG"
+. "$MXPORT_SRCDIR/tests/lib/transport.sh"
 printf 'Subject: limits\r\n\r\nhello\r\n' >"$T_DIR/plain"
 
-# conf NAME ROUTES [EXTRA...] - a configuration with one routes file
-conf() {
-	name=$1
-	routes=$2
-	shift 2
-	printf '%s\n' "$routes" >"$T_DIR/$name.routes"
-	{
-		echo "routes_file = $T_DIR/$name.routes"
-		echo "allowed_networks = 127.0.0.0/8, ::1"
-		echo "log_file = $LOG"
-		echo "dns_servers = 127.0.0.1:9"
-		echo "dns_timeout = 1s"
-		echo "connect_timeout = 2s"
-		echo "command_timeout = 3s"
-		echo "data_done_timeout = 3s"
-		echo "tls_ca_file = $T_DIR/certs/ca.pem"
-		for line in "$@"; do echo "$line"; done
-	} >"$T_DIR/$name.conf"
-	CONF="$T_DIR/$name.conf"
-}
+CONF_DEFAULTS="allowed_networks = 127.0.0.0/8, ::1
+dns_servers = 127.0.0.1:9
+dns_timeout = 1s
+connect_timeout = 2s
+command_timeout = 3s
+data_done_timeout = 3s
+tls_ca_file = $T_DIR/certs/ca.pem"
 
-# xport RCPT - run the transport as pipe(8) would; sets RC and OUT
-xport() {
-	as_user "$TRANSPORT" -c "$CONF" -q LIMQ -f alice@sender.test -- "$@" <"$T_DIR/plain" \
-		>"$T_DIR/xout" 2>&1
-	RC=$?
-	OUT=$(cat "$T_DIR/xout")
-}
+# xport RCPT... - one delivery of $T_DIR/plain (queue id LIMQ)
+xport() { run_transport LIMQ alice@sender.test "$T_DIR/plain" "$@"; }
 
 out_has() {
 	case "$OUT" in
