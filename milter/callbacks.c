@@ -330,14 +330,14 @@ static sfsistat refuse(SMFICTX *ctx, const struct conn_ctx *cc, const char *rcpt
 	return *code == '5' ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 }
 
-/* refuse_by_policy - refuse with the code and enhanced code the failure policy gives */
+/* refuse_by_policy - refuse with the reply and enhanced code of a status row */
 static sfsistat refuse_by_policy(SMFICTX *ctx, const struct conn_ctx *cc, const char *rcpt,
-				 enum mx_outcome outcome, char *text)
+				 enum mx_status outcome, char *text)
 {
-	const struct mx_policy *p = mx_policy(outcome);
+	const struct mx_status_row *p = mx_status(outcome);
 	char code[8];
 
-	snprintf(code, sizeof(code), "%d", p->smtp_code);
+	snprintf(code, sizeof(code), "%d", p->reply);
 	return refuse(ctx, cc, rcpt, code, p->dsn, text);
 }
 
@@ -374,7 +374,7 @@ static sfsistat separate(SMFICTX *ctx, const struct conn_ctx *cc, struct msg_ctx
 		      "send this recipient again in a new transaction";
 
 	mc->mc_separated++;
-	return refuse(ctx, cc, rcpt, "452", "4.5.3", text);
+	return refuse_by_policy(ctx, cc, rcpt, MX_ST_MIXED_MESSAGE, text);
 }
 
 /* admit - accept a recipient of this kind, unless it would mix the kinds */
@@ -461,17 +461,17 @@ static sfsistat mx_envrcpt(SMFICTX *ctx, char **argv)
 			return admit(ctx, cc, mc, rcpt, KIND_OWN);
 		snprintf(text, sizeof(text), "Recipient domain %s is not forwarded by this relay",
 			 domain);
-		return refuse_by_policy(ctx, cc, rcpt, MX_OUT_NOT_FORWARDED, text);
+		return refuse_by_policy(ctx, cc, rcpt, MX_ST_NOT_FORWARDED, text);
 	case ROUTE_NOSERVICE:
 		snprintf(text, sizeof(text), "Domain %s accepts no mail (null route)", domain);
 		route_clear(&r);
-		return refuse_by_policy(ctx, cc, rcpt, MX_OUT_NULL_ROUTE, text);
+		return refuse_by_policy(ctx, cc, rcpt, MX_ST_NULL_ROUTE, text);
 	case ROUTE_RETRY:
 	case ROUTE_FAIL:
 	default:
 		msg_warn("%s: route lookup for %s: %s", cc->cc_client, domain, r.reason);
 		snprintf(text, sizeof(text), "Route lookup for %s failed, try again later", domain);
-		enum mx_outcome o = mx_route_outcome(r.status, false);
+		enum mx_status o = mx_route_outcome(r.status, false);
 		route_clear(&r);
 		return refuse_by_policy(ctx, cc, rcpt, o, text);
 	}

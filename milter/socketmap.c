@@ -95,7 +95,7 @@ size_t socketmap_answer(const char *request, size_t len, socketmap_lookup_fn loo
 		return (size_t)snprintf(reply, replylen, "OK %s:%s", values->mailer, key);
 	default:
 		/* NOTFOUND or TEMP, as the one failure policy says (dns/policy.c). */
-		if (strcmp(mx_policy(mx_route_outcome(st, false))->socketmap, "TEMP") == 0)
+		if (strcmp(mx_status(mx_route_outcome(st, false))->socketmap, "TEMP") == 0)
 			return (size_t)snprintf(reply, replylen, "TEMP %.400s", reason);
 		return (size_t)snprintf(reply, replylen, "NOTFOUND ");
 	}

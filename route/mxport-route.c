@@ -119,7 +119,7 @@ static int show_domain(const struct mx_config *cfg, struct route_ctx *ctx, const
 			code = EX_TEMPFAIL;
 		}
 		break;
-	default: code = mx_policy(mx_route_outcome(r.status, false))->route_exit; break;
+	default: code = mx_status(mx_route_outcome(r.status, false))->route_exit; break;
 	}
 	route_clear(&r);
 	return code;

@@ -12,7 +12,7 @@
 
 #include "mxconfig.h"
 #include "mime7bit.h"
-#include "policy.h"
+#include "status.h"
 #include "smtp_cmd.h"
 #include "smtp_conn.h"
 #include "smtp_session.h"
@@ -81,14 +81,19 @@ const char *smtp_stage_command(enum smtp_stage stage)
 	return "?";
 }
 
-/* session_fail - a failure that is not a server reply */
-void session_fail(struct session *s, enum smtp_verdict v, const char *dsn, const char *fmt, ...)
+/*
+ * session_fail - a failure that is not a server reply: a row of the status
+ * table, whose fate says what follows (the next address, or the end of
+ * this delivery, deferred or bounced)
+ */
+void session_fail(struct session *s, enum mx_status status, const char *fmt, ...)
 {
+	const struct mx_status_row *row = mx_status(status);
 	va_list ap;
 
-	s->res->verdict = v;
+	s->res->verdict = smtp_fate_verdict(row->fate);
 	s->res->have_reply = false;
-	mx_strlcpy(s->res->dsn, dsn, sizeof(s->res->dsn));
+	mx_strlcpy(s->res->dsn, row->dsn, sizeof(s->res->dsn));
 	va_start(ap, fmt);
 	vsnprintf(s->res->why, sizeof(s->res->why), fmt, ap);
 	va_end(ap);
@@ -97,7 +102,20 @@ void session_fail(struct session *s, enum smtp_verdict v, const char *dsn, const
 		s->res->time_limit = true;
 }
 
-/* smtp_reply_dsn - the reply's enhanced code when it has one of the reply's own class, else X.0.0 */
+/* smtp_fate_verdict - what a status row's fate means for the attempt at one address */
+enum smtp_verdict smtp_fate_verdict(enum mx_fate fate)
+{
+	switch (fate) {
+	case MX_FATE_DELIVER: return SMTP_SENT;
+	case MX_FATE_BOUNCE: return SMTP_PERM;
+	case MX_FATE_DEFER: return SMTP_TEMP;
+	case MX_FATE_NEXT: return SMTP_NEXT;
+	}
+	return SMTP_TEMP;
+}
+
+/* smtp_reply_dsn - the reply's enhanced code when it has one of the reply's own class, else X.0.0
+ */
 void smtp_reply_dsn(const struct smtp_reply *r, char *dsn, size_t len)
 {
 	if (r->enh[0] && r->enh[0] - '0' == r->code / 100)
@@ -147,14 +165,14 @@ bool session_read_reply(struct session *s, struct smtp_reply *r, unsigned timeou
 		trace(s, "<<<", line, len);
 		rc = smtp_reply_add_line(r, line, len, err, sizeof(err));
 		if (rc < 0) {
-			session_fail(s, SMTP_NEXT, "4.5.0", "protocol error: %s (in reply to %s)",
-				     err, smtp_stage_command(s->res->stage));
+			session_fail(s, MX_ST_PROTOCOL, "protocol error: %s (in reply to %s)", err,
+				     smtp_stage_command(s->res->stage));
 			return false;
 		}
 	} while (rc == 0);
 	if (rc == 1)
 		return true;
-	session_fail(s, SMTP_NEXT, s->conn->hit_limit ? "4.4.7" : "4.4.2", "%s %s %s", err,
+	session_fail(s, s->conn->hit_limit ? MX_ST_TIME_LIMIT : MX_ST_LOST, "%s %s %s", err,
 		     rc == 0 ? "waiting for reply to" : "in reply to",
 		     smtp_stage_command(s->res->stage));
 	return false;
@@ -178,7 +196,7 @@ bool session_send(struct session *s, const struct mx_buf *b)
 
 	if (conn_write(s->conn, b->data, b->len, s->req->command_timeout_ms, err, sizeof(err)) <=
 	    0) {
-		session_fail(s, SMTP_NEXT, s->conn->hit_limit ? "4.4.7" : "4.4.2",
+		session_fail(s, s->conn->hit_limit ? MX_ST_TIME_LIMIT : MX_ST_LOST,
 			     "%s (sending %s)", err, smtp_stage_command(s->res->stage));
 		return false;
 	}
@@ -266,7 +284,7 @@ static bool handshake(struct session *s)
 	if (tls_handshake(s->conn, q->tls_ctx, q->host, q->literal, q->dane, q->command_timeout_ms,
 			  ti, err, sizeof(err)) < 0) {
 		s->res->tls_failed = true;
-		session_fail(s, SMTP_NEXT, "4.7.5", "%s", err);
+		session_fail(s, MX_ST_TLS_FAILED, "%s", err);
 		return false;
 	}
 	s->res->tls_used = true;
@@ -279,7 +297,7 @@ static bool handshake(struct session *s)
 		free(text);
 	}
 	if (q->tls_mode >= MX_TLS_VERIFY && !ti->verified) {
-		session_fail(s, SMTP_NEXT, "4.7.5", "server certificate not verified: %s",
+		session_fail(s, MX_ST_TLS_FAILED, "server certificate not verified: %s",
 			     ti->verify_text);
 		return false;
 	}
@@ -298,7 +316,7 @@ static bool starttls(struct session *s)
 	if (!offered) {
 		if (q->tls_mode == MX_TLS_MAY)
 			return true;
-		session_fail(s, SMTP_NEXT, "4.7.4",
+		session_fail(s, MX_ST_TLS_NOT_OFFERED,
 			     "TLS is required (tls=%s), but was not offered by host",
 			     mx_tls_mode_names[q->tls_mode]);
 		return false;
@@ -308,7 +326,8 @@ static bool starttls(struct session *s)
 		if (r.done) {
 			/* Refused STARTTLS is a TLS failure: never a bounce. */
 			session_refused(s, &r, SMTP_NEXT, SMTP_NEXT);
-			mx_strlcpy(s->res->dsn, "4.7.5", sizeof(s->res->dsn));
+			mx_strlcpy(s->res->dsn, mx_status_dsn(MX_ST_TLS_FAILED),
+				   sizeof(s->res->dsn));
 			s->res->tls_failed = true;
 		}
 		return false;
@@ -316,7 +335,7 @@ static bool starttls(struct session *s)
 	session_enter(s, STAGE_TLS);
 	if (conn_has_buffered(s->conn)) {
 		/* Bytes after "220" would be read as if they came over TLS: a known injection. */
-		session_fail(s, SMTP_NEXT, "4.7.0", "host sent data after its STARTTLS reply");
+		session_fail(s, MX_ST_SECURITY, "host sent data after its STARTTLS reply");
 		return false;
 	}
 	if (!handshake(s))
@@ -345,7 +364,7 @@ static bool auth(struct session *s)
 	if (q->auth_user == NULL)
 		return true;
 	if (!s->res->tls_used) {
-		session_fail(s, SMTP_NEXT, "4.7.0",
+		session_fail(s, MX_ST_SECURITY,
 			     "credentials are configured for this route, but TLS is not in use: "
 			     "AUTH not "
 			     "sent");
@@ -377,14 +396,14 @@ static bool auth(struct session *s)
 		free(u);
 		free(p);
 	} else {
-		session_fail(s, SMTP_NEXT, "4.7.0",
+		session_fail(s, MX_ST_SECURITY,
 			     "host offers no AUTH mechanism we speak (PLAIN, LOGIN)");
 		return false;
 	}
 	if (!ok && r.done) {
 		/* Wrong credentials are the admin's to fix: defer, as Postfix does by default. */
 		session_refused(s, &r, SMTP_NEXT, SMTP_NEXT);
-		mx_strlcpy(s->res->dsn, "4.7.0", sizeof(s->res->dsn));
+		mx_strlcpy(s->res->dsn, mx_status_dsn(MX_ST_SECURITY), sizeof(s->res->dsn));
 	}
 	return ok;
 }
@@ -456,7 +475,7 @@ static bool greet(struct session *s)
 	res->conn_use = 1;
 	if (conn_connect(s->conn, req->sa, req->salen, req->connect_timeout_ms, req->limit_ms, err,
 			 sizeof(err)) < 0) {
-		session_fail(s, SMTP_NEXT, s->conn->hit_limit ? "4.4.7" : "4.4.1", "%s", err);
+		session_fail(s, s->conn->hit_limit ? MX_ST_TIME_LIMIT : MX_ST_NO_ANSWER, "%s", err);
 		return false;
 	}
 	trace(s, "***", "connected", 9);

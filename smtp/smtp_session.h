@@ -10,6 +10,7 @@
 #include "message.h"
 #include "smtp_conn.h"
 #include "smtp_reply.h"
+#include "status.h"
 #include "tls.h"
 #include "tlsa.h"
 #include "xforward.h"
@@ -149,6 +150,7 @@ void smtp_deliver(const struct smtp_request *req, struct smtp_result *res);
 void smtp_rcpts_free(struct smtp_rcpt *rcpts, size_t n);
 const char *smtp_stage_command(enum smtp_stage stage);
 const char *smtp_stage_name(enum smtp_stage stage);
+enum smtp_verdict smtp_fate_verdict(enum mx_fate fate);
 void smtp_cache_close(struct smtp_cache *cache);
 
 #endif

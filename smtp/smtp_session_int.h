@@ -3,6 +3,7 @@
 #define MX_SMTP_SESSION_INT_H
 
 #include "smtp_session.h"
+#include "status.h"
 #include "util.h"
 
 /*
@@ -25,8 +26,8 @@ struct session {
 
 /* smtp_session.c: the conversation's steps, for smtp_txn.c */
 void session_enter(struct session *s, enum smtp_stage stage);
-void session_fail(struct session *s, enum smtp_verdict v, const char *dsn, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+void session_fail(struct session *s, enum mx_status status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 void session_refused(struct session *s, const struct smtp_reply *r, enum smtp_verdict v_if_temp,
 		     enum smtp_verdict v_if_perm);
 bool session_read_reply(struct session *s, struct smtp_reply *r, unsigned timeout_ms);

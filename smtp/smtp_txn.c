@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "mime7bit.h"
-#include "policy.h"
+#include "status.h"
 #include "smtp_cmd.h"
 #include "smtp_conn.h"
 #include "smtp_session.h"
@@ -35,7 +35,7 @@ static bool mail_params(struct session *s, struct mx_buf *out)
 				utf8_needed |= (unsigned char)*p >= 0x80;
 	if (!s->esmtp) {
 		if (utf8_needed) {
-			session_fail(s, SMTP_PERM, "5.6.7",
+			session_fail(s, MX_ST_UTF8_REFUSED,
 				     "SMTPUTF8 is required, but was not offered by host");
 			return false;
 		}
@@ -44,7 +44,7 @@ static bool mail_params(struct session *s, struct mx_buf *out)
 	if (smtp_reply_has_keyword(s->ehlo, "SIZE", &args)) {
 		unsigned long max = strtoul(args, NULL, 10);
 		if (max > 0 && m->size > max) {
-			session_fail(s, SMTP_PERM, "5.3.4",
+			session_fail(s, MX_ST_TOO_BIG,
 				     "message size %zu exceeds size limit %lu of server", m->size,
 				     max);
 			return false;
@@ -55,7 +55,7 @@ static bool mail_params(struct session *s, struct mx_buf *out)
 		mx_buf_printf(out, " BODY=8BITMIME");
 	if (utf8_needed) {
 		if (!smtp_reply_has_keyword(s->ehlo, "SMTPUTF8", NULL)) {
-			session_fail(s, SMTP_PERM, "5.6.7",
+			session_fail(s, MX_ST_UTF8_REFUSED,
 				     "SMTPUTF8 is required, but was not offered by host");
 			return false;
 		}
@@ -237,7 +237,7 @@ static bool reset(struct session *s)
 	if (session_command(s, STAGE_RSET, 2, &r, "RSET"))
 		return true;
 	if (r.done)
-		session_fail(s, SMTP_NEXT, "4.4.2", "RSET refused: %.200s", r.text);
+		session_fail(s, MX_ST_LOST, "RSET refused: %.200s", r.text);
 	return false;
 }
 
@@ -271,7 +271,7 @@ static bool transaction(struct session *s, struct txn *t, const char *params)
 		if (pipelining && data_reply.code == 354) {
 			/* DATA accepted with no recipient: closing without a dot aborts it. */
 			conn_close(s->conn);
-			session_fail(s, SMTP_NEXT, "4.5.0",
+			session_fail(s, MX_ST_PROTOCOL,
 				     "host accepted DATA without a valid recipient");
 			return false;
 		}
@@ -294,7 +294,7 @@ static bool transaction(struct session *s, struct txn *t, const char *params)
 	bool got = wrc > 0 && session_read_reply(s, &r, q->data_done_timeout_ms);
 	if (wrc <= 0) {
 		/* The dot was not sent: the server cannot have taken the message. */
-		session_fail(s, SMTP_NEXT, s->conn->hit_limit ? "4.4.7" : "4.4.2",
+		session_fail(s, s->conn->hit_limit ? MX_ST_TIME_LIMIT : MX_ST_LOST,
 			     "%s (sending message body)", err);
 	}
 	for (size_t k = 0; k < t->n; k++) {
@@ -317,12 +317,13 @@ static bool unsendable(struct session *s)
 	const struct smtp_request *q = s->req;
 
 	if (!smtp_addr_sendable(q->sender)) {
-		session_fail(s, SMTP_PERM, "5.1.7", "bad sender address syntax: control character");
+		session_fail(s, MX_ST_BAD_SENDER, "bad sender address syntax: control character");
 		return true;
 	}
 	for (size_t i = 0; i < q->nrcpts; i++)
 		if (q->rcpts[i].state == SMTP_RCPT_PENDING && !smtp_addr_sendable(q->rcpts[i].addr))
-			rcpt_set(s, &q->rcpts[i], SMTP_RCPT_PERM, STAGE_RCPT, false, "5.1.3",
+			rcpt_set(s, &q->rcpts[i], SMTP_RCPT_PERM, STAGE_RCPT, false,
+				 mx_status_dsn(MX_ST_BAD_RECIPIENT),
 				 "bad recipient address syntax: control character");
 	return false;
 }
@@ -350,7 +351,7 @@ void session_transactions(struct session *s)
 
 		seven = *q->msg;
 		if (message_downgrade(q->msg, &seven_data, &seven.size, why, sizeof(why)) < 0) {
-			session_fail(s, SMTP_PERM, "5.6.3",
+			session_fail(s, MX_ST_NOT_7BIT,
 				     "host does not offer 8BITMIME, and the 8-bit message cannot "
 				     "be made "
 				     "7-bit: %s",

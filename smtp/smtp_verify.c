@@ -25,11 +25,11 @@ void session_verify(struct session *s)
 		utf8 |= *p >= 0x80;
 	session_enter(s, STAGE_MAIL);
 	if (!smtp_addr_sendable(rcpt)) {
-		session_fail(s, SMTP_NEXT, "4.1.3", "recipient has a control character: not asked");
+		session_fail(s, MX_ST_NOT_ASKED, "recipient has a control character: not asked");
 		return;
 	}
 	if (utf8 && !(s->esmtp && smtp_reply_has_keyword(s->ehlo, "SMTPUTF8", NULL))) {
-		session_fail(s, SMTP_NEXT, "4.6.7", "SMTPUTF8 is required, but was not offered");
+		session_fail(s, MX_ST_UTF8_NOT_ASKED, "SMTPUTF8 is required, but was not offered");
 		return;
 	}
 	if (!session_command(s, STAGE_MAIL, 2, &r, "MAIL FROM:<>%s", utf8 ? " SMTPUTF8" : "")) {

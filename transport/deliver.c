@@ -32,7 +32,19 @@ struct attempt_state {
 	unsigned sessions;  /* past EHLO and TLS, ended without delivery (max_sessions) */
 };
 
-/* remember - keep the latest failure (a later one describes the end of the road) */
+/* vremember - keep the latest failure (a later one describes the end of the road) */
+static void vremember(struct attempt_state *as, enum rcpt_state state, const char *dsn,
+		      const char *relay, const char *fmt, va_list ap)
+{
+	as->have = true;
+	as->state = state;
+	mx_strlcpy(as->dsn, dsn, sizeof(as->dsn));
+	mx_strlcpy(as->relay, relay, sizeof(as->relay));
+	as->tls[0] = '\0';
+	vsnprintf(as->text, sizeof(as->text), fmt, ap);
+}
+
+/* remember - keep a server's refusal as the latest failure */
 static void remember(struct attempt_state *as, enum rcpt_state state, const char *dsn,
 		     const char *relay, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 static void remember(struct attempt_state *as, enum rcpt_state state, const char *dsn,
@@ -40,13 +52,22 @@ static void remember(struct attempt_state *as, enum rcpt_state state, const char
 {
 	va_list ap;
 
-	as->have = true;
-	as->state = state;
-	mx_strlcpy(as->dsn, dsn, sizeof(as->dsn));
-	mx_strlcpy(as->relay, relay, sizeof(as->relay));
-	as->tls[0] = '\0';
 	va_start(ap, fmt);
-	vsnprintf(as->text, sizeof(as->text), fmt, ap);
+	vremember(as, state, dsn, relay, fmt, ap);
+	va_end(ap);
+}
+
+/* remember_status - keep a failure of mxport's own (a row of the status table) as the latest */
+static void remember_status(struct attempt_state *as, enum mx_status status, const char *relay,
+			    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void remember_status(struct attempt_state *as, enum mx_status status, const char *relay,
+			    const char *fmt, ...)
+{
+	const struct mx_status_row *row = mx_status(status);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vremember(as, outcome_state_of(row->fate), row->dsn, relay, fmt, ap);
 	va_end(ap);
 }
 
@@ -63,13 +84,15 @@ static void set_all(struct rcpt_outcome *r, size_t n, enum rcpt_state state, con
 	}
 }
 
-/* set_policy - every pending recipient gets the outcome's code and fate (policy.c) */
-static void set_policy(struct rcpt_outcome *r, size_t n, enum mx_outcome outcome, const char *relay,
+/* set_policy - every pending recipient gets a status row's code and fate */
+static void set_policy(struct rcpt_outcome *r, size_t n, enum mx_status status, const char *relay,
 		       const char *text)
 {
-	const struct mx_policy *p = mx_policy(outcome);
+	const struct mx_status_row *row = mx_status(status);
+	enum rcpt_state state = outcome_state_of(row->fate);
 
-	set_all(r, n, p->permanent ? RCPT_BOUNCE : RCPT_DEFER, p->dsn, relay, "", text);
+	/* Nothing was delivered here: a row that says "deliver" must not read as sent. */
+	set_all(r, n, state == RCPT_SENT ? RCPT_DEFER : state, row->dsn, relay, "", text);
 }
 
 /* tls_ctx_for - the run's TLS context, with CAs loaded once a route wants verification */
@@ -216,7 +239,7 @@ static bool try_address(struct transport *t, const struct route_target *target, 
 		req.tls_ctx = tls_ctx_for(t, tls_mode, err, sizeof(err));
 		if (req.tls_ctx == NULL) {
 			msg_error("%s: %s", t->queue_id, err);
-			remember(as, RCPT_DEFER, "4.7.5", relay, "TLS set-up failed: %s", err);
+			remember_status(as, MX_ST_TLS_FAILED, relay, "TLS set-up failed: %s", err);
 			return false;
 		}
 	}
@@ -305,7 +328,8 @@ static bool dane_policy(struct transport *t, const struct route_target *target, 
 	tlsa_lookup(t->routes, target->host, target->port, dane);
 	if (dane->status == ROUTE_RETRY) {
 		msg_info("%s: %s: TLSA lookup: %s", t->queue_id, relay, dane->reason);
-		remember(as, RCPT_DEFER, "4.7.5", relay, "TLSA lookup for DANE: %s", dane->reason);
+		remember_status(as, MX_ST_TLS_FAILED, relay, "TLSA lookup for DANE: %s",
+				dane->reason);
 		return false;
 	}
 	if (dane->status == ROUTE_OK && dane->secure) {
@@ -379,9 +403,10 @@ static void try_route(struct transport *t, const struct route *route, bool mx, c
 		if (addrs.status != ROUTE_OK) {
 			if (addrs.status == ROUTE_NOTFOUND)
 				hosts_without_address++;
-			remember(&as, RCPT_DEFER,
-				 addrs.status == ROUTE_NOTFOUND ? "4.4.4" : "4.4.3", "none", "%s",
-				 addrs.reason);
+			remember_status(&as,
+					addrs.status == ROUTE_NOTFOUND ? MX_ST_HOST_NO_ADDRESS
+								       : MX_ST_HOST_RETRY,
+					"none", "%s", addrs.reason);
 			msg_info("%s: %s: %s", t->queue_id, target->host, addrs.reason);
 			route_addrs_clear(&addrs);
 			continue;
@@ -398,7 +423,7 @@ static void try_route(struct transport *t, const struct route *route, bool mx, c
 				snprintf(text, sizeof(text),
 					 "mail for %s loops back to myself (%s is this host's MTA)",
 					 domain, relay);
-				set_policy(r, n, MX_OUT_LOOP, relay, text);
+				set_policy(r, n, MX_ST_LOOP, relay, text);
 				tlsa_set_clear(&dane);
 				route_addrs_clear(&addrs);
 				goto out;
@@ -406,8 +431,8 @@ static void try_route(struct transport *t, const struct route *route, bool mx, c
 			if (a->refused) {
 				msg_warn("%s: %s: destination guard: %s", t->queue_id, relay,
 					 a->why);
-				remember(&as, RCPT_DEFER, "4.4.4", relay, "route refused: %s",
-					 a->why);
+				remember_status(&as, MX_ST_GUARDED, relay, "route refused: %s",
+						a->why);
 				continue;
 			}
 			if (mx_now_ms() >= t->limit_ms)
@@ -433,7 +458,8 @@ static void try_route(struct transport *t, const struct route *route, bool mx, c
 		route_addrs_clear(&addrs);
 	}
 	if (mx_now_ms() >= t->limit_ms) {
-		set_all(r, n, RCPT_DEFER, "4.4.7", as.have ? as.relay : "none", "",
+		set_policy(
+			r, n, MX_ST_TIME_LIMIT, as.have ? as.relay : "none",
 			"delivery time limit reached (delivery_time_limit); will try again later");
 	} else if (limit) {
 		/*
@@ -443,7 +469,7 @@ static void try_route(struct transport *t, const struct route *route, bool mx, c
 		char text[sizeof(as.text) + 200], dsn[16];
 
 		if (!as.have)
-			remember(&as, RCPT_DEFER, "4.4.1", "none", "no target could be tried");
+			remember_status(&as, MX_ST_NO_TARGET, "none", "no target could be tried");
 		mx_strlcpy(dsn, as.dsn, sizeof(dsn));
 		mx_dsn_deferred(dsn);
 		snprintf(text, sizeof(text),
@@ -455,12 +481,12 @@ static void try_route(struct transport *t, const struct route *route, bool mx, c
 		set_all(r, n, RCPT_DEFER, dsn, as.relay, as.tls, text);
 	} else if (mx && hosts_without_address == route->ntargets) {
 		/* RFC 5321: no MX host with an address means the domain cannot take mail. */
-		set_policy(r, n, route->ntargets == 1 ? MX_OUT_NO_DOMAIN : MX_OUT_NO_HOSTS, "none",
+		set_policy(r, n, route->ntargets == 1 ? MX_ST_NO_DOMAIN : MX_ST_NO_HOSTS, "none",
 			   as.text);
 	} else {
 		if (!as.have)
-			remember(&as, RCPT_DEFER, "4.4.1", "none",
-				 "no target of the route could be tried");
+			remember_status(&as, MX_ST_NO_TARGET, "none",
+					"no target of the route could be tried");
 		set_all(r, n, as.state, as.dsn, as.relay, as.tls, as.text);
 	}
 out:
@@ -532,7 +558,7 @@ void deliver_domain(struct transport *t, const char *domain, struct rcpt_outcome
 			 "mail for %s loops back to myself (it carries %s: %s: this relay has "
 			 "forwarded it for this domain before)",
 			 domain, LOOP_FIELD, value);
-		set_policy(r, n, MX_OUT_LOOP, "none", text);
+		set_policy(r, n, MX_ST_LOOP, "none", text);
 		return;
 	}
 	snprintf(field, sizeof(field), "%s: %s", LOOP_FIELD, value);
@@ -574,8 +600,8 @@ void deliver_message(struct transport *t, struct rcpt_outcome *out, size_t n)
 		if (!mx_address_domain(out[i].rcpt, raw_domain, sizeof(raw_domain)) ||
 		    !mx_domain_normalize(raw_domain, domains[i], sizeof(domains[i]), err,
 					 sizeof(err))) {
-			outcome_set(&out[i], RCPT_BOUNCE, "5.1.3",
-				    "<%s>: bad recipient address syntax", out[i].rcpt);
+			outcome_status(&out[i], MX_ST_BAD_RECIPIENT,
+				       "<%s>: bad recipient address syntax", out[i].rcpt);
 			mx_strlcpy(out[i].relay, "none", sizeof(out[i].relay));
 		}
 	}

@@ -171,8 +171,8 @@ static bool deliver_data(struct lmtp_session *ls, const char *sender, char **rcp
 
 	if (!core_refresh(ls->core, "lmtp")) {
 		for (size_t i = 0; i < n && ok; i++)
-			ok = say(ls, "%d %s <%s>: %s", mx_policy(MX_OUT_CONFIG)->smtp_code,
-				 mx_policy(MX_OUT_CONFIG)->dsn, rcpts[i], ls->core->error);
+			ok = say(ls, "%d %s <%s>: %s", mx_status(MX_ST_CONFIG)->reply,
+				 mx_status(MX_ST_CONFIG)->dsn, rcpts[i], ls->core->error);
 		return ok;
 	}
 	out = mx_calloc(n, sizeof(*out));

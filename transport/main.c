@@ -44,6 +44,7 @@
 #include "lmtp.h"
 #include "msg.h"
 #include "policy.h"
+#include "status.h"
 #include "smtp_conn.h"
 #include "util.h"
 #include "xforward.h"
@@ -67,10 +68,20 @@ static void answer(int code, const char *dsn, const char *text)
 	exit(code);
 }
 
+/* answer_status - the output line and exit of a row of the status table */
+static void answer_status(enum mx_status status, const char *text) __attribute__((noreturn));
+static void answer_status(enum mx_status status, const char *text)
+{
+	const struct mx_status_row *row = mx_status(status);
+
+	answer(row->exit_status, row->dsn, text);
+}
+
 /* on_alarm - backstop for the time limit: defer before the MTA's own limit bounces */
 static void on_alarm(int sig)
 {
-	static const char text[] = "4.4.7 mxport-transport: delivery time limit reached\n";
+	static const char text[] =
+		MX_DSN_TIME_LIMIT " mxport-transport: delivery time limit reached\n";
 
 	(void)sig;
 	if (write(STDOUT_FILENO, text, sizeof(text) - 1) < 0) {
@@ -82,9 +93,10 @@ static void on_alarm(int sig)
 static void usage(void) __attribute__((noreturn));
 static void usage(void)
 {
-	answer(EX_TEMPFAIL, "4.3.5",
-	       "usage: mxport-transport [-c FILE] [-q QUEUE_ID] [-s SIZE] [-a ADDR] [-n NAME] "
-	       "[-h HELO] [-p PROTO] -f SENDER -- RECIPIENT...");
+	answer_status(
+		MX_ST_CONFIG,
+		"usage: mxport-transport [-c FILE] [-q QUEUE_ID] [-s SIZE] [-a ADDR] [-n NAME] "
+		"[-h HELO] [-p PROTO] -f SENDER -- RECIPIENT...");
 }
 
 /*
@@ -181,19 +193,18 @@ int main(int argc, char **argv)
 	if (core_running_as_root()) {
 		msg_error("%s: refusing to run as root; set user= in master.cf or U= in the mailer",
 			  queue_id);
-		answer(EX_TEMPFAIL, "4.3.0", "mxport-transport refuses to run as root");
+		answer_status(MX_ST_SYSTEM, "mxport-transport refuses to run as root");
 	}
 
 	core_init(&core, config_path);
 	if (!core_refresh(&core, queue_id))
-		answer(EX_TEMPFAIL, mx_policy(MX_OUT_CONFIG)->dsn,
-		       core.error); /* waits for a fix */
+		answer_status(MX_ST_CONFIG, core.error); /* waits for a fix */
 	alarm(core.cfg->delivery_time_limit + 10);
 	signal(SIGALRM, on_alarm);
 
 	if (message_read(STDIN_FILENO, MESSAGE_MAX, &raw, &rawlen, err, sizeof(err)) < 0) {
 		msg_error("%s: %s", queue_id, err);
-		answer(EX_TEMPFAIL, "4.3.0", err);
+		answer_status(MX_ST_SYSTEM, err);
 	}
 	bool have_client = client_attrs(&client, queue_id, client_given);
 	out = mx_calloc(nrcpt, sizeof(*out));
@@ -203,7 +214,7 @@ int main(int argc, char **argv)
 		     nrcpt);
 	code = outcome_combine(out, nrcpt, &which);
 	if (code == EX_OK)
-		answer(EX_OK, "2.0.0", "");
+		answer_status(MX_ST_SENT, "");
 	size_t nsent = outcome_count(out, nrcpt, RCPT_SENT);
 	if (nsent > 0) {
 		/* One status covers all (see outcome_combine): say what it hides. */

@@ -1,4 +1,8 @@
-/* outcome - the one table that turns what happened into an MTA result */
+/*
+ * outcome - a recipient's result, and what it comes to for the MTA: an
+ * exit status for pipe(8) and Sendmail, one status for several recipients.
+ * The codes mxport makes itself are rows of lib/status.c.
+ */
 #include "config.h"
 
 #include <stdarg.h>
@@ -7,6 +11,7 @@
 #include <sysexits.h>
 
 #include "outcome.h"
+#include "status.h"
 #include "util.h"
 
 /* outcome_set - state, enhanced status code and text for one recipient */
@@ -38,15 +43,34 @@ int outcome_exit_code(enum rcpt_state state, const char *dsn)
 	case RCPT_DEFER: return EX_TEMPFAIL;
 	case RCPT_BOUNCE: break;
 	}
-	if (strcmp(dsn, "5.1.1") == 0)
-		return EX_NOUSER;
-	if (strcmp(dsn, "5.1.2") == 0)
-		return EX_NOHOST;
-	if (strncmp(dsn, "5.7.", 4) == 0)
-		return EX_NOPERM;
-	if (strncmp(dsn, "5.6.", 4) == 0)
-		return EX_DATAERR;
-	return EX_UNAVAILABLE;
+	return mx_bounce_exit_status(dsn);
+}
+
+/* outcome_state_of - what a status row's fate makes of a recipient: a failed address ends deferred
+ */
+enum rcpt_state outcome_state_of(enum mx_fate fate)
+{
+	switch (fate) {
+	case MX_FATE_DELIVER: return RCPT_SENT;
+	case MX_FATE_BOUNCE: return RCPT_BOUNCE;
+	case MX_FATE_DEFER:
+	case MX_FATE_NEXT: return RCPT_DEFER;
+	}
+	return RCPT_DEFER;
+}
+
+/* outcome_status - a recipient's result from a row of the status table, with its text */
+void outcome_status(struct rcpt_outcome *o, enum mx_status status, const char *fmt, ...)
+{
+	const struct mx_status_row *row = mx_status(status);
+	va_list ap;
+
+	o->state = outcome_state_of(row->fate);
+	mx_strlcpy(o->dsn, row->dsn, sizeof(o->dsn));
+	va_start(ap, fmt);
+	vsnprintf(o->text, sizeof(o->text), fmt, ap);
+	va_end(ap);
+	mx_printable(o->text);
 }
 
 /*

@@ -1,9 +1,11 @@
-/* outcome - the one table that turns what happened into an MTA result */
+/* outcome - a recipient's result, and what it comes to for the MTA */
 #ifndef MX_OUTCOME_H
 #define MX_OUTCOME_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "status.h"
 
 enum rcpt_state {
 	RCPT_PENDING,
@@ -24,6 +26,9 @@ struct rcpt_outcome {
 
 void outcome_set(struct rcpt_outcome *o, enum rcpt_state state, const char *dsn, const char *fmt,
 		 ...) __attribute__((format(printf, 4, 5)));
+void outcome_status(struct rcpt_outcome *o, enum mx_status status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+enum rcpt_state outcome_state_of(enum mx_fate fate);
 int outcome_exit_code(enum rcpt_state state, const char *dsn);
 int outcome_combine(const struct rcpt_outcome *o, size_t n, const struct rcpt_outcome **which);
 size_t outcome_count(const struct rcpt_outcome *o, size_t n, enum rcpt_state state);

@@ -19,25 +19,25 @@
 #include "socketmap.h"
 #include "util.h"
 
-/* every row: its own index, a name, codes of the fate's class */
+/* every route lookup row: its own index, a name, codes of the fate's class */
 static void test_rows(void **state)
 {
 	(void)state;
-	for (int o = 0; o < MX_OUT_COUNT; o++) {
-		const struct mx_policy *p = mx_policy((enum mx_outcome)o);
+	for (int o = MX_ST_FORWARDED; o <= MX_ST_CONFIG; o++) {
+		const struct mx_status_row *p = mx_status((enum mx_status)o);
 
-		assert_int_equal(p->outcome, o);
+		assert_int_equal(p->status, o);
 		assert_non_null(p->name);
-		if (o == MX_OUT_FORWARDED) {
-			assert_null(p->dsn);
+		if (o == MX_ST_FORWARDED) {
+			assert_int_equal(p->fate, MX_FATE_DELIVER);
 			assert_string_equal(p->socketmap, "OK");
 			assert_int_equal(p->route_exit, 0);
 			continue;
 		}
 		assert_non_null(p->dsn);
-		assert_int_equal(p->dsn[0], p->permanent ? '5' : '4');
-		assert_int_equal(p->smtp_code / 100, p->permanent ? 5 : 4);
-		if (p->permanent) {
+		assert_int_equal(p->dsn[0], p->fate == MX_FATE_BOUNCE ? '5' : '4');
+		assert_int_equal(p->reply / 100, p->fate == MX_FATE_BOUNCE ? 5 : 4);
+		if (p->fate == MX_FATE_BOUNCE) {
 			/* the transport bounces it, with a sysexits code pipe(8) bounces on */
 			assert_int_not_equal(outcome_exit_code(RCPT_BOUNCE, p->dsn), EX_TEMPFAIL);
 			assert_int_not_equal(outcome_exit_code(RCPT_BOUNCE, p->dsn), EX_OK);
@@ -55,15 +55,15 @@ static void test_rows(void **state)
 static void test_design_codes(void **state)
 {
 	(void)state;
-	assert_string_equal(mx_policy(mx_route_outcome(ROUTE_NOSERVICE, false))->dsn, "5.4.4");
-	assert_string_equal(mx_policy(mx_route_outcome(ROUTE_NOSERVICE, true))->dsn, "5.1.10");
-	assert_string_equal(mx_policy(mx_route_outcome(ROUTE_NOTFOUND, true))->dsn, "5.1.2");
-	assert_string_equal(mx_policy(MX_OUT_LOOP)->dsn, "5.4.6");
+	assert_string_equal(mx_status(mx_route_outcome(ROUTE_NOSERVICE, false))->dsn, "5.4.4");
+	assert_string_equal(mx_status(mx_route_outcome(ROUTE_NOSERVICE, true))->dsn, "5.1.10");
+	assert_string_equal(mx_status(mx_route_outcome(ROUTE_NOTFOUND, true))->dsn, "5.1.2");
+	assert_string_equal(mx_status(MX_ST_LOOP)->dsn, "5.4.6");
 	/* a temporary DNS failure is never permanent, whichever way the domain goes */
-	assert_false(mx_policy(mx_route_outcome(ROUTE_RETRY, false))->permanent);
-	assert_false(mx_policy(mx_route_outcome(ROUTE_RETRY, true))->permanent);
-	assert_false(mx_policy(mx_route_outcome(ROUTE_FAIL, true))->permanent);
-	assert_false(mx_policy(mx_route_outcome(ROUTE_FAIL, false))->permanent);
+	assert_false(mx_status(mx_route_outcome(ROUTE_RETRY, false))->fate == MX_FATE_BOUNCE);
+	assert_false(mx_status(mx_route_outcome(ROUTE_RETRY, true))->fate == MX_FATE_BOUNCE);
+	assert_false(mx_status(mx_route_outcome(ROUTE_FAIL, true))->fate == MX_FATE_BOUNCE);
+	assert_false(mx_status(mx_route_outcome(ROUTE_FAIL, false))->fate == MX_FATE_BOUNCE);
 }
 
 /* deferral: any code becomes 4.X.X, the detail kept */
@@ -72,11 +72,11 @@ static void test_deferred(void **state)
 	char dsn[16];
 
 	(void)state;
-	for (int o = 1; o < MX_OUT_COUNT; o++) {
-		mx_strlcpy(dsn, mx_policy((enum mx_outcome)o)->dsn, sizeof(dsn));
+	for (int o = 1; o < MX_ST_COUNT; o++) {
+		mx_strlcpy(dsn, mx_status((enum mx_status)o)->dsn, sizeof(dsn));
 		mx_dsn_deferred(dsn);
 		assert_int_equal(dsn[0], '4');
-		assert_string_equal(dsn + 1, mx_policy((enum mx_outcome)o)->dsn + 1);
+		assert_string_equal(dsn + 1, mx_status((enum mx_status)o)->dsn + 1);
 	}
 	mx_strlcpy(dsn, "", sizeof(dsn));
 	mx_dsn_deferred(dsn);
@@ -103,7 +103,7 @@ static void test_socketmap_agrees(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-		const char *want = mx_policy(mx_route_outcome(all[i], false))->socketmap;
+		const char *want = mx_status(mx_route_outcome(all[i], false))->socketmap;
 
 		route_for_test = all[i];
 		socketmap_answer("relay example.com", 17, lookup, &values, reply, sizeof(reply));
