@@ -10,26 +10,9 @@
 
 #include <cmocka.h>
 
+#include "slurp.h"
+
 #include "mxconfig.h"
-
-/* slurp - whole file as a string */
-static char *slurp(const char *path)
-{
-	FILE *fp = fopen(path, "r");
-	char *buf;
-	long len;
-
-	if (fp == NULL)
-		fail_msg("cannot open %s", path);
-	fseek(fp, 0, SEEK_END);
-	len = ftell(fp);
-	rewind(fp);
-	buf = malloc((size_t)len + 1);
-	assert_int_equal(fread(buf, 1, (size_t)len, fp), (size_t)len);
-	buf[len] = '\0';
-	fclose(fp);
-	return buf;
-}
 
 static void test_every_key_documented(void **state)
 {

@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "slurp.h"
+
 #include "status.h"
 
 /* well_formed - class.subject.detail, RFC 3463: 1 digit, 1-3 digits, 1-3 digits */
@@ -103,25 +105,6 @@ static void test_bounce_exit_status(void **state)
 	assert_int_equal(mx_bounce_exit_status("5.6.7"), EX_DATAERR);
 	assert_int_equal(mx_bounce_exit_status("5.4.6"), EX_UNAVAILABLE);
 	assert_int_equal(mx_bounce_exit_status(""), EX_UNAVAILABLE);
-}
-
-/* slurp - whole file as a string */
-static char *slurp(const char *path)
-{
-	FILE *fp = fopen(path, "r");
-	char *buf;
-	long len;
-
-	if (fp == NULL)
-		fail_msg("cannot open %s", path);
-	fseek(fp, 0, SEEK_END);
-	len = ftell(fp);
-	rewind(fp);
-	buf = malloc((size_t)len + 1);
-	assert_int_equal(fread(buf, 1, (size_t)len, fp), (size_t)len);
-	buf[len] = '\0';
-	fclose(fp);
-	return buf;
 }
 
 static void test_man_page_lists_the_table(void **state)
