@@ -67,6 +67,7 @@ static int show_domain(const struct mx_config *cfg, struct route_ctx *ctx, const
 {
 	struct route r;
 	size_t usable = 0, answering = 0;
+	bool loops = false;
 	int code;
 
 	route_lookup(ctx, domain, &r);
@@ -101,17 +102,21 @@ static int show_domain(const struct mx_config *cfg, struct route_ctx *ctx, const
 			} else {
 				printf("     %s\n", a.addrs[j].text);
 				usable++;
-				if (probe && probe_target(cfg, ctx, t, &a.addrs[j]))
-					answering++;
 			}
 		}
 		if (!t->literal && a.status == ROUTE_OK)
 			printf("     addresses %s DNSSEC secure\n", a.secure ? "are" : "are not");
 		route_addrs_clear(&a);
 	}
+	if (probe && r.status == ROUTE_OK && usable)
+		answering = probe_route(cfg, ctx, &r, &loops);
 	switch (r.status) {
 	case ROUTE_OK:
 		code = usable ? 0 : EX_TEMPFAIL;
+		if (loops) {
+			code = mx_status(MX_ST_LOOP)->route_exit;
+			break;
+		}
 		if (!usable)
 			printf("  no usable address: mail would be deferred\n");
 		else if (probe && !answering) {

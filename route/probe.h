@@ -3,11 +3,12 @@
 #define MX_PROBE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "mxconfig.h"
 #include "route_lookup.h"
 
-bool probe_target(const struct mx_config *cfg, struct route_ctx *ctx, const struct route_target *t,
-		  const struct route_addr *a);
+size_t probe_route(const struct mx_config *cfg, struct route_ctx *ctx, const struct route *r,
+		   bool *loops);
 
 #endif

@@ -7,10 +7,10 @@
 
 #include "core.h"
 #include "deliver.h"
-#include "loopguard.h"
 #include "msg.h"
 #include "notify.h"
 #include "policy.h"
+#include "route_walk.h"
 #include "smtp_session.h"
 #include "tls.h"
 #include "tlsa.h"
@@ -27,9 +27,16 @@ struct attempt_state {
 	char text[1200];
 	char relay[320];
 	char tls[48];
-	unsigned targets;   /* looked up so far (max_targets) */
-	unsigned addresses; /* tried so far (max_addresses) */
-	unsigned sessions;  /* past EHLO and TLS, ended without delivery (max_sessions) */
+};
+
+/* domain_walk - one domain's recipients on their way through the route walk */
+struct domain_walk {
+	struct transport *t;
+	const char *domain;
+	struct rcpt_outcome *r;
+	struct smtp_rcpt *sr;
+	size_t n;
+	struct attempt_state as; /* the latest failure */
 };
 
 /* vremember - keep the latest failure (a later one describes the end of the road) */
@@ -188,21 +195,26 @@ static void settle_outcomes(const struct smtp_rcpt *sr, const char *relay, const
 
 /*
  * try_address - one attempt (and a plain-text retry for tls=may after a
- * failed handshake) for the recipients still pending. Returns true when
- * none is left pending (each sent or final).
+ * failed handshake) for the recipients still pending: the route walk's
+ * attempt. Done when none is left pending (each sent or final).
  */
-static bool try_address(struct transport *t, const struct route_target *target, int tls_mode,
-			const struct tlsa_set *dane, const struct route_addr *addr,
-			const char *domain, struct rcpt_outcome *r, struct smtp_rcpt *sr, size_t n,
-			struct attempt_state *as)
+static enum walk_verdict try_address(void *arg, const struct walk_address *wa)
 {
+	struct domain_walk *dw = arg;
+	struct transport *t = dw->t;
+	const struct route_target *target = wa->target;
+	const char *domain = dw->domain, *relay = wa->relay;
+	struct rcpt_outcome *r = dw->r;
+	struct smtp_rcpt *sr = dw->sr;
+	size_t n = dw->n;
+	struct attempt_state *as = &dw->as;
+	int tls_mode = wa->tls_mode;
 	const struct secret *cred = NULL;
 	struct smtp_request req;
 	struct smtp_result res;
-	char relay[320], text[1200], err[256];
+	char text[1200], err[256], first[SMTP_REPLY_TEXT];
 	int auth_tls = MX_TLS_NONE;
 
-	snprintf(relay, sizeof(relay), "%s[%s]:%u", target->host, addr->text, target->port);
 	if (t->secrets)
 		cred = secrets_find(t->secrets, target->host, target->literal, target->port,
 				    domain);
@@ -220,14 +232,14 @@ static bool try_address(struct transport *t, const struct route_target *target, 
 		else
 			auth_tls = MX_TLS_NONE; /* the route's own mode is enough */
 	}
-	smtp_request_init(&req, target, addr);
+	smtp_request_init(&req, target, wa->addr);
 	req.msg = t->msg;
 	req.sender = t->sender;
 	req.rcpts = sr;
 	req.nrcpts = n;
 	req.rcpt_limit = t->cfg->transaction_recipient_limit;
 	req.helo_name = t->helo_name;
-	req.dane = dane;
+	req.dane = wa->dane;
 	req.tls_mode = tls_mode;
 	req.auth_user = cred ? cred->user : NULL;
 	req.auth_pass = cred ? cred->pass : NULL;
@@ -240,19 +252,15 @@ static bool try_address(struct transport *t, const struct route_target *target, 
 		if (req.tls_ctx == NULL) {
 			msg_error("%s: %s", t->queue_id, err);
 			remember_status(as, MX_ST_TLS_FAILED, relay, "TLS set-up failed: %s", err);
-			return false;
+			return WALK_NEXT;
 		}
 	}
 	req.cache = t->cache;
 	req.xforward = t->xforward;
-	smtp_deliver(&req, &res);
-	if (res.verdict == SMTP_NEXT && res.tls_failed && tls_mode == MX_TLS_MAY &&
-	    !target->implicit_tls) {
+	smtp_attempt(&req, &res, first, sizeof(first));
+	if (req.plain_fallback)
 		msg_info("%s: %s: TLS failed (%s); trying again without TLS", t->queue_id, relay,
-			 res.have_reply ? res.reply.text : res.why);
-		req.plain_fallback = true;
-		smtp_deliver(&req, &res);
-	}
+			 first);
 
 	if (res.xforward_refused[0])
 		msg_warn("%s: %s refused XFORWARD (sent without the original client): %s",
@@ -268,7 +276,7 @@ static bool try_address(struct transport *t, const struct route_target *target, 
 			 res.tls.dane ? "/DANE" : (res.tls.verified ? "/verified" : ""));
 	settle_outcomes(sr, relay, tls, res.conn_use, r, n);
 	if (outcome_count(r, n, RCPT_PENDING) == 0)
-		return true;
+		return WALK_DONE;
 	result_text(&res, relay, text, sizeof(text));
 	if (auth_tls != MX_TLS_NONE && res.verdict == SMTP_NEXT && res.stage <= STAGE_TLS &&
 	    strncmp(res.dsn, "4.7.", 4) == 0) {
@@ -286,8 +294,6 @@ static bool try_address(struct transport *t, const struct route_target *target, 
 			 relay, t->cfg->secrets_file, cred->line,
 			 auth_tls == MX_TLS_ENCRYPT ? "encryption" : "a verified certificate", why);
 	}
-	if (res.verdict == SMTP_NEXT && res.stage >= STAGE_AUTH)
-		as->sessions++;
 
 	switch (res.verdict) {
 	case SMTP_TEMP:
@@ -299,7 +305,7 @@ static bool try_address(struct transport *t, const struct route_target *target, 
 		if (st == RCPT_DEFER)
 			mx_dsn_deferred(dsn);
 		set_all(r, n, st, dsn, relay, tls, text);
-		return true;
+		return WALK_DONE;
 	}
 	case SMTP_SENT: /* nothing failed, yet some are pending: cannot be; try elsewhere */
 	case SMTP_NEXT:
@@ -307,191 +313,108 @@ static bool try_address(struct transport *t, const struct route_target *target, 
 		remember(as, res.dsn[0] == '5' ? RCPT_BOUNCE : RCPT_DEFER, res.dsn, relay, "%s",
 			 text);
 		mx_strlcpy(as->tls, tls, sizeof(as->tls));
-		return false;
+		return res.stage >= STAGE_AUTH ? WALK_NEXT_SESSION : WALK_NEXT;
 	}
-	return false;
+	return WALK_NEXT;
 }
 
-/*
- * dane_policy - tls=dane (RFC 7672) for one target: DNSSEC-secure TLSA
- * records at _port._tcp.host make TLS and a matching certificate mandatory
- * (*tls_mode stays MX_TLS_DANE, *dane holds them); no records, or records
- * that are not secure, leave opportunistic TLS, as Postfix's "dane" does.
- * False when the lookup failed for now: the target cannot be tried.
- */
-static bool dane_policy(struct transport *t, const struct route_target *target, const char *relay,
-			int *tls_mode, struct tlsa_set *dane, struct attempt_state *as)
+/* walk_failed - a failure of the walk's own, kept as the latest and logged */
+static void walk_failed(void *arg, enum mx_status status, const char *relay, const char *why)
 {
-	*tls_mode = MX_TLS_MAY;
-	if (target->literal)
-		return true;
-	tlsa_lookup(t->routes, target->host, target->port, dane);
-	if (dane->status == ROUTE_RETRY) {
-		msg_info("%s: %s: TLSA lookup: %s", t->queue_id, relay, dane->reason);
-		remember_status(as, MX_ST_TLS_FAILED, relay, "TLSA lookup for DANE: %s",
-				dane->reason);
-		return false;
+	struct domain_walk *dw = arg;
+	const char *qid = dw->t->queue_id;
+
+	switch (status) {
+	case MX_ST_GUARDED:
+		msg_warn("%s: %s: destination guard: %s", qid, relay, why);
+		remember_status(&dw->as, status, relay, "route refused: %s", why);
+		break;
+	case MX_ST_TLS_FAILED:
+		msg_info("%s: %s: TLSA lookup: %s", qid, relay, why);
+		remember_status(&dw->as, status, relay, "TLSA lookup for DANE: %s", why);
+		break;
+	default: /* a target host without an address: relay is the host */
+		msg_info("%s: %s: %s", qid, relay, why);
+		remember_status(&dw->as, status, "none", "%s", why);
+		break;
 	}
-	if (dane->status == ROUTE_OK && dane->secure) {
-		*tls_mode = MX_TLS_DANE;
-	} else {
-		if (dane->status == ROUTE_OK)
-			msg_info("%s: %s: TLSA records are not DNSSEC-secure; DANE not used",
-				 t->queue_id, relay);
-		tlsa_set_clear(dane);
-	}
-	return true;
 }
 
-/*
- * limit_reached - before one more target is looked up or one more address
- * tried: true (with *which naming the key) when a limit says stop. The
- * limits keep a route from DNS, however hostile, from turning one message
- * into hundreds of lookups and connections, on every retry.
- */
-static bool limit_reached(const struct transport *t, const struct attempt_state *as,
-			  bool new_target, const char **which, unsigned *value)
+/* walk_note - an informational line of the walk's */
+static void walk_note(void *arg, const char *relay, const char *text)
 {
-	const struct mx_config *c = t->cfg;
+	struct domain_walk *dw = arg;
 
-	if (new_target && c->max_targets && as->targets >= c->max_targets) {
-		*which = "max_targets";
-		*value = c->max_targets;
-	} else if (!new_target && c->max_addresses && as->addresses >= c->max_addresses) {
-		*which = "max_addresses";
-		*value = c->max_addresses;
-	} else if (!new_target && c->max_sessions && as->sessions >= c->max_sessions) {
-		*which = "max_sessions";
-		*value = c->max_sessions;
-	} else {
-		return false;
-	}
-	return true;
+	msg_info("%s: %s: %s", dw->t->queue_id, relay, text);
 }
 
 /*
- * try_route - targets in order, each target's addresses in order, within
- * max_targets, max_addresses and max_sessions. mx says the route is the
- * domain's ordinary MX route (not a forwarding route).
+ * try_route - the route walk (smtp/route_walk.c) over the route's targets
+ * and addresses within max_targets, max_addresses, max_sessions and the
+ * delivery time limit, then what the end of the road means. mx says the
+ * route is the domain's ordinary MX route (not a forwarding route).
  */
 static void try_route(struct transport *t, const struct route *route, bool mx, const char *domain,
 		      struct rcpt_outcome *r, size_t n)
 {
-	struct attempt_state as = {.have = false};
-	size_t hosts_without_address = 0;
-	const char *limit = NULL;
-	unsigned limit_value = 0;
-	struct smtp_rcpt *sr = mx_calloc(n ? n : 1, sizeof(*sr));
+	static const struct walk_ops ops = {try_address, walk_failed, walk_note};
+	struct domain_walk dw = {.t = t, .domain = domain, .r = r, .n = n, .as = {.have = false}};
+	struct walk_limits lim = {.max_targets = t->cfg->max_targets,
+				  .max_addresses = t->cfg->max_addresses,
+				  .max_sessions = t->cfg->max_sessions,
+				  .deadline_ms = t->limit_ms,
+				  .local_ports = t->cfg->local_ports};
+	struct walk_result w;
+	struct attempt_state *as = &dw.as;
 
+	dw.sr = mx_calloc(n ? n : 1, sizeof(*dw.sr));
 	for (size_t i = 0; i < n; i++)
-		sr[i].addr = r[i].rcpt;
+		dw.sr[i].addr = r[i].rcpt;
+	route_walk(t->routes, route, &lim, &ops, &dw, &w);
 
-	for (size_t ti = 0; ti < route->ntargets && limit == NULL; ti++) {
-		const struct route_target *target = &route->targets[ti];
-		int tls_mode = route_effective_tls(t->routes, target);
-		bool dane_checked = tls_mode != MX_TLS_DANE;
-		struct tlsa_set dane = {.status = ROUTE_NOTFOUND};
-		struct route_addrs addrs;
+	if (w.end == WALK_SETTLED) {
+		/* each recipient has its result */
+	} else if (w.end == WALK_LOOP) {
+		char text[600];
 
-		if (mx_now_ms() >= t->limit_ms)
-			break;
-		if (limit_reached(t, &as, true, &limit, &limit_value) ||
-		    limit_reached(t, &as, false, &limit, &limit_value))
-			break;
-		as.targets++;
-		route_resolve(t->routes, target, &addrs);
-		if (addrs.status != ROUTE_OK) {
-			if (addrs.status == ROUTE_NOTFOUND)
-				hosts_without_address++;
-			remember_status(&as,
-					addrs.status == ROUTE_NOTFOUND ? MX_ST_HOST_NO_ADDRESS
-								       : MX_ST_HOST_RETRY,
-					"none", "%s", addrs.reason);
-			msg_info("%s: %s: %s", t->queue_id, target->host, addrs.reason);
-			route_addrs_clear(&addrs);
-			continue;
-		}
-		for (size_t ai = 0; ai < addrs.count; ai++) {
-			const struct route_addr *a = &addrs.addrs[ai];
-			char relay[320];
-
-			snprintf(relay, sizeof(relay), "%s[%s]:%u", target->host, a->text,
-				 target->port);
-			if (loopguard_is_self((const struct sockaddr *)&a->sa,
-					      t->cfg->local_ports)) {
-				char text[600];
-				snprintf(text, sizeof(text),
-					 "mail for %s loops back to myself (%s is this host's MTA)",
-					 domain, relay);
-				set_policy(r, n, MX_ST_LOOP, relay, text);
-				tlsa_set_clear(&dane);
-				route_addrs_clear(&addrs);
-				goto out;
-			}
-			if (a->refused) {
-				msg_warn("%s: %s: destination guard: %s", t->queue_id, relay,
-					 a->why);
-				remember_status(&as, MX_ST_GUARDED, relay, "route refused: %s",
-						a->why);
-				continue;
-			}
-			if (mx_now_ms() >= t->limit_ms)
-				break;
-			if (limit_reached(t, &as, false, &limit, &limit_value))
-				break;
-			/* TLSA records belong to host:port: asked once, when an address is tried.
-			 */
-			if (!dane_checked) {
-				dane_checked = true;
-				if (!dane_policy(t, target, relay, &tls_mode, &dane, &as))
-					break;
-			}
-			as.addresses++;
-			if (try_address(t, target, tls_mode, dane.count ? &dane : NULL, a, domain,
-					r, sr, n, &as)) {
-				tlsa_set_clear(&dane);
-				route_addrs_clear(&addrs);
-				goto out;
-			}
-		}
-		tlsa_set_clear(&dane);
-		route_addrs_clear(&addrs);
-	}
-	if (mx_now_ms() >= t->limit_ms) {
+		snprintf(text, sizeof(text),
+			 "mail for %s loops back to myself (%s is this host's MTA)", domain,
+			 w.relay);
+		set_policy(r, n, MX_ST_LOOP, w.relay, text);
+	} else if (w.end == WALK_DEADLINE) {
 		set_policy(
-			r, n, MX_ST_TIME_LIMIT, as.have ? as.relay : "none",
+			r, n, MX_ST_TIME_LIMIT, as->have ? as->relay : "none",
 			"delivery time limit reached (delivery_time_limit); will try again later");
-	} else if (limit) {
+	} else if (w.end == WALK_LIMIT) {
 		/*
 		 * More of the route was left: whatever the last server said, the
 		 * others may take the mail. Defer, naming the limit.
 		 */
-		char text[sizeof(as.text) + 200], dsn[16];
+		char text[sizeof(as->text) + 200], dsn[16];
 
-		if (!as.have)
-			remember_status(&as, MX_ST_NO_TARGET, "none", "no target could be tried");
-		mx_strlcpy(dsn, as.dsn, sizeof(dsn));
+		if (!as->have)
+			remember_status(as, MX_ST_NO_TARGET, "none", "no target could be tried");
+		mx_strlcpy(dsn, as->dsn, sizeof(dsn));
 		mx_dsn_deferred(dsn);
 		snprintf(text, sizeof(text),
-			 "%s (%s = %u reached: the rest of the route was not tried)", as.text,
-			 limit, limit_value);
+			 "%s (%s = %u reached: the rest of the route was not tried)", as->text,
+			 w.limit, w.limit_value);
 		msg_warn("%s: route of %s: %s = %u reached after %u targets, %u addresses; the "
 			 "rest of the route was not tried",
-			 t->queue_id, domain, limit, limit_value, as.targets, as.addresses);
-		set_all(r, n, RCPT_DEFER, dsn, as.relay, as.tls, text);
-	} else if (mx && hosts_without_address == route->ntargets) {
+			 t->queue_id, domain, w.limit, w.limit_value, w.targets, w.addresses);
+		set_all(r, n, RCPT_DEFER, dsn, as->relay, as->tls, text);
+	} else if (mx && w.hosts_without_address == route->ntargets) {
 		/* RFC 5321: no MX host with an address means the domain cannot take mail. */
 		set_policy(r, n, route->ntargets == 1 ? MX_ST_NO_DOMAIN : MX_ST_NO_HOSTS, "none",
-			   as.text);
+			   as->text);
 	} else {
-		if (!as.have)
-			remember_status(&as, MX_ST_NO_TARGET, "none",
+		if (!as->have)
+			remember_status(as, MX_ST_NO_TARGET, "none",
 					"no target of the route could be tried");
-		set_all(r, n, as.state, as.dsn, as.relay, as.tls, as.text);
+		set_all(r, n, as->state, as->dsn, as->relay, as->tls, as->text);
 	}
-out:
-	smtp_rcpts_free(sr, n);
-	free(sr);
+	smtp_rcpts_free(dw.sr, n);
+	free(dw.sr);
 }
 
 /*

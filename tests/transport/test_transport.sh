@@ -344,6 +344,18 @@ conf probedown "example.com [127.0.0.1]:$closed"
 "$ROUTE" -c "$CONF" --probe example.com >"$T_DIR/probe.out" 2>&1
 t_eq "$?" 75 "probe: no target answers, exit 75"
 t_grep "$T_DIR/probe.out" "connect failed: Connection refused" "probe: connection failure shown"
+# The probe walks the route as the transport does: its limits, its loop guard.
+conf probelimit "example.com [127.0.0.1]:$closed, [127.0.0.2]:$closed, [127.0.0.3]:$closed" \
+	"max_addresses = 2"
+"$ROUTE" -c "$CONF" --probe example.com >"$T_DIR/probe.out" 2>&1
+t_eq "$(grep -c '^     probe ' "$T_DIR/probe.out")" 2 "probe: max_addresses = 2: two addresses probed of three"
+t_grep "$T_DIR/probe.out" "max_addresses = 2 reached: the transport would not try the rest" "probe: the limit named"
+start_peer probeself '{}'
+conf probeloop "example.com [127.0.0.1]:$PEER_PORT" "local_ports = $PEER_PORT"
+"$ROUTE" -c "$CONF" --probe example.com >"$T_DIR/probe.out" 2>&1
+t_eq "$?" 1 "probe: a route to this host's own MTA: exit 1 (the transport bounces a loop)"
+t_grep "$T_DIR/probe.out" "is this host's own MTA: the transport would bounce the mail as a loop \\(5\\.4\\.6\\)" "probe: the loop named"
+t_nogrep "$T_DIR/probe.out" "^     probe " "probe: the MTA itself is not probed"
 
 # --- tag_header: another name for the routing tag ----------------------------------------
 start_peer tagname '{}'
