@@ -16,6 +16,18 @@ enum mx_fate {
 };
 
 /*
+ * What became of one recipient: the one vocabulary from the LMTP front
+ * through the SMTP transaction and back (struct smtp_rcpt, struct
+ * rcpt_outcome).
+ */
+enum rcpt_state {
+	RCPT_PENDING, /* not settled yet (the next address, or the next transaction) */
+	RCPT_SENT,    /* the customer's server took it */
+	RCPT_DEFER,   /* the MTA keeps it and tries again */
+	RCPT_BOUNCE,  /* refused for good */
+};
+
+/*
  * Every code mxport makes itself, a row each in status.c. The first rows
  * are the outcomes of a route lookup (dns/policy.c maps a lookup's status
  * to them); then the road to a server, as the SMTP client meets it; then

@@ -40,13 +40,6 @@ enum smtp_verdict {
 	SMTP_PERM, /* final for this delivery: bounce them */
 };
 
-enum smtp_rcpt_state {
-	SMTP_RCPT_PENDING, /* not settled yet (the next address, or the next transaction) */
-	SMTP_RCPT_SENT,
-	SMTP_RCPT_TEMP,
-	SMTP_RCPT_PERM,
-};
-
 /*
  * smtp_rcpt - one recipient of a delivery and what became of it. A session
  * works only on the recipients that are pending when it starts, so the same
@@ -56,7 +49,7 @@ enum smtp_rcpt_state {
  */
 struct smtp_rcpt {
 	const char *addr;
-	enum smtp_rcpt_state state;
+	enum rcpt_state state;
 	enum smtp_stage stage; /* the command whose reply (or failure) settled it */
 	bool is_reply;	       /* text is the server's reply, not a failure of ours */
 	char dsn[16];

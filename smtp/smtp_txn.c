@@ -30,7 +30,7 @@ static bool mail_params(struct session *s, struct mx_buf *out)
 	for (const char *p = s->req->sender; *p; p++)
 		utf8_needed |= (unsigned char)*p >= 0x80;
 	for (size_t i = 0; i < s->req->nrcpts; i++)
-		if (s->req->rcpts[i].state == SMTP_RCPT_PENDING)
+		if (s->req->rcpts[i].state == RCPT_PENDING)
 			for (const char *p = s->req->rcpts[i].addr; *p; p++)
 				utf8_needed |= (unsigned char)*p >= 0x80;
 	if (!s->esmtp) {
@@ -65,7 +65,7 @@ static bool mail_params(struct session *s, struct mx_buf *out)
 }
 
 /* rcpt_set - settle one recipient at this address */
-static void rcpt_set(struct session *s, struct smtp_rcpt *rc, enum smtp_rcpt_state state,
+static void rcpt_set(struct session *s, struct smtp_rcpt *rc, enum rcpt_state state,
 		     enum smtp_stage stage, bool is_reply, const char *dsn, const char *text)
 {
 	rc->state = state;
@@ -80,7 +80,7 @@ static void rcpt_set(struct session *s, struct smtp_rcpt *rc, enum smtp_rcpt_sta
 	 * storage, 451 local error) is in trouble: its session is not kept, or
 	 * every later message would be handed to it again, and again deferred.
 	 */
-	if (state == SMTP_RCPT_TEMP && (stage == STAGE_DATA || stage == STAGE_DOT))
+	if (state == RCPT_DEFER && (stage == STAGE_DATA || stage == STAGE_DOT))
 		s->troubled = true;
 }
 
@@ -95,12 +95,12 @@ static void rcpt_set_reply(struct session *s, struct smtp_rcpt *rc, enum smtp_st
 			   const struct smtp_reply *r, bool done)
 {
 	char dsn[16], *line = mx_malloc(SMTP_REPLY_TEXT);
-	enum smtp_rcpt_state state = done && r->code / 100 == 2 ? SMTP_RCPT_SENT
-				     : r->code / 100 == 5	? SMTP_RCPT_PERM
-								: SMTP_RCPT_TEMP;
+	enum rcpt_state state = done && r->code / 100 == 2 ? RCPT_SENT
+				: r->code / 100 == 5	   ? RCPT_BOUNCE
+							   : RCPT_DEFER;
 
 	smtp_reply_dsn(r, dsn, sizeof(dsn));
-	if (state == SMTP_RCPT_TEMP)
+	if (state == RCPT_DEFER)
 		mx_dsn_deferred(dsn);
 	smtp_reply_oneline(r, line, SMTP_REPLY_TEXT);
 	rcpt_set(s, rc, state, stage, true, dsn, line);
@@ -264,7 +264,7 @@ static bool transaction(struct session *s, struct txn *t, const char *params)
 		/* The server takes no recipient now: a new transaction would fare no better. */
 		for (size_t k = 0; k < t->n; k++) {
 			if (t->again[k]) {
-				q->rcpts[t->idx[k]].state = SMTP_RCPT_TEMP;
+				q->rcpts[t->idx[k]].state = RCPT_DEFER;
 				s->settled++;
 			}
 		}
@@ -306,7 +306,7 @@ static bool transaction(struct session *s, struct txn *t, const char *params)
 			rcpt_set_reply(s, rc, STAGE_DOT, &r, true);
 		else /* after the dot a lost reply may hide a delivery: retry later, never elsewhere
 		      */
-			rcpt_set(s, rc, SMTP_RCPT_TEMP, STAGE_DOT, false, s->res->dsn, s->res->why);
+			rcpt_set(s, rc, RCPT_DEFER, STAGE_DOT, false, s->res->dsn, s->res->why);
 	}
 	return got && r.code != 421;
 }
@@ -321,8 +321,8 @@ static bool unsendable(struct session *s)
 		return true;
 	}
 	for (size_t i = 0; i < q->nrcpts; i++)
-		if (q->rcpts[i].state == SMTP_RCPT_PENDING && !smtp_addr_sendable(q->rcpts[i].addr))
-			rcpt_set(s, &q->rcpts[i], SMTP_RCPT_PERM, STAGE_RCPT, false,
+		if (q->rcpts[i].state == RCPT_PENDING && !smtp_addr_sendable(q->rcpts[i].addr))
+			rcpt_set(s, &q->rcpts[i], RCPT_BOUNCE, STAGE_RCPT, false,
 				 mx_status_dsn(MX_ST_BAD_RECIPIENT),
 				 "bad recipient address syntax: control character");
 	return false;
@@ -368,7 +368,7 @@ void session_transactions(struct session *s)
 	for (;;) {
 		t.n = t.naccepted = t.nagain = 0;
 		for (size_t i = 0; i < q->nrcpts && t.n < cap; i++)
-			if (q->rcpts[i].state == SMTP_RCPT_PENDING)
+			if (q->rcpts[i].state == RCPT_PENDING)
 				t.idx[t.n++] = i;
 		if (t.n == 0)
 			break;

@@ -42,6 +42,9 @@ struct domain_walk {
 /* vremember - keep the latest failure (a later one describes the end of the road) */
 static void vremember(struct attempt_state *as, enum rcpt_state state, const char *dsn,
 		      const char *relay, const char *fmt, va_list ap)
+	__attribute__((format(printf, 5, 0)));
+static void vremember(struct attempt_state *as, enum rcpt_state state, const char *dsn,
+		      const char *relay, const char *fmt, va_list ap)
 {
 	as->have = true;
 	as->state = state;
@@ -165,19 +168,13 @@ static void settle_outcomes(const struct smtp_rcpt *sr, const char *relay, const
 {
 	for (size_t i = 0; i < n; i++) {
 		char text[1200], dsn[16];
-		enum rcpt_state state;
+		enum rcpt_state state = sr[i].state;
 
-		if (r[i].state != RCPT_PENDING || sr[i].state == SMTP_RCPT_PENDING)
+		if (r[i].state != RCPT_PENDING || state == RCPT_PENDING)
 			continue;
 		mx_strlcpy(dsn, sr[i].dsn, sizeof(dsn));
-		switch (sr[i].state) {
-		case SMTP_RCPT_SENT: state = RCPT_SENT; break;
-		case SMTP_RCPT_PERM: state = RCPT_BOUNCE; break;
-		default:
-			state = RCPT_DEFER;
+		if (state == RCPT_DEFER)
 			mx_dsn_deferred(dsn);
-			break;
-		}
 		if (state == RCPT_SENT)
 			mx_strlcpy(text, sr[i].text, sizeof(text));
 		else if (sr[i].is_reply)

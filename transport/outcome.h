@@ -7,13 +7,6 @@
 
 #include "status.h"
 
-enum rcpt_state {
-	RCPT_PENDING,
-	RCPT_SENT,
-	RCPT_DEFER,
-	RCPT_BOUNCE,
-};
-
 struct rcpt_outcome {
 	const char *rcpt;
 	enum rcpt_state state;

@@ -198,17 +198,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t pending = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct smtp_rcpt *r = &rcpts[i];
-		if (r->state == SMTP_RCPT_PENDING) {
+		if (r->state == RCPT_PENDING) {
 			pending++;
 			continue;
 		}
-		if (r->text == NULL || r->state > SMTP_RCPT_PERM)
+		if (r->text == NULL || r->state > RCPT_BOUNCE)
 			abort(); /* settled without a word */
-		char want = r->state == SMTP_RCPT_SENT	 ? '2'
-			    : r->state == SMTP_RCPT_TEMP ? '4'
-							 : '5';
+		char want = r->state == RCPT_SENT ? '2' : r->state == RCPT_DEFER ? '4' : '5';
 		/* a 452 kept for later and then deferred keeps its 4.X.X; a refusal its class */
-		if (r->dsn[0] != want && !(r->state == SMTP_RCPT_TEMP && r->dsn[0] == '4'))
+		if (r->dsn[0] != want && !(r->state == RCPT_DEFER && r->dsn[0] == '4'))
 			abort();
 	}
 	if (pending > 0 && res.verdict == SMTP_SENT && res.stage == STAGE_DONE)
