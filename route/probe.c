@@ -154,16 +154,24 @@ size_t probe_route(const struct mx_config *cfg, struct route_ctx *ctx, const str
 	struct walk_result w;
 
 	route_walk(ctx, r, &lim, &ops, &pr, &w);
-	*loops = w.end == WALK_LOOP;
-	if (w.end == WALK_LOOP) {
+	/*
+	 * The probe goes on past an address that would take the mail, where the
+	 * transport stops: what it meets after one is reached only when the
+	 * addresses before it fail.
+	 */
+	*loops = w.end == WALK_LOOP && pr.answering == 0;
+	if (w.end == WALK_LOOP && pr.answering == 0)
 		printf("  %s is this host's own MTA: the transport would bounce the mail as a loop "
 		       "(5.4.6)\n",
 		       w.relay);
-		return 0;
-	}
-	if (w.end == WALK_LIMIT)
-		printf("  %s = %u reached: the transport would not try the rest of the route\n",
-		       w.limit, w.limit_value);
+	else if (w.end == WALK_LOOP)
+		printf("  %s is this host's own MTA: should the addresses before it fail, the "
+		       "transport would bounce the mail as a loop (5.4.6)\n",
+		       w.relay);
+	else if (w.end == WALK_LIMIT)
+		printf("  %s = %u reached: the transport would not try the rest of the route%s\n",
+		       w.limit, w.limit_value,
+		       pr.answering ? " (reached only if the addresses before fail)" : "");
 	else if (w.end == WALK_DEADLINE)
 		printf("  delivery_time_limit reached: the transport would defer\n");
 	return pr.answering;

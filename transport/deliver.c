@@ -101,8 +101,15 @@ static void set_policy(struct rcpt_outcome *r, size_t n, enum mx_status status, 
 	const struct mx_status_row *row = mx_status(status);
 	enum rcpt_state state = outcome_state_of(row->fate);
 
+	char dsn[16];
+
 	/* Nothing was delivered here: a row that says "deliver" must not read as sent. */
-	set_all(r, n, state == RCPT_SENT ? RCPT_DEFER : state, row->dsn, relay, "", text);
+	mx_strlcpy(dsn, row->dsn, sizeof(dsn));
+	if (state == RCPT_SENT) {
+		state = RCPT_DEFER;
+		mx_dsn_deferred(dsn);
+	}
+	set_all(r, n, state, dsn, relay, "", text);
 }
 
 /* tls_ctx_for - the run's TLS context, with CAs loaded once a route wants verification */
@@ -310,7 +317,8 @@ static enum walk_verdict try_address(void *arg, const struct walk_address *wa)
 		remember(as, res.dsn[0] == '5' ? RCPT_BOUNCE : RCPT_DEFER, res.dsn, relay, "%s",
 			 text);
 		mx_strlcpy(as->tls, tls, sizeof(as->tls));
-		return res.stage >= STAGE_AUTH ? WALK_NEXT_SESSION : WALK_NEXT;
+		return res.verdict == SMTP_NEXT && res.stage >= STAGE_AUTH ? WALK_NEXT_SESSION
+									   : WALK_NEXT;
 	}
 	return WALK_NEXT;
 }

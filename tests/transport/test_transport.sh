@@ -351,11 +351,18 @@ conf probelimit "example.com [127.0.0.1]:$closed, [127.0.0.2]:$closed, [127.0.0.
 t_eq "$(grep -c '^     probe ' "$T_DIR/probe.out")" 2 "probe: max_addresses = 2: two addresses probed of three"
 t_grep "$T_DIR/probe.out" "max_addresses = 2 reached: the transport would not try the rest" "probe: the limit named"
 start_peer probeself '{}'
-conf probeloop "example.com [127.0.0.1]:$PEER_PORT" "local_ports = $PEER_PORT"
+SELF_PORT=$PEER_PORT
+conf probeloop "example.com [127.0.0.1]:$SELF_PORT" "local_ports = $SELF_PORT"
 "$ROUTE" -c "$CONF" --probe example.com >"$T_DIR/probe.out" 2>&1
 t_eq "$?" 1 "probe: a route to this host's own MTA: exit 1 (the transport bounces a loop)"
 t_grep "$T_DIR/probe.out" "is this host's own MTA: the transport would bounce the mail as a loop \\(5\\.4\\.6\\)" "probe: the loop named"
 t_nogrep "$T_DIR/probe.out" "^     probe " "probe: the MTA itself is not probed"
+start_peer probegood '{}'
+conf probeafter "example.com 10 [127.0.0.1]:$PEER_PORT, 20 [127.0.0.2]:$SELF_PORT" \
+	"local_ports = $SELF_PORT"
+"$ROUTE" -c "$CONF" --probe example.com >"$T_DIR/probe.out" 2>&1
+t_eq "$?" 0 "probe: an answering address before this host's MTA: exit 0 (the transport delivers there)"
+t_grep "$T_DIR/probe.out" "should the addresses before it fail" "probe: the later loop only warned of"
 
 # --- tag_header: another name for the routing tag ----------------------------------------
 start_peer tagname '{}'
