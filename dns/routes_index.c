@@ -324,6 +324,31 @@ bool routes_index_build(const char *routes_path, struct mx_errlist *errs, size_t
 	return ok;
 }
 
+/*
+ * check_toc - the table of contents (256 hash tables: position, slots)
+ * points inside the file, and the tables end where the file ends: an index
+ * cut short, or grown, is refused before any lookup. slots: their sum.
+ */
+static bool check_toc(const struct routes_index *ri, unsigned long *slots)
+{
+	const unsigned char *toc = cdb_get(&ri->cdb, 2048, 0);
+	unsigned fsize = ri->cdb.cdb_fsize, end = 2048;
+
+	*slots = 0;
+	if (toc == NULL)
+		return false;
+	for (int i = 0; i < 256; i++) {
+		unsigned pos = cdb_unpack(toc + 8 * i), n = cdb_unpack(toc + 8 * i + 4);
+
+		if (pos < 2048 || pos > fsize || n > (fsize - pos) / 8)
+			return false;
+		if (pos + 8 * n > end)
+			end = pos + 8 * n;
+		*slots += n;
+	}
+	return end == fsize;
+}
+
 /* check_meta - the index's own record: its version, and the routes file it was made from */
 static enum routes_index_state check_meta(struct routes_index *ri, const struct stat *src,
 					  char *why, size_t whylen)
@@ -334,8 +359,10 @@ static enum routes_index_state check_meta(struct routes_index *ri, const struct 
 	unsigned vlen;
 	size_t vlen_id;
 
-	if (cdb_find(&c, META_KEY, META_KEYLEN) != 1 || (vlen = cdb_datalen(&c)) >= sizeof(meta) ||
-	    (v = cdb_getdata(&c)) == NULL) {
+	unsigned long slots;
+
+	if (!check_toc(ri, &slots) || cdb_find(&c, META_KEY, META_KEYLEN) != 1 ||
+	    (vlen = cdb_datalen(&c)) >= sizeof(meta) || (v = cdb_getdata(&c)) == NULL) {
 		snprintf(why, whylen, "not an index of mxport-route --index, or damaged");
 		return ROUTES_INDEX_BAD;
 	}
@@ -358,7 +385,8 @@ static enum routes_index_state check_meta(struct routes_index *ri, const struct 
 	{
 		unsigned long n;
 
-		if (!mx_parse_uint(meta + vlen_id, SIZE_MAX, &n)) {
+		/* tinycdb makes each hash table twice as large as its records */
+		if (!mx_parse_uint(meta + vlen_id, SIZE_MAX / 4, &n) || slots != 2 * (n + 1)) {
 			snprintf(why, whylen, "damaged (route count)");
 			return ROUTES_INDEX_BAD;
 		}

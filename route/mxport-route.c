@@ -43,6 +43,7 @@
 #include "errlist.h"
 #include "export.h"
 #include "probe.h"
+#include "msg.h"
 #include "mxconfig.h"
 #include "route_lookup.h"
 #include "routes_index.h"
@@ -177,6 +178,7 @@ int main(int argc, char **argv)
 	};
 
 	signal(SIGPIPE, SIG_IGN); /* a probed server that hangs up is reported, not fatal */
+	msg_init("mxport-route", MSG_TO_STDERR); /* a stale routes index, said to the admin */
 	while ((ch = getopt_long(argc, argv, "c:n", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': config_path = optarg; break;
