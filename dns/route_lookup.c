@@ -223,10 +223,12 @@ static const struct routes_file *text_fallback(struct route_ctx *ctx, const char
  */
 static int file_route(struct route_ctx *ctx, const char *norm, struct route *out)
 {
-	const struct routes_file *rf = ctx->routes;
+	const struct routes_file *rf;
 	char why[600];
 
-	if (ctx->index) {
+	if (ctx->index == NULL) { /* then ctx->routes is set once, in route_ctx_new */
+		rf = ctx->routes;
+	} else {
 		int rc = routes_index_find(ctx->index, norm, out, why, sizeof(why));
 
 		if (rc >= 0)
