@@ -6,7 +6,7 @@
  * SYNOPSIS
  *	mxport-route [-c FILE] [-n] [--probe] DOMAIN...
  *	mxport-route [-c FILE] --export FORMAT
- *	mxport-route [-c FILE] --index
+ *	mxport-route [-c FILE] --index [ROUTES]
  * DESCRIPTION
  *	For each DOMAIN, print the route that mxport-transport would use now:
  *	its source (routes file and line, or the SRV name asked), each target in
@@ -20,7 +20,9 @@
  *	With --index, check every line of the routes file and write its index
  *	ROUTES.cdb (dns/routes_index.c), which the lookups of every program
  *	then read by page instead of loading the whole file; on any error
- *	nothing is written and the index in place stays.
+ *	nothing is written and the index in place stays. With ROUTES, index
+ *	that file instead (a new version, to be renamed into place with its
+ *	index: the index records the file's inode, which a rename keeps).
  * DIAGNOSTICS
  *	Exit 0: every domain is forwarded and has a usable address. 1: some
  *	domain is not forwarded (or has an explicit null route). 75: a
@@ -54,25 +56,31 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: mxport-route [-c FILE] [-n] [--probe] DOMAIN...\n"
 			"       mxport-route [-c FILE] --export FORMAT\n"
-			"       mxport-route [-c FILE] --index\n");
+			"       mxport-route [-c FILE] --index [ROUTES]\n");
 	exit(EX_USAGE);
 }
 
-/* build_index - --index: the routes file checked whole and indexed, or nothing written */
-static int build_index(const struct mx_config *cfg)
+/*
+ * build_index - --index [FILE]: the routes file (or FILE, a new version of
+ * it to be renamed into place with its index) checked whole and indexed, or
+ * nothing written
+ */
+static int build_index(const struct mx_config *cfg, const char *file)
 {
 	struct mx_errlist errs;
 	char idx[4096];
 	size_t count;
 
-	if (*cfg->routes_file == '\0') {
+	if (file == NULL)
+		file = cfg->routes_file;
+	if (*file == '\0') {
 		fprintf(stderr,
 			"mxport-route: --index: routes_file is not set: nothing to index\n");
 		return EX_CONFIG;
 	}
-	routes_index_path(cfg->routes_file, idx, sizeof(idx));
+	routes_index_path(file, idx, sizeof(idx));
 	mx_errlist_init(&errs);
-	if (!routes_index_build(cfg->routes_file, &errs, &count)) {
+	if (!routes_index_build(file, &errs, &count)) {
 		for (size_t i = 0; i < errs.count; i++)
 			fprintf(stderr, "mxport-route: %s\n", errs.msgs[i]);
 		fprintf(stderr, "mxport-route: --index: %zu error(s); %s is unchanged\n",
@@ -81,7 +89,7 @@ static int build_index(const struct mx_config *cfg)
 		return EX_CONFIG;
 	}
 	mx_errlist_free(&errs);
-	printf("%s: %zu route(s) from %s\n", idx, count, cfg->routes_file);
+	printf("%s: %zu route(s) from %s\n", idx, count, file);
 	return 0;
 }
 
@@ -191,7 +199,7 @@ int main(int argc, char **argv)
 	}
 	if (export_format && (check_only || probe || build || optind != argc))
 		usage();
-	if (build && (check_only || probe || optind != argc))
+	if (build && (check_only || probe || argc - optind > 1))
 		usage();
 	if (!export_format && !build && !check_only && optind >= argc)
 		usage();
@@ -217,7 +225,7 @@ int main(int argc, char **argv)
 		return EX_CONFIG;
 	}
 	if (build) {
-		worst = build_index(cfg);
+		worst = build_index(cfg, optind < argc ? argv[optind] : NULL);
 	} else if (export_format) {
 		worst = export_routes(cfg, export_format, stdout);
 	} else if (check_only) {

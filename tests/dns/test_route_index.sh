@@ -106,13 +106,23 @@ t_grep "$T_DIR/err" "routes index $T_DIR/small.routes.cdb: older than the routes
 t_eq "$?" 0 "rebuilt: the new route from the index"
 t_nogrep "$T_DIR/err" "routes index" "rebuilt: nothing said"
 
+# a new version indexed beside the file, then both renamed into place: fresh at once
+cp "$T_DIR/small.routes" "$T_DIR/small.routes.new"
+echo "newer.example [127.0.0.11]:2611" >>"$T_DIR/small.routes.new"
+"$ROUTE" -c "$T_DIR/small.conf" --index "$T_DIR/small.routes.new" >"$T_DIR/out" 2>&1
+t_grep "$T_DIR/out" "^$T_DIR/small.routes.new.cdb: 14 route\(s\) from $T_DIR/small.routes.new$" "--index ROUTES: a new version indexed beside the file"
+mv "$T_DIR/small.routes.new.cdb" "$T_DIR/small.routes.cdb" && mv "$T_DIR/small.routes.new" "$T_DIR/small.routes"
+"$ROUTE" -c "$T_DIR/small.conf" newer.example >"$T_DIR/out" 2>"$T_DIR/err"
+t_eq "$?" 0 "--index ROUTES, renamed: the new route is found"
+t_nogrep "$T_DIR/err" "routes index" "--index ROUTES, renamed: the index is fresh (nothing said)"
+
 cp "$T_DIR/small.routes.cdb" "$T_DIR/good.cdb"
 cp "$T_DIR/small.routes" "$T_DIR/good.routes"
 printf 'broken.example\nnew.example [127.0.0.10]:2610\n' >>"$T_DIR/small.routes"
 "$ROUTE" -c "$T_DIR/small.conf" --index >"$T_DIR/out" 2>&1
 t_eq "$?" 78 "broken edit: --index exits 78"
-t_grep "$T_DIR/out" "$T_DIR/small.routes:14: broken\.example: no target" "broken edit: the file and line of the error"
-t_grep "$T_DIR/out" "$T_DIR/small.routes:15: new\.example: already routed on line 13" "broken edit: a second route of a domain, with both lines"
+t_grep "$T_DIR/out" "$T_DIR/small.routes:15: broken\.example: no target" "broken edit: the file and line of the error"
+t_grep "$T_DIR/out" "$T_DIR/small.routes:16: new\.example: already routed on line 13" "broken edit: a second route of a domain, with both lines"
 t_grep "$T_DIR/out" "2 error\(s\); $T_DIR/small.routes.cdb is unchanged" "broken edit: says the index stays"
 cmp -s "$T_DIR/good.cdb" "$T_DIR/small.routes.cdb"
 t_ok $? "broken edit: the index is the old one, byte for byte"
