@@ -1,21 +1,22 @@
 #!/usr/bin/env python3
 """routes_scale - what a route lookup costs against the number of routes.
 
-Fast commands are timed 20 at a time (GNU time counts in 10 ms).
-
 Makes routes files of 10 and N lines ("custN.example [192.0.2.X]:PORT", the
 issue 21 shape) and, beside them, Postfix tables of the same domains, then
-measures each command's CPU (user + system) and peak resident memory from
-wait4(), the median of --runs runs:
+measures each command's CPU (user + system) and peak resident memory with
+GNU time, the median of --runs runs (fast commands are timed 20 at a time:
+GNU time counts in 10 ms):
 
   mxport-route DOMAIN        the text (no index) and the index (--index)
   mxport-route --index       the build, against postmap hash:, cdb:, lmdb:
   postmap -q DOMAIN          Postfix's own lookup
   mxport-transport (pipe)    one message to smtp-sink, 10 routes vs N routes
+  mxport-transport -L -      an LMTP session of two messages (a connection process)
+  mxport-milter              started, three socketmap queries: its VmHWM (as root)
 
-Usage: bench/routes_scale.py [--routes N] [--runs R] [--builddir DIR]
-Needs GNU time (Debian time), postmap and smtp-sink (Debian postfix; postfix-cdb and postfix-lmdb
-for those columns, skipped when absent). As root the transport runs as
+Usage: bench/routes_scale.py [--routes N] [--runs R] [--builddir DIR] [--srcdir DIR]
+Needs GNU time (Debian time), postmap and smtp-sink (Debian postfix;
+postfix-cdb and postfix-lmdb for those columns, skipped when absent). As root the transport runs as
 nobody (it refuses root). Prints a Markdown table.
 """
 import argparse
@@ -70,7 +71,9 @@ def write_files(d, n, port):
     with open(os.path.join(d, "conf.%d" % n), "w") as f:
         f.write("routes_file = %s/routes.%d\nallowed_networks = 127.0.0.0/8\n"
                 "log_file = %s/transport.log\nhelo_name = relay.test\n"
-                "dns_servers = 127.0.0.1:9\n" % (d, n, d))
+                "dns_servers = 127.0.0.1:9\n"
+                "milter_socket = unix:%s/milter.%d.sock\n"
+                "socketmap_socket = unix:%s/socketmap.%d.sock\n" % (d, n, d, d, n, d, n))
 
 
 def free_port():
@@ -79,6 +82,32 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def milter_peak(milter, conf, sock, pidfile, srcdir, want_text=False):
+    """Start mxport-milter, ask its socketmap three questions, and return
+    its peak resident memory (VmHWM, KB) and the seconds it took to start."""
+    probe = os.path.join(srcdir, "tests", "lib", "sockprobe.py")
+    t0 = time.monotonic()
+    p = subprocess.Popen([milter, "-f", "-c", conf, "-u", "nobody", "-P", pidfile],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not os.path.exists(sock):
+            if time.monotonic() > deadline or p.poll() is not None:
+                sys.exit("routes_scale: mxport-milter did not open %s" % sock)
+            time.sleep(0.05)
+        started = time.monotonic() - t0
+        for m, key in (("relay", "target.example"), ("transport", "cust5.example"),
+                       ("relay", "nobody.example")):
+            subprocess.run([sys.executable, probe, "socketmap", sock, m, key], check=True,
+                           stdout=subprocess.DEVNULL)
+        with open("/proc/%d/status" % p.pid) as f:
+            hwm = [int(l.split()[1]) for l in f if l.startswith("VmHWM:")][0]
+    finally:
+        p.terminate()
+        p.wait()
+    return hwm, started
 
 
 def row(name, m):
@@ -90,9 +119,12 @@ def main():
     ap.add_argument("--routes", type=int, default=1000000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--builddir", default=os.environ.get("MXPORT_BUILDDIR", "_build"))
+    ap.add_argument("--srcdir", default=os.environ.get(
+        "MXPORT_SRCDIR", os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     a = ap.parse_args()
     route = os.path.join(a.builddir, "mxport-route")
     transport = os.path.join(a.builddir, "mxport-transport")
+    milter = os.path.join(a.builddir, "mxport-milter")
     for tool in ("postmap", "smtp-sink", "/usr/bin/time"):
         if shutil.which(tool) is None:
             sys.exit("routes_scale: %s not found (Debian package postfix)" % tool)
@@ -147,6 +179,28 @@ def main():
                   measure([route, "-c", cn, last], a.runs, want=75, loop=LOOP)))
         print(row("pipe delivery to smtp-sink, %d routes, index" % n,
                   measure(deliver(cn), a.runs, stdin=msg, loop=LOOP)))
+        drive = os.path.join(a.srcdir, "tests", "lib", "lmtpdrive.py")
+        for k in (10, n):
+            res = []
+            for _ in range(a.runs):
+                with tempfile.NamedTemporaryFile("r") as out:
+                    subprocess.run([sys.executable, drive, "a@s.test", "0", "b@target.example",
+                                    "c@target.example", "--", "/usr/bin/time", "-f",
+                                    "%e %U %S %M", "-o", out.name] + as_user +
+                                   [transport, "-c", os.path.join(d, "conf.%d" % k), "-L", "-"],
+                                   check=True, stdout=subprocess.DEVNULL)
+                    f = [x for x in out.read().split("\n") if x.strip()][-1].split()
+                res.append((float(f[0]), float(f[1]) + float(f[2]), int(f[3])))
+            print(row("LMTP session of 2 messages (`-L -`), %d routes, %s" %
+                      (k, "index" if k == n else "text"),
+                      tuple(statistics.median(r[i] for r in res) for i in range(3))))
+        if os.geteuid() == 0:
+            for k, label in ((10, "text"), (n, "index")):
+                hwm, started = milter_peak(milter, os.path.join(d, "conf.%d" % k),
+                                           os.path.join(d, "socketmap.%d.sock" % k),
+                                           os.path.join(d, "milter.%d.pid" % k), a.srcdir)
+                print("| mxport-milter start + 3 socketmap queries, %d routes, %s | %.3f s "
+                      "(to its socket) | | %.1f MB (VmHWM) |" % (k, label, started, hwm / 1024.0))
         have = subprocess.run(["postconf", "-c", pfconf, "-m"], capture_output=True,
                               text=True).stdout.split()
         for kind in ("hash", "cdb", "lmdb"):
