@@ -284,12 +284,13 @@ bool routes_index_build(const char *routes_path, struct mx_errlist *errs, size_t
 				       "%s: changed while it was being indexed: run --index again",
 				       routes_path);
 		} else {
+			int rc = -1;
+
 			source_id(&before, id, sizeof(id));
 			snprintf(meta, sizeof(meta), "%s %s %zu", META_VERSION, id, b.count);
-			int rc = b.write_failed ? -1
-						: cdb_make_add(&b.cm, META_KEY, META_KEYLEN, meta,
-							       (unsigned)strlen(meta));
-
+			if (!b.write_failed)
+				rc = cdb_make_add(&b.cm, META_KEY, META_KEYLEN, meta,
+						  (unsigned)strlen(meta));
 			b.finished = true;
 			if (cdb_make_finish(&b.cm) != 0 || rc != 0 || fsync(fd) != 0)
 				mx_errlist_add(errs, "%s: cannot write %s: %s", routes_path, tmp,
@@ -298,9 +299,9 @@ bool routes_index_build(const char *routes_path, struct mx_errlist *errs, size_t
 				ok = true;
 		}
 	}
+	/* tinycdb frees its record lists only when it finishes; the file goes anyway */
 	if (!ok && !b.finished)
-		(void)cdb_make_finish(
-			&b.cm); /* tinycdb frees its lists only there; the file goes */
+		(void)cdb_make_finish(&b.cm);
 	if (close(fd) != 0 && ok) {
 		mx_errlist_add(errs, "%s: cannot write %s: %s", routes_path, tmp, strerror(errno));
 		ok = false;
