@@ -93,6 +93,22 @@ static int build_index(const struct mx_config *cfg, const char *file)
 	return 0;
 }
 
+/* show_index - -n: whether the routes file is read through its index */
+static void show_index(const char *routes_file)
+{
+	enum routes_index_state st;
+	char why[4400], idx[4096];
+	struct routes_index *ri = routes_index_open(routes_file, &st, why, sizeof(why));
+
+	routes_index_path(routes_file, idx, sizeof(idx));
+	if (ri)
+		printf("%s: routes index fresh, %zu route(s)\n", idx, routes_index_count(ri));
+	else if (st == ROUTES_INDEX_NONE)
+		printf("%s: no routes index (the file is read itself)\n", routes_file);
+	/* a stale or damaged index was said on standard error by the lookup set-up */
+	routes_index_close(ri);
+}
+
 /* exit_rank - worse outcomes win when several domains are asked for */
 static int exit_rank(int code)
 {
@@ -230,6 +246,8 @@ int main(int argc, char **argv)
 		worst = export_routes(cfg, export_format, stdout);
 	} else if (check_only) {
 		printf("%s: configuration OK\n", config_path);
+		if (*cfg->routes_file)
+			show_index(cfg->routes_file);
 	} else {
 		for (int i = optind; i < argc; i++) {
 			int code = show_domain(cfg, ctx, argv[i], probe);

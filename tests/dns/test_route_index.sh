@@ -117,8 +117,12 @@ t_ok $? "milter, a million routes: within 10 MB of the 10-route milter ($PEAK_KB
 rm -f "$T_DIR/big.routes" "$T_DIR/big.routes.cdb"
 
 # --- the index and the text, on the small file ---------------------------------------
+"$ROUTE" -c "$T_DIR/small.conf" -n >"$T_DIR/out" 2>&1
+t_grep "$T_DIR/out" "^$T_DIR/small.routes: no routes index" "-n: no index, said"
 "$ROUTE" -c "$T_DIR/small.conf" --index >"$T_DIR/out" 2>&1
 t_eq "$?" 0 "small: --index"
+"$ROUTE" -c "$T_DIR/small.conf" -n >"$T_DIR/out" 2>&1
+t_grep "$T_DIR/out" "^$T_DIR/small.routes.cdb: routes index fresh, 12 route\(s\)$" "-n: a fresh index, with its number of routes"
 echo "new.example [127.0.0.9]:2609" >>"$T_DIR/small.routes"
 "$ROUTE" -c "$T_DIR/small.conf" new.example >"$T_DIR/out" 2>"$T_DIR/err"
 t_eq "$?" 0 "stale index: a route added since is found (the text is read)"
