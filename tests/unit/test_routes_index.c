@@ -9,6 +9,7 @@
 
 #include <cdb.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -543,6 +544,72 @@ static void test_damaged_record_reads_text(void **state)
 	}
 }
 
+struct hammer_arg {
+	struct route_ctx *ctx;
+	int bad; /* lookups that did not get the text's answer */
+};
+
+/* hammer - many lookups on one context, as the milter's threads make them */
+static void *hammer(void *p)
+{
+	struct hammer_arg *a = p;
+
+	for (int i = 0; i < 2000; i++) {
+		static const char *names[] = {"example.com", "x.example.org", "deep.example.org",
+					      "nothing.test"};
+		static const unsigned ports[] = {2525, 2526, 2527, 0};
+		struct route r;
+		int k = i % 4;
+
+		route_lookup(a->ctx, names[k], &r);
+		if (ports[k] ? r.status != ROUTE_OK || r.targets[0].port != ports[k]
+			     : r.status != ROUTE_NOTFOUND)
+			a->bad++;
+		route_clear(&r);
+	}
+	return NULL;
+}
+
+/* threads share a context; the first to meet a damaged record reads the text, once */
+static void test_threads(void **state)
+{
+	struct fixture *fx = *state;
+	struct mx_config *cfg = mx_config_defaults();
+	struct hammer_arg args[4];
+	pthread_t th[4];
+	struct mx_errlist errs;
+	struct route_ctx *ctx;
+
+	char *index, *rec;
+	size_t len;
+
+	put_file(fx->routes, lookup_text, strlen(lookup_text));
+	build_ok(fx, 7);
+	/* example.com's record damaged: its line now names another domain */
+	index = read_all(fx->index, &len);
+	rec = memmem(index, len, "\texample.com mail", 17);
+	assert_non_null(rec);
+	rec[3] = 'b';
+	put_file(fx->index, index, len);
+	free(index);
+	mx_errlist_init(&errs);
+	assert_int_equal(mx_config_read(cfg, fx->conf, &errs), 0);
+	ctx = route_ctx_new(cfg, &errs);
+	assert_non_null(ctx);
+	for (int i = 0; i < 4; i++) {
+		args[i].ctx = ctx;
+		args[i].bad = 0;
+		assert_int_equal(pthread_create(&th[i], NULL, hammer, &args[i]), 0);
+	}
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(args[i].bad, 0);
+	route_ctx_free(ctx);
+	mx_config_free(cfg);
+	mx_errlist_free(&errs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -553,6 +620,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_many_routes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_record_reads_text, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("routes_index", tests, NULL, NULL);
 }
