@@ -16,16 +16,46 @@
  * and on a doubly linked list in order of last use; when the cache is full
  * the least recently used entry goes. One mutex: lookups are short and the
  * DNS query itself is made outside the lock.
+ *
+ * Memory is bounded by the number of entries and by the size of each: an
+ * entry keeps its strings at their length (struct route's fixed buffers
+ * are 1.4 KB), a note only its value and text, and an answer of more than
+ * ROUTE_CACHE_ITEMS_MAX targets or addresses is used but not kept. So an
+ * entry takes about 150 bytes (a note) to 500 bytes (a route of a target
+ * or an address), at most ROUTE_CACHE_ENTRY_MAX; mxport.conf(5) states
+ * the bounds of route_cache_size and verify_cache_size from these.
  */
+struct kept_route { /* struct route without its fixed-size buffers */
+	enum route_status status;
+	enum route_source source;
+	bool secure;
+	enum route_verify verify;
+	char *reason, *origin, *notify;
+	size_t ntargets;
+	struct route_target *targets;
+};
+
+struct kept_addrs { /* struct route_addrs likewise */
+	enum route_status status;
+	bool secure;
+	char *reason;
+	size_t count;
+	struct route_addr *addrs;
+};
+
 struct cache_entry {
 	ldns_rbnode_t node; /* first: the tree hands back this pointer */
 	char *key;
 	time_t expires;
 	enum { ENTRY_ROUTE, ENTRY_ADDRS, ENTRY_NOTE } kind;
-	struct route route;
-	int note; /* ENTRY_NOTE: a value and a text of the caller's */
-	char *note_text;
-	struct route_addrs addrs;
+	union {
+		struct kept_route route;
+		struct kept_addrs addrs;
+		struct {
+			int value; /* a value and a text of the caller's */
+			char *text;
+		} note;
+	} u;
 	struct cache_entry *newer, *older;
 };
 
@@ -86,9 +116,19 @@ static void drop_entry(struct route_cache *c, struct cache_entry *e)
 {
 	ldns_rbtree_delete(c->tree, e->key);
 	unlink_entry(c, e);
-	route_clear(&e->route);
-	route_addrs_clear(&e->addrs);
-	free(e->note_text);
+	switch (e->kind) {
+	case ENTRY_ROUTE:
+		free(e->u.route.reason);
+		free(e->u.route.origin);
+		free(e->u.route.notify);
+		free(e->u.route.targets);
+		break;
+	case ENTRY_ADDRS:
+		free(e->u.addrs.reason);
+		free(e->u.addrs.addrs);
+		break;
+	case ENTRY_NOTE: free(e->u.note.text); break;
+	}
 	free(e->key);
 	free(e);
 }
@@ -109,8 +149,8 @@ static struct cache_entry *find_live(struct route_cache *c, const char *key, tim
 	return e;
 }
 
-/* store - replace or add an entry, evicting the least recently used (lock held) */
-static struct cache_entry *store(struct route_cache *c, const char *key, time_t expires)
+/* store - replace or add an entry of kind, evicting the least recently used (lock held) */
+static struct cache_entry *store(struct route_cache *c, const char *key, time_t expires, int kind)
 {
 	struct cache_entry *e = (struct cache_entry *)ldns_rbtree_search(c->tree, key);
 
@@ -123,8 +163,7 @@ static struct cache_entry *store(struct route_cache *c, const char *key, time_t 
 	e->node.key = e->key;
 	e->node.data = e;
 	e->expires = expires;
-	route_init(&e->route);
-	route_addrs_init(&e->addrs);
+	e->kind = kind;
 	ldns_rbtree_insert(c->tree, &e->node);
 	push_newest(c, e);
 	return e;
@@ -139,7 +178,18 @@ bool route_cache_get_route(struct route_cache *c, const char *key, time_t now, s
 	pthread_mutex_lock(&c->lock);
 	e = find_live(c, key, now);
 	if (e && e->kind == ENTRY_ROUTE) {
-		route_copy(out, &e->route);
+		const struct kept_route *k = &e->u.route;
+
+		route_init(out);
+		out->status = k->status;
+		out->source = k->source;
+		out->secure = k->secure;
+		out->verify = k->verify;
+		mx_strlcpy(out->reason, k->reason, sizeof(out->reason));
+		mx_strlcpy(out->origin, k->origin, sizeof(out->origin));
+		mx_strlcpy(out->notify, k->notify, sizeof(out->notify));
+		for (size_t i = 0; i < k->ntargets; i++)
+			route_add_target(out, &k->targets[i]);
 		out->ttl = (uint32_t)(e->expires - now);
 		found = true;
 	}
@@ -147,16 +197,30 @@ bool route_cache_get_route(struct route_cache *c, const char *key, time_t now, s
 	return found;
 }
 
-/* route_cache_put_route - keep a copy of r until expires */
+/* route_cache_put_route - keep a copy of r until expires (not one of too many targets) */
 void route_cache_put_route(struct route_cache *c, const char *key, time_t expires,
 			   const struct route *r)
 {
-	if (c->max == 0)
+	struct cache_entry *e;
+	struct kept_route *k;
+
+	if (c->max == 0 || r->ntargets > ROUTE_CACHE_ITEMS_MAX)
 		return;
 	pthread_mutex_lock(&c->lock);
-	struct cache_entry *e = store(c, key, expires);
-	e->kind = ENTRY_ROUTE;
-	route_copy(&e->route, r);
+	e = store(c, key, expires, ENTRY_ROUTE);
+	k = &e->u.route;
+	k->status = r->status;
+	k->source = r->source;
+	k->secure = r->secure;
+	k->verify = r->verify;
+	k->reason = mx_strdup(r->reason);
+	k->origin = mx_strdup(r->origin);
+	k->notify = mx_strdup(r->notify);
+	k->ntargets = r->ntargets;
+	if (r->ntargets) {
+		k->targets = mx_malloc(r->ntargets * sizeof(*r->targets));
+		memcpy(k->targets, r->targets, r->ntargets * sizeof(*r->targets));
+	}
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -170,7 +234,17 @@ bool route_cache_get_addrs(struct route_cache *c, const char *key, time_t now,
 	pthread_mutex_lock(&c->lock);
 	e = find_live(c, key, now);
 	if (e && e->kind == ENTRY_ADDRS) {
-		route_addrs_copy(out, &e->addrs);
+		const struct kept_addrs *k = &e->u.addrs;
+
+		route_addrs_init(out);
+		out->status = k->status;
+		out->secure = k->secure;
+		mx_strlcpy(out->reason, k->reason, sizeof(out->reason));
+		out->count = k->count;
+		if (k->count) {
+			out->addrs = mx_malloc(k->count * sizeof(*k->addrs));
+			memcpy(out->addrs, k->addrs, k->count * sizeof(*k->addrs));
+		}
 		out->ttl = (uint32_t)(e->expires - now);
 		found = true;
 	}
@@ -178,16 +252,26 @@ bool route_cache_get_addrs(struct route_cache *c, const char *key, time_t now,
 	return found;
 }
 
-/* route_cache_put_addrs - keep a copy of a until expires */
+/* route_cache_put_addrs - keep a copy of a until expires (not one of too many addresses) */
 void route_cache_put_addrs(struct route_cache *c, const char *key, time_t expires,
 			   const struct route_addrs *a)
 {
-	if (c->max == 0)
+	struct cache_entry *e;
+	struct kept_addrs *k;
+
+	if (c->max == 0 || a->count > ROUTE_CACHE_ITEMS_MAX)
 		return;
 	pthread_mutex_lock(&c->lock);
-	struct cache_entry *e = store(c, key, expires);
-	e->kind = ENTRY_ADDRS;
-	route_addrs_copy(&e->addrs, a);
+	e = store(c, key, expires, ENTRY_ADDRS);
+	k = &e->u.addrs;
+	k->status = a->status;
+	k->secure = a->secure;
+	k->reason = mx_strdup(a->reason);
+	k->count = a->count;
+	if (a->count) {
+		k->addrs = mx_malloc(a->count * sizeof(*a->addrs));
+		memcpy(k->addrs, a->addrs, a->count * sizeof(*a->addrs));
+	}
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -201,25 +285,27 @@ bool route_cache_get_note(struct route_cache *c, const char *key, time_t now, in
 	pthread_mutex_lock(&c->lock);
 	e = find_live(c, key, now);
 	if (e && e->kind == ENTRY_NOTE) {
-		*value = e->note;
-		mx_strlcpy(text, e->note_text, textlen);
+		*value = e->u.note.value;
+		mx_strlcpy(text, e->u.note.text, textlen);
 		found = true;
 	}
 	pthread_mutex_unlock(&c->lock);
 	return found;
 }
 
-/* route_cache_put_note - keep a value and a text until expires */
+/* route_cache_put_note - keep a value and a text (its first ROUTE_CACHE_NOTE_MAX bytes) until
+ * expires */
 void route_cache_put_note(struct route_cache *c, const char *key, time_t expires, int value,
 			  const char *text)
 {
+	struct cache_entry *e;
+
 	if (c->max == 0)
 		return;
 	pthread_mutex_lock(&c->lock);
-	struct cache_entry *e = store(c, key, expires);
-	e->kind = ENTRY_NOTE;
-	e->note = value;
-	e->note_text = mx_strdup(text);
+	e = store(c, key, expires, ENTRY_NOTE);
+	e->u.note.value = value;
+	e->u.note.text = mx_strndup(text, ROUTE_CACHE_NOTE_MAX);
 	pthread_mutex_unlock(&c->lock);
 }
 

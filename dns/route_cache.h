@@ -8,6 +8,10 @@
 
 #include "route.h"
 
+/* what an entry may hold; a larger answer is used but not kept (route_cache.c) */
+#define ROUTE_CACHE_ITEMS_MAX 16  /* targets of a route, addresses of a host */
+#define ROUTE_CACHE_NOTE_MAX  512 /* bytes of a note's text */
+
 struct route_cache;
 
 struct route_cache *route_cache_new(size_t max_entries);

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,17 +11,22 @@
 #include "cidr.h"
 #include "dns_client.h"
 #include "guard.h"
+#include "msg.h"
 #include "notify_map.h"
 #include "route_cache.h"
 #include "route_lookup.h"
 #include "route_shared.h"
 #include "routes_file.h"
+#include "routes_index.h"
 #include "srv.h"
 #include "util.h"
 
 struct route_ctx {
 	const struct mx_config *cfg;
-	struct routes_file *routes;
+	struct routes_file *routes;    /* the text, when there is no fresh index */
+	struct routes_index *index;    /* the index, made from the routes file as it is */
+	pthread_mutex_t fallback_lock; /* a damaged record: the text read once, then kept */
+	bool fallback_tried;
 	struct notify_map *notify; /* notify_map: contacts of domains without notify= */
 	struct dns_client dns;
 	struct mx_netlist allowed;
@@ -42,8 +48,18 @@ struct route_ctx *route_ctx_new(const struct mx_config *cfg, struct mx_errlist *
 	char err[512];
 
 	ctx->cfg = cfg;
-	if (*cfg->routes_file)
-		ctx->routes = routes_file_load(cfg->routes_file, errs);
+	pthread_mutex_init(&ctx->fallback_lock, NULL);
+	if (*cfg->routes_file) {
+		enum routes_index_state st;
+		char why[4400];
+
+		/* The index when it is fresh; the text (the source of truth) otherwise. */
+		ctx->index = routes_index_open(cfg->routes_file, &st, why, sizeof(why));
+		if (ctx->index == NULL && st != ROUTES_INDEX_NONE)
+			msg_warn("routes index %s; reading %s itself", why, cfg->routes_file);
+		if (ctx->index == NULL)
+			ctx->routes = routes_file_load(cfg->routes_file, errs);
+	}
 	if (*cfg->notify_map)
 		ctx->notify = notify_map_load(cfg->notify_map, errs);
 	if (!mx_netlist_parse(cfg->allowed_networks, &ctx->allowed, err, sizeof(err)))
@@ -74,6 +90,8 @@ void route_ctx_free(struct route_ctx *ctx)
 	if (ctx == NULL)
 		return;
 	routes_file_free(ctx->routes);
+	routes_index_close(ctx->index);
+	pthread_mutex_destroy(&ctx->fallback_lock);
 	notify_map_free(ctx->notify);
 	dns_client_free(&ctx->dns);
 	mx_netlist_free(&ctx->allowed);
@@ -172,6 +190,61 @@ static void dns_route(struct route_ctx *ctx, const char *domain, struct route *o
 }
 
 /*
+ * text_fallback - the routes file's text, read once when a record of the
+ * index turned out damaged (lookups keep running meanwhile: the lock is
+ * held by the first to find out); NULL when the text has errors too.
+ */
+static const struct routes_file *text_fallback(struct route_ctx *ctx, const char *why)
+{
+	const struct routes_file *rf;
+
+	pthread_mutex_lock(&ctx->fallback_lock);
+	if (!ctx->fallback_tried) {
+		struct mx_errlist errs;
+
+		ctx->fallback_tried = true;
+		msg_warn("routes index of %s: %s; reading the routes file itself: run "
+			 "mxport-route --index",
+			 ctx->cfg->routes_file, why);
+		mx_errlist_init(&errs);
+		ctx->routes = routes_file_load(ctx->cfg->routes_file, &errs);
+		for (size_t i = 0; i < errs.count; i++)
+			msg_error("%s", errs.msgs[i]);
+		mx_errlist_free(&errs);
+	}
+	rf = ctx->routes;
+	pthread_mutex_unlock(&ctx->fallback_lock);
+	return rf;
+}
+
+/*
+ * file_route - the routes file's entry for a normalized domain, from the
+ * index or the text: 1 found (out filled), 0 none, -1 out set to FAIL.
+ */
+static int file_route(struct route_ctx *ctx, const char *norm, struct route *out)
+{
+	const struct routes_file *rf;
+	char why[600];
+
+	if (ctx->index == NULL) { /* then ctx->routes is set once, in route_ctx_new */
+		rf = ctx->routes;
+	} else {
+		int rc = routes_index_find(ctx->index, norm, out, why, sizeof(why));
+
+		if (rc >= 0)
+			return rc;
+		rf = text_fallback(ctx, why);
+		if (rf == NULL) {
+			route_set(out, ROUTE_FAIL,
+				  "routes index of %s: %s, and the file has errors",
+				  ctx->cfg->routes_file, why);
+			return -1;
+		}
+	}
+	return rf && routes_file_find(rf, norm, out) ? 1 : 0;
+}
+
+/*
  * route_lookup - where mail for domain goes. The routes file wins (exact
  * name, then nearest ".parent"); then SRV records when dns_routes = yes.
  * Targets come back in try order.
@@ -185,8 +258,8 @@ void route_lookup(struct route_ctx *ctx, const char *domain, struct route *out)
 		route_set(out, ROUTE_NOTFOUND, "not a domain name: %s", err);
 		return;
 	}
-	if (ctx->routes && routes_file_find(ctx->routes, norm, out)) {
-		/* found in the file */
+	if (file_route(ctx, norm, out) != 0) {
+		/* found in the file, or the file could not be read */
 	} else if (ctx->cfg->dns_routes) {
 		dns_route(ctx, norm, out);
 	} else {

@@ -391,20 +391,26 @@ bool routes_file_find(const struct routes_file *rf, const char *domain, struct r
 	}
 	if (e == NULL)
 		return false;
+	routes_entry_route(rf->path, e, out);
+	return true;
+}
+
+/* routes_entry_route - the route an entry of the file at path says (also for the index) */
+void routes_entry_route(const char *path, const struct routes_entry *e, struct route *out)
+{
 	route_clear(out);
 	out->source = ROUTE_SRC_FILE;
-	snprintf(out->origin, sizeof(out->origin), "%s:%d", rf->path, e->line);
+	snprintf(out->origin, sizeof(out->origin), "%s:%d", path, e->line);
 	mx_strlcpy(out->notify, e->notify, sizeof(out->notify));
 	out->verify = e->verify;
 	if (e->noservice) {
 		route_set(out, ROUTE_NOSERVICE, "%s routes %s%s to '.' (no service)", out->origin,
 			  e->subdomains ? "." : "", e->domain);
-		return true;
+		return;
 	}
 	for (size_t i = 0; i < e->ntargets; i++)
 		route_add_target(out, &e->targets[i]);
 	route_set(out, ROUTE_OK, "%s", out->origin);
-	return true;
 }
 
 /* routes_file_free - release everything */

@@ -31,6 +31,7 @@ struct routes_file *routes_file_parse(const char *path, const char *text, size_t
 				      struct mx_errlist *errs);
 struct routes_file *routes_file_load(const char *path, struct mx_errlist *errs);
 bool routes_file_find(const struct routes_file *rf, const char *domain, struct route *out);
+void routes_entry_route(const char *path, const struct routes_entry *e, struct route *out);
 void routes_file_free(struct routes_file *rf);
 
 #endif

@@ -6,6 +6,7 @@
  * SYNOPSIS
  *	mxport-route [-c FILE] [-n] [--probe] DOMAIN...
  *	mxport-route [-c FILE] --export FORMAT
+ *	mxport-route [-c FILE] --index [ROUTES]
  * DESCRIPTION
  *	For each DOMAIN, print the route that mxport-transport would use now:
  *	its source (routes file and line, or the SRV name asked), each target in
@@ -16,6 +17,12 @@
  *	report greeting, EHLO capabilities, STARTTLS and the certificate.
  *	With --export, write the routes file as the source of a static map
  *	(domains, sendmail-mailertable, sendmail-access; see export.c).
+ *	With --index, check every line of the routes file and write its index
+ *	ROUTES.cdb (dns/routes_index.c), which the lookups of every program
+ *	then read by page instead of loading the whole file; on any error
+ *	nothing is written and the index in place stays. With ROUTES, index
+ *	that file instead (a new version, to be renamed into place with its
+ *	index: the index records the file's inode, which a rename keeps).
  * DIAGNOSTICS
  *	Exit 0: every domain is forwarded and has a usable address. 1: some
  *	domain is not forwarded (or has an explicit null route). 75: a
@@ -38,16 +45,68 @@
 #include "errlist.h"
 #include "export.h"
 #include "probe.h"
+#include "msg.h"
 #include "mxconfig.h"
 #include "route_lookup.h"
+#include "routes_index.h"
 #include "util.h"
 
 /* usage - print the synopsis and exit */
 static void usage(void)
 {
 	fprintf(stderr, "usage: mxport-route [-c FILE] [-n] [--probe] DOMAIN...\n"
-			"       mxport-route [-c FILE] --export FORMAT\n");
+			"       mxport-route [-c FILE] --export FORMAT\n"
+			"       mxport-route [-c FILE] --index [ROUTES]\n");
 	exit(EX_USAGE);
+}
+
+/*
+ * build_index - --index [FILE]: the routes file (or FILE, a new version of
+ * it to be renamed into place with its index) checked whole and indexed, or
+ * nothing written
+ */
+static int build_index(const struct mx_config *cfg, const char *file)
+{
+	struct mx_errlist errs;
+	char idx[4096];
+	size_t count;
+
+	if (file == NULL)
+		file = cfg->routes_file;
+	if (*file == '\0') {
+		fprintf(stderr,
+			"mxport-route: --index: routes_file is not set: nothing to index\n");
+		return EX_CONFIG;
+	}
+	routes_index_path(file, idx, sizeof(idx));
+	mx_errlist_init(&errs);
+	if (!routes_index_build(file, &errs, &count)) {
+		for (size_t i = 0; i < errs.count; i++)
+			fprintf(stderr, "mxport-route: %s\n", errs.msgs[i]);
+		fprintf(stderr, "mxport-route: --index: %zu error(s); %s is unchanged\n",
+			errs.count, idx);
+		mx_errlist_free(&errs);
+		return EX_CONFIG;
+	}
+	mx_errlist_free(&errs);
+	printf("%s: %zu route(s) from %s\n", idx, count, file);
+	return 0;
+}
+
+/* show_index - -n: whether the routes file is read through its index */
+static void show_index(const char *routes_file)
+{
+	enum routes_index_state st;
+	char why[4400], idx[4096];
+	struct routes_index *ri = routes_index_open(routes_file, &st, why, sizeof(why));
+
+	routes_index_path(routes_file, idx, sizeof(idx));
+	if (ri)
+		printf("%s: routes index fresh, %zu route(s)\n", idx, routes_index_count(ri));
+	else if (st == ROUTES_INDEX_NONE)
+		printf("%s: no routes index (the file is read itself)\n", routes_file);
+	/* a stale or damaged index was said on standard error by the lookup set-up */
+	routes_index_close(ri);
 }
 
 /* exit_rank - worse outcomes win when several domains are asked for */
@@ -137,36 +196,42 @@ int main(int argc, char **argv)
 	struct mx_errlist errs;
 	struct route_ctx *ctx = NULL;
 	const char *export_format = NULL;
-	bool check_only = false, probe = false;
+	bool check_only = false, probe = false, build = false;
 	int ch, worst = 0;
 
 	static const struct option longopts[] = {
 		{"probe", no_argument, NULL, 'p'},
 		{"export", required_argument, NULL, 'x'},
+		{"index", no_argument, NULL, 'i'},
 		{NULL, 0, NULL, 0},
 	};
 
 	signal(SIGPIPE, SIG_IGN); /* a probed server that hangs up is reported, not fatal */
+	msg_init("mxport-route", MSG_TO_STDERR); /* a stale routes index, said to the admin */
 	while ((ch = getopt_long(argc, argv, "c:n", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': config_path = optarg; break;
 		case 'n': check_only = true; break;
 		case 'p': probe = true; break;
 		case 'x': export_format = optarg; break;
+		case 'i': build = true; break;
 		default: usage();
 		}
 	}
-	if (export_format && (check_only || probe || optind != argc))
+	if (export_format && (check_only || probe || build || optind != argc))
 		usage();
-	if (!export_format && !check_only && optind >= argc)
+	if (build && (check_only || probe || argc - optind > 1))
+		usage();
+	if (!export_format && !build && !check_only && optind >= argc)
 		usage();
 	mx_errlist_init(&errs);
 	/*
 	 * Errors in the routes file are listed even when mxport.conf has some
-	 * too. --export reads the routes file itself and needs no lookups.
+	 * too. --export and --index read the routes file themselves and need
+	 * no lookups.
 	 */
 	bool config_ok = mx_config_read(cfg, config_path, &errs) == 0;
-	if (!export_format && (config_ok || *cfg->routes_file))
+	if (!export_format && !build && (config_ok || *cfg->routes_file))
 		ctx = route_ctx_new(cfg, &errs);
 	/* -n: a log destination that cannot be opened is an error too */
 	if (check_only && config_ok)
@@ -180,10 +245,14 @@ int main(int argc, char **argv)
 		mx_config_free(cfg);
 		return EX_CONFIG;
 	}
-	if (export_format) {
+	if (build) {
+		worst = build_index(cfg, optind < argc ? argv[optind] : NULL);
+	} else if (export_format) {
 		worst = export_routes(cfg, export_format, stdout);
 	} else if (check_only) {
 		printf("%s: configuration OK\n", config_path);
+		if (*cfg->routes_file)
+			show_index(cfg->routes_file);
 	} else {
 		for (int i = optind; i < argc; i++) {
 			int code = show_domain(cfg, ctx, argv[i], probe);

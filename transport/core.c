@@ -16,6 +16,7 @@
 #include "deliver.h"
 #include "message.h"
 #include "msg.h"
+#include "routes_index.h"
 #include "smtp_conn.h"
 #include "util.h"
 
@@ -34,6 +35,15 @@ static struct file_id file_id_of(const char *path)
 		id.ctime = st.st_ctim;
 	}
 	return id;
+}
+
+/* index_id_of - the identity of the routes index (--index renames a new one in) */
+static struct file_id index_id_of(const char *routes_file)
+{
+	char idx[4096];
+
+	routes_index_path(routes_file, idx, sizeof(idx));
+	return file_id_of(*routes_file ? idx : NULL);
 }
 
 /* same_file - nothing changed: not the inode (a file moved into place), the size or a time */
@@ -77,7 +87,7 @@ static void release(struct transport_core *core)
  */
 bool core_refresh(struct transport_core *core, const char *who)
 {
-	struct file_id now[5];
+	struct file_id now[6];
 	struct mx_errlist errs;
 	char err[512];
 
@@ -87,9 +97,10 @@ bool core_refresh(struct transport_core *core, const char *who)
 		now[2] = file_id_of(core->cfg->secrets_file);
 		now[3] = file_id_of(core->cfg->notify_map);
 		now[4] = file_id_of(core->cfg->tls_ca_file);
+		now[5] = index_id_of(core->cfg->routes_file);
 		if (same_file(&now[0], &core->files[0]) && same_file(&now[1], &core->files[1]) &&
 		    same_file(&now[2], &core->files[2]) && same_file(&now[3], &core->files[3]) &&
-		    same_file(&now[4], &core->files[4]))
+		    same_file(&now[4], &core->files[4]) && same_file(&now[5], &core->files[5]))
 			return true;
 	}
 	release(core);
@@ -113,6 +124,7 @@ bool core_refresh(struct transport_core *core, const char *who)
 		/* An LMTP connection process lives for many connections: a CA bundle
 		 * replaced meanwhile must reach it, as it reached a process per connection. */
 		core->files[4] = file_id_of(core->cfg->tls_ca_file);
+		core->files[5] = index_id_of(core->cfg->routes_file);
 		core->routes = route_ctx_new(core->cfg, &errs);
 	}
 	if (core->routes && core->shared) {

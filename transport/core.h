@@ -34,8 +34,8 @@ struct transport_core {
 	bool have_secrets;
 	SSL_CTX *tls_ctx; /* made once; CAs loaded once a route wants verification */
 	bool cas_loaded;
-	/* mxport.conf, routes, secrets, notify_map and tls_ca_file, as loaded */
-	struct file_id files[5];
+	/* mxport.conf, routes, secrets, notify_map, tls_ca_file and the routes index, as loaded */
+	struct file_id files[6];
 	char error[600];	     /* a configuration error: every message defers with it */
 	struct smtp_cache cache;     /* the last delivery's session, for the next message */
 	struct route_shared *shared; /* DNS answers of the LMTP daemon's processes, or NULL */

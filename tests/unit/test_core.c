@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <openssl/ssl.h>
 
 #include "core.h"
+#include "routes_index.h"
 
 /* put - write text to path */
 static void put(const char *path, const char *text)
@@ -56,10 +58,50 @@ static void test_ca_file_change(void **state)
 	rmdir(dir);
 }
 
+/* a routes index made (mxport-route --index) with the routes file untouched is taken up */
+static void test_routes_index_change(void **state)
+{
+	char dir[] = "/tmp/mxport-core.XXXXXX", conf[300], routes[300], idx[320], text[1000];
+	struct transport_core core;
+	struct mx_errlist errs;
+	struct route r;
+	struct stat st;
+	size_t count;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(conf, sizeof(conf), "%s/mxport.conf", dir);
+	snprintf(routes, sizeof(routes), "%s/routes", dir);
+	routes_index_path(routes, idx, sizeof(idx));
+	put(routes, "example.com [127.0.0.1]:2525\n");
+	snprintf(text, sizeof(text), "routes_file = %s\n", routes);
+	put(conf, text);
+	core_init(&core, conf);
+	assert_true(core_refresh(&core, "test"));
+	assert_false(core.files[5].exists); /* no index: the text */
+	mx_errlist_init(&errs);
+	assert_true(routes_index_build(routes, &errs, &count));
+	mx_errlist_free(&errs);
+	assert_true(core_refresh(&core, "test"));
+	assert_int_equal(stat(idx, &st), 0);
+	assert_true(core.files[5].exists); /* reloaded, with the index */
+	assert_int_equal(core.files[5].ino, st.st_ino);
+	route_lookup(core.routes, "example.com", &r);
+	assert_int_equal(r.status, ROUTE_OK);
+	assert_int_equal(r.targets[0].port, 2525);
+	route_clear(&r);
+	core_free(&core);
+	unlink(conf);
+	unlink(idx);
+	unlink(routes);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ca_file_change),
+		cmocka_unit_test(test_routes_index_change),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

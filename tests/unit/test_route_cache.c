@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sys/socket.h>
 
 #include "route_cache.h"
 
@@ -115,6 +116,114 @@ static void test_threads(void **state)
 	route_cache_free(c);
 }
 
+/* every field of a route and of addresses comes back as it went in */
+static void test_fields_kept(void **state)
+{
+	struct route_cache *c = route_cache_new(10);
+	struct route r, got;
+	struct route_addrs a, agot;
+	struct route_target t;
+	unsigned char v4[4] = {198, 51, 100, 7};
+	char text[100];
+	int value;
+
+	(void)state;
+	route_init(&r);
+	memset(&t, 0, sizeof(t));
+	strcpy(t.host, "mx.example");
+	t.port = 2525;
+	t.pref = 10;
+	t.weight = 3;
+	t.tls_mode = 2;
+	route_add_target(&r, &t);
+	route_set(&r, ROUTE_OK, "2 SRV records");
+	r.source = ROUTE_SRC_DNS;
+	strcpy(r.origin, "_smtp._tcp.example.com");
+	strcpy(r.notify, "owner@other.test");
+	r.secure = true;
+	r.verify = ROUTE_VERIFY_YES;
+	route_cache_put_route(c, "R:example.com", 100, &r);
+	route_init(&got);
+	assert_true(route_cache_get_route(c, "R:example.com", 40, &got));
+	assert_int_equal(got.status, ROUTE_OK);
+	assert_int_equal(got.source, ROUTE_SRC_DNS);
+	assert_string_equal(got.reason, "2 SRV records");
+	assert_string_equal(got.origin, "_smtp._tcp.example.com");
+	assert_string_equal(got.notify, "owner@other.test");
+	assert_true(got.secure);
+	assert_int_equal(got.verify, ROUTE_VERIFY_YES);
+	assert_int_equal(got.ttl, 60);
+	assert_int_equal(got.ntargets, 1);
+	assert_memory_equal(&got.targets[0], &t, sizeof(t));
+	route_clear(&got);
+	route_clear(&r);
+
+	route_addrs_init(&a);
+	assert_true(route_addrs_add(&a, AF_INET, v4, 25));
+	a.status = ROUTE_OK;
+	a.secure = true;
+	strcpy(a.reason, "mx.example: 1 address(es)");
+	route_cache_put_addrs(c, "A:mx.example", 100, &a);
+	route_addrs_init(&agot);
+	assert_true(route_cache_get_addrs(c, "A:mx.example", 90, &agot));
+	assert_int_equal(agot.status, ROUTE_OK);
+	assert_true(agot.secure);
+	assert_string_equal(agot.reason, "mx.example: 1 address(es)");
+	assert_int_equal(agot.ttl, 10);
+	assert_int_equal(agot.count, 1);
+	assert_memory_equal(&agot.addrs[0], &a.addrs[0], sizeof(a.addrs[0]));
+	route_addrs_clear(&agot);
+	route_addrs_clear(&a);
+
+	route_cache_put_note(c, "V:bob@example.com", 100, 7, "250 2.1.5 Ok");
+	assert_true(route_cache_get_note(c, "V:bob@example.com", 1, &value, text, sizeof(text)));
+	assert_int_equal(value, 7);
+	assert_string_equal(text, "250 2.1.5 Ok");
+	route_cache_free(c);
+}
+
+/* an entry's size is bounded: a larger answer is used, not kept; a note's text is cut */
+static void test_entry_bound(void **state)
+{
+	struct route_cache *c = route_cache_new(10);
+	struct route r;
+	struct route_addrs a;
+	struct route_target t;
+	unsigned char v4[4] = {198, 51, 100, 7};
+	char big[2000], text[2000];
+	int value;
+
+	(void)state;
+	route_init(&r);
+	memset(&t, 0, sizeof(t));
+	strcpy(t.host, "mx.example");
+	for (int i = 0; i < ROUTE_CACHE_ITEMS_MAX; i++)
+		route_add_target(&r, &t);
+	route_cache_put_route(c, "R:full.example", 100, &r);
+	route_add_target(&r, &t);
+	route_cache_put_route(c, "R:over.example", 100, &r);
+	route_clear(&r);
+	assert_true(route_cache_get_route(c, "R:full.example", 1, &r));
+	assert_int_equal(r.ntargets, ROUTE_CACHE_ITEMS_MAX);
+	route_clear(&r);
+	assert_false(route_cache_get_route(c, "R:over.example", 1, &r));
+
+	route_addrs_init(&a);
+	for (int i = 0; i <= ROUTE_CACHE_ITEMS_MAX; i++)
+		route_addrs_add(&a, AF_INET, v4, 25);
+	route_cache_put_addrs(c, "A:many.example", 100, &a);
+	route_addrs_clear(&a);
+	assert_false(route_cache_get_addrs(c, "A:many.example", 1, &a));
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	route_cache_put_note(c, "V:long@example.com", 100, 1, big);
+	assert_true(route_cache_get_note(c, "V:long@example.com", 1, &value, text, sizeof(text)));
+	assert_int_equal(strlen(text), ROUTE_CACHE_NOTE_MAX);
+	assert_int_equal(route_cache_count(c), 2);
+	route_cache_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -122,6 +231,8 @@ int main(void)
 		cmocka_unit_test(test_lru_bound),
 		cmocka_unit_test(test_zero_size_keeps_nothing),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_fields_kept),
+		cmocka_unit_test(test_entry_bound),
 	};
 	return cmocka_run_group_tests_name("route_cache", tests, NULL, NULL);
 }
