@@ -1,0 +1,181 @@
+#!/bin/sh
+# test_exim - Exim as the relay, configured from contrib/exim/exim.conf as
+# it is (only its paths and host name made this test's): a private Exim
+# unpacked from Debian's package, mxport-milter for the socketmap that
+# Exim's ${readsocket} asks, mxport-transport -L behind Exim's lmtp
+# transport, and customers played by smtppeer.py. Mail comes from
+# 127.0.0.2, outside relay_from_hosts (127.0.0.1 is trusted).
+#   forwarded domain -> accepted at RCPT, delivered once, body intact;
+#   unknown domain -> 550 (relay not permitted); DNS trouble (SERVFAIL) and
+#   the socketmap down -> 451, deferred, not refused; customer down ->
+#   deferred, listed by exim -bp, delivered by exim -qff once it is back;
+#   customer's 550 -> a bounce with the customer's text; Exim's paniclog
+#   stays empty.
+. "$MXPORT_SRCDIR/tests/lib/harness.sh"
+. "$MXPORT_SRCDIR/tests/lib/postfix.sh"
+. "$MXPORT_SRCDIR/tests/lib/exim.sh"
+need python3 setpriv
+
+exim_fetch
+start_peer custA '{"ehlo": ["PIPELINING", "8BITMIME"]}'
+PA=$PEER_PORT
+A="$PEER_DIR"
+start_peer custR '{"rcpt": "550 5.1.1 No such user here"}'
+PR=$PEER_PORT
+DOWN=$(free_port)
+EPORT=$(free_port)
+setup_mxport_exim "example.com [127.0.0.1]:$PA
+refuse.example [127.0.0.1]:$PR
+down.example [127.0.0.1]:$DOWN"
+start_milter_exim
+start_lmtp_exim
+exim_contrib "$MXPORT_SRCDIR/contrib/exim/exim.conf" >"$T_DIR/exim.conf"
+start_exim_relay "$EPORT" "$T_DIR/exim.conf"
+t_grep "$RELAY/bV.out" "^Exim version 4\." "exim -bV takes contrib/exim/exim.conf"
+
+# send FROM RCPT [FILE] - one message from 127.0.0.2; replies in $T_DIR/out
+send() {
+	SENDMSG_SOURCE=127.0.0.2 python3 "$MXPORT_SRCDIR/tests/lib/sendmsg.py" 127.0.0.1 "$EPORT" "$@" >"$T_DIR/out" 2>&1
+}
+mainlog() {
+	cat "$RELAY/log/mainlog" 2>/dev/null
+}
+in_mainlog() {
+	mainlog | grep -Eq -- "$1"
+}
+queue_count() {
+	$EXIM -bpc 2>/dev/null
+}
+
+# --- 1. forwarded: accepted at RCPT, delivered once, the body intact -----------
+python3 - "$T_DIR/msg" "$T_DIR/body.want" <<'PY'
+import sys
+body = (b"Gr\xc3\xbc\xc3\x9fe aus K\xc3\xb6ln\r\n"
+        b".a line with a leading dot\r\n"
+        b".\r\n"
+        b"\r\n\r\n"
+        b"tab\there, blanks at the end   \r\n"
+        + b"y" * 990 + b"\r\n"
+        b"last line\r\n")
+head = (b"From: Alice <alice@sender.test>\r\n"
+        b"To: bob@example.com\r\n"
+        b"Subject: through exim\r\n"
+        b"MIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: 8bit\r\n\r\n")
+open(sys.argv[1], "wb").write(head + body)
+open(sys.argv[2], "wb").write(body)
+PY
+send alice@sender.test bob@example.com "$T_DIR/msg"
+t_ok $? "forwarded domain: the message is accepted"
+t_grep "$T_DIR/out" "^RCPT bob@example\.com 250 " "forwarded domain: 250 at RCPT"
+wait_until 30 have_msgs "$A" 1
+t_eq "$(count_msgs "$A")" 1 "the customer got it, once"
+wait_until 10 in_mainlog "=> bob <bob@example\.com> R=mxport T=mxport_lmtp C=\"250 2\.0\.0 "
+t_ok $? "Exim: delivered by the mxport router and the mxport_lmtp transport"
+t_grep "$MXLOG" "to=<bob@example\.com>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:$PA, .*status=sent" "transport: logged as sent to the customer's port"
+got=$(ls "$A"/msg.* | head -1)
+python3 - "$got" "$T_DIR/body.want" <<'PY'
+import sys
+data = open(sys.argv[1], "rb").read()
+body = data.split(b"\r\n\r\n", 1)[1]
+# undo the SMTP dot-stuffing
+lines = body.split(b"\r\n")
+body = b"\r\n".join(l[1:] if l.startswith(b".") else l for l in lines)
+sys.exit(0 if body == open(sys.argv[2], "rb").read() else 1)
+PY
+t_ok $? "the body arrived byte for byte (8-bit, leading dots, long line, blanks)"
+t_grep "$got" "^Subject: through exim" "headers intact"
+t_grep "$got" "^Received: from \[127\.0\.0\.2\] \(helo=client\.test\)" "Exim's Received line names the sender's host"
+t_grep "$A/env.1" "^RCPT TO:<bob@example\.com>" "the envelope recipient kept"
+t_eq "$(queue_count)" 0 "Exim's queue is empty"
+
+# --- 2. unknown domain: 550, for good ---------------------------------------------
+send alice@sender.test bob@unknown.example
+t_grep "$T_DIR/out" "^RCPT bob@unknown\.example 550 relay not permitted" "unknown domain: 550 relay not permitted"
+
+# --- 3. DNS trouble: the socketmap answers TEMP, Exim 451 -------------------------
+start_dnsstub servfail
+sed -i "s/^dns_routes = .*/dns_routes = yes/" "$T_DIR/etc/mxport.conf"
+echo "dns_servers = 127.0.0.1:$STUB_PORT" >>"$T_DIR/etc/mxport.conf"
+hup_milter
+send alice@sender.test bob@srvonly.example
+t_grep "$T_DIR/out" "^RCPT bob@srvonly\.example 451 4\.3\.0 " "DNS SERVFAIL: 451 4.3.0 at RCPT, not 550"
+send alice@sender.test bob@example.com
+t_grep "$T_DIR/out" "^RCPT bob@example\.com 250 " "DNS SERVFAIL: a routes-file domain still passes"
+wait_until 30 have_msgs "$A" 2
+sed -i "s/^dns_routes = .*/dns_routes = no/; /^dns_servers/d" "$T_DIR/etc/mxport.conf"
+hup_milter
+
+# --- 4. the socketmap down: 451, nothing refused ----------------------------------
+stop_milter
+send alice@sender.test bob@example.com
+t_grep "$T_DIR/out" "^RCPT bob@example\.com 451 4\.3\.0 " "socketmap down: 451 4.3.0 for a forwarded domain"
+send alice@sender.test bob@unknown.example
+t_grep "$T_DIR/out" "^RCPT bob@unknown\.example 451 " "socketmap down: 451 for any other domain too (never a false 550)"
+t_grep "$RELAY/log/rejectlog" "mxport: 27:TEMP socketmap unreachable," "Exim's log says why"
+start_milter_exim
+
+# --- 5. customer down: deferred, listed, delivered by exim -qff -------------------
+send alice@sender.test carol@down.example
+t_grep "$T_DIR/out" "^RCPT carol@down\.example 250 " "customer down: accepted at RCPT"
+wait_until 30 in_mainlog "== carol@down\.example R=mxport T=mxport_lmtp defer"
+t_ok $? "customer down: Exim deferred it"
+t_grep "$RELAY/log/mainlog" "== carol@down\.example .*defer .*4\.4\.1" "... with the transport's 4.4.1"
+$EXIM -bp >"$T_DIR/bp" 2>&1
+t_grep "$T_DIR/bp" "carol@down\.example" "exim -bp lists it"
+start_peer custD "{\"port\": $DOWN}"
+D="$PEER_DIR"
+$EXIM -qff >"$T_DIR/qff" 2>&1
+wait_until 30 have_msgs "$D" 1
+t_eq "$(count_msgs "$D")" 1 "exim -qff: delivered once the customer is back"
+wait_until 10 in_mainlog "=> carol <carol@down\.example> R=mxport T=mxport_lmtp"
+t_ok $? "Exim logged the delivery"
+
+# --- 5b. exim -R DOMAIN and ETRN DOMAIN deliver one domain's waiting mail ------
+stop_peer custD
+send alice@sender.test dave@down.example
+wait_until 30 in_mainlog "== dave@down\.example R=mxport T=mxport_lmtp defer"
+t_ok $? "customer down again: deferred"
+start_peer custD2 "{\"port\": $DOWN}"
+D2="$PEER_DIR"
+$EXIM -R down.example >"$T_DIR/R" 2>&1
+wait_until 30 have_msgs "$D2" 1
+t_eq "$(count_msgs "$D2")" 1 "exim -R down.example: delivered"
+stop_peer custD2
+send alice@sender.test erin@down.example
+wait_until 30 in_mainlog "== erin@down\.example R=mxport T=mxport_lmtp defer"
+t_ok $? "customer down a third time: deferred"
+start_peer custD3 "{\"port\": $DOWN}"
+D3="$PEER_DIR"
+python3 - "$EPORT" >"$T_DIR/etrn" 2>&1 <<'PY'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), local_hostname="client.test", source_address=("127.0.0.2", 0))
+s.ehlo()
+for dom in ("unknown.example", "down.example"):
+    print("ETRN %s %d %s" % ((dom,) + s.docmd("ETRN", dom)))
+s.quit()
+PY
+t_grep "$T_DIR/etrn" "^ETRN unknown\.example 458 " "ETRN for a domain not forwarded: 458"
+t_grep "$T_DIR/etrn" "^ETRN down\.example 250 " "ETRN for a forwarded domain: 250"
+wait_until 30 have_msgs "$D3" 1
+t_eq "$(count_msgs "$D3")" 1 "ETRN down.example: delivered"
+
+# --- 6. customer's 550: a bounce with the customer's text -------------------------
+send alice@sender.test nobody@refuse.example
+t_grep "$T_DIR/out" "^RCPT nobody@refuse\.example 250 " "refused later: accepted at RCPT"
+wait_until 30 in_mainlog "\*\* nobody@refuse\.example R=mxport T=mxport_lmtp"
+t_ok $? "customer's 550: Exim failed the address"
+t_grep "$RELAY/log/mainlog" "\*\* nobody@refuse\.example .*550 5\.1\.1 .*No such user here" "... with the customer's words"
+wait_until 10 in_mainlog "<= <> R="
+bounce=$(mainlog | sed -n 's/^.* \([0-9A-Za-z-]*\) <= <> R=.*/\1/p' | head -1)
+$EXIM -Mvb "$bounce" >"$T_DIR/bounce" 2>&1
+t_grep "$T_DIR/bounce" "nobody@refuse\.example" "the bounce names the recipient"
+t_grep "$T_DIR/bounce" "No such user here" "the bounce carries the customer's text"
+
+# --- the paniclog ---------------------------------------------------------------
+# (-C costs Exim its root privilege, which it notes there: the test's doing)
+grep -v "exim user lost privilege for using -C option" "$RELAY/log/paniclog" >"$T_DIR/panic" 2>/dev/null
+if [ -s "$T_DIR/panic" ]; then r=1; sed 's/^/#   /' "$T_DIR/panic"; else r=0; fi
+t_ok $r "Exim's paniclog is empty"
+t_done
