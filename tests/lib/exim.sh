@@ -190,3 +190,24 @@ EXEOF
 	T_PIDS="$T_PIDS $!"
 	wait_for "exim relay on port $1" python3 -c "import socket; socket.create_connection(('127.0.0.1', $1)).close()"
 }
+
+# exim_fetch_config - Debian's exim4-config (update-exim4.conf, /etc/exim4
+# with conf.d) unpacked in $EXIM_CFG_ROOT, once
+exim_fetch_config() {
+	need dpkg
+	EXIM_CFG_ROOT=${MXPORT_EXIM_CFG_ROOT:-/var/tmp/mxport-exim-config}
+	if [ ! -x "$EXIM_CFG_ROOT/usr/sbin/update-exim4.conf" ]; then
+		need apt-get
+		rm -rf "$EXIM_CFG_ROOT" "$EXIM_CFG_ROOT.debs" "$EXIM_CFG_ROOT.tmp"
+		mkdir -p "$EXIM_CFG_ROOT.debs"
+		chmod 777 "$EXIM_CFG_ROOT.debs"
+		if ! (cd "$EXIM_CFG_ROOT.debs" && apt-get download exim4-config) \
+			>"$T_DIR/exim-config-download.log" 2>&1; then
+			cat "$T_DIR/exim-config-download.log"
+			echo "Bail out! cannot download Debian's exim4-config (apt-get download)"
+			exit 99
+		fi
+		dpkg -x "$EXIM_CFG_ROOT.debs"/exim4-config_*.deb "$EXIM_CFG_ROOT.tmp" &&
+			mv "$EXIM_CFG_ROOT.tmp" "$EXIM_CFG_ROOT"
+	fi
+}
