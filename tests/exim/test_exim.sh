@@ -16,6 +16,50 @@
 . "$MXPORT_SRCDIR/tests/lib/exim.sh"
 need python3 setpriv
 
+# exim.conf and the Debian snippets carry the same mxport lines (macros,
+# routers, transport, ETRN ACL); test_exim_setup runs the snippets.
+python3 - "$MXPORT_SRCDIR/contrib/exim" >"$T_DIR/sync" 2>&1 <<'PY'
+import re, sys
+d = sys.argv[1]
+def text(path):
+    return open(path).read()
+def block(t, start, stop):
+    """lines from the line 'start' up to the first line matching stop (or a
+    blank line), without comments, debug_print, user = and .ifdef lines"""
+    lines = t.split("\n")
+    i = lines.index(start)
+    out = []
+    for l in lines[i:]:
+        if l.strip() == "" and out:
+            break
+        if re.match(r"\s*(#|debug_print|user =|\.)", l):
+            continue
+        out.append(l.rstrip())
+        if stop and re.match(stop, l):
+            break
+    return out
+conf = text(d + "/exim.conf")
+macros = [l for l in conf.split("\n") if l.startswith("MXPORT_")]
+want = [l for l in text(d + "/conf.d/main/00_mxport_macros").split("\n") if l.startswith("MXPORT_")]
+bad = []
+if macros != want:
+    bad.append("macros: %r != %r" % (macros, want))
+router = text(d + "/conf.d/router/160_mxport")
+for name, stop in (("mxport_defer:", None), ("mxport:", r"\s*no_more")):
+    if block(conf, name, stop) != block(router, name, stop):
+        bad.append("router %s differs" % name)
+if block(conf, "mxport_lmtp:", None) != block(text(d + "/conf.d/transport/30_mxport_lmtp"), "mxport_lmtp:", None):
+    bad.append("transport mxport_lmtp differs")
+acl = text(d + "/conf.d/acl/35_mxport_check_rcpt")
+if block(conf, "acl_check_etrn:", r"\s*message")[1:] != block(acl, "acl_mxport_check_etrn:", r"\s*message")[1:]:
+    bad.append("the ETRN ACL differs")
+if bad:
+    print("\n".join(bad))
+sys.exit(1 if bad else 0)
+PY
+t_ok $? "contrib/exim/exim.conf and conf.d/ carry the same mxport lines"
+[ -s "$T_DIR/sync" ] && sed 's/^/#   /' "$T_DIR/sync"
+
 exim_fetch
 start_peer custA '{"ehlo": ["PIPELINING", "8BITMIME"]}'
 PA=$PEER_PORT
