@@ -9,8 +9,9 @@
 #   unknown domain -> 550 (relay not permitted); DNS trouble (SERVFAIL) and
 #   the socketmap down -> 451, deferred, not refused; customer down ->
 #   deferred, listed by exim -bp, delivered by exim -qff once it is back;
-#   customer's 550 -> a bounce with the customer's text; Exim's paniclog
-#   stays empty.
+#   customer's 550 -> a bounce with the customer's text; exim -R and ETRN
+#   deliver one domain; one message with sent, bounced and deferred
+#   recipients gets each its own result; Exim's paniclog stays empty.
 . "$MXPORT_SRCDIR/tests/lib/harness.sh"
 . "$MXPORT_SRCDIR/tests/lib/postfix.sh"
 . "$MXPORT_SRCDIR/tests/lib/exim.sh"
@@ -216,6 +217,22 @@ bounce=$(mainlog | sed -n 's/^.* \([0-9A-Za-z-]*\) <= <> R=.*/\1/p' | head -1)
 $EXIM -Mvb "$bounce" >"$T_DIR/bounce" 2>&1
 t_grep "$T_DIR/bounce" "nobody@refuse\.example" "the bounce names the recipient"
 t_grep "$T_DIR/bounce" "No such user here" "the bounce carries the customer's text"
+
+# --- 7. one message: sent, bounced and deferred recipients ----------------------
+stop_peer custD3
+send alice@sender.test "bob2@example.com,x@refuse.example,y@down.example"
+t_grep "$T_DIR/out" "^DATA 250 " "three domains in one message: accepted"
+wait_until 30 in_mainlog "== y@down\.example R=mxport T=mxport_lmtp defer"
+t_ok $? "mixed: the recipient whose server is down waits"
+wait_until 30 in_mainlog "=> bob2 <bob2@example\.com> R=mxport T=mxport_lmtp"
+t_ok $? "mixed: the forwarded one is sent"
+wait_until 30 in_mainlog "\*\* x@refuse\.example R=mxport T=mxport_lmtp.*No such user here"
+t_ok $? "mixed: the refused one bounces with the customer's words"
+wait_until 30 have_msgs "$A" 3
+t_eq "$(count_msgs "$A")" 3 "mixed: the customer got its copy, once"
+$EXIM -bp >"$T_DIR/bp2" 2>&1
+t_grep "$T_DIR/bp2" "^ +y@down\.example$" "mixed: exim -bp lists only the waiting recipient as undelivered"
+t_nogrep "$T_DIR/bp2" "^ +(bob2@example\.com|x@refuse\.example)$" "mixed: the others are done"
 
 # --- the paniclog ---------------------------------------------------------------
 # (-C costs Exim its root privilege, which it notes there: the test's doing)
