@@ -11,7 +11,8 @@
 #   deferred, listed by exim -bp, delivered by exim -qff once it is back;
 #   customer's 550 -> a bounce with the customer's text; exim -R and ETRN
 #   deliver one domain; one message with sent, bounced and deferred
-#   recipients gets each its own result; Exim's paniclog stays empty.
+#   recipients gets each its own result; verify=yes refuses the customer's
+#   unknown user at RCPT with its words; Exim's paniclog stays empty.
 . "$MXPORT_SRCDIR/tests/lib/harness.sh"
 . "$MXPORT_SRCDIR/tests/lib/postfix.sh"
 . "$MXPORT_SRCDIR/tests/lib/exim.sh"
@@ -67,11 +68,15 @@ PA=$PEER_PORT
 A="$PEER_DIR"
 start_peer custR '{"rcpt": "550 5.1.1 No such user here"}'
 PR=$PEER_PORT
+start_peer custV '{"rcpt_match": [["nobody@verify\\.example", "550 5.1.1 <nobody@verify.example>: Recipient address rejected: User unknown"]]}'
+PV=$PEER_PORT
+V="$PEER_DIR"
 DOWN=$(free_port)
 EPORT=$(free_port)
 setup_mxport_exim "example.com [127.0.0.1]:$PA
 refuse.example [127.0.0.1]:$PR
-down.example [127.0.0.1]:$DOWN"
+down.example [127.0.0.1]:$DOWN
+verify.example [127.0.0.1]:$PV verify=yes"
 start_milter_exim
 start_lmtp_exim
 exim_contrib "$MXPORT_SRCDIR/contrib/exim/exim.conf" >"$T_DIR/exim.conf"
@@ -233,6 +238,14 @@ t_eq "$(count_msgs "$A")" 3 "mixed: the customer got its copy, once"
 $EXIM -bp >"$T_DIR/bp2" 2>&1
 t_grep "$T_DIR/bp2" "^ +y@down\.example$" "mixed: exim -bp lists only the waiting recipient as undelivered"
 t_nogrep "$T_DIR/bp2" "^ +(bob2@example\.com|x@refuse\.example)$" "mixed: the others are done"
+
+# --- 8. verify=yes: the customer's unknown user refused at RCPT, in its words -------
+send alice@sender.test "nobody@verify.example,someone@verify.example,bob3@example.com"
+t_grep "$T_DIR/out" "^RCPT nobody@verify\.example 550 5\.1\.1 <nobody@verify\.example>: Recipient address rejected: User unknown" "verify=yes: an unknown user gets 550 with the customer's words"
+t_grep "$T_DIR/out" "^RCPT someone@verify\.example 250 " "verify=yes: a known user passes"
+t_grep "$T_DIR/out" "^RCPT bob3@example\.com 250 " "a recipient after a refused one is judged on its own"
+wait_until 30 in_mainlog "=> someone <someone@verify\.example> R=mxport T=mxport_lmtp"
+t_ok $? "verify=yes: the known user's copy is delivered"
 
 # --- the paniclog ---------------------------------------------------------------
 # (-C costs Exim its root privilege, which it notes there: the test's doing)
