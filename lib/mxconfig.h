@@ -50,6 +50,7 @@ struct mx_config {
 	unsigned connection_cache_time;
 	unsigned transaction_recipient_limit;
 	unsigned lmtp_recipient_limit;
+	char *lmtp_client_field;
 	unsigned line_length_limit;
 	unsigned delivery_time_limit;
 	char *local_ports;

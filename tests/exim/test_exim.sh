@@ -63,7 +63,7 @@ t_ok $? "contrib/exim/exim.conf and conf.d/ carry the same mxport lines"
 [ -s "$T_DIR/sync" ] && sed 's/^/#   /' "$T_DIR/sync"
 
 exim_fetch
-start_peer custA '{"ehlo": ["PIPELINING", "8BITMIME"]}'
+start_peer custA '{"ehlo": ["PIPELINING", "8BITMIME", "XFORWARD NAME ADDR PROTO HELO SOURCE"]}'
 PA=$PEER_PORT
 A="$PEER_DIR"
 start_peer custR '{"rcpt": "550 5.1.1 No such user here"}'
@@ -139,6 +139,23 @@ t_grep "$got" "^Subject: through exim" "headers intact"
 t_grep "$got" "^Received: from \[127\.0\.0\.2\] \(helo=client\.test\)" "Exim's Received line names the sender's host"
 t_grep "$A/env.1" "^RCPT TO:<bob@example\.com>" "the envelope recipient kept"
 t_eq "$(queue_count)" 0 "Exim's queue is empty"
+# Exim's message id and the original client, through X-Mxport-Client
+eid=$(mainlog | sed -n 's/^.* \([0-9A-Za-z]\{6\}-[0-9A-Za-z]\{6\}-[0-9A-Za-z]\{2,4\}\) => bob <bob@example\.com>.*/\1/p' | head -1)
+t_grep "$MXLOG" "^.*: $eid: to=<bob@example\.com>, relay=127\.0\.0\.1" "mxport's log line carries Exim's message id ($eid)"
+t_grep "$A/session.1" "^XFORWARD .*ADDR=127\.0\.0\.2" "the customer gets XFORWARD with the original client's address"
+t_grep "$A/session.1" "^XFORWARD .*HELO=client\.test" "... and its HELO name"
+t_grep "$A/session.1" "^XFORWARD .*PROTO=ESMTP" "... and its protocol"
+t_nogrep "$got" "^X-Mxport-Client:" "the field is not in the customer's copy"
+# A sender's forged field counts for nothing and is removed too.
+printf 'From: <alice@sender.test>\r\nX-Mxport-Client: QUEUE=forged ADDR=192.0.2.66 HELO=forged.example\r\nSubject: forged\r\n\r\nforged field\r\n' >"$T_DIR/forged"
+send alice@sender.test fbob@example.com "$T_DIR/forged"
+wait_until 30 have_msgs "$A" 2
+fgot=$(grep -l "^Subject: forged" "$A"/msg.* | head -1)
+t_nogrep "$fgot" "^X-Mxport-Client:" "forged X-Mxport-Client: removed"
+fsess="$A/session.$(echo "$fgot" | sed 's/.*msg\.\([0-9]*\).*/\1/')"
+t_grep "$fsess" "^XFORWARD .*ADDR=127\.0\.0\.2" "forged X-Mxport-Client: the true client's address is sent"
+t_nogrep "$fsess" "192\.0\.2\.66|forged\.example" "forged X-Mxport-Client: nothing of it is sent"
+t_nogrep "$MXLOG" "forged: to=" "forged X-Mxport-Client: its queue id is not used"
 
 # --- 2. unknown domain: 550, for good ---------------------------------------------
 send alice@sender.test bob@unknown.example
@@ -153,7 +170,7 @@ send alice@sender.test bob@srvonly.example
 t_grep "$T_DIR/out" "^RCPT bob@srvonly\.example 451 4\.3\.0 " "DNS SERVFAIL: 451 4.3.0 at RCPT, not 550"
 send alice@sender.test bob@example.com
 t_grep "$T_DIR/out" "^RCPT bob@example\.com 250 " "DNS SERVFAIL: a routes-file domain still passes"
-wait_until 30 have_msgs "$A" 2
+wait_until 30 have_msgs "$A" 3
 sed -i "s/^dns_routes = .*/dns_routes = no/; /^dns_servers/d" "$T_DIR/etc/mxport.conf"
 hup_milter
 
@@ -233,8 +250,8 @@ wait_until 30 in_mainlog "=> bob2 <bob2@example\.com> R=mxport T=mxport_lmtp"
 t_ok $? "mixed: the forwarded one is sent"
 wait_until 30 in_mainlog "\*\* x@refuse\.example R=mxport T=mxport_lmtp.*No such user here"
 t_ok $? "mixed: the refused one bounces with the customer's words"
-wait_until 30 have_msgs "$A" 3
-t_eq "$(count_msgs "$A")" 3 "mixed: the customer got its copy, once"
+wait_until 30 have_msgs "$A" 4
+t_eq "$(count_msgs "$A")" 4 "mixed: the customer got its copy, once"
 $EXIM -bp >"$T_DIR/bp2" 2>&1
 t_grep "$T_DIR/bp2" "^ +y@down\.example$" "mixed: exim -bp lists only the waiting recipient as undelivered"
 t_nogrep "$T_DIR/bp2" "^ +(bob2@example\.com|x@refuse\.example)$" "mixed: the others are done"
