@@ -12,7 +12,10 @@
 #   customer's 550 -> a bounce with the customer's text; exim -R and ETRN
 #   deliver one domain; one message with sent, bounced and deferred
 #   recipients gets each its own result; verify=yes refuses the customer's
-#   unknown user at RCPT with its words; Exim's paniclog stays empty.
+#   unknown user at RCPT with its words; X-Mxport-Client gives mxport's log
+#   Exim's message id and the customer XFORWARD, and a forged copy counts
+#   for nothing; mxport-queue lists and flushes Exim's queue; an outage
+#   notice names exim -R; Exim's paniclog stays empty.
 . "$MXPORT_SRCDIR/tests/lib/harness.sh"
 . "$MXPORT_SRCDIR/tests/lib/postfix.sh"
 . "$MXPORT_SRCDIR/tests/lib/exim.sh"
@@ -72,16 +75,25 @@ start_peer custV '{"rcpt_match": [["nobody@verify\\.example", "550 5.1.1 <nobody
 PV=$PEER_PORT
 V="$PEER_DIR"
 DOWN=$(free_port)
+DOWN2=$(free_port)
 EPORT=$(free_port)
 setup_mxport_exim "example.com [127.0.0.1]:$PA
 refuse.example [127.0.0.1]:$PR
 down.example [127.0.0.1]:$DOWN
-verify.example [127.0.0.1]:$PV verify=yes"
+verify.example [127.0.0.1]:$PV verify=yes
+notice.example [127.0.0.1]:$DOWN2 notify=owner@example.com" "notify_after = 2s
+state_directory = $T_DIR/state
+sendmail_path = $T_DIR/bin/sendmail-ex"
+mkdir -p "$T_DIR/state"
+chown mxport "$T_DIR/state"
 start_milter_exim
 start_lmtp_exim
 exim_contrib "$MXPORT_SRCDIR/contrib/exim/exim.conf" >"$T_DIR/exim.conf"
 start_exim_relay "$EPORT" "$T_DIR/exim.conf"
 t_grep "$RELAY/bV.out" "^Exim version 4\." "exim -bV takes contrib/exim/exim.conf"
+# The notices go through Exim: sendmail(1) as SMTP to it from 127.0.0.1
+# (relay_from_hosts), as Exim's own sendmail would queue them.
+sendmail_standin "$T_DIR/bin/sendmail-ex" "$EPORT"
 
 # send FROM RCPT [FILE] - one message from 127.0.0.2; replies in $T_DIR/out
 send() {
@@ -199,16 +211,36 @@ t_eq "$(count_msgs "$D")" 1 "exim -qff: delivered once the customer is back"
 wait_until 10 in_mainlog "=> carol <carol@down\.example> R=mxport T=mxport_lmtp"
 t_ok $? "Exim logged the delivery"
 
-# --- 5b. exim -R DOMAIN and ETRN DOMAIN deliver one domain's waiting mail ------
+# --- 5b. mxport-queue, exim -R and ETRN deliver one domain's waiting mail ---------
 stop_peer custD
 send alice@sender.test dave@down.example
 wait_until 30 in_mainlog "== dave@down\.example R=mxport T=mxport_lmtp defer"
 t_ok $? "customer down again: deferred"
+# mxport-queue on Exim: what waits per forwarded domain, and its flush
+MXPORT_ROUTE="$T_DIR/bin/mxport-route" "$MXPORT_BUILDDIR/mxport-queue" -c "$T_DIR/etc/mxport.conf" --mta exim \
+	--exim "$EXIM_ROOT/usr/sbin/exim4" -C "$RELAY/exim.conf" --json >"$T_DIR/q.json" 2>"$T_DIR/q.err"
+t_ok $? "mxport-queue --mta exim --json"
+python3 - "$T_DIR/q.json" >"$T_DIR/q.check" 2>&1 <<'PY'
+import json, sys, time
+j = json.load(open(sys.argv[1]))
+d = {r["domain"]: r for r in j["domains"]}
+r = d.get("down.example")
+assert j["mta"] == "exim", j
+assert r and r["messages"] == 1 and r["recipients"] == 1, j
+assert "4.4.1" in r["last_error"], r
+assert 0 <= r["oldest_age"] < 600, r
+assert r["size"] > 0, r
+assert set(d) == {"down.example"}, j
+PY
+t_ok $? "mxport-queue: down.example, one message, its 4.4.1 and its age"
+[ -s "$T_DIR/q.check" ] && sed 's/^/#   /' "$T_DIR/q.check" "$T_DIR/q.json" "$T_DIR/q.err"
 start_peer custD2 "{\"port\": $DOWN}"
 D2="$PEER_DIR"
-$EXIM -R down.example >"$T_DIR/R" 2>&1
+MXPORT_ROUTE="$T_DIR/bin/mxport-route" "$MXPORT_BUILDDIR/mxport-queue" -c "$T_DIR/etc/mxport.conf" --mta exim \
+	--exim "$EXIM_ROOT/usr/sbin/exim4" -C "$RELAY/exim.conf" --flush down.example >"$T_DIR/R" 2>&1
+t_grep "$T_DIR/R" "^down\.example: flush requested \(exim -R @down\.example\)" "mxport-queue --flush down.example runs exim -R"
 wait_until 30 have_msgs "$D2" 1
-t_eq "$(count_msgs "$D2")" 1 "exim -R down.example: delivered"
+t_eq "$(count_msgs "$D2")" 1 "exim -R @down.example: delivered"
 stop_peer custD2
 send alice@sender.test erin@down.example
 wait_until 30 in_mainlog "== erin@down\.example R=mxport T=mxport_lmtp defer"
@@ -263,6 +295,22 @@ t_grep "$T_DIR/out" "^RCPT someone@verify\.example 250 " "verify=yes: a known us
 t_grep "$T_DIR/out" "^RCPT bob3@example\.com 250 " "a recipient after a refused one is judged on its own"
 wait_until 30 in_mainlog "=> someone <someone@verify\.example> R=mxport T=mxport_lmtp"
 t_ok $? "verify=yes: the known user's copy is delivered"
+
+# --- 9. an outage notice to the customer's contact names Exim's flush command --------
+send alice@sender.test carol@notice.example
+wait_until 30 in_mainlog "== carol@notice\.example R=mxport T=mxport_lmtp defer"
+t_ok $? "notice.example down: deferred"
+# another attempt once notify_after (2 s) has passed opens the notice
+notice_came() {
+	$EXIM -Rf @notice.example >/dev/null 2>&1
+	grep -l "^Subject: Mail for notice\.example is waiting" "$A"/msg.* >/dev/null 2>&1
+}
+wait_until 60 notice_came
+t_ok $? "the contact (owner@example.com, a forwarded address) got the notice, through Exim"
+notice=$(grep -l "^Subject: Mail for notice\.example is waiting" "$A"/msg.* | head -1)
+t_grep "$notice" "^    exim -R notice\.example[[:cntrl:]]?$" "the notice names exim -R (mta = exim)"
+t_grep "$notice" "^Oldest: +queue id [0-9A-Za-z]{6}-[0-9A-Za-z]{6}-[0-9A-Za-z]{2}," "... and the oldest message by Exim's message id"
+t_nogrep "$notice" "postqueue" "... and not Postfix's postqueue"
 
 # --- the paniclog ---------------------------------------------------------------
 # (-C costs Exim its root privilege, which it notes there: the test's doing)

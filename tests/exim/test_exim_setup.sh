@@ -32,7 +32,7 @@ setup_mxport_exim "example.com [127.0.0.1]:$PA"
 # the setup's job, not the test's: take contrib's line out again, and
 # start with mxport outside Debian-exim (an earlier run may have left it in;
 # the daemons here get their groups from setpriv, not from /etc/group)
-sed -i '/^socket_group/d; /^lmtp_client_field/d; /^# Exim.s lmtp transport sends no XFORWARD/,/^# removes (mxport.conf(5))/d' "$T_DIR/etc/mxport.conf"
+sed -i '/^socket_group/d; /^lmtp_client_field/d; /^mta =/d; /^# The MTA: outage notices/d; /^# Exim.s lmtp transport sends no XFORWARD/,/^# removes (mxport.conf(5))/d' "$T_DIR/etc/mxport.conf"
 gpasswd -d mxport Debian-exim >/dev/null 2>&1
 D="$T_DIR/exim4"
 cp -a "$EXIM_CFG_ROOT/etc/exim4" "$D"
@@ -103,6 +103,7 @@ done
 t_grep "$D/conf.d/main/00_mxport_macros" "^MXPORT_MAP_SOCKET = $T_DIR/run/socketmap\.sock$" "the socketmap's path comes from mxport.conf"
 t_grep "$T_DIR/etc/mxport.conf" "^socket_group = Debian-exim$" "mxport.conf: socket_group = Debian-exim"
 t_grep "$T_DIR/etc/mxport.conf" "^lmtp_client_field = X-Mxport-Client$" "mxport.conf: lmtp_client_field = X-Mxport-Client"
+t_grep "$T_DIR/etc/mxport.conf" "^mta = exim$" "mxport.conf: mta = exim"
 id -nG mxport | tr ' ' '\n' | grep -qx Debian-exim
 t_ok $? "user mxport is in group Debian-exim"
 t_grep "$D/conf.d/main/000_localmacros" "^SPOOLDIR = " "the admin's own macro file kept"
@@ -202,7 +203,7 @@ find "$D" -type f | sort | xargs md5sum >"$T_DIR/after.sum"
 cmp -s "$T_DIR/before.sum" "$T_DIR/after.sum"
 t_ok $? "--undo: $D is as before"
 [ $? -eq 0 ] || diff "$T_DIR/before.sum" "$T_DIR/after.sum" | sed 's/^/#   /'
-t_nogrep "$T_DIR/etc/mxport.conf" "^(socket_group|lmtp_client_field)" "--undo: mxport.conf as before"
+t_nogrep "$T_DIR/etc/mxport.conf" "^(socket_group|lmtp_client_field|mta) *=" "--undo: mxport.conf as before"
 id -nG mxport | tr ' ' '\n' | grep -qx Debian-exim
 t_eq "$?" 1 "--undo: mxport has left group Debian-exim"
 t_nogrep "$OUT" "acl_mxport|MXPORT_" "--undo: the generated configuration has no mxport left"
