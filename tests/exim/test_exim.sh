@@ -15,11 +15,13 @@
 #   unknown user at RCPT with its words; X-Mxport-Client gives mxport's log
 #   Exim's message id and the customer XFORWARD, and a forged copy counts
 #   for nothing; mxport-queue lists and flushes Exim's queue; an outage
-#   notice names exim -R; Exim's paniclog stays empty.
+#   notice names exim -R; an SRV-only domain is accepted and delivered, an
+#   SRV route into 169.254/16 deferred by the destination guard; Exim's
+#   paniclog stays empty.
 . "$MXPORT_SRCDIR/tests/lib/harness.sh"
 . "$MXPORT_SRCDIR/tests/lib/postfix.sh"
 . "$MXPORT_SRCDIR/tests/lib/exim.sh"
-need python3 setpriv
+need python3 setpriv nsd drill
 
 # exim.conf and the Debian snippets carry the same mxport lines (macros,
 # routers, transport, ETRN ACL); test_exim_setup runs the snippets.
@@ -311,6 +313,35 @@ notice=$(grep -l "^Subject: Mail for notice\.example is waiting" "$A"/msg.* | he
 t_grep "$notice" "^    exim -R notice\.example[[:cntrl:]]?$" "the notice names exim -R (mta = exim)"
 t_grep "$notice" "^Oldest: +queue id [0-9A-Za-z]{6}-[0-9A-Za-z]{6}-[0-9A-Za-z]{2}," "... and the oldest message by Exim's message id"
 t_nogrep "$notice" "postqueue" "... and not Postfix's postqueue"
+
+# --- 10. SRV-only routes: accepted at RCPT; a route into 169.254/16 deferred ----------
+cat >"$T_DIR/srv.zone" <<ZEOF
+\$ORIGIN test.
+\$TTL 60
+@		SOA	ns.test. hostmaster.test. 1 3600 600 86400 10
+@		NS	ns.test.
+ns		A	127.0.0.1
+peer		A	127.0.0.1
+meta		A	169.254.169.254
+_smtp._tcp.srvonly	SRV	10 0 $PA peer.test.
+_smtp._tcp.metadata	SRV	10 0 25 meta.test.
+ZEOF
+start_nsd "$T_DIR/srv.zone" test.
+sed -i "s/^dns_routes = .*/dns_routes = yes/" "$T_DIR/etc/mxport.conf"
+echo "dns_servers = 127.0.0.1:$NSD_PORT" >>"$T_DIR/etc/mxport.conf"
+hup_milter
+n=$(count_msgs "$A")
+send alice@sender.test srv@srvonly.test
+t_grep "$T_DIR/out" "^RCPT srv@srvonly\.test 250 " "an SRV-only domain: 250 at RCPT"
+wait_until 30 have_msgs "$A" $((n + 1))
+t_ok $? "an SRV-only domain: delivered to the SRV record's port"
+send alice@sender.test x@metadata.test
+t_grep "$T_DIR/out" "^RCPT x@metadata\.test 250 " "an SRV route to 169.254.169.254: accepted at RCPT (forwarded)"
+wait_until 30 in_mainlog "== x@metadata\.test R=mxport T=mxport_lmtp defer .*4\.4\.4 .*route refused"
+t_ok $? "... and deferred by the destination guard (4.4.4), never sent there"
+t_nogrep "$RELAY/log/mainlog" "=> x <x@metadata\.test>" "... nothing delivered to it"
+send alice@sender.test y@unknown.test
+t_grep "$T_DIR/out" "^RCPT y@unknown\.test 550 relay not permitted" "no SRV record (NXDOMAIN): 550"
 
 # --- the paniclog ---------------------------------------------------------------
 # (-C costs Exim its root privilege, which it notes there: the test's doing)
