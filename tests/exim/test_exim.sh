@@ -343,6 +343,21 @@ t_nogrep "$RELAY/log/mainlog" "=> x <x@metadata\.test>" "... nothing delivered t
 send alice@sender.test y@unknown.test
 t_grep "$T_DIR/out" "^RCPT y@unknown\.test 550 relay not permitted" "no SRV record (NXDOMAIN): 550"
 
+# --- 11. the LMTP daemon down: deferred, nothing lost; delivered once it is back ----
+kill "$LMTP_PID"
+wait "$LMTP_PID" 2>/dev/null
+wait_until 30 sh -c "! test -S '$T_DIR/run/lmtp.sock'"
+rm -f "$T_DIR/run/lmtp.sock"
+n=$(count_msgs "$A")
+send alice@sender.test lmtpdown@example.com
+t_grep "$T_DIR/out" "^RCPT lmtpdown@example\.com 250 " "LMTP daemon down: still accepted at RCPT (the socketmap answers)"
+wait_until 30 in_mainlog "== lmtpdown@example\.com R=mxport T=mxport_lmtp defer"
+t_ok $? "LMTP daemon down: Exim defers, the message stays queued"
+start_lmtp_exim
+$EXIM -R @example.com >/dev/null 2>&1
+wait_until 30 have_msgs "$A" $((n + 1))
+t_ok $? "LMTP daemon back: exim -R delivers it"
+
 # --- the paniclog ---------------------------------------------------------------
 # (-C costs Exim its root privilege, which it notes there: the test's doing)
 grep -v "exim user lost privilege for using -C option" "$RELAY/log/paniclog" >"$T_DIR/panic" 2>/dev/null

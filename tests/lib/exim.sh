@@ -153,10 +153,12 @@ start_milter_exim() {
 }
 
 # start_lmtp_exim - mxport-transport -L on $T_DIR/run/lmtp.sock, as user
-# mxport with group Debian-exim among its groups (the socket's group)
+# mxport with group Debian-exim among its groups (the socket's group); sets
+# LMTP_PID
 start_lmtp_exim() {
 	setpriv --reuid=mxport --regid=mxport --groups=Debian-exim -- "$T_DIR/bin/mxport-transport" \
 		-c "$T_DIR/etc/mxport.conf" -L "unix:$T_DIR/run/lmtp.sock" >>"$T_DIR/lmtp.stderr" 2>&1 &
+	LMTP_PID=$!
 	T_PIDS="$T_PIDS $!"
 	wait_for "LMTP daemon" test -S "$T_DIR/run/lmtp.sock"
 }
