@@ -75,7 +75,6 @@ start_peer custR '{"rcpt": "550 5.1.1 No such user here"}'
 PR=$PEER_PORT
 start_peer custV '{"rcpt_match": [["nobody@verify\\.example", "550 5.1.1 <nobody@verify.example>: Recipient address rejected: User unknown"]]}'
 PV=$PEER_PORT
-V="$PEER_DIR"
 DOWN=$(free_port)
 DOWN2=$(free_port)
 EPORT=$(free_port)

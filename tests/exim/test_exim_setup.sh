@@ -196,6 +196,10 @@ t_eq "$?" 1 "the non-split configuration: refused"
 t_grep "$T_DIR/refuse2.out" "dc_use_split_config is not 'true'" "... saying so and what to do"
 
 # --- --undo ------------------------------------------------------------------------------
+setup --undo --dry-run >"$T_DIR/undo-dry.out" 2>&1
+t_grep "$T_DIR/undo-dry.out" "^rm -f .*conf\.d/acl/35_mxport_check_rcpt$" "--undo --dry-run prints what it would remove"
+test -f "$D/conf.d/acl/35_mxport_check_rcpt" && test -f "$D/mxport-setup.state"
+t_ok $? "--undo --dry-run removes nothing"
 setup --undo >"$T_DIR/undo.out" 2>&1
 t_ok $? "mxport-setup exim --undo"
 sed -i "/# the admin's note/d" "$D/conf.d/router/160_mxport" 2>/dev/null
