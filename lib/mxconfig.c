@@ -20,6 +20,7 @@
 
 const char *const mx_tls_mode_names[] = {"none", "may", "encrypt", "verify", "dane", NULL};
 const char *const mx_auth_tls_names[] = {"encrypt", "verify", NULL};
+const char *const mx_mta_names[] = {"postfix", "exim", "sendmail", NULL};
 static const char *const unknown_names[] = {"reject", "accept", NULL};
 static const char *const verify_unreachable_names[] = {"accept", "tempfail", NULL};
 
@@ -64,6 +65,9 @@ static const struct mx_config_key keys[] = {
 	 100000, "most recipients in one SMTP transaction; more go into further transactions"},
 	{"lmtp_recipient_limit", MX_CFG_UINT, F(lmtp_recipient_limit), "1000", NULL, 1, 100000,
 	 "LMTP mode: most recipients one message may have; more get 452 4.5.3"},
+	{"lmtp_client_field", MX_CFG_STRING, F(lmtp_client_field), "", NULL, 0, 0,
+	 "LMTP mode: header field in which the MTA passes its queue id and the original client "
+	 "(Exim); the last copy counts, every copy is removed; empty: none"},
 	{"line_length_limit", MX_CFG_UINT, F(line_length_limit), "998", NULL, 0, 1000000,
 	 "longer message lines are folded (CR LF SPACE), as Postfix's smtp_line_length_limit; 0: "
 	 "never"},
@@ -137,6 +141,8 @@ static const struct mx_config_key keys[] = {
 	 "envelope sender and From: of the notices; empty: the null sender <>"},
 	{"sendmail_path", MX_CFG_STRING, F(sendmail_path), "/usr/sbin/sendmail", NULL, 0, 0,
 	 "the MTA's sendmail(1), which queues the notices"},
+	{"mta", MX_CFG_ENUM, F(mta), "postfix", mx_mta_names, 0, 0,
+	 "the MTA in front of mxport (postfix, exim, sendmail): the notices name its commands"},
 	{"state_directory", MX_CFG_STRING, F(state_directory), "/var/lib/mxport", NULL, 0, 0,
 	 "where the transport keeps what outlives a run (notify/DOMAIN: an outage)"},
 	{"verify_recipients", MX_CFG_BOOL, F(verify_recipients), "no", NULL, 0, 0,

@@ -50,6 +50,7 @@ struct mx_config {
 	unsigned connection_cache_time;
 	unsigned transaction_recipient_limit;
 	unsigned lmtp_recipient_limit;
+	char *lmtp_client_field;
 	unsigned line_length_limit;
 	unsigned delivery_time_limit;
 	char *local_ports;
@@ -85,6 +86,7 @@ struct mx_config {
 	char *notify_map;
 	char *notify_sender;
 	char *sendmail_path;
+	int mta; /* enum mx_mta: whose commands the notices name */
 	char *state_directory;
 	bool verify_recipients;
 	unsigned verify_positive_lifetime;
@@ -124,6 +126,14 @@ enum mx_auth_tls {
 
 extern const char *const mx_tls_mode_names[];
 extern const char *const mx_auth_tls_names[];
+
+/* The MTA in front of mxport (mta in mxport.conf), by its index in mx_mta_names. */
+enum mx_mta {
+	MX_MTA_POSTFIX,
+	MX_MTA_EXIM,
+	MX_MTA_SENDMAIL,
+};
+extern const char *const mx_mta_names[];
 
 struct mx_config *mx_config_defaults(void);
 int mx_config_read(struct mx_config *cfg, const char *path, struct mx_errlist *errs);

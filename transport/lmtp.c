@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clientfield.h"
 #include "core.h"
 #include "deliver.h"
 #include "listen.h"
@@ -161,12 +162,18 @@ static int read_data(struct lmtp_session *ls, char **data, size_t *len)
 	return 0;
 }
 
-/* deliver_data - relay one message; one reply per recipient, in RCPT order */
+/*
+ * deliver_data - relay one message; one reply per recipient, in RCPT order.
+ * With lmtp_client_field set, the MTA's queue id and original client come
+ * from that header field (Exim sends no XFORWARD), which is taken out of
+ * raw, every copy of it (clientfield.c); XFORWARD, when sent, still wins.
+ */
 static bool deliver_data(struct lmtp_session *ls, const char *sender, char **rcpts, size_t n,
-			 const char *raw, size_t rawlen, const struct xforward *client)
+			 char *raw, size_t rawlen, const struct xforward *client)
 {
 	struct rcpt_outcome *out;
-	char qid[64];
+	struct xforward fielded = {.addr = ""};
+	char qid[64], mta_qid[CLIENTFIELD_QUEUE_MAX + 1] = "";
 	bool ok = true;
 
 	if (!core_refresh(ls->core, "lmtp")) {
@@ -175,8 +182,18 @@ static bool deliver_data(struct lmtp_session *ls, const char *sender, char **rcp
 				 mx_status(MX_ST_CONFIG)->dsn, rcpts[i], ls->core->error);
 		return ok;
 	}
+	if (ls->core->cfg->lmtp_client_field && *ls->core->cfg->lmtp_client_field) {
+		rawlen = clientfield_take(raw, rawlen, ls->core->cfg->lmtp_client_field, &fielded,
+					  mta_qid, sizeof(mta_qid));
+		if (!xforward_any(client))
+			client = &fielded;
+	}
 	out = mx_calloc(n, sizeof(*out));
-	snprintf(qid, sizeof(qid), "L%ld.%lu", (long)getpid(), ++messages);
+	++messages;
+	if (*mta_qid)
+		mx_strlcpy(qid, mta_qid, sizeof(qid));
+	else
+		snprintf(qid, sizeof(qid), "L%ld.%lu", (long)getpid(), messages);
 	for (size_t i = 0; i < n; i++)
 		out[i].rcpt = rcpts[i];
 	core_deliver(ls->core, qid, sender, raw, rawlen, true, xforward_any(client) ? client : NULL,

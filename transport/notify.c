@@ -442,17 +442,34 @@ static void put_para(struct mx_buf *b, const char *fmt, ...)
 	free(text);
 }
 
+/* flush_command - the command that delivers a domain's waiting mail at once, on this MTA */
+static void flush_command(const struct mx_config *cfg, const char *domain, char *out, size_t outlen)
+{
+	switch (cfg->mta) {
+	case MX_MTA_EXIM:
+		snprintf(out, outlen, "exim -R %s", domain);
+		break;
+	case MX_MTA_SENDMAIL:
+		snprintf(out, outlen, "sendmail -qR@%s", domain);
+		break;
+	default:
+		snprintf(out, outlen, "postqueue -s %s", domain);
+		break;
+	}
+}
+
 /* send_down - the notice that deliveries have failed for notify_after */
 static bool send_down(const struct transport *t, const char *domain, const char *contact,
 		      const struct outage *o, long long now, char *err, size_t errlen)
 {
 	const struct waiting *w = oldest(o);
-	char since[64], first[64], dur[64], subject[400];
+	char since[64], first[64], dur[64], subject[400], flush[MX_DOMAIN_MAX + 32];
 	struct mx_buf b = {0};
 	bool ok;
 
 	when(o->since, since, sizeof(since));
 	how_long(now - o->since, dur, sizeof(dur));
+	flush_command(t->cfg, domain, flush, sizeof(flush));
 	snprintf(subject, sizeof(subject),
 		 "Mail for %s is waiting: your server has not taken it for %s", domain, dur);
 	headers(&b, t, contact, subject, now);
@@ -478,9 +495,9 @@ static bool send_down(const struct transport *t, const char *domain, const char 
 		 "mail delivered at once, send the relay the SMTP command\n"
 		 "    ETRN %s\n"
 		 "(where the relay permits ETRN), or ask its administrator to run\n"
-		 "    postqueue -s %s\n\n"
+		 "    %s\n\n"
 		 "You will get one more message when deliveries succeed again.\n",
-		 domain, domain);
+		 domain, flush);
 	ok = run_sendmail(t->cfg, contact, b.data, b.len, err, errlen);
 	mx_buf_free(&b);
 	return ok;
@@ -490,13 +507,14 @@ static bool send_down(const struct transport *t, const char *domain, const char 
 static bool send_up(const struct transport *t, const char *domain, const char *contact,
 		    const struct outage *o, long long now, char *err, size_t errlen)
 {
-	char since[64], back[64], dur[64], subject[400];
+	char since[64], back[64], dur[64], subject[400], flush[MX_DOMAIN_MAX + 32];
 	struct mx_buf b = {0};
 	bool ok;
 
 	when(o->since, since, sizeof(since));
 	when(now, back, sizeof(back));
 	how_long(now - o->since, dur, sizeof(dur));
+	flush_command(t->cfg, domain, flush, sizeof(flush));
 	snprintf(subject, sizeof(subject), "Mail for %s is delivered again", domain);
 	headers(&b, t, contact, subject, now);
 	put_para(&b,
@@ -504,9 +522,9 @@ static bool send_up(const struct transport *t, const char *domain, const char *c
 		 "Your server accepts mail for %s again since %s.\n"
 		 "Deliveries had failed since %s (%s).\n"
 		 "Messages that waited: %zu%s; the relay delivers them at their next retry\n"
-		 "(ETRN %s, or postqueue -s %s on the relay, sends them at once).\n\n",
+		 "(ETRN %s, or %s on the relay, sends them at once).\n\n",
 		 t->helo_name, domain, domain, back, since, dur, o->nids + o->more,
-		 o->more ? " or more" : "", domain, domain);
+		 o->more ? " or more" : "", domain, flush);
 	put_wrapped(&b, "Last error before the recovery: ", o->text);
 	ok = run_sendmail(t->cfg, contact, b.data, b.len, err, errlen);
 	mx_buf_free(&b);
