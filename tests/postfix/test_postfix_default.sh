@@ -153,6 +153,15 @@ start_dnsstub servfail
 sed -i "s/^dns_routes = .*/dns_routes = yes/" "$T_DIR/etc/mxport.conf"
 echo "dns_servers = 127.0.0.1:$STUB_PORT" >>"$T_DIR/etc/mxport.conf"
 hup_milter
+# SRV routes need the socketmap, which mxport-setup adds (last) when
+# dns_routes is on: run it again, as after turning verification on
+"$MXPORT_BUILDDIR/setup/mxport-setup" postfix -c "$PF/etc" --mxport-conf "$T_DIR/etc/mxport.conf" \
+	--transport "$T_DIR/bin/mxport-transport" >"$T_DIR/setup.dns" 2>&1
+t_grep "$PF/etc/main.cf" "^relay_domains = pipemap:\{hash:$PF/etc/mxport_routes, static:forwarded\}, socketmap:unix:mxport/socketmap\.sock:relay$" "dns_routes = yes: mxport-setup adds the socketmap to relay_domains, last"
+t_grep "$PF/etc/main.cf" "^transport_maps = hash:$PF/etc/mxport_routes, inline:.*, socketmap:unix:mxport/socketmap\.sock:transport$" "... and to transport_maps, last"
+reloads=$(grep -c 'reload -- version' "$PF/maillog")
+postfix -c "$PF/etc" reload >/dev/null 2>&1
+wait_until 20 sh -c "[ \$(grep -c 'reload -- version' '$PF/maillog') -gt $reloads ]"
 SENDMSG_SOURCE=$OUTSIDE send_mail alice@sender.test y@srvonly.test >"$T_DIR/s8" 2>&1
 t_grep "$T_DIR/s8" "^RCPT y@srvonly\.test 451 " "DNS SERVFAIL: 451 at RCPT"
 SENDMSG_SOURCE=$OUTSIDE send_mail alice@sender.test z@example.com >"$T_DIR/s9" 2>&1

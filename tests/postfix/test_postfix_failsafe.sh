@@ -18,6 +18,9 @@
 #     delivered to the new customer, not looped;
 #   - a routes file with an error: --update-routes refuses it, names file
 #     and line, and Postfix keeps the table it had;
+#   - recipients verified: the verify table is asked only for forwarded
+#     domains (a restriction class the routes table picks), so local mail
+#     is accepted with the milter hung, forwarded mail gets 4xx;
 #   - --undo after the admin's edits: --dry-run says "would" and changes
 #     nothing; --undo takes mxport's entries out, keeps the domain the
 #     admin added to relay_domains, and leaves (naming it) a value of
@@ -186,7 +189,38 @@ cmp -s "$PF/etc/mxport_routes.db" "$T_DIR/table.before"
 t_ok $? "... the table is unchanged"
 sed -i '$d' "$T_DIR/etc/routes"
 
-# 5. --undo after the admin's edits
+# 5. recipients verified (verify_recipients = yes): the verify table is
+# asked only for forwarded domains, so local mail still never waits
+echo "verify_recipients = yes" >>"$T_DIR/etc/mxport.conf"
+kill -HUP "$MILTER_PID"
+# shellcheck disable=SC2086
+"$SETUP" postfix $SETUP_ARGS >"$T_DIR/setup.verify" 2>&1
+t_grep "$PF/etc/main.cf" "^smtpd_recipient_restrictions = .*check_recipient_access pipemap:\{hash:$PF/etc/mxport_routes, static:mxport_verify\}$" "verify on: the routes table picks the verify class"
+reloads=$(grep -c 'reload -- version' "$PF/maillog")
+postfix -c "$PF/etc" reload >/dev/null 2>&1
+wait_until 20 sh -c "[ \$(grep -c 'reload -- version' '$PF/maillog') -gt $reloads ]"
+outside x@sender.test vic@example.com >"$T_DIR/v1" 2>&1
+t_grep "$T_DIR/v1" "^DATA 250 " "verify on, milter up: a forwarded recipient the customer takes is accepted"
+kill -STOP "$MILTER_PID"
+al=$(mbox_count "$ALICE")
+outside x@sender.test alice@relay.test >"$T_DIR/v2" 2>&1
+t_grep "$T_DIR/v2" "^DATA 250 " "verify on, milter hung: a local user from outside still accepted"
+wait_until 30 has_mbox "$ALICE" $((al + 1))
+t_eq "$(mbox_count "$ALICE")" $((al + 1)) "... and delivered"
+kill -CONT "$MILTER_PID"
+# stopped (a hung one holds smtpd until Postfix's socketmap timeout)
+kill "$MILTER_PID"
+wait "$MILTER_PID" 2>/dev/null
+outside x@sender.test wes@example.com >"$T_DIR/v3" 2>&1
+t_grep "$T_DIR/v3" "^RCPT wes@example\.com 4[0-9][0-9] " "verify on, milter stopped: a forwarded recipient waits at the sender (4xx: it cannot be verified)"
+outside x@sender.test alice@relay.test >"$T_DIR/v4" 2>&1
+t_grep "$T_DIR/v4" "^DATA 250 " "... a local user still accepted"
+"$T_DIR/bin/mxport-milter" -f -c "$T_DIR/etc/mxport.conf" -u mxport \
+	-P "$T_DIR/run/milter.pid" >>"$T_DIR/milter.stderr" 2>&1 &
+MILTER_PID=$!
+wait_for "mxport-milter socketmap" test -S "$SOCK/socketmap.sock"
+
+# 6. --undo after the admin's edits
 postconf -c "$PF/etc" -e "relay_domains=$(postconf -c "$PF/etc" -h relay_domains), added.test" relay_domains_reject_code=554
 cp "$PF/etc/main.cf" "$T_DIR/edited.main.cf"
 # shellcheck disable=SC2086
@@ -203,6 +237,7 @@ t_grep "$T_DIR/undo" "leave relay_domains_reject_code: changed since mxport-setu
 t_eq "$(postconf -c "$PF/etc" -h relay_domains_reject_code)" 554 "... and stays"
 t_eq "$(postconf -c "$PF/etc" -h transport_maps)" "inline:{ { backup.test = smtp:[127.0.0.1]:$PB } }" "... transport_maps as the admin had it"
 t_eq "$(postconf -c "$PF/etc" -h smtpd_relay_restrictions)" "permit_mynetworks permit_sasl_authenticated defer_unauth_destination" "... smtpd_relay_restrictions as before"
+t_eq "$(postconf -c "$PF/etc" -n smtpd_restriction_classes mxport_verify smtpd_recipient_restrictions 2>/dev/null)" "" "... no restriction class, no verify check left"
 [ ! -e "$PF/etc/mxport_routes" ] && [ ! -e "$PF/etc/mxport_routes.db" ] && [ ! -e "$PF/etc/mxport-setup.state" ]
 t_ok $? "... the routes table and the state file are gone"
 postconf -c "$PF/etc" -M mxport-lmtp/unix >"$T_DIR/svc" 2>/dev/null
