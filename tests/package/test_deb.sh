@@ -327,6 +327,24 @@ sed -i '/^bad\.\.example/d' "$root/etc/mxport/routes"
 in_root service mxport-milter reload >"$work/reload2.out" 2>&1
 ok $? "service mxport-milter reload with the line removed"
 
+# A route added after a refusal: the init script's reload writes Postfix's
+# routes table (mxport-setup postfix --update-routes); no postfix reload.
+send erin@later.example >"$work/send4.out" 2>&1
+grep -Eq '^RCPT <?erin@later.example>? 5[0-9][0-9] ' "$work/send4.out"
+ok $? "later.example before its route: refused with 5xx"
+echo "later.example   [127.0.0.1]:$port" >>"$root/etc/mxport/routes"
+in_root service mxport-milter reload >"$work/reload3.out" 2>&1
+ok $? "service mxport-milter reload after the route was added"
+show "$work/reload3.out" 5
+i=0
+until send erin@later.example >"$work/send5.out" 2>&1 && grep -q '^DATA 250 ' "$work/send5.out"; do
+	[ $i -ge 100 ] && break
+	sleep 0.2
+	i=$((i + 1))
+done
+grep -q '^DATA 250 ' "$work/send5.out"
+ok $? "... then accepted with no postfix reload (after $i retries)"
+
 # --- 5. purge with the daemons running, what remains ------------------------
 # As the README's order has it in a container (no init system): take mxport
 # out of Postfix, then purge; the package stops its daemons itself.
