@@ -67,6 +67,14 @@ cp "$PF/etc/master.cf" "$T_DIR/syslogcf/"
 t_grep "$T_DIR/dry.syslog" "^postconf -c $T_DIR/syslogcf -e 'relay_domains=" "no maillog_file: the dry run prints the setup"
 t_nogrep "$T_DIR/dry.syslog" "postlog|postdrop" "no maillog_file: mxport logs to syslog (no postlog_socket, no postdrop)"
 
+# A Postfix set up by an older mxport-setup (the socketmap in front of
+# transport_maps): the run says that its own mail waits for the milter, and how to fix it
+mkdir -p "$T_DIR/oldcf"
+cp "$PF/etc/master.cf" "$T_DIR/oldcf/"
+sed 's/^transport_maps = /transport_maps = socketmap:unix:mxport\/socketmap.sock:transport, /' "$PF/etc/main.cf" >"$T_DIR/oldcf/main.cf"
+"$SETUP" postfix -c "$T_DIR/oldcf" --mxport-conf "$T_DIR/etc/mxport.conf" --mxport-route "$T_DIR/bin/mxport-route" --dry-run >"$T_DIR/dry.old" 2>&1
+t_grep "$T_DIR/dry.old" "warning: transport_maps asks mxport's socketmap first .*--undo' and then 'mxport-setup postfix -c $T_DIR/oldcf' again" "an older set-up (socketmap first): a warning that says what to run"
+
 # --dry-run prints the postconf commands and changes nothing
 # shellcheck disable=SC2086
 "$SETUP" postfix $SETUP_ARGS --dry-run >"$T_DIR/dry" 2>&1
