@@ -12,6 +12,7 @@
 #     unknown domain is still refused (550);
 #   - recovery without postfix reload: the daemons return, postqueue -f
 #     delivers what waited;
+#   - the milter alone down: forwarded mail is delivered (nothing asks it);
 #   - a route added after a refusal: refused, the route added, the table
 #     updated (mxport-setup --update-routes, as the milter's reload does):
 #     accepted within the documented bound (the next SMTP session), and
@@ -149,6 +150,21 @@ wait_until 30 have_msgs "$A" 2
 t_eq "$(count_msgs "$A")" 2 "recovery: after the daemons return, postqueue -f delivers the mail that waited"
 t_grep "$A/env.2" "^RCPT TO:<dora@example\.com>" "... dora@example.com"
 t_eq "$(grep -c 'reload -- version' "$PF/maillog")" "$reload_before" "... with no postfix reload"
+
+# 2b. the milter alone down: forwarded mail is delivered all the same
+# (nothing of Postfix's asks it when the routes file has every route)
+kill "$MILTER_PID"
+wait "$MILTER_PID" 2>/dev/null
+outside x@sender.test fay@example.com >"$T_DIR/m1" 2>&1
+t_grep "$T_DIR/m1" "^DATA 250 " "milter down, LMTP daemon up: forwarded mail accepted"
+wait_until 30 have_msgs "$A" 3
+t_eq "$(count_msgs "$A")" 3 "... and delivered to the customer"
+outside x@sender.test x@unknown.test >"$T_DIR/m2" 2>&1
+t_grep "$T_DIR/m2" "^RCPT x@unknown\.test 550 " "... an unknown domain still 550"
+"$T_DIR/bin/mxport-milter" -f -c "$T_DIR/etc/mxport.conf" -u mxport \
+	-P "$T_DIR/run/milter.pid" >>"$T_DIR/milter.stderr" 2>&1 &
+MILTER_PID=$!
+wait_for "mxport-milter socketmap" test -S "$SOCK/socketmap.sock"
 
 # 3. a route added after a refusal
 outside x@sender.test first@new.example >"$T_DIR/n1" 2>&1
