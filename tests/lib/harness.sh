@@ -264,10 +264,27 @@ have_msgs() {
 	[ "$(count_msgs "$1")" -ge "$2" ]
 }
 
-# as_user CMD... - run unprivileged: the transport refuses root, as pipe(8) does
+# t_share FILE - a copy of FILE in the test's own folder, for a program run
+# as another user (nobody, postfix, mxport): the clone may sit in a home
+# that only its owner can enter (Debian's /root is mode 0700), and so may
+# the build tree. Prints the copy's name; T_DIR is mode 755.
+t_share() {
+	mkdir -p "$T_DIR/share" && chmod 755 "$T_DIR/share" &&
+		cp -p "$1" "$T_DIR/share/" && chmod a+rX "$T_DIR/share/${1##*/}" ||
+		{ echo "Bail out! cannot copy $1 into $T_DIR/share"; exit 99; }
+	echo "$T_DIR/share/${1##*/}"
+}
+
+# as_user CMD... - run unprivileged: the transport refuses root, as pipe(8)
+# does. A program of the source or build tree runs from a copy (t_share).
 as_user() {
 	need setpriv
-	setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"
+	cmd=$1
+	shift
+	case $cmd in
+	"$MXPORT_SRCDIR"/* | "$MXPORT_BUILDDIR"/*) cmd=$(t_share "$cmd") ;;
+	esac
+	setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$cmd" "$@"
 }
 
 # make_certs - a test CA and server certificates in $T_DIR/certs:

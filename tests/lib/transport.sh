@@ -3,7 +3,8 @@
 # Sets TRANSPORT (the program) and LOG (its log file, writable by the
 # unprivileged user the transport runs as).
 
-TRANSPORT="$MXPORT_BUILDDIR/mxport-transport"
+# run as nobody: a copy in T_DIR (t_share), reachable wherever the clone is
+TRANSPORT=$(t_share "$MXPORT_BUILDDIR/mxport-transport")
 LOG="$T_DIR/transport.log"
 : >"$LOG"
 chmod 666 "$LOG"

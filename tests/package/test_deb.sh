@@ -327,21 +327,33 @@ sed -i '/^bad\.\.example/d' "$root/etc/mxport/routes"
 in_root service mxport-milter reload >"$work/reload2.out" 2>&1
 ok $? "service mxport-milter reload with the line removed"
 
-# --- 5. stop, purge, what remains -------------------------------------------
-in_root service postfix stop >/dev/null 2>&1
-in_root service mxport-lmtp stop >"$work/stop.out" 2>&1
-ok $? "service mxport-lmtp stop"
-in_root service mxport-milter stop >>"$work/stop.out" 2>&1
-ok $? "service mxport-milter stop"
-sleep 1
-root_pids | while read -r p; do cat "/proc/$p/cmdline" | tr '\0' ' '; echo; done >"$work/running"
-! grep -q mxport "$work/running"
-ok $? "no mxport process left"
-grep mxport "$work/running" | sed 's/^/#   running: /'
-ls "$root/run/mxport" >"$work/run-left" 2>&1
-! grep -q 'pid' "$work/run-left"
-ok $? "no pid file left in /run/mxport"
+# A route added after a refusal: the init script's reload writes Postfix's
+# routes table (mxport-setup postfix --update-routes); no postfix reload.
+send erin@later.example >"$work/send4.out" 2>&1
+grep -Eq '^RCPT <?erin@later.example>? 5[0-9][0-9] ' "$work/send4.out"
+ok $? "later.example before its route: refused with 5xx"
+echo "later.example   [127.0.0.1]:$port" >>"$root/etc/mxport/routes"
+in_root service mxport-milter reload >"$work/reload3.out" 2>&1
+ok $? "service mxport-milter reload after the route was added"
+show "$work/reload3.out" 5
+i=0
+until send erin@later.example >"$work/send5.out" 2>&1 && grep -q '^DATA 250 ' "$work/send5.out"; do
+	[ $i -ge 100 ] && break
+	sleep 0.2
+	i=$((i + 1))
+done
+grep -q '^DATA 250 ' "$work/send5.out"
+ok $? "... then accepted with no postfix reload (after $i retries)"
 
+# --- 5. purge with the daemons running, what remains ------------------------
+# As the README's order has it in a container (no init system): take mxport
+# out of Postfix, then purge; the package stops its daemons itself.
+in_root service postfix stop >/dev/null 2>&1
+root_pids | while read -r p; do cat "/proc/$p/cmdline" | tr '\0' ' '; echo; done >"$work/running.before"
+grep -q 'mxport-milter' "$work/running.before" && grep -q 'mxport-transport' "$work/running.before"
+ok $? "before the purge: both daemons run (started with service ...)"
+in_root service mxport-lmtp status >"$work/status.lmtp" 2>&1
+ok $? "service mxport-lmtp status: running, exit 0"
 in_root mxport-setup postfix --undo >"$work/undo.out" 2>&1
 ok $? "mxport-setup postfix --undo"
 show "$work/undo.out" 20
@@ -349,6 +361,17 @@ etc_check=$root/etc
 in_root apt-get purge -y -q mxport >"$work/purge.out" 2>&1
 ok $? "apt-get purge mxport"
 show "$work/purge.out" 10
+! grep -q 'currently used by process' "$work/purge.out"
+ok $? "purge: userdel found no process of user mxport"
+sleep 0.5
+root_pids | while read -r p; do cat "/proc/$p/cmdline" | tr '\0' ' '; echo; done >"$work/running"
+! grep -q mxport "$work/running"
+ok $? "purge stopped the daemons itself: no mxport process left"
+grep mxport "$work/running" | sed 's/^/#   running: /'
+test ! -e "$root/var/spool/postfix/mxport"
+ok $? "purge removed /var/spool/postfix/mxport and its sockets"
+! in_root getent group postfix postdrop | grep -q mxport
+ok $? "mxport is in neither group postfix nor postdrop"
 ! in_root dpkg-query -W -f='${db:Status-Abbrev}' mxport 2>/dev/null | grep -q '^[ir]'
 ok $? "dpkg: mxport not installed, no config files left"
 ! in_root getent passwd mxport >/dev/null

@@ -68,8 +68,9 @@ t_ok $? "mxport-setup postfix (no --variant)"
 t_grep "$T_DIR/setup.out" "set up for mxport \(tmaps-lmtp\)" "the default variant is tmaps-lmtp"
 t_grep "$T_DIR/setup.out" "start the LMTP service \(mxport-lmtp\): .* -L unix:$SOCK/lmtp\.sock" "... and says to start the LMTP daemon on the queue directory's socket"
 t_eq "$(postconf -c "$PF/etc" -h smtpd_milters milter_header_checks | tr -d '\n')" "" "no milter, no header check"
-t_grep "$PF/etc/main.cf" "^transport_maps = socketmap:unix:mxport/socketmap\.sock:transport, inline:" "transport_maps asks the socketmap, in front of the admin's"
-t_grep "$PF/etc/main.cf" "^relay_domains = socketmap:unix:mxport/socketmap\.sock:relay$" "relay_domains asks the socketmap"
+t_grep "$PF/etc/main.cf" "^transport_maps = hash:$PF/etc/mxport_routes, inline:" "transport_maps: the routes table, in front of the admin's (no socketmap)"
+t_grep "$PF/etc/main.cf" "^relay_domains = pipemap:\{hash:$PF/etc/mxport_routes, static:forwarded\}$" "relay_domains: the routes table, exact names only (no socketmap)"
+t_nogrep "$PF/etc/mxport_routes" "^null\.example" "the routes table leaves the null route out (550)"
 postconf -c "$PF/etc" -M mxport-lmtp/unix >"$T_DIR/service" 2>&1
 t_grep "$T_DIR/service" "^mxport-lmtp +unix +- +- +y +- +- +lmtp .*lmtp_send_xforward_command=yes" "the lmtp(8) service, chrooted, with XFORWARD"
 t_eq "$(postconf -c "$PF/etc" -M mxport/unix 2>/dev/null)" "" "no pipe(8) service"
@@ -152,6 +153,15 @@ start_dnsstub servfail
 sed -i "s/^dns_routes = .*/dns_routes = yes/" "$T_DIR/etc/mxport.conf"
 echo "dns_servers = 127.0.0.1:$STUB_PORT" >>"$T_DIR/etc/mxport.conf"
 hup_milter
+# SRV routes need the socketmap, which mxport-setup adds (last) when
+# dns_routes is on: run it again, as after turning verification on
+"$MXPORT_BUILDDIR/setup/mxport-setup" postfix -c "$PF/etc" --mxport-conf "$T_DIR/etc/mxport.conf" \
+	--transport "$T_DIR/bin/mxport-transport" >"$T_DIR/setup.dns" 2>&1
+t_grep "$PF/etc/main.cf" "^relay_domains = pipemap:\{hash:$PF/etc/mxport_routes, static:forwarded\}, socketmap:unix:mxport/socketmap\.sock:relay$" "dns_routes = yes: mxport-setup adds the socketmap to relay_domains, last"
+t_grep "$PF/etc/main.cf" "^transport_maps = hash:$PF/etc/mxport_routes, inline:.*, socketmap:unix:mxport/socketmap\.sock:transport$" "... and to transport_maps, last"
+reloads=$(grep -c 'reload -- version' "$PF/maillog")
+postfix -c "$PF/etc" reload >/dev/null 2>&1
+wait_until 20 sh -c "[ \$(grep -c 'reload -- version' '$PF/maillog') -gt $reloads ]"
 SENDMSG_SOURCE=$OUTSIDE send_mail alice@sender.test y@srvonly.test >"$T_DIR/s8" 2>&1
 t_grep "$T_DIR/s8" "^RCPT y@srvonly\.test 451 " "DNS SERVFAIL: 451 at RCPT"
 SENDMSG_SOURCE=$OUTSIDE send_mail alice@sender.test z@example.com >"$T_DIR/s9" 2>&1

@@ -40,7 +40,7 @@ outside_address "$OUTSIDE"
 for f in main.cf master.cf; do cp "$PF/etc/$f" "$T_DIR/orig.$f"; done
 cp "$T_DIR/etc/mxport.conf" "$T_DIR/orig.mxport.conf"
 SETUP="$MXPORT_BUILDDIR/setup/mxport-setup"
-SETUP_ARGS="-c $PF/etc --mxport-conf $T_DIR/etc/mxport.conf --transport $T_DIR/bin/mxport-transport"
+SETUP_ARGS="-c $PF/etc --mxport-conf $T_DIR/etc/mxport.conf --transport $T_DIR/bin/mxport-transport --mxport-route $T_DIR/bin/mxport-route"
 SOCK="$PF/queue/mxport"
 
 # same_as_orig - main.cf, master.cf and mxport.conf as before mxport-setup
@@ -67,11 +67,20 @@ cp "$PF/etc/master.cf" "$T_DIR/syslogcf/"
 t_grep "$T_DIR/dry.syslog" "^postconf -c $T_DIR/syslogcf -e 'relay_domains=" "no maillog_file: the dry run prints the setup"
 t_nogrep "$T_DIR/dry.syslog" "postlog|postdrop" "no maillog_file: mxport logs to syslog (no postlog_socket, no postdrop)"
 
+# A Postfix set up by an older mxport-setup (the socketmap in front of
+# transport_maps): the run says that its own mail waits for the milter, and how to fix it
+mkdir -p "$T_DIR/oldcf"
+cp "$PF/etc/master.cf" "$T_DIR/oldcf/"
+sed 's/^transport_maps = /transport_maps = socketmap:unix:mxport\/socketmap.sock:transport, /' "$PF/etc/main.cf" >"$T_DIR/oldcf/main.cf"
+"$SETUP" postfix -c "$T_DIR/oldcf" --mxport-conf "$T_DIR/etc/mxport.conf" --mxport-route "$T_DIR/bin/mxport-route" --dry-run >"$T_DIR/dry.old" 2>&1
+t_grep "$T_DIR/dry.old" "warning: transport_maps asks mxport's socketmap first .*--undo' and then 'mxport-setup postfix -c $T_DIR/oldcf' again" "an older set-up (socketmap first): a warning that says what to run"
+
 # --dry-run prints the postconf commands and changes nothing
 # shellcheck disable=SC2086
 "$SETUP" postfix $SETUP_ARGS --dry-run >"$T_DIR/dry" 2>&1
 t_ok $? "dry-run: exit 0"
-t_grep "$T_DIR/dry" "^postconf -c $PF/etc -e 'relay_domains=backup\.test, socketmap:unix:mxport/socketmap\.sock:relay'" "dry-run: prints the postconf command that adds to relay_domains"
+t_grep "$T_DIR/dry" "^postconf -c $PF/etc -e 'relay_domains=backup\.test, pipemap:\{hash:$PF/etc/mxport_routes, static:forwarded\}'" "dry-run: prints the postconf command that adds the routes table to relay_domains"
+t_grep "$T_DIR/dry" "^# would write $PF/etc/mxport_routes: 1 route\(s\) of the routes file, then postmap hash:$PF/etc/mxport_routes" "dry-run: says it would write the routes table"
 t_grep "$T_DIR/dry" "^postconf -c $PF/etc -M 'mxport-lmtp/unix=" "dry-run: prints the master.cf service (the default variant's lmtp(8))"
 same_as_orig
 t_ok $? "dry-run: main.cf, master.cf, mxport.conf unchanged"
@@ -105,7 +114,9 @@ for v in milter lmtp tmaps tmaps-lmtp; do
 	t_grep "$T_DIR/setup2.$v" "nothing changed" "$v: a second run says nothing changed"
 	same_as "after.$v"
 	t_ok $? "$v: ... and changed nothing"
-	t_grep "$PF/etc/main.cf" "^relay_domains = backup\.test, socketmap:unix:mxport/socketmap\.sock:relay$" "$v: the admin's relay_domains kept, mxport's added"
+	t_grep "$PF/etc/main.cf" "^relay_domains = backup\.test, pipemap:\{hash:$PF/etc/mxport_routes, static:forwarded\}$" "$v: the admin's relay_domains kept, mxport's routes table added (no socketmap)"
+	t_grep "$PF/etc/main.cf" "^transport_maps = hash:$PF/etc/mxport_routes, inline:" "$v: transport_maps: the routes table in front of the admin's, no socketmap"
+	t_grep "$PF/etc/mxport_routes" "^example\.com	$( [ "${v%lmtp}" != "$v" ] && echo 'mxport-lmtp:unix:mxport/lmtp\.sock' || echo 'mxport:')$" "$v: the routes table routes the file's domain to mxport"
 	t_grep "$PF/etc/main.cf" "^smtpd_relay_restrictions = permit_mynetworks permit_sasl_authenticated reject_unauth_destination$" "$v: defer_unauth_destination (454) became reject_unauth_destination"
 	t_grep "$T_DIR/etc/mxport.conf" "^milter_socket = unix:$SOCK/milter\.sock$" "$v: mxport.conf names the socket in the queue directory"
 	t_grep "$T_DIR/etc/mxport.conf" "^postlog_socket = $PF/queue/public/postlog$" "$v: mxport.conf logs through Postfix's postlog socket"
@@ -233,7 +244,8 @@ PYEOF2
 	t_ok $? "$v: --undo"
 	same_as_orig
 	t_ok $? "$v: --undo restored main.cf, master.cf and mxport.conf byte for byte"
-	[ ! -e "$PF/etc/mxport_header_checks" ] && [ ! -e "$PF/etc/mxport-setup.state" ]
+	[ ! -e "$PF/etc/mxport_header_checks" ] && [ ! -e "$PF/etc/mxport-setup.state" ] &&
+		[ ! -e "$PF/etc/mxport_routes" ] && [ ! -e "$PF/etc/mxport_routes.db" ]
 	t_ok $? "$v: --undo removed the files it made"
 	postfix -c "$PF/etc" reload >/dev/null 2>&1
 	sleep 1

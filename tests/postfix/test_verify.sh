@@ -53,10 +53,12 @@ sleep 1
 # mxport-setup --variant tmaps adds the verify table once verification is on
 SETUP="$MXPORT_BUILDDIR/setup/mxport-setup"
 "$SETUP" postfix -c "$PF/etc" --dry-run --mxport-conf "$T_DIR/etc/mxport.conf" >"$T_DIR/setup.on" 2>&1
-t_grep "$T_DIR/setup.on" "smtpd_recipient_restrictions=check_recipient_access socketmap:unix:mxport/socketmap\.sock:verify" \
-	"setup: the default variant, a route with verify=yes: the verify table in smtpd_recipient_restrictions"
+t_grep "$T_DIR/setup.on" "smtpd_recipient_restrictions=check_recipient_access pipemap:\{hash:$PF/etc/mxport_routes, static:mxport_verify\}" \
+	"setup: the default variant, a route with verify=yes: the routes table picks the verify class in smtpd_recipient_restrictions"
+t_grep "$T_DIR/setup.on" "mxport_verify=check_recipient_access socketmap:unix:mxport/socketmap\.sock:verify" \
+	"... the class asks the socketmap's verify table (forwarded domains only: local mail never waits for the milter)"
 "$SETUP" postfix -c "$PF/etc" --variant tmaps --dry-run --mxport-conf "$T_DIR/etc/mxport.conf" >"$T_DIR/setup.on2" 2>&1
-t_grep "$T_DIR/setup.on2" "smtpd_recipient_restrictions=check_recipient_access socketmap:unix:mxport/socketmap\.sock:verify" "setup: tmaps: the same"
+t_grep "$T_DIR/setup.on2" "smtpd_recipient_restrictions=check_recipient_access pipemap:\{hash:$PF/etc/mxport_routes, static:mxport_verify\}" "setup: tmaps: the same"
 grep -v 'verify=yes' "$T_DIR/etc/routes" >"$T_DIR/routes.off"
 sed "s|^routes_file *=.*|routes_file = $T_DIR/routes.off|" "$T_DIR/etc/mxport.conf" >"$T_DIR/mxport.off"
 "$SETUP" postfix -c "$PF/etc" --variant tmaps --dry-run --mxport-conf "$T_DIR/mxport.off" >"$T_DIR/setup.off" 2>&1

@@ -10,7 +10,8 @@
 . "$MXPORT_SRCDIR/tests/lib/postfix.sh"
 need python3 setpriv
 
-PROBE="$MXPORT_SRCDIR/tests/lib/sockprobe.py"
+# run as other users: a copy in T_DIR (t_share), reachable wherever the clone is
+PROBE=$(t_share "$MXPORT_SRCDIR/tests/lib/sockprobe.py")
 PY=/usr/bin/python3 # the system python: user postfix cannot reach root's own (pyenv)
 need "$PY"
 RUN="$T_DIR/run"

@@ -10,7 +10,8 @@
 . "$MXPORT_SRCDIR/tests/lib/postfix.sh"
 need python3 setpriv stat
 
-PROBE="$MXPORT_SRCDIR/tests/lib/sockprobe.py"
+# run as other users: a copy in T_DIR (t_share), reachable wherever the clone is
+PROBE=$(t_share "$MXPORT_SRCDIR/tests/lib/sockprobe.py")
 # the system python: the users under test cannot reach root's own (pyenv)
 PY=/usr/bin/python3
 need "$PY"

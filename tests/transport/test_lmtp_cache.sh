@@ -6,7 +6,8 @@
 . "$MXPORT_SRCDIR/tests/lib/harness.sh"
 need python3 setpriv
 
-TRANSPORT="$MXPORT_BUILDDIR/mxport-transport"
+# run as nobody: a copy in T_DIR (t_share), reachable wherever the clone is
+TRANSPORT=$(t_share "$MXPORT_BUILDDIR/mxport-transport")
 LOG="$T_DIR/transport.log"
 
 # conf ROUTES [EXTRA...] - mxport.conf with one routes file
