@@ -15,10 +15,11 @@
 
 #define ROUTES_FILE_MAX (64 * 1024 * 1024)
 
-/* parse_endpoint - "host:port", "[addr]:port", "smtps://host[:port]" */
-static bool parse_endpoint(char *text, struct route_target *t, char *err, size_t errlen)
+/* parse_endpoint_at - parse_endpoint's work; text: the target as written, for errors */
+static bool parse_endpoint_at(char *host, const char *text, struct route_target *t, char *err,
+			      size_t errlen)
 {
-	char *host = text, *port = NULL;
+	char *port = NULL;
 	unsigned long portnum;
 
 	if (strncasecmp(host, "smtps://", 8) == 0) {
@@ -80,6 +81,17 @@ static bool parse_endpoint(char *text, struct route_target *t, char *err, size_t
 		t->port = (uint16_t)portnum;
 	}
 	return true;
+}
+
+/* parse_endpoint - "host:port", "[addr]:port", "smtps://host[:port]" */
+static bool parse_endpoint(char *text, struct route_target *t, char *err, size_t errlen)
+{
+	/* The errors show the target as written: the parse cuts it up. */
+	char *given = mx_strdup(text);
+	bool ok = parse_endpoint_at(text, given, t, err, errlen);
+
+	free(given);
+	return ok;
 }
 
 /* parse_verify - "verify=yes" or "verify=no", once on a domain's line */

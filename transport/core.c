@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -55,6 +56,25 @@ void core_init(struct transport_core *core, const char *config_path)
 	core->cache.conn.fd = -1;
 }
 
+/* candidate - a configuration read and checked whole, not yet in force */
+struct candidate {
+	struct mx_config *cfg;
+	struct route_ctx *routes;
+	struct secrets secrets;
+	bool have_secrets;
+	struct file_id files[5];
+};
+
+/* candidate_free - drop a candidate that was refused (or whose parts were taken) */
+static void candidate_free(struct candidate *c)
+{
+	route_ctx_free(c->routes);
+	mx_config_free(c->cfg);
+	if (c->have_secrets)
+		secrets_free(&c->secrets);
+	memset(c, 0, sizeof(*c));
+}
+
 /* release - drop the configuration (the TLS context stays: it depends on no file but CAs) */
 static void release(struct transport_core *core)
 {
@@ -67,54 +87,116 @@ static void release(struct transport_core *core)
 	core->have_secrets = false;
 }
 
-/*
- * core_refresh - (re)load mxport.conf, the routes file and the secrets
- * file when one of them changed since the last load (any change, an edit
- * within the same second included), so that a route edited while mail
- * waits applies to the next message. False while the configuration is in
- * error (core->error says what; the errors are logged once per load, after
- * who: the queue id, or "lmtp").
- */
-bool core_refresh(struct transport_core *core, const char *who)
+/* paths_of - the five files a configuration consists of (NULL: not set) */
+static void paths_of(const struct transport_core *core, const struct mx_config *cfg,
+		     const char *out[5])
 {
-	struct file_id now[5];
-	struct mx_errlist errs;
-	char err[512];
+	out[0] = core->config_path;
+	out[1] = cfg ? cfg->routes_file : NULL;
+	out[2] = cfg ? cfg->secrets_file : NULL;
+	out[3] = cfg ? cfg->notify_map : NULL;
+	/* An LMTP connection process lives for many connections: a CA bundle replaced
+	 * meanwhile must reach it, as it reached a process per connection. */
+	out[4] = cfg ? cfg->tls_ca_file : NULL;
+}
 
-	if (core->cfg && !core->error[0]) { /* in error: try again, the admin may have fixed it */
-		now[0] = file_id_of(core->config_path);
-		now[1] = file_id_of(core->cfg->routes_file);
-		now[2] = file_id_of(core->cfg->secrets_file);
-		now[3] = file_id_of(core->cfg->notify_map);
-		now[4] = file_id_of(core->cfg->tls_ca_file);
-		if (same_file(&now[0], &core->files[0]) && same_file(&now[1], &core->files[1]) &&
-		    same_file(&now[2], &core->files[2]) && same_file(&now[3], &core->files[3]) &&
-		    same_file(&now[4], &core->files[4]))
+/* same_files - none of the five files changed */
+static bool same_files(const char *const paths[5], const struct file_id then[5])
+{
+	for (int i = 0; i < 5; i++) {
+		struct file_id now = file_id_of(paths[i]);
+		if (!same_file(&now, &then[i]))
+			return false;
+	}
+	return true;
+}
+
+/* files_sig - a signature of the files as read: the same in every process that reads them */
+static unsigned files_sig(const struct file_id f[5])
+{
+	unsigned h = 2166136261u;
+
+	for (int i = 0; i < 5; i++) {
+		long long v[8] = {f[i].exists,		(long long)f[i].dev, (long long)f[i].ino,
+				  (long long)f[i].size, f[i].mtime.tv_sec,   f[i].mtime.tv_nsec,
+				  f[i].ctime.tv_sec,	f[i].ctime.tv_nsec};
+		const unsigned char *p = (const unsigned char *)v;
+		for (size_t j = 0; j < sizeof(v); j++)
+			h = (h ^ p[j]) * 16777619u;
+	}
+	return h ? h : 1;
+}
+
+/*
+ * gate_due - whether this process is the one to log sig now: the first to
+ * see it, or CORE_RELOG_SECONDS after it was last logged (lock-free: a
+ * process killed at any point leaves the gate usable)
+ */
+static bool gate_due(unsigned long long *word, unsigned sig, bool relog)
+{
+	unsigned long long old = __atomic_load_n(word, __ATOMIC_SEQ_CST), want;
+	unsigned now = (unsigned)time(NULL);
+
+	for (;;) {
+		if ((unsigned)(old >> 32) == sig &&
+		    (!relog || now - (unsigned)old < CORE_RELOG_SECONDS))
+			return false;
+		want = (unsigned long long)sig << 32 | now;
+		if (__atomic_compare_exchange_n(word, &old, want, false, __ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST))
 			return true;
 	}
+}
+
+/* candidate_load - read mxport.conf, the routes file, the notify map and the secrets whole */
+static bool candidate_load(struct transport_core *core, struct candidate *c,
+			   struct mx_errlist *errs)
+{
+	const char *paths[5];
+	char err[512];
+
+	memset(c, 0, sizeof(*c));
+	/* Identities before reading: an edit while we read is seen next time. */
+	c->files[0] = file_id_of(core->config_path);
+	c->cfg = mx_config_defaults();
+	bool conf_ok = mx_config_read(c->cfg, core->config_path, errs) == 0;
+
+	paths_of(core, c->cfg, paths);
+	for (int i = 1; i < 5; i++)
+		c->files[i] = file_id_of(paths[i]);
+	/* Errors in the routes file are listed even when mxport.conf has some too. */
+	if ((conf_ok && mx_config_logs(c->cfg, true, errs)) || *c->cfg->routes_file)
+		c->routes = route_ctx_new(c->cfg, errs);
+	if (errs->count == 0 && *c->cfg->secrets_file) {
+		if (secrets_load(c->cfg->secrets_file, &c->secrets, err, sizeof(err)) < 0)
+			mx_errlist_add(errs, "%s", err);
+		else
+			c->have_secrets = true;
+	}
+	if (errs->count == 0 && !mx_config_logs(c->cfg, false, errs))
+		return false;
+	return errs->count == 0;
+}
+
+/* install - put a whole, checked candidate in force; the old configuration goes */
+static void install(struct transport_core *core, struct candidate *c)
+{
 	release(core);
 	smtp_cache_close(&core->cache); /* made with the old settings */
-	core->error[0] = '\0';
 	if (core->tls_ctx && core->cas_loaded) {
 		/* tls_ca_file may have changed: load the CAs again when a route wants them. */
 		SSL_CTX_free(core->tls_ctx);
 		core->tls_ctx = NULL;
 		core->cas_loaded = false;
 	}
-	/* Identities before reading: an edit while we read is seen next time. */
-	core->files[0] = file_id_of(core->config_path);
-	mx_errlist_init(&errs);
-	core->cfg = mx_config_defaults();
-	if (mx_config_read(core->cfg, core->config_path, &errs) == 0 &&
-	    mx_config_logs(core->cfg, false, &errs)) {
-		core->files[1] = file_id_of(core->cfg->routes_file);
-		core->files[2] = file_id_of(core->cfg->secrets_file);
-		core->files[3] = file_id_of(core->cfg->notify_map);
-		/* An LMTP connection process lives for many connections: a CA bundle
-		 * replaced meanwhile must reach it, as it reached a process per connection. */
-		core->files[4] = file_id_of(core->cfg->tls_ca_file);
-		core->routes = route_ctx_new(core->cfg, &errs);
-	}
+	core->cfg = c->cfg;
+	core->routes = c->routes;
+	core->secrets = c->secrets;
+	core->have_secrets = c->have_secrets;
+	memcpy(core->files, c->files, sizeof(core->files));
+	memset(c, 0, sizeof(*c));
+	core->error[0] = '\0';
+	core->loaded_at = time(NULL);
 	if (core->routes && core->shared) {
 		/* Answers are shared only among processes with this very mxport.conf. */
 		char tag[64];
@@ -124,21 +206,127 @@ bool core_refresh(struct transport_core *core, const char *who)
 			 (unsigned long)core->files[0].mtime.tv_nsec);
 		route_ctx_set_shared(core->routes, core->shared, tag);
 	}
-	if (errs.count == 0 && *core->cfg->secrets_file) {
-		if (secrets_load(core->cfg->secrets_file, &core->secrets, err, sizeof(err)) < 0)
-			mx_errlist_add(&errs, "%s", err);
-		else
-			core->have_secrets = true;
+}
+
+/* forget_refused - the refused change is history (fixed, or superseded) */
+static void forget_refused(struct transport_core *core)
+{
+	for (int i = 0; i < 5; i++) {
+		free(core->refused_paths[i]);
+		core->refused_paths[i] = NULL;
 	}
-	if (errs.count) {
+	core->refused = false;
+}
+
+/* remember_refused - a broken change: its files as read, so it is read again only when edited */
+static void remember_refused(struct transport_core *core, const struct candidate *c,
+			     const struct mx_errlist *errs)
+{
+	const char *paths[5];
+
+	forget_refused(core);
+	paths_of(core, c->cfg, paths);
+	for (int i = 0; i < 5; i++)
+		core->refused_paths[i] = paths[i] ? mx_strdup(paths[i]) : NULL;
+	memcpy(core->refused_files, c->files, sizeof(core->refused_files));
+	core->refused_sig = files_sig(c->files);
+	mx_strlcpy(core->refused_first, errs->count ? errs->msgs[0] : "unknown error",
+		   sizeof(core->refused_first));
+	mx_printable(core->refused_first);
+	core->refused = true;
+}
+
+/* loaded_when - the time the configuration in force was loaded, for the logs */
+static void loaded_when(const struct transport_core *core, char *out, size_t outlen)
+{
+	struct tm tm;
+
+	localtime_r(&core->loaded_at, &tm);
+	strftime(out, outlen, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+/*
+ * core_refresh - (re)load mxport.conf, the routes file, the notify map,
+ * the secrets file and the CA file when one of them changed since the
+ * last load (any change, an edit within the same second included), so
+ * that a route edited while mail waits applies to the next message.
+ *
+ * A change is read and checked whole before it is used. A broken one is
+ * refused and the configuration in force stays (the last good one): its
+ * errors are logged once, with file and line (once for all the LMTP
+ * daemon's processes: core->gate), and a reminder at most once a minute
+ * while it stays broken; the files are read again only when edited.
+ * False only when no configuration was ever loaded (the first load
+ * failed): core->error says why, and every message defers with it.
+ * who: the queue id, or "lmtp", for the log.
+ */
+bool core_refresh(struct transport_core *core, const char *who)
+{
+	struct candidate c;
+	struct mx_errlist errs;
+	const char *paths[5];
+	char when[32];
+	struct core_log_gate *gate = core->gate ? core->gate : &core->own_gate;
+
+	if (core->cfg && !core->error[0]) {
+		paths_of(core, core->cfg, paths);
+		if (same_files(paths, core->files))
+			return true;
+		if (core->refused &&
+		    same_files((const char *const *)core->refused_paths, core->refused_files)) {
+			if (gate_due(&gate->refused, core->refused_sig, true)) {
+				loaded_when(core, when, sizeof(when));
+				msg_error("%s: configuration still broken, the one loaded %s stays "
+					  "in force: %s",
+					  who, when, core->refused_first);
+			}
+			return true;
+		}
+	}
+	mx_errlist_init(&errs);
+	if (candidate_load(core, &c, &errs)) {
+		bool was_refused = core->refused, had = core->cfg && !core->error[0];
+
+		forget_refused(core);
+		install(core, &c);
+		if (had && gate_due(&gate->installed, files_sig(core->files), false))
+			msg_info("%s: configuration %s reloaded%s", who, core->config_path,
+				 was_refused ? " (the broken change is fixed)" : "");
+		mx_errlist_free(&errs);
+		return true;
+	}
+	if (core->cfg && !core->error[0]) {
+		/* The last good configuration stays in force. */
+		remember_refused(core, &c, &errs);
+		if (gate_due(&gate->refused, core->refused_sig, false)) {
+			for (size_t i = 0; i < errs.count; i++)
+				msg_error("%s: %s", who, errs.msgs[i]);
+			loaded_when(core, when, sizeof(when));
+			msg_error(
+				"%s: %zu configuration error(s): change refused; the configuration "
+				"loaded %s stays in force until the files are fixed",
+				who, errs.count, when);
+		}
+		candidate_free(&c);
+		mx_errlist_free(&errs);
+		return true;
+	}
+	/* Nothing in force: defer with the reason (logged once per change of the files). */
+	remember_refused(core, &c, &errs);
+	release(core);
+	core->cfg = c.cfg; /* the defaults, at worst: the fronts read limits from it */
+	c.cfg = NULL;
+	candidate_free(&c);
+	for (int i = 0; i < 5; i++)
+		core->files[i] = core->refused_files[i];
+	if (gate_due(&gate->refused, core->refused_sig, true))
 		for (size_t i = 0; i < errs.count; i++)
 			msg_error("%s: %s", who, errs.msgs[i]);
-		snprintf(core->error, sizeof(core->error), "mxport configuration error: %s",
-			 errs.msgs[0]);
-		mx_printable(core->error);
-	}
+	snprintf(core->error, sizeof(core->error), "mxport configuration error: %s",
+		 core->refused_first);
+	mx_printable(core->error);
 	mx_errlist_free(&errs);
-	return core->error[0] == '\0';
+	return false;
 }
 
 /*
@@ -179,6 +367,7 @@ void core_free(struct transport_core *core)
 	SSL_CTX_free(core->tls_ctx);
 	core->tls_ctx = NULL;
 	release(core);
+	forget_refused(core);
 }
 
 /* core_running_as_root - the transport never runs as root (pipe(8) and OpenSMTPD's rule too) */
