@@ -10,6 +10,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -606,6 +609,17 @@ static void connection_process(int lfd, int c, pid_t listener, struct lmtp_slot 
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	child_lfd = lfd;
+#ifdef __linux__
+	/*
+	 * A listener killed (kill -9, a crash) cannot tell its processes to let
+	 * go of the socket: the kernel does (SIGUSR1, on_listener_stop), or the
+	 * restarted daemon would find the socket still answering and refuse to
+	 * take it while they finish their connections.
+	 */
+	prctl(PR_SET_PDEATHSIG, SIGUSR1);
+#endif
+	if (getppid() != listener)
+		on_listener_stop(SIGUSR1); /* it died before that */
 	do {
 		serve(core, c, c, NULL);
 		close(c);
