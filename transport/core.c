@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,15 +149,44 @@ static bool gate_due(unsigned long long *word, unsigned sig, bool relog)
 	}
 }
 
-/* candidate_load - read mxport.conf, the routes file, the notify map and the secrets whole */
-static bool candidate_load(struct transport_core *core, struct candidate *c,
-			   struct mx_errlist *errs)
+/*
+ * settled - the files are as they were before they were read. A file
+ * changed within the last second may still be being written (an edit that
+ * truncates the file, then writes it: read in between, an empty routes file
+ * is a good one, and every forwarded domain would go to its MX hosts): it
+ * gets CORE_SETTLE_MS to change again before it is believed.
+ */
+static bool settled(const struct transport_core *core, const struct candidate *c)
+{
+	const char *paths[5];
+	time_t now = time(NULL);
+	bool recent = false;
+
+	paths_of(core, c->cfg, paths);
+	for (int i = 0; i < 5; i++)
+		if (c->files[i].exists &&
+		    (now - c->files[i].mtime.tv_sec <= 1 || now - c->files[i].ctime.tv_sec <= 1))
+			recent = true;
+	if (recent)
+		poll(NULL, 0, CORE_SETTLE_MS);
+	return same_files(paths, c->files);
+}
+
+enum candidate_state { CAND_OK, CAND_BROKEN, CAND_STALE };
+
+/*
+ * candidate_load - read mxport.conf, the routes file, the notify map and
+ * the secrets whole. CAND_STALE (only when settle): a file changed while it
+ * was read; nothing can be said of the change yet.
+ */
+static enum candidate_state candidate_load(struct transport_core *core, struct candidate *c,
+					   struct mx_errlist *errs, bool settle)
 {
 	const char *paths[5];
 	char err[512];
 
 	memset(c, 0, sizeof(*c));
-	/* Identities before reading: an edit while we read is seen next time. */
+	/* Identities before reading: an edit while we read is seen (settled). */
 	c->files[0] = file_id_of(core->config_path);
 	c->cfg = mx_config_defaults();
 	bool conf_ok = mx_config_read(c->cfg, core->config_path, errs) == 0;
@@ -173,9 +203,11 @@ static bool candidate_load(struct transport_core *core, struct candidate *c,
 		else
 			c->have_secrets = true;
 	}
+	if (settle && !settled(core, c))
+		return CAND_STALE;
 	if (errs->count == 0 && !mx_config_logs(c->cfg, false, errs))
-		return false;
-	return errs->count == 0;
+		return CAND_BROKEN;
+	return errs->count == 0 ? CAND_OK : CAND_BROKEN;
 }
 
 /* install - put a whole, checked candidate in force; the old configuration goes */
@@ -283,8 +315,19 @@ bool core_refresh(struct transport_core *core, const char *who)
 			return true;
 		}
 	}
-	mx_errlist_init(&errs);
-	if (candidate_load(core, &c, &errs)) {
+	enum candidate_state state;
+
+	for (int tries = 1;; tries++) {
+		mx_errlist_init(&errs);
+		state = candidate_load(core, &c, &errs, tries < CORE_SETTLE_TRIES);
+		if (state != CAND_STALE)
+			break;
+		candidate_free(&c);
+		mx_errlist_free(&errs);
+		if (core->cfg && !core->error[0])
+			return true; /* the configuration in force, until the files are still */
+	}
+	if (state == CAND_OK) {
 		bool was_refused = core->refused, had = core->cfg && !core->error[0];
 
 		forget_refused(core);

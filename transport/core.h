@@ -38,6 +38,8 @@ struct core_log_gate {
 };
 
 #define CORE_RELOG_SECONDS 60 /* a change that stays broken is logged again after this */
+#define CORE_SETTLE_MS	   50 /* a file changed just now gets this long to change again */
+#define CORE_SETTLE_TRIES  10 /* a first load takes the files as they are after this */
 
 struct transport_core {
 	const char *config_path;

@@ -199,7 +199,9 @@ k=0
 # send_phase FIRST COUNT - messages FIRST..COUNT-1, then drain the queue
 send_phase() {
 	if [ "$FAULTS" = yes ]; then
-		python3 "$MXPORT_SRCDIR/tests/soak/send_many.py" 127.0.0.1 "$PF_PORT" "$2" 20 soak.example "$1" &
+		# Fewer sessions: the run lasts long enough for the faults to come in turn.
+		python3 "$MXPORT_SRCDIR/tests/soak/send_many.py" 127.0.0.1 "$PF_PORT" "$2" \
+			"${SOAK_SESSIONS:-5}" soak.example "$1" &
 		sender=$!
 		step=$((($2 - $1) / 30 + 1))
 		next=$(($(accepted) + step))
@@ -211,6 +213,13 @@ send_phase() {
 			next=$(($(accepted) + step))
 		done
 		wait "$sender"
+		rc=$?
+		# A short run: the rest of the cycle while the queue drains.
+		while [ "$k" -lt 6 ]; do
+			fault "$k"
+			k=$((k + 1))
+		done
+		(exit $rc)
 	else
 		python3 "$MXPORT_SRCDIR/tests/soak/send_many.py" 127.0.0.1 "$PF_PORT" "$2" 20 soak.example "$1"
 	fi
