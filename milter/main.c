@@ -369,6 +369,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	msg_init("mxport/milter", MSG_TO_SYSLOG | (foreground || check_only ? MSG_TO_STDERR : 0));
+	msg_catch_crashes(); /* a crash says so (stderr, log_file) */
 
 	mx_errlist_init(&errs);
 	st = state_build(config_path, &errs);

@@ -655,6 +655,7 @@ int lmtp_listen_and_serve(const char *spec, const char *config_path)
 	 * that starts with a broken file refuses to start (naming file and
 	 * line: core_refresh logs each error, to stderr too).
 	 */
+	msg_catch_crashes(); /* the listener and its connection processes alike */
 	core_init(&core, config_path);
 	core.gate = mmap(NULL, sizeof(*core.gate), PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);

@@ -200,7 +200,9 @@ k=0
 send_phase() {
 	if [ "$FAULTS" = yes ]; then
 		# Fewer sessions: the run lasts long enough for the faults to come in turn.
-		python3 "$MXPORT_SRCDIR/tests/soak/send_many.py" 127.0.0.1 "$PF_PORT" "$2" \
+		# A client retries a 4xx for 90 s: after the milter's restart Postfix's
+		# resolver client may remember the socketmap's failure for 30 s.
+		SEND_MANY_ATTEMPTS=180 python3 "$MXPORT_SRCDIR/tests/soak/send_many.py" 127.0.0.1 "$PF_PORT" "$2" \
 			"${SOAK_SESSIONS:-5}" soak.example "$1" &
 		sender=$!
 		step=$((($2 - $1) / 30 + 1))

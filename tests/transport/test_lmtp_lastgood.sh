@@ -7,7 +7,7 @@
 # 4xx at all); each break is logged once for the whole daemon, naming file
 # and line; the fix is taken without a restart (logged once). A daemon
 # started with a broken routes file or mxport.conf refuses to start, exit
-# 78, naming file and line, and makes no socket.
+# 78, naming file and line, and makes no socket. A crash is logged.
 . "$MXPORT_SRCDIR/tests/lib/harness.sh"
 . "$MXPORT_SRCDIR/tests/lib/postfix.sh" # wait_until
 need python3 setpriv
@@ -135,6 +135,12 @@ sent=$(grep -c ' 250$' "$RES")
 got=$(($(count_msgs "$D1") + $(count_msgs "$D2") + $(count_msgs "$D3") + $(count_msgs "$D4")))
 t_eq "$(bad_replies)" 0 "the whole run: no reply but 250 ($sent messages)"
 t_eq "$got" "$sent" "the whole run: every message answered 250 reached its server"
+
+# A daemon that dies of a crash says so (AddressSanitizer's report instead, in such a build).
+kill -SEGV "$DAEMON"
+wait "$DAEMON" 2>/dev/null
+cat "$LOG" "$T_DIR/daemon.err" >"$T_DIR/crash.log"
+t_grep "$T_DIR/crash.log" "transport\\[$DAEMON\\]: fatal: killed by signal 11 \\(SIGSEGV\\)|AddressSanitizer" "a crash of the LMTP daemon is logged"
 
 # 4. Start-up refusal, for each kind of broken file.
 # start_refused CONF - a daemon with CONF: its exit code; its stderr in $T_DIR/refused.err
