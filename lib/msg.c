@@ -312,6 +312,7 @@ void msg_error(const char *fmt, ...)
 	va_end(ap);
 }
 
+#if !defined(__SANITIZE_ADDRESS__)
 /* put_num - a number in decimal, without stdio (a signal handler may use it) */
 static size_t put_num(char *out, unsigned long v)
 {
@@ -367,6 +368,8 @@ static void on_fatal_signal(int sig)
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
+
+#endif
 
 /*
  * msg_catch_crashes - a daemon that dies of a crash logs why (SIGSEGV,
