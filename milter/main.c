@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -40,6 +41,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "callbacks.h"
@@ -126,6 +128,95 @@ static void on_hup(int sig)
 	}
 }
 
+/* The files a configuration is read from: mxport.conf, the routes file, the notify map. */
+struct file_ids {
+	struct stat st[3];
+	bool exists[3];
+};
+
+/* file_ids_now - the files' identities now; paths from what mxport.conf says now */
+static void file_ids_now(struct file_ids *ids)
+{
+	struct mx_config *cfg = mx_config_defaults();
+	struct mx_errlist errs;
+	const char *paths[3];
+
+	mx_errlist_init(&errs);
+	mx_config_read(cfg, config_path, &errs);
+	paths[0] = config_path;
+	paths[1] = cfg->routes_file;
+	paths[2] = cfg->notify_map;
+	for (int i = 0; i < 3; i++)
+		ids->exists[i] = *paths[i] && stat(paths[i], &ids->st[i]) == 0;
+	mx_errlist_free(&errs);
+	mx_config_free(cfg);
+}
+
+/* file_ids_same - nothing changed between a and b (an edit within the second too) */
+static bool file_ids_same(const struct file_ids *a, const struct file_ids *b)
+{
+	for (int i = 0; i < 3; i++) {
+		const struct stat *x = &a->st[i], *y = &b->st[i];
+
+		if (a->exists[i] != b->exists[i])
+			return false;
+		if (a->exists[i] &&
+		    (x->st_dev != y->st_dev || x->st_ino != y->st_ino || x->st_size != y->st_size ||
+		     x->st_mtim.tv_sec != y->st_mtim.tv_sec ||
+		     x->st_mtim.tv_nsec != y->st_mtim.tv_nsec ||
+		     x->st_ctim.tv_sec != y->st_ctim.tv_sec ||
+		     x->st_ctim.tv_nsec != y->st_ctim.tv_nsec))
+			return false;
+	}
+	return true;
+}
+
+/* file_ids_recent - a file changed within the last second: it may still be being written */
+static bool file_ids_recent(const struct file_ids *ids)
+{
+	time_t now = time(NULL);
+
+	for (int i = 0; i < 3; i++)
+		if (ids->exists[i] &&
+		    (now - ids->st[i].st_mtim.tv_sec <= 1 || now - ids->st[i].st_ctim.tv_sec <= 1))
+			return true;
+	return false;
+}
+
+#define RELOAD_SETTLE_MS    50 /* a file changed just now gets this long to change again */
+#define RELOAD_SETTLE_TRIES 10
+
+/*
+ * build_settled - state_build from files that did not change while they
+ * were read. A routes file read between an editor's truncation and its
+ * write is an empty routes file, a good one: put in force, every forwarded
+ * domain would be refused. So a file changed within the last second gets
+ * RELOAD_SETTLE_MS to change again, and a change seen is read again.
+ */
+static struct milter_state *build_settled(struct mx_errlist *errs)
+{
+	struct milter_state *st = NULL;
+	struct file_ids before, after;
+
+	for (int tries = 1; tries <= RELOAD_SETTLE_TRIES; tries++) {
+		file_ids_now(&before);
+		st = state_build(config_path, errs);
+		if (file_ids_recent(&before))
+			poll(NULL, 0, RELOAD_SETTLE_MS);
+		file_ids_now(&after);
+		if (file_ids_same(&before, &after))
+			break;
+		if (tries == RELOAD_SETTLE_TRIES)
+			break; /* still changing: take what was read */
+		if (st)
+			state_release(st);
+		st = NULL;
+		mx_errlist_free(errs);
+		mx_errlist_init(errs);
+	}
+	return st;
+}
+
 /*
  * reload - build and check a whole new configuration; swap it in only when
  * it is good. The sockets stay as they are (a new milter_socket needs a
@@ -137,7 +228,7 @@ static void reload(const char *socket_spec)
 	struct milter_state *st;
 
 	mx_errlist_init(&errs);
-	st = state_build(config_path, &errs);
+	st = build_settled(&errs);
 	if (st && !mx_config_logs(st->cfg, false, &errs)) {
 		state_release(st);
 		st = NULL;
