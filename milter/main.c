@@ -171,27 +171,37 @@ static bool file_ids_same(const struct file_ids *a, const struct file_ids *b)
 	return true;
 }
 
-/* file_ids_recent - a file changed within the last second: it may still be being written */
-static bool file_ids_recent(const struct file_ids *ids)
-{
-	time_t now = time(NULL);
-
-	for (int i = 0; i < 3; i++)
-		if (ids->exists[i] &&
-		    (now - ids->st[i].st_mtim.tv_sec <= 1 || now - ids->st[i].st_ctim.tv_sec <= 1))
-			return true;
-	return false;
-}
-
-#define RELOAD_SETTLE_MS    50 /* a file changed just now gets this long to change again */
+#define RELOAD_SETTLE_MS    1000 /* a change is believed once the files were still this long */
 #define RELOAD_SETTLE_TRIES 10
+
+/* file_ids_wait - until the newest change of the files is RELOAD_SETTLE_MS old */
+static void file_ids_wait(const struct file_ids *ids)
+{
+	struct timespec ts;
+	long long newest = 0, wait;
+
+	for (int i = 0; i < 3; i++) {
+		const struct stat *st = &ids->st[i];
+		long long m = (long long)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
+		long long c = (long long)st->st_ctim.tv_sec * 1000 + st->st_ctim.tv_nsec / 1000000;
+
+		if (!ids->exists[i])
+			continue;
+		newest = m > newest ? m : newest;
+		newest = c > newest ? c : newest;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	wait = newest + RELOAD_SETTLE_MS - ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	if (wait > 0)
+		poll(NULL, 0, (int)(wait < RELOAD_SETTLE_MS ? wait : RELOAD_SETTLE_MS));
+}
 
 /*
  * build_settled - state_build from files that did not change while they
  * were read. A routes file read between an editor's truncation and its
  * write is an empty routes file, a good one: put in force, every forwarded
- * domain would be refused. So a file changed within the last second gets
- * RELOAD_SETTLE_MS to change again, and a change seen is read again.
+ * domain would be refused. So a change is believed once the files were
+ * still for RELOAD_SETTLE_MS, and a change seen meanwhile is read again.
  */
 static struct milter_state *build_settled(struct mx_errlist *errs)
 {
@@ -201,8 +211,7 @@ static struct milter_state *build_settled(struct mx_errlist *errs)
 	for (int tries = 1; tries <= RELOAD_SETTLE_TRIES; tries++) {
 		file_ids_now(&before);
 		st = state_build(config_path, errs);
-		if (file_ids_recent(&before))
-			poll(NULL, 0, RELOAD_SETTLE_MS);
+		file_ids_wait(&before);
 		file_ids_now(&after);
 		if (file_ids_same(&before, &after))
 			break;

@@ -149,26 +149,47 @@ static bool gate_due(unsigned long long *word, unsigned sig, bool relog)
 	}
 }
 
+/* newest_change - the latest modification or change time of the files, in ms (0: none) */
+static long long newest_change(const struct file_id f[5])
+{
+	long long newest = 0;
+
+	for (int i = 0; i < 5; i++) {
+		long long m, c;
+
+		if (!f[i].exists)
+			continue;
+		m = (long long)f[i].mtime.tv_sec * 1000 + f[i].mtime.tv_nsec / 1000000;
+		c = (long long)f[i].ctime.tv_sec * 1000 + f[i].ctime.tv_nsec / 1000000;
+		if (m > newest)
+			newest = m;
+		if (c > newest)
+			newest = c;
+	}
+	return newest;
+}
+
 /*
- * settled - the files are as they were before they were read. A file
- * changed within the last second may still be being written (an edit that
- * truncates the file, then writes it: read in between, an empty routes file
- * is a good one, and every forwarded domain would go to its MX hosts): it
- * gets CORE_SETTLE_MS to change again before it is believed.
+ * settled - the files are as they were before they were read, and have been
+ * still for CORE_SETTLE_MS. A file may be being written: an edit that
+ * truncates the file and then writes it, read in between, is an empty
+ * routes file, a good one, and every forwarded domain would go to its MX
+ * hosts. So a change younger than CORE_SETTLE_MS is waited out (a writer
+ * descheduled between its truncation and its write, on a loaded machine,
+ * is seen), once per change and process.
  */
 static bool settled(const struct transport_core *core, const struct candidate *c)
 {
 	const char *paths[5];
-	time_t now = time(NULL);
-	bool recent = false;
+	struct timespec ts;
+	long long wait;
 
+	clock_gettime(CLOCK_REALTIME, &ts);
+	wait = newest_change(c->files) + CORE_SETTLE_MS -
+	       ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	if (wait > 0)
+		poll(NULL, 0, (int)(wait < CORE_SETTLE_MS ? wait : CORE_SETTLE_MS));
 	paths_of(core, c->cfg, paths);
-	for (int i = 0; i < 5; i++)
-		if (c->files[i].exists &&
-		    (now - c->files[i].mtime.tv_sec <= 1 || now - c->files[i].ctime.tv_sec <= 1))
-			recent = true;
-	if (recent)
-		poll(NULL, 0, CORE_SETTLE_MS);
 	return same_files(paths, c->files);
 }
 
