@@ -187,6 +187,15 @@ static bool settled(const struct transport_core *core, const struct candidate *c
 	clock_gettime(CLOCK_REALTIME, &ts);
 	wait = newest_change(c->files) + CORE_SETTLE_MS -
 	       ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	/*
+	 * A routes file that became empty is what a truncation shows before its
+	 * write: believed only after CORE_EMPTY_SETTLE_MS (a writer held up on a
+	 * loaded machine), without waiting for it here.
+	 */
+	if (core->cfg && !core->error[0] && core->files[1].exists && core->files[1].size > 0 &&
+	    c->files[1].exists && c->files[1].size == 0 &&
+	    wait + CORE_EMPTY_SETTLE_MS - CORE_SETTLE_MS > 0)
+		return false;
 	if (wait > 0)
 		poll(NULL, 0, (int)(wait < CORE_SETTLE_MS ? wait : CORE_SETTLE_MS));
 	paths_of(core, c->cfg, paths);

@@ -37,9 +37,10 @@ struct core_log_gate {
 	unsigned long long installed; /* a change put in force, logged */
 };
 
-#define CORE_RELOG_SECONDS 60	/* a change that stays broken is logged again after this */
-#define CORE_SETTLE_MS	   1000 /* a change is believed once the files were still this long */
-#define CORE_SETTLE_TRIES  10	/* a first load takes the files as they are after this */
+#define CORE_RELOG_SECONDS   60	   /* a change that stays broken is logged again after this */
+#define CORE_SETTLE_MS	     1000  /* a change is believed once the files were still this long */
+#define CORE_EMPTY_SETTLE_MS 10000 /* a routes file that became empty: this long */
+#define CORE_SETTLE_TRIES    10	   /* a first load takes the files as they are after this */
 
 struct transport_core {
 	const char *config_path;

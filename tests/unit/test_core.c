@@ -108,6 +108,13 @@ static void test_broken_change_keeps_last_good(void **state)
 	assert_false(core.refused);
 	assert_int_equal(port_of(&core, "example.com"), 2528); /* the fix, without a restart */
 
+	/* emptied (an editor's truncation before its write): not believed at once */
+	put(routes, "");
+	assert_true(core_refresh(&core, "test"));
+	assert_false(core.refused);
+	assert_int_equal(port_of(&core, "example.com"), 2528);
+	put(routes, "example.com [127.0.0.1]:2528\nother.example [127.0.0.1]:2600\n");
+
 	snprintf(text, sizeof(text), "routes_file = %s\ndns_servers = 127.0.0.1:9\nno_such = 1\n",
 		 routes);
 	put(conf, text);
