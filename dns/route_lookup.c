@@ -38,10 +38,13 @@ struct route_ctx {
 };
 
 /*
- * route_ctx_new - everything a lookup needs, checked as a whole; NULL with
- * errors added when the routes file or a setting is bad.
+ * build - everything a lookup needs, checked as a whole; NULL with errors
+ * added when a setting is bad, or the routes file and not partial.
+ * partial: a routes file with bad lines gives its good ones (their errors
+ * counted in *file_errors).
  */
-struct route_ctx *route_ctx_new(const struct mx_config *cfg, struct mx_errlist *errs)
+static struct route_ctx *build(const struct mx_config *cfg, struct mx_errlist *errs, bool partial,
+			       size_t *file_errors)
 {
 	struct route_ctx *ctx = mx_calloc(1, sizeof(*ctx));
 	size_t before = errs->count;
@@ -57,8 +60,14 @@ struct route_ctx *route_ctx_new(const struct mx_config *cfg, struct mx_errlist *
 		ctx->index = routes_index_open(cfg->routes_file, &st, why, sizeof(why));
 		if (ctx->index == NULL && st != ROUTES_INDEX_NONE)
 			msg_warn("routes index %s; reading %s itself", why, cfg->routes_file);
-		if (ctx->index == NULL)
+		if (ctx->index == NULL && partial) {
+			/* The admin's tools on a broken file: the good lines of the text. */
+			ctx->routes = routes_file_load_partial(cfg->routes_file, errs);
+			*file_errors = errs->count - before;
+			before = errs->count;
+		} else if (ctx->index == NULL) {
 			ctx->routes = routes_file_load(cfg->routes_file, errs);
+		}
 	}
 	if (*cfg->notify_map)
 		ctx->notify = notify_map_load(cfg->notify_map, errs);
@@ -82,6 +91,40 @@ struct route_ctx *route_ctx_new(const struct mx_config *cfg, struct mx_errlist *
 		return NULL;
 	}
 	return ctx;
+}
+
+/*
+ * route_ctx_new - everything a lookup needs, checked as a whole; NULL with
+ * errors added when the routes file or a setting is bad.
+ */
+struct route_ctx *route_ctx_new(const struct mx_config *cfg, struct mx_errlist *errs)
+{
+	return build(cfg, errs, false, NULL);
+}
+
+/*
+ * route_ctx_new_partial - as route_ctx_new, but a routes file with bad
+ * lines gives its good ones (its errors added and counted in
+ * *file_errors): for the tools that show a broken file, never for the
+ * daemons. NULL when anything else is wrong.
+ */
+struct route_ctx *route_ctx_new_partial(const struct mx_config *cfg, struct mx_errlist *errs,
+					size_t *file_errors)
+{
+	*file_errors = 0;
+	return build(cfg, errs, true, file_errors);
+}
+
+/* route_ctx_index - the routes index in use (NULL: none, or the text is read), for reports */
+const struct routes_index *route_ctx_index(const struct route_ctx *ctx)
+{
+	return ctx->index;
+}
+
+/* route_ctx_routes - the routes file as loaded (NULL: none), for reports */
+const struct routes_file *route_ctx_routes(const struct route_ctx *ctx)
+{
+	return ctx->routes;
 }
 
 /* route_ctx_free - release */

@@ -10,7 +10,13 @@ struct route_ctx;
 struct dns_client;
 
 struct route_ctx *route_ctx_new(const struct mx_config *cfg, struct mx_errlist *errs);
+struct route_ctx *route_ctx_new_partial(const struct mx_config *cfg, struct mx_errlist *errs,
+					size_t *file_errors);
 void route_ctx_free(struct route_ctx *ctx);
+struct routes_file;
+const struct routes_file *route_ctx_routes(const struct route_ctx *ctx);
+struct routes_index;
+const struct routes_index *route_ctx_index(const struct route_ctx *ctx);
 const struct dns_client *route_ctx_dns(const struct route_ctx *ctx);
 void route_ctx_set_rand(struct route_ctx *ctx, route_rand_fn rnd, void *arg);
 struct route_shared;

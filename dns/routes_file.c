@@ -15,10 +15,11 @@
 
 #define ROUTES_FILE_MAX (64 * 1024 * 1024)
 
-/* parse_endpoint - "host:port", "[addr]:port", "smtps://host[:port]" */
-static bool parse_endpoint(char *text, struct route_target *t, char *err, size_t errlen)
+/* parse_endpoint_at - parse_endpoint's work; text: the target as written, for errors */
+static bool parse_endpoint_at(char *host, const char *text, struct route_target *t, char *err,
+			      size_t errlen)
 {
-	char *host = text, *port = NULL;
+	char *port = NULL;
 	unsigned long portnum;
 
 	if (strncasecmp(host, "smtps://", 8) == 0) {
@@ -80,6 +81,17 @@ static bool parse_endpoint(char *text, struct route_target *t, char *err, size_t
 		t->port = (uint16_t)portnum;
 	}
 	return true;
+}
+
+/* parse_endpoint - "host:port", "[addr]:port", "smtps://host[:port]" */
+static bool parse_endpoint(char *text, struct route_target *t, char *err, size_t errlen)
+{
+	/* The errors show the target as written: the parse cuts it up. */
+	char *given = mx_strdup(text);
+	bool ok = parse_endpoint_at(text, given, t, err, errlen);
+
+	free(given);
+	return ok;
 }
 
 /* parse_verify - "verify=yes" or "verify=no", once on a domain's line */
@@ -295,9 +307,13 @@ static int entry_sort_cmp(const void *a, const void *b)
 	return c ? c : x->line - y->line;
 }
 
-/* routes_file_parse - the whole text; NULL (and errors added) when any line is bad */
-struct routes_file *routes_file_parse(const char *path, const char *text, size_t len,
-				      struct mx_errlist *errs)
+/*
+ * parse_text - the whole text, every error added. partial: keep the good
+ * lines when some are bad (a domain routed twice: its first line), else
+ * NULL when any line is bad.
+ */
+static struct routes_file *parse_text(const char *path, const char *text, size_t len,
+				      struct mx_errlist *errs, bool partial)
 {
 	struct routes_file *rf = mx_calloc(1, sizeof(*rf));
 	size_t before = errs->count, pos = 0;
@@ -334,21 +350,35 @@ struct routes_file *routes_file_parse(const char *path, const char *text, size_t
 	}
 	if (rf->count > 1) /* qsort(NULL, 0, ...) is undefined */
 		qsort(rf->entries, rf->count, sizeof(*rf->entries), entry_sort_cmp);
+	size_t kept = rf->count ? 1 : 0;
+
 	for (size_t i = 1; i < rf->count; i++) {
-		if (entry_cmp(&rf->entries[i - 1], &rf->entries[i]) == 0)
+		if (entry_cmp(&rf->entries[kept - 1], &rf->entries[i]) == 0) {
 			mx_errlist_add(errs, "%s:%d: %s%s: already routed on line %d", path,
 				       rf->entries[i].line, rf->entries[i].subdomains ? "." : "",
-				       rf->entries[i].domain, rf->entries[i - 1].line);
+				       rf->entries[i].domain, rf->entries[kept - 1].line);
+			free(rf->entries[i].targets);
+			continue;
+		}
+		rf->entries[kept++] = rf->entries[i];
 	}
-	if (errs->count != before) {
+	rf->count = kept;
+	if (errs->count != before && !partial) {
 		routes_file_free(rf);
 		return NULL;
 	}
 	return rf;
 }
 
-/* routes_file_load - read and parse a file; NULL (and errors added) on any error */
-struct routes_file *routes_file_load(const char *path, struct mx_errlist *errs)
+/* routes_file_parse - the whole text; NULL (and errors added) when any line is bad */
+struct routes_file *routes_file_parse(const char *path, const char *text, size_t len,
+				      struct mx_errlist *errs)
+{
+	return parse_text(path, text, len, errs, false);
+}
+
+/* load - read and parse a file; NULL (and errors added) when unreadable, or bad and not partial */
+static struct routes_file *load(const char *path, struct mx_errlist *errs, bool partial)
 {
 	struct routes_file *rf;
 	char *text, err[600];
@@ -358,9 +388,26 @@ struct routes_file *routes_file_load(const char *path, struct mx_errlist *errs)
 		mx_errlist_add(errs, "%s", err);
 		return NULL;
 	}
-	rf = routes_file_parse(path, text, len, errs);
+	rf = parse_text(path, text, len, errs, partial);
 	free(text);
 	return rf;
+}
+
+/* routes_file_load - read and parse a file; NULL (and errors added) on any error */
+struct routes_file *routes_file_load(const char *path, struct mx_errlist *errs)
+{
+	return load(path, errs, false);
+}
+
+/*
+ * routes_file_load_partial - the good lines of a file that may have bad
+ * ones (each error added, with file and line): for the tools that show a
+ * broken file (mxport-route, mxport-queue), never for the daemons, which
+ * refuse it whole. NULL only when the file cannot be read.
+ */
+struct routes_file *routes_file_load_partial(const char *path, struct mx_errlist *errs)
+{
+	return load(path, errs, true);
 }
 
 /* find_exact - binary search for one key */

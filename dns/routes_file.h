@@ -30,6 +30,7 @@ int routes_parse_line(const char *line, struct routes_entry *out, char *err, siz
 struct routes_file *routes_file_parse(const char *path, const char *text, size_t len,
 				      struct mx_errlist *errs);
 struct routes_file *routes_file_load(const char *path, struct mx_errlist *errs);
+struct routes_file *routes_file_load_partial(const char *path, struct mx_errlist *errs);
 bool routes_file_find(const struct routes_file *rf, const char *domain, struct route *out);
 void routes_entry_route(const char *path, const struct routes_entry *e, struct route *out);
 void routes_file_free(struct routes_file *rf);

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -309,4 +310,83 @@ void msg_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vlog(LOG_ERR, "error: ", fmt, ap);
 	va_end(ap);
+}
+
+#if !defined(__SANITIZE_ADDRESS__)
+/* put_num - a number in decimal, without stdio (a signal handler may use it) */
+static size_t put_num(char *out, unsigned long v)
+{
+	char tmp[24];
+	size_t n = 0, len = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v && n < sizeof(tmp));
+	while (n)
+		out[len++] = tmp[--n];
+	return len;
+}
+
+/*
+ * on_fatal_signal - a crash says so before the process goes: one line on
+ * standard error (the journal, under systemd) and in log_file, written with
+ * write(2) alone (syslog is not safe here); then the signal's own action
+ * (a core dump)
+ */
+static void on_fatal_signal(int sig)
+{
+	static const char *const names[] = {[SIGSEGV] = "SIGSEGV",
+					    [SIGBUS] = "SIGBUS",
+					    [SIGFPE] = "SIGFPE",
+					    [SIGILL] = "SIGILL",
+					    [SIGABRT] = "SIGABRT"};
+	char line[256];
+	size_t n = 0, k;
+	const char *name =
+		sig < (int)(sizeof(names) / sizeof(names[0])) && names[sig] ? names[sig] : "signal";
+
+	for (k = 0; msg_ident[k] && n < 100; k++)
+		line[n++] = msg_ident[k];
+	line[n++] = '[';
+	n += put_num(line + n, (unsigned long)getpid());
+	memcpy(line + n, "]: fatal: killed by signal ", 27);
+	n += 27;
+	n += put_num(line + n, (unsigned long)sig);
+	line[n++] = ' ';
+	line[n++] = '(';
+	for (k = 0; name[k] && n < sizeof(line) - 3; k++)
+		line[n++] = name[k];
+	line[n++] = ')';
+	line[n++] = '\n';
+	if (write(STDERR_FILENO, line, n) < 0) {
+		/* nowhere else to say it */
+	}
+	if (msg_fd >= 0 && write(msg_fd, line, n) < 0) {
+		/* the same */
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+#endif
+
+/*
+ * msg_catch_crashes - a daemon that dies of a crash logs why (SIGSEGV,
+ * SIGBUS, SIGFPE, SIGILL, SIGABRT). Not under AddressSanitizer, whose own
+ * report says more.
+ */
+void msg_catch_crashes(void)
+{
+#if !defined(__SANITIZE_ADDRESS__)
+	static const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_fatal_signal;
+	sa.sa_flags = SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+#endif
 }

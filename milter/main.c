@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -40,6 +41,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "callbacks.h"
@@ -126,6 +128,104 @@ static void on_hup(int sig)
 	}
 }
 
+/* The files a configuration is read from: mxport.conf, the routes file, the notify map. */
+struct file_ids {
+	struct stat st[3];
+	bool exists[3];
+};
+
+/* file_ids_now - the files' identities now; paths from what mxport.conf says now */
+static void file_ids_now(struct file_ids *ids)
+{
+	struct mx_config *cfg = mx_config_defaults();
+	struct mx_errlist errs;
+	const char *paths[3];
+
+	mx_errlist_init(&errs);
+	mx_config_read(cfg, config_path, &errs);
+	paths[0] = config_path;
+	paths[1] = cfg->routes_file;
+	paths[2] = cfg->notify_map;
+	for (int i = 0; i < 3; i++)
+		ids->exists[i] = *paths[i] && stat(paths[i], &ids->st[i]) == 0;
+	mx_errlist_free(&errs);
+	mx_config_free(cfg);
+}
+
+/* file_ids_same - nothing changed between a and b (an edit within the second too) */
+static bool file_ids_same(const struct file_ids *a, const struct file_ids *b)
+{
+	for (int i = 0; i < 3; i++) {
+		const struct stat *x = &a->st[i], *y = &b->st[i];
+
+		if (a->exists[i] != b->exists[i])
+			return false;
+		if (a->exists[i] &&
+		    (x->st_dev != y->st_dev || x->st_ino != y->st_ino || x->st_size != y->st_size ||
+		     x->st_mtim.tv_sec != y->st_mtim.tv_sec ||
+		     x->st_mtim.tv_nsec != y->st_mtim.tv_nsec ||
+		     x->st_ctim.tv_sec != y->st_ctim.tv_sec ||
+		     x->st_ctim.tv_nsec != y->st_ctim.tv_nsec))
+			return false;
+	}
+	return true;
+}
+
+#define RELOAD_SETTLE_MS    1000 /* a change is believed once the files were still this long */
+#define RELOAD_SETTLE_TRIES 10
+
+/* file_ids_wait - until the newest change of the files is RELOAD_SETTLE_MS old */
+static void file_ids_wait(const struct file_ids *ids)
+{
+	struct timespec ts;
+	long long newest = 0, wait;
+
+	for (int i = 0; i < 3; i++) {
+		const struct stat *st = &ids->st[i];
+		long long m = (long long)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
+		long long c = (long long)st->st_ctim.tv_sec * 1000 + st->st_ctim.tv_nsec / 1000000;
+
+		if (!ids->exists[i])
+			continue;
+		newest = m > newest ? m : newest;
+		newest = c > newest ? c : newest;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	wait = newest + RELOAD_SETTLE_MS - ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	if (wait > 0)
+		poll(NULL, 0, (int)(wait < RELOAD_SETTLE_MS ? wait : RELOAD_SETTLE_MS));
+}
+
+/*
+ * build_settled - state_build from files that did not change while they
+ * were read. A routes file read between an editor's truncation and its
+ * write is an empty routes file, a good one: put in force, every forwarded
+ * domain would be refused. So a change is believed once the files were
+ * still for RELOAD_SETTLE_MS, and a change seen meanwhile is read again.
+ */
+static struct milter_state *build_settled(struct mx_errlist *errs)
+{
+	struct milter_state *st = NULL;
+	struct file_ids before, after;
+
+	for (int tries = 1; tries <= RELOAD_SETTLE_TRIES; tries++) {
+		file_ids_now(&before);
+		st = state_build(config_path, errs);
+		file_ids_wait(&before);
+		file_ids_now(&after);
+		if (file_ids_same(&before, &after))
+			break;
+		if (tries == RELOAD_SETTLE_TRIES)
+			break; /* still changing: take what was read */
+		if (st)
+			state_release(st);
+		st = NULL;
+		mx_errlist_free(errs);
+		mx_errlist_init(errs);
+	}
+	return st;
+}
+
 /*
  * reload - build and check a whole new configuration; swap it in only when
  * it is good. The sockets stay as they are (a new milter_socket needs a
@@ -137,7 +237,7 @@ static void reload(const char *socket_spec)
 	struct milter_state *st;
 
 	mx_errlist_init(&errs);
-	st = state_build(config_path, &errs);
+	st = build_settled(&errs);
 	if (st && !mx_config_logs(st->cfg, false, &errs)) {
 		state_release(st);
 		st = NULL;
@@ -369,6 +469,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	msg_init("mxport/milter", MSG_TO_SYSLOG | (foreground || check_only ? MSG_TO_STDERR : 0));
+	msg_catch_crashes(); /* a crash says so (stderr, log_file) */
 
 	mx_errlist_init(&errs);
 	st = state_build(config_path, &errs);

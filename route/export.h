@@ -2,10 +2,11 @@
 #ifndef MX_EXPORT_H
 #define MX_EXPORT_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "mxconfig.h"
 
-int export_routes(const struct mx_config *cfg, const char *format, FILE *out);
+int export_routes(const struct mx_config *cfg, const char *format, bool partial, FILE *out);
 
 #endif

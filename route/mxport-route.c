@@ -49,13 +49,14 @@
 #include "mxconfig.h"
 #include "route_lookup.h"
 #include "routes_index.h"
+#include "routes_file.h"
 #include "util.h"
 
 /* usage - print the synopsis and exit */
 static void usage(void)
 {
 	fprintf(stderr, "usage: mxport-route [-c FILE] [-n] [--probe] DOMAIN...\n"
-			"       mxport-route [-c FILE] --export FORMAT\n"
+			"       mxport-route [-c FILE] --export FORMAT [--partial]\n"
 			"       mxport-route [-c FILE] --index [ROUTES]\n");
 	exit(EX_USAGE);
 }
@@ -107,6 +108,56 @@ static void show_index(const char *routes_file)
 		printf("%s: no routes index (the file is read itself)\n", routes_file);
 	/* a stale or damaged index was said on standard error by the lookup set-up */
 	routes_index_close(ri);
+}
+
+/* show_checked - what -n checked: the files, the routes, where the daemons log */
+static void show_checked(const char *config_path, const struct mx_config *cfg,
+			 const struct route_ctx *ctx, size_t file_errors)
+{
+	const struct routes_file *rf = ctx ? route_ctx_routes(ctx) : NULL;
+
+	printf("%s: %s\n", config_path,
+	       file_errors ? "configuration has errors in the routes file" : "configuration OK");
+	if (rf) {
+		size_t sub = 0, null = 0;
+
+		for (size_t i = 0; i < rf->count; i++) {
+			sub += rf->entries[i].subdomains;
+			null += rf->entries[i].noservice;
+		}
+		printf("  routes file %s: %zu route%s (%zu subdomain entr%s, %zu null route%s)%s\n",
+		       rf->path, rf->count, rf->count == 1 ? "" : "s", sub, sub == 1 ? "y" : "ies",
+		       null, null == 1 ? "" : "s", file_errors ? " on its good lines" : "");
+		if (file_errors)
+			printf("  routes file %s: %zu error(s) (on stderr): the daemons refuse it "
+			       "and keep their last good configuration\n",
+			       rf->path, file_errors);
+	} else if (ctx && route_ctx_index(ctx)) {
+		printf("  routes file %s: %zu route%s, read through its index\n", cfg->routes_file,
+		       routes_index_count(route_ctx_index(ctx)),
+		       routes_index_count(route_ctx_index(ctx)) == 1 ? "" : "s");
+	} else if (*cfg->routes_file) {
+		printf("  routes file %s: cannot be read (on stderr)\n", cfg->routes_file);
+	} else {
+		printf("  routes file: none (routes_file is not set)\n");
+	}
+	printf("  DNS routes: %s\n",
+	       cfg->dns_routes ? "yes, SRV records for domains not in the routes file" : "no");
+	printf("  notify map: %s\n", *cfg->notify_map ? cfg->notify_map : "none");
+	if (*cfg->secrets_file)
+		printf("  secrets file %s: read and checked by mxport-transport (it must be "
+		       "readable by it and by nobody else)\n",
+		       cfg->secrets_file);
+	else
+		printf("  secrets file: none\n");
+	if (*cfg->postlog_socket)
+		printf("  log: Postfix's postlogd socket %s%s%s\n", cfg->postlog_socket,
+		       *cfg->postlog_relay_socket ? ", relayed by mxport-milter at " : "",
+		       cfg->postlog_relay_socket);
+	else
+		printf("  log: syslog, facility mail\n");
+	if (*cfg->log_file)
+		printf("  log: also the file %s\n", cfg->log_file);
 }
 
 /* exit_rank - worse outcomes win when several domains are asked for */
@@ -196,13 +247,15 @@ int main(int argc, char **argv)
 	struct mx_errlist errs;
 	struct route_ctx *ctx = NULL;
 	const char *export_format = NULL;
-	bool check_only = false, probe = false, build = false;
+	bool check_only = false, probe = false, build = false, partial = false;
+	size_t file_errors = 0;
 	int ch, worst = 0;
 
 	static const struct option longopts[] = {
 		{"probe", no_argument, NULL, 'p'},
 		{"export", required_argument, NULL, 'x'},
 		{"index", no_argument, NULL, 'i'},
+		{"partial", no_argument, NULL, 'P'},
 		{NULL, 0, NULL, 0},
 	};
 
@@ -215,12 +268,15 @@ int main(int argc, char **argv)
 		case 'p': probe = true; break;
 		case 'x': export_format = optarg; break;
 		case 'i': build = true; break;
+		case 'P': partial = true; break;
 		default: usage();
 		}
 	}
 	if (export_format && (check_only || probe || build || optind != argc))
 		usage();
 	if (build && (check_only || probe || argc - optind > 1))
+		usage();
+	if (partial && !export_format)
 		usage();
 	if (!export_format && !build && !check_only && optind >= argc)
 		usage();
@@ -231,14 +287,29 @@ int main(int argc, char **argv)
 	 * no lookups.
 	 */
 	bool config_ok = mx_config_read(cfg, config_path, &errs) == 0;
-	if (!export_format && !build && (config_ok || *cfg->routes_file))
+	/*
+	 * A routes file with bad lines is still shown (lookups from its good
+	 * lines, each error named): the daemons refuse such a file and keep
+	 * their last good configuration, and this is the tool to look at it.
+	 */
+	if (!export_format && !build && config_ok)
+		ctx = route_ctx_new_partial(cfg, &errs, &file_errors);
+	else if (!export_format && !build && *cfg->routes_file)
 		ctx = route_ctx_new(cfg, &errs);
 	/* -n: a log destination that cannot be opened is an error too */
 	if (check_only && config_ok)
 		mx_config_logs(cfg, true, &errs);
+	bool only_file = ctx && errs.count == file_errors && file_errors > 0;
 	for (size_t i = 0; i < errs.count; i++)
-		fprintf(stderr, "mxport-route: %s\n", errs.msgs[i]);
-	if (errs.count) {
+		fprintf(stderr, "mxport-route: %s%s\n", only_file && !check_only ? "warning: " : "",
+			errs.msgs[i]);
+	if (only_file && !check_only) {
+		fprintf(stderr,
+			"mxport-route: warning: routes file %s: %zu error(s): the daemons refuse "
+			"it "
+			"and keep their last good configuration; shown: its good lines\n",
+			cfg->routes_file, file_errors);
+	} else if (errs.count && !(check_only && only_file)) {
 		fprintf(stderr, "mxport-route: %zu configuration error(s)\n", errs.count);
 		mx_errlist_free(&errs);
 		route_ctx_free(ctx);
@@ -248,11 +319,13 @@ int main(int argc, char **argv)
 	if (build) {
 		worst = build_index(cfg, optind < argc ? argv[optind] : NULL);
 	} else if (export_format) {
-		worst = export_routes(cfg, export_format, stdout);
+		worst = export_routes(cfg, export_format, partial, stdout);
 	} else if (check_only) {
-		printf("%s: configuration OK\n", config_path);
+		show_checked(config_path, cfg, ctx, file_errors);
 		if (*cfg->routes_file)
 			show_index(cfg->routes_file);
+		if (file_errors)
+			worst = EX_CONFIG;
 	} else {
 		for (int i = optind; i < argc; i++) {
 			int code = show_domain(cfg, ctx, argv[i], probe);

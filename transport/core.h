@@ -26,6 +26,25 @@ struct file_id {
 	struct timespec mtime, ctime;
 };
 
+/*
+ * core_log_gate - what the LMTP daemon's processes share so that a refused
+ * change is logged once by one of them (and again at most once a minute),
+ * not once per process or message: each word packs a configuration's
+ * signature (high 32 bits) with the second it was last logged (low 32 bits).
+ */
+struct core_log_gate {
+	unsigned long long refused;   /* a broken change, logged */
+	unsigned long long installed; /* a change put in force, logged */
+};
+
+#define CORE_RELOG_SECONDS   60	   /* a change that stays broken is logged again after this */
+#define CORE_SETTLE_MS	     1000  /* a change is believed once the files were still this long */
+#define CORE_EMPTY_SETTLE_MS 10000 /* a routes file that became empty: this long */
+#define CORE_SETTLE_TRIES    10	   /* a first load takes the files as they are after this */
+
+/* the files a configuration consists of (paths_of in core.c) */
+#define CORE_FILES 6
+
 struct transport_core {
 	const char *config_path;
 	struct mx_config *cfg; /* never NULL once refreshed: the defaults at worst */
@@ -35,10 +54,19 @@ struct transport_core {
 	SSL_CTX *tls_ctx; /* made once; CAs loaded once a route wants verification */
 	bool cas_loaded;
 	/* mxport.conf, routes, secrets, notify_map, tls_ca_file and the routes index, as loaded */
-	struct file_id files[6];
-	char error[600];	     /* a configuration error: every message defers with it */
-	struct smtp_cache cache;     /* the last delivery's session, for the next message */
-	struct route_shared *shared; /* DNS answers of the LMTP daemon's processes, or NULL */
+	struct file_id files[CORE_FILES];
+	char error[600]; /* no configuration in force (the first load failed): messages defer */
+	/* The last change refused (the configuration in force stayed): its files, as read. */
+	bool refused;
+	char *refused_paths[CORE_FILES];
+	struct file_id refused_files[CORE_FILES];
+	unsigned refused_sig;
+	char refused_first[600];       /* its first error, for the reminder */
+	time_t loaded_at;	       /* when the configuration in force was loaded */
+	struct core_log_gate *gate;    /* shared by the LMTP daemon's processes, or NULL */
+	struct core_log_gate own_gate; /* the gate of a core on its own */
+	struct smtp_cache cache;       /* the last delivery's session, for the next message */
+	struct route_shared *shared;   /* DNS answers of the LMTP daemon's processes, or NULL */
 };
 
 void core_init(struct transport_core *core, const char *config_path);

@@ -10,6 +10,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -31,10 +34,12 @@
 #include "util.h"
 #include "xforward.h"
 
-#define LMTP_LINE_MAX	     8192
-#define LMTP_PROCESS_MAX_USE 100  /* connections a process serves, at most (Postfix's max_use) */
-#define LMTP_IDLE_TAKE_MS    20	  /* how long a waiting process has to take a new connection */
-#define LMTP_SHARED_SLOTS    8192 /* DNS answers shared by the connection processes, at most */
+#define LMTP_LINE_MAX	       8192
+#define LMTP_PROCESS_MAX_USE   100  /* connections a process serves, at most (Postfix's max_use) */
+#define LMTP_IDLE_TAKE_MS      20   /* how long a waiting process has to take a new connection */
+#define LMTP_SHARED_SLOTS      8192 /* DNS answers shared by the connection processes, at most */
+#define LMTP_IDENT_MAX	       64   /* XFORWARD IDENT (the MTA's queue id), NUL included */
+#define LMTP_LISTENER_CHECK_MS 5000 /* the listener looks at the files at least this often */
 
 /* What one connection keeps across messages. */
 struct lmtp_session {
@@ -169,7 +174,7 @@ static int read_data(struct lmtp_session *ls, char **data, size_t *len)
  * raw, every copy of it (clientfield.c); XFORWARD, when sent, still wins.
  */
 static bool deliver_data(struct lmtp_session *ls, const char *sender, char **rcpts, size_t n,
-			 char *raw, size_t rawlen, const struct xforward *client)
+			 char *raw, size_t rawlen, const struct xforward *client, const char *ident)
 {
 	struct rcpt_outcome *out;
 	struct xforward fielded = {.addr = ""};
@@ -189,8 +194,14 @@ static bool deliver_data(struct lmtp_session *ls, const char *sender, char **rcp
 			client = &fielded;
 	}
 	out = mx_calloc(n, sizeof(*out));
+	/*
+	 * The MTA's queue id (XFORWARD IDENT, or Exim's in lmtp_client_field)
+	 * when it gave one: its logs and ours then join. XFORWARD wins.
+	 */
 	++messages;
-	if (*mta_qid)
+	if (*ident)
+		mx_strlcpy(qid, ident, sizeof(qid));
+	else if (*mta_qid)
 		mx_strlcpy(qid, mta_qid, sizeof(qid));
 	else
 		snprintf(qid, sizeof(qid), "L%ld.%lu", (long)getpid(), messages);
@@ -223,11 +234,26 @@ static bool deliver_data(struct lmtp_session *ls, const char *sender, char **rcp
  * transaction. Malformed: 501, and nothing of it is kept. A value that
  * fails its check is logged and dropped; the mail goes on without it.
  */
-static void xforward_command(struct lmtp_session *ls, const char *args, struct xforward *client)
+/* ident_ok - a queue id as Postfix makes them (letters and digits), short enough to log */
+static bool ident_ok(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n >= LMTP_IDENT_MAX)
+		return false;
+	for (; *v; v++)
+		if (!((*v >= '0' && *v <= '9') || ((*v | 0x20) >= 'a' && (*v | 0x20) <= 'z')))
+			return false;
+	return true;
+}
+
+static void xforward_command(struct lmtp_session *ls, const char *args, struct xforward *client,
+			     char *ident)
 {
 	struct xforward x = *client;
-	char value[300], why[128];
+	char value[300], why[128], id[LMTP_IDENT_MAX];
 	int nattrs = 0;
+	bool have_id = false;
 
 	for (const char *p = args;;) {
 		while (*p == ' ')
@@ -245,6 +271,24 @@ static void xforward_command(struct lmtp_session *ls, const char *args, struct x
 		}
 		memcpy(name, p, (size_t)(eq - p));
 		name[eq - p] = '\0';
+		p += len;
+		nattrs++;
+		if (strcasecmp(name, "IDENT") == 0) {
+			/* The MTA's queue id: for our log lines, never sent on. */
+			if (strcmp(value, "[UNAVAILABLE]") == 0) {
+				id[0] = '\0';
+			} else if (ident_ok(value)) {
+				mx_strlcpy(id, value, sizeof(id));
+			} else {
+				value[79] = '\0';
+				mx_printable(value);
+				msg_warn("lmtp: XFORWARD IDENT dropped: not a queue id: \"%s\"",
+					 value);
+				id[0] = '\0';
+			}
+			have_id = true;
+			continue;
+		}
 		int rc = xforward_set(&x, name, value, why, sizeof(why));
 		if (rc == -2) {
 			say(ls, "501 5.5.4 Bad XFORWARD attribute name: %s", name);
@@ -256,14 +300,14 @@ static void xforward_command(struct lmtp_session *ls, const char *args, struct x
 			msg_warn("lmtp: XFORWARD %s dropped, not sent on: %s: \"%s\"", name, why,
 				 value);
 		}
-		nattrs++;
-		p += len;
 	}
 	if (nattrs == 0) {
 		say(ls, "501 5.5.4 Syntax: XFORWARD attribute=value...");
 		return;
 	}
 	*client = x;
+	if (have_id)
+		mx_strlcpy(ident, id, LMTP_IDENT_MAX);
 	say(ls, "250 2.0.0 Ok");
 }
 
@@ -272,11 +316,16 @@ static void xforward_command(struct lmtp_session *ls, const char *args, struct x
  * that may have served earlier connections (its configuration, TLS context
  * and route cache stay; its kept SMTP session is closed at the end).
  */
-static int serve(struct transport_core *core, int in, int out)
+static int serve(struct transport_core *core, int in, int out, const char *queue_id)
 {
 	struct lmtp_session ls;
 	char line[LMTP_LINE_MAX + 1], *sender = NULL, **rcpts = NULL;
 	struct xforward client = {.addr = ""}; /* for the next transaction only */
+	char ident[LMTP_IDENT_MAX] = "";       /* XFORWARD IDENT: the same */
+	/* -q: the MTA's queue id from the command line (Sendmail's $i), for every message */
+	const char *given = queue_id && ident_ok(queue_id) ? queue_id : "";
+
+	mx_strlcpy(ident, given, sizeof(ident));
 	size_t n, nrcpt = 0;
 	int rc = 0;
 
@@ -311,14 +360,14 @@ static int serve(struct transport_core *core, int in, int out)
 			say(&ls, "250-PIPELINING");
 			say(&ls, "250-ENHANCEDSTATUSCODES");
 			say(&ls, "250-8BITMIME");
-			say(&ls, "250-XFORWARD NAME ADDR PROTO HELO SOURCE");
+			say(&ls, "250-XFORWARD NAME ADDR PROTO HELO SOURCE IDENT");
 			say(&ls, "250 SMTPUTF8");
 		} else if (strncasecmp(line, "XFORWARD", 8) == 0 &&
 			   (line[8] == ' ' || line[8] == '\0')) {
 			if (sender)
 				say(&ls, "503 5.5.1 Error: MAIL transaction in progress");
 			else
-				xforward_command(&ls, line + 8, &client);
+				xforward_command(&ls, line + 8, &client, ident);
 		} else if (strncasecmp(line, "MAIL FROM:", 10) == 0) {
 			free(sender);
 			sender = path_arg(line + 10);
@@ -358,10 +407,11 @@ static int serve(struct transport_core *core, int in, int out)
 				for (size_t i = 0; i < nrcpt; i++)
 					say(&ls, "552 5.3.4 <%s>: message too big", rcpts[i]);
 			} else {
-				deliver_data(&ls, sender, rcpts, nrcpt, data, len, &client);
+				deliver_data(&ls, sender, rcpts, nrcpt, data, len, &client, ident);
 				free(data);
 			}
 			memset(&client, 0, sizeof(client));
+			mx_strlcpy(ident, given, sizeof(ident));
 			for (size_t i = 0; i < nrcpt; i++)
 				free(rcpts[i]);
 			nrcpt = 0;
@@ -369,6 +419,7 @@ static int serve(struct transport_core *core, int in, int out)
 			sender = NULL;
 		} else if (strcasecmp(line, "RSET") == 0) {
 			memset(&client, 0, sizeof(client));
+			mx_strlcpy(ident, given, sizeof(ident));
 			for (size_t i = 0; i < nrcpt; i++)
 				free(rcpts[i]);
 			nrcpt = 0;
@@ -397,13 +448,13 @@ static int serve(struct transport_core *core, int in, int out)
  * socket, or a Sendmail mailer with flag z over stdin and stdout. Each
  * recipient gets its own final reply after the message.
  */
-int lmtp_serve(int in, int out, const char *config_path)
+int lmtp_serve(int in, int out, const char *config_path, const char *queue_id)
 {
 	struct transport_core core;
 	int rc;
 
 	core_init(&core, config_path);
-	rc = serve(&core, in, out);
+	rc = serve(&core, in, out, queue_id);
 	core_free(&core);
 	return rc;
 }
@@ -437,12 +488,22 @@ static unsigned reap(bool block)
 	unsigned n = 0;
 	pid_t pid;
 
-	while ((pid = waitpid(-1, NULL, block && n == 0 ? 0 : WNOHANG)) != 0) {
+	int status;
+
+	while ((pid = waitpid(-1, &status, block && n == 0 ? 0 : WNOHANG)) != 0) {
 		if (pid < 0) {
 			if (errno == EINTR)
 				continue;
 			break; /* ECHILD: none left */
 		}
+		/* A connection process that died says nothing itself: say it here. */
+		if (WIFSIGNALED(status))
+			msg_error("lmtp: connection process %ld killed by signal %d (%s); its "
+				  "client (lmtp(8)) defers what was not answered",
+				  (long)pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
+		else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+			msg_error("lmtp: connection process %ld exited with status %d", (long)pid,
+				  WEXITSTATUS(status));
 		for (unsigned i = 0; i < nslots; i++) {
 			if (slots[i].pid == pid) {
 				__atomic_store_n(&slots[i].idle, 0, __ATOMIC_SEQ_CST);
@@ -552,53 +613,41 @@ static int next_connection(pid_t listener, struct lmtp_slot *slot, unsigned idle
  * connection_process - serve c, then the next connections that come while
  * it waits (as Postfix's own daemon processes do, with max_idle and
  * max_use): its route cache serves them all, where a process per
- * connection asked DNS again for every connection.
+ * connection asked DNS again for every connection. core: the listener's,
+ * as this process inherited it: the configuration in force (the last good
+ * one) from the start, whatever the files say now.
  */
 static void connection_process(int lfd, int c, pid_t listener, struct lmtp_slot *slot,
-			       struct route_shared *shared, const char *config_path)
+			       struct transport_core *core)
 {
-	struct transport_core core;
 	unsigned uses = 0;
 
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	child_lfd = lfd;
-	core_init(&core, config_path);
-	core.shared = shared;
+#ifdef __linux__
+	/*
+	 * A listener killed (kill -9, a crash) cannot tell its processes to let
+	 * go of the socket: the kernel does (SIGUSR1, on_listener_stop), or the
+	 * restarted daemon would find the socket still answering and refuse to
+	 * take it while they finish their connections.
+	 */
+	prctl(PR_SET_PDEATHSIG, SIGUSR1);
+#endif
+	if (getppid() != listener)
+		on_listener_stop(SIGUSR1); /* it died before that */
 	do {
-		serve(&core, c, c);
+		serve(core, c, c, NULL);
 		close(c);
 		c = -1;
-		if (++uses >= LMTP_PROCESS_MAX_USE || core.cfg == NULL ||
-		    core.cfg->lmtp_process_idle_time == 0)
+		if (++uses >= LMTP_PROCESS_MAX_USE || core->cfg == NULL ||
+		    core->cfg->lmtp_process_idle_time == 0)
 			break;
-		c = next_connection(listener, slot, core.cfg->lmtp_process_idle_time);
+		c = next_connection(listener, slot, core->cfg->lmtp_process_idle_time);
 	} while (c >= 0);
-	core_free(&core);
+	core_free(core);
 	_exit(0);
-}
-
-/*
- * daemon_config - what the daemon itself needs of mxport.conf: the socket's
- * owner, group and mode, and lmtp_max_clients. Each connection reads the
- * whole file again for its messages (core_refresh), and while it is wrong
- * answers 451 to every recipient; so errors here are only logged, and the
- * keys that are set correctly are used (the others keep their defaults).
- */
-static struct mx_config *daemon_config(const char *config_path)
-{
-	struct mx_config *cfg = mx_config_defaults();
-	struct mx_errlist errs;
-
-	mx_errlist_init(&errs);
-	mx_config_read(cfg, config_path, &errs);
-	for (size_t i = 0; i < errs.count; i++) {
-		msg_error("lmtp: %s", errs.msgs[i]);
-		fprintf(stderr, "mxport-transport: %s\n", errs.msgs[i]);
-	}
-	mx_errlist_free(&errs);
-	return cfg;
 }
 
 /*
@@ -610,18 +659,36 @@ static struct mx_config *daemon_config(const char *config_path)
  */
 int lmtp_listen_and_serve(const char *spec, const char *config_path)
 {
-	struct mx_config *cfg = daemon_config(config_path);
+	static struct transport_core core; /* the configuration in force, for every child */
+	struct mx_config *cfg;
 	struct route_shared *shared;
 	struct mx_sockperm perm;
 	char err[512];
 	unsigned children = 0, max;
 	int fd;
 
+	/*
+	 * The whole configuration, checked, before anything else: a daemon
+	 * that starts with a broken file refuses to start (naming file and
+	 * line: core_refresh logs each error, to stderr too).
+	 */
+	msg_catch_crashes(); /* the listener and its connection processes alike */
+	core_init(&core, config_path);
+	core.gate = mmap(NULL, sizeof(*core.gate), PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (core.gate == MAP_FAILED) {
+		msg_error("lmtp: mmap: %s", strerror(errno));
+		return 71;
+	}
+	memset(core.gate, 0, sizeof(*core.gate));
+	if (!core_refresh(&core, "lmtp")) {
+		msg_error("lmtp: %s: configuration error: not started", config_path);
+		return 78; /* EX_CONFIG */
+	}
+	cfg = core.cfg;
 	if (!mx_sockperm_resolve(cfg->socket_owner, cfg->socket_group, cfg->socket_mode, getuid(),
 				 getgid(), &perm, err, sizeof(err))) {
-		msg_error("lmtp: %s: %s", config_path, err);
-		fprintf(stderr, "mxport-transport: %s: %s\n", config_path, err);
-		mx_config_free(cfg);
+		msg_error("lmtp: %s: %s: not started", config_path, err);
 		return 78;
 	}
 	max = cfg->lmtp_max_clients;
@@ -632,9 +699,16 @@ int lmtp_listen_and_serve(const char *spec, const char *config_path)
 	 */
 	shared = route_shared_new(cfg->route_cache_size < LMTP_SHARED_SLOTS ? cfg->route_cache_size
 									    : LMTP_SHARED_SLOTS);
-	if (!msg_set_file(cfg->log_file, false, err, sizeof(err)))
-		msg_error("lmtp: %s", err);
-	mx_config_free(cfg);
+	core.shared = shared;
+	if (core.routes && shared) {
+		/* As core_refresh does for each configuration it puts in force. */
+		char tag[64];
+
+		snprintf(tag, sizeof(tag), "%lx:%lx:%llx:%lx", (unsigned long)core.files[0].dev,
+			 (unsigned long)core.files[0].ino, (long long)core.files[0].mtime.tv_sec,
+			 (unsigned long)core.files[0].mtime.tv_nsec);
+		route_ctx_set_shared(core.routes, shared, tag);
+	}
 	fd = mx_listen(spec, &perm, NULL, err, sizeof(err));
 	if (fd < 0) {
 		msg_error("lmtp: %s", err);
@@ -671,8 +745,15 @@ int lmtp_listen_and_serve(const char *spec, const char *config_path)
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 
 		wait_for_room(&children, max);
-		if (poll(&pfd, 1, -1) <= 0)
-			continue; /* a child ended (EINTR): reap it first */
+		/*
+		 * The configuration the next child inherits: a change is checked
+		 * here (and logged, once for all processes) even while no mail
+		 * comes; a broken one leaves the last good one in force.
+		 */
+		core_refresh(&core, "lmtp");
+		int ready = poll(&pfd, 1, LMTP_LISTENER_CHECK_MS);
+		if (ready <= 0)
+			continue; /* a child ended (EINTR): reap it first; or time to look */
 		if (idle_processes() > 0) {
 			/*
 			 * A process that waits keeps a warm route cache: let it
@@ -704,7 +785,7 @@ int lmtp_listen_and_serve(const char *spec, const char *config_path)
 		pid = fork();
 		if (pid == 0) {
 			slots[slot].pid = getpid();
-			connection_process(fd, c, listener, &slots[slot], shared, config_path);
+			connection_process(fd, c, listener, &slots[slot], &core);
 		}
 		if (pid < 0) {
 			msg_error("lmtp: fork: %s", strerror(errno));

@@ -2,7 +2,7 @@
 #ifndef MX_LMTP_H
 #define MX_LMTP_H
 
-int lmtp_serve(int in, int out, const char *config_path);
+int lmtp_serve(int in, int out, const char *config_path, const char *queue_id);
 int lmtp_listen_and_serve(const char *spec, const char *config_path);
 
 #endif

@@ -6,7 +6,7 @@
  * SYNOPSIS
  *	mxport-transport [-c FILE] [-q QUEUE_ID] [-s SIZE] [-a ADDR] [-n NAME] [-h HELO]
  *		[-p PROTO] -f SENDER -- RECIPIENT...
- *	mxport-transport [-c FILE] -L unix:/path | -L -
+ *	mxport-transport [-c FILE] -L unix:/path | [-q QUEUE_ID] -L -
  * DESCRIPTION
  *	Reads one message on standard input, looks up the route of each
  *	recipient's domain at delivery time, relays the message by SMTP to the
@@ -179,7 +179,8 @@ int main(int argc, char **argv)
 			return EX_TEMPFAIL;
 		}
 		if (strcmp(lmtp, "-") == 0)
-			return lmtp_serve(STDIN_FILENO, STDOUT_FILENO, config_path);
+			return lmtp_serve(STDIN_FILENO, STDOUT_FILENO, config_path,
+					  strcmp(queue_id, "NOQUEUE") ? queue_id : NULL);
 		msg_init("mxport/transport", MSG_TO_SYSLOG | MSG_TO_STDERR);
 		return lmtp_listen_and_serve(lmtp, config_path);
 	}

@@ -70,6 +70,27 @@ t_eq "$(jq_py 'j["domains"][2]["messages"]')" 0 "--list: idle.example has nothin
 mxq --list >"$T_DIR/q.txt"
 t_grep "$T_DIR/q.txt" "^idle\\.example +0 +forwarded +\\[127\\.0\\.0\\.1\\]:$DOWN_B \\(pref 0, tls may\\)" "--list: table row with the route"
 
+# A broken routes file (the issue's typo): mxport-queue still shows the
+# queue and the good lines' domains, and names the file and line.
+cp "$T_DIR/etc/routes" "$T_DIR/routes.good"
+echo 'cust6.example [127.0.0.1]:25x27' >>"$T_DIR/etc/routes"
+mxq --json >"$T_DIR/q.json" 2>"$T_DIR/q.err"
+t_eq "$?" 0 "broken routes file: --json still works, exit 0"
+t_grep "$T_DIR/q.err" "^mxport-queue: warning: $T_DIR/etc/routes:5: '\\[127\\.0\\.0\\.1\\]:25x27': '25x27' is not a port number" "broken routes file: names file and line"
+t_nogrep "$T_DIR/q.err" "nothing written" "broken routes file: no bare '--export: 1 error(s), nothing written'"
+t_eq "$(jq_py '[(d["domain"], d["messages"]) for d in j["domains"]]')" "[('a.example', 2), ('b.example', 1)]" "broken routes file: the queue per domain as before"
+mxq --list >"$T_DIR/q.txt" 2>"$T_DIR/q.err"
+t_grep "$T_DIR/q.txt" "^idle\\.example +0 +forwarded" "broken routes file: --list shows the good lines' routes"
+"$MXPORT_ROUTE" -c "$T_DIR/etc/mxport.conf" -n >"$T_DIR/n.txt" 2>"$T_DIR/n.err"
+t_eq "$?" 78 "broken routes file: mxport-route -n exit 78"
+t_grep "$T_DIR/n.txt" "routes file $T_DIR/etc/routes: 4 routes \\(1 subdomain entry, 0 null routes\\) on its good lines" "mxport-route -n: counts the good routes"
+t_grep "$T_DIR/n.err" "routes:5: " "mxport-route -n: names the bad line"
+cp "$T_DIR/routes.good" "$T_DIR/etc/routes"
+"$MXPORT_ROUTE" -c "$T_DIR/etc/mxport.conf" -n >"$T_DIR/n.txt" 2>&1
+t_eq "$?" 0 "mended routes file: mxport-route -n exit 0"
+t_grep "$T_DIR/n.txt" "routes file $T_DIR/etc/routes: 4 routes" "mxport-route -n: says which routes file and how many routes"
+t_grep "$T_DIR/n.txt" "^  log: also the file $T_DIR/mxport.log" "mxport-route -n: says where the daemons log"
+
 mxq --flush other.test >"$T_DIR/f0" 2>&1
 t_eq "$?" 1 "--flush of a domain that is not forwarded: exit 1"
 mxq --flush 'a.example;rm -rf /' >"$T_DIR/f0" 2>&1

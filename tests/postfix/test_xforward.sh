@@ -146,7 +146,7 @@ printf '%s\r\n' "LHLO test" "XFORWARD NAME=a+" "XFORWARD FOO=bar" "XFORWARD" \
 	"QUIT" >"$T_DIR/lmtp.in"
 as_user "$T_DIR/bin/mxport-transport" -c "$T_DIR/etc/mxport.conf" -L - <"$T_DIR/lmtp.in" >"$T_DIR/lmtp.out" 2>&1
 tr -d '\r' <"$T_DIR/lmtp.out" >"$T_DIR/lmtp.txt"
-t_grep "$T_DIR/lmtp.txt" "^250-XFORWARD NAME ADDR PROTO HELO SOURCE$" "lmtp: LHLO advertises XFORWARD"
+t_grep "$T_DIR/lmtp.txt" "^250-XFORWARD NAME ADDR PROTO HELO SOURCE IDENT$" "lmtp: LHLO advertises XFORWARD (IDENT too: the MTA's queue id for the log)"
 t_eq "$(grep -c '^501 5\.5\.4' "$T_DIR/lmtp.txt")" 4 "lmtp: bad xtext, an unknown attribute, no attribute, a NUL: 501 each"
 t_grep "$T_DIR/lmtp.txt" "^503 5\\.5\\.1 Error: MAIL transaction in progress" "lmtp: XFORWARD inside a transaction: 503"
 t_eq "$(grep -c '^250 2\.0\.0 <u1[01]@xf\.example>: sent' "$T_DIR/lmtp.txt")" 2 "lmtp: both messages delivered"

@@ -17,6 +17,17 @@
 # connection processes seen, sampled every 2 s) are recorded then and again
 # at the end, and must not have grown by more than 10% (no leak).
 # SOAK_EXTRA_CONF: more mxport.conf lines (e.g. "connection_cache_time = 0").
+# SOAK_FAULTS=yes: while the messages are sent, faults come in turn, one
+# each time another N/30 messages were accepted: a good edit of the routes
+# file (a route added; the milter reloads), a bad one (a line that does not
+# parse: the milter's reload and the LMTP daemon refuse it and keep the last
+# good routes; it is mended at once), kill -9 of an LMTP connection process,
+# of the LMTP daemon (restarted) and of the milter (restarted), and the
+# customer's server going away (until deferrals show) and coming back. Nothing
+# may be lost; a duplicate is allowed for a drop after the dot, and for
+# each process killed that may have died after the customer took a message
+# (a connection process, the customer's server). The memory check is left
+# out then (the daemons are new processes).
 # A long run:
 #   MXPORT_BUILDDIR=... MXPORT_SRCDIR=... sh tests/soak/soak.sh 100000 7 lmtp
 . "$MXPORT_SRCDIR/tests/lib/harness.sh"
@@ -26,15 +37,20 @@ need python3 postfix
 N=${1:-300}
 SEED=${2:-42}
 VARIANT=${3:-pipe}
+FAULTS=${SOAK_FAULTS:-no}
 # LMTP: the peer also drops every kept session at the fourth MAIL, so that
 # sessions are replaced under load and new ones keep drawing faults.
 CHECKPOINT=${SOAK_CHECKPOINT:-10000}
 case $VARIANT in pipe | lmtp | tmaps) ;; *) echo "Bail out! soak.sh: unknown variant '$VARIANT' (pipe, lmtp or tmaps)"; exit 99 ;; esac
 extra=""
 [ "$VARIANT" != pipe ] && extra=", \"close_after\": 3"
-start_peer chaos "{\"chaos\": {\"seed\": $SEED, \"rate\": 0.2, \"stall\": 8}$extra}"
+CHAOS="{\"chaos\": {\"seed\": $SEED, \"rate\": 0.2, \"stall\": 8}$extra"
+start_peer chaos "$CHAOS}"
 P="$PEER_DIR"
 PPORT=$PEER_PORT
+PEERS="$P" # every folder the customer's server recorded into (it may be restarted)
+PEER_NAME=chaos
+CRASHES=0
 start_peer senders '{}'
 S="$PEER_DIR"
 PS=$PEER_PORT
@@ -48,10 +64,17 @@ start_milter
 start_postfix "$PS"
 postconf -c "$PF/etc" -e queue_run_delay=1s minimal_backoff_time=1s maximal_backoff_time=2s >/dev/null
 LMTP_PID=""
-if [ "$VARIANT" != pipe ]; then
-	contrib_paths "$MXPORT_SRCDIR/contrib/postfix/master.cf" >>"$PF/etc/master.cf"
+# lmtp_up - start the LMTP daemon and wait for its word (a killed one's
+# socket may still be there); its pid in LMTP_PID
+lmtp_up() {
+	n=$(grep -c 'lmtp: listening on' "$MXLOG")
 	start_lmtp
 	LMTP_PID=$(echo $T_PIDS | awk '{ print $NF }')
+	wait_until 30 sh -c "[ \$(grep -c 'lmtp: listening on' '$MXLOG') -gt $n ]"
+}
+if [ "$VARIANT" != pipe ]; then
+	contrib_paths "$MXPORT_SRCDIR/contrib/postfix/master.cf" >>"$PF/etc/master.cf"
+	lmtp_up
 fi
 case $VARIANT in
 lmtp) contrib_paths "$MXPORT_SRCDIR/contrib/postfix/lmtp/mxport_header_checks" >"$PF/etc/mxport_header_checks" ;;
@@ -90,10 +113,118 @@ rss_line() {
 	echo "$line"
 }
 
+# --- Faults (SOAK_FAULTS=yes)
+GOOD_ROUTES=$(cat "$T_DIR/etc/routes")
+: >"$T_DIR/faults.done"
+accepted() {
+	grep -c 'postfix/cleanup.*message-id=<soak-' "$PF/maillog"
+}
+accepted_at_least() {
+	[ "$(accepted)" -ge "$1" ]
+}
+deferred_above() {
+	[ "$(grep -c 'status=deferred' "$PF/maillog")" -gt "$1" ]
+}
+milter_refusals() {
+	grep -c 'reload: .* error(s); keeping the configuration in force' "$T_DIR/milter.stderr"
+}
+milter_refusals_above() {
+	[ "$(milter_refusals)" -gt "$1" ]
+}
+# conn_processes - this run's LMTP connection processes (a killed
+# listener's too, while they finish their connections)
+conn_processes() {
+	ps -eo pid=,args= | awk -v pat="mxport-transport -c $T_DIR/etc/mxport.conf -L " \
+		-v me="$LMTP_PID" '$2 ~ /\/mxport-transport$/ && index($0, pat) && $1 != me { print $1 }'
+}
+# fault K - the K-th fault of the cycle, undone before it returns
+fault() {
+	kind=$(($1 % 6))
+	[ "$VARIANT" = pipe ] && [ "$kind" -ge 2 ] && [ "$kind" -le 3 ] && kind=0
+	case $kind in
+	0)
+		printf '%s\ngood%s.example [127.0.0.1]:%s\n' "$GOOD_ROUTES" "$1" "$PPORT" >"$T_DIR/etc/routes"
+		hup_milter
+		echo "routes_good_edit" >>"$T_DIR/faults.done"
+		;;
+	1)
+		n=$(milter_refusals)
+		m=$(grep -c "25x27' is not a port number" "$MXLOG")
+		echo "bad$1.example [127.0.0.1]:25x27" >>"$T_DIR/etc/routes"
+		kill -HUP "$MILTER_PID"
+		wait_until 10 milter_refusals_above "$n"
+		# the LMTP daemon (if any) refuses it too: its listener looks every 5 s
+		[ "$VARIANT" = pipe ] || wait_until 15 sh -c "[ \$(grep -c \"25x27' is not a port number\" '$MXLOG') -gt $m ]"
+		printf '%s\n' "$GOOD_ROUTES" >"$T_DIR/etc/routes"
+		hup_milter
+		echo "routes_bad_edit" >>"$T_DIR/faults.done"
+		;;
+	2)
+		c=$(conn_processes | tail -n 1)
+		if [ -n "$c" ] && kill -9 "$c" 2>/dev/null; then
+			CRASHES=$((CRASHES + 1))
+			echo "kill_lmtp_process" >>"$T_DIR/faults.done"
+		fi
+		;;
+	3)
+		old=$LMTP_PID
+		kill -9 "$old"
+		wait_until 20 sh -c "! kill -0 $old"
+		lmtp_up
+		t_ok $? "soak: the LMTP daemon restarted after kill -9 (fault $1)"
+		echo "kill_lmtp_daemon" >>"$T_DIR/faults.done"
+		;;
+	4)
+		kill -9 "$MILTER_PID"
+		wait "$MILTER_PID" 2>/dev/null
+		rm -f "$T_DIR/run/milter.sock" "$T_DIR/run/socketmap.sock"
+		start_milter
+		echo "kill_milter" >>"$T_DIR/faults.done"
+		;;
+	5)
+		n=$(grep -c 'status=deferred' "$PF/maillog")
+		stop_peer "$PEER_NAME"
+		CRASHES=$((CRASHES + 1))
+		wait_until 20 deferred_above "$n"
+		PEER_NAME=chaos$1
+		start_peer "$PEER_NAME" "$CHAOS, \"port\": $PPORT}"
+		PEERS="$PEERS:$PEER_DIR"
+		echo "customer_server_away" >>"$T_DIR/faults.done"
+		;;
+	esac
+}
+
 start=$(now_ms)
+k=0
 # send_phase FIRST COUNT - messages FIRST..COUNT-1, then drain the queue
 send_phase() {
-	python3 "$MXPORT_SRCDIR/tests/soak/send_many.py" 127.0.0.1 "$PF_PORT" "$2" 20 soak.example "$1"
+	if [ "$FAULTS" = yes ]; then
+		# Fewer sessions: the run lasts long enough for the faults to come in turn.
+		# A client retries a 4xx for 90 s: after the milter's restart Postfix's
+		# resolver client may remember the socketmap's failure for 30 s.
+		SEND_MANY_ATTEMPTS=180 python3 "$MXPORT_SRCDIR/tests/soak/send_many.py" 127.0.0.1 "$PF_PORT" "$2" \
+			"${SOAK_SESSIONS:-5}" soak.example "$1" &
+		sender=$!
+		step=$((($2 - $1) / 30 + 1))
+		next=$(($(accepted) + step))
+		while kill -0 "$sender" 2>/dev/null; do
+			wait_until 600 sh -c "! kill -0 $sender || [ \$(grep -c 'postfix/cleanup.*message-id=<soak-' '$PF/maillog') -ge $next ]"
+			kill -0 "$sender" 2>/dev/null || break
+			fault "$k"
+			k=$((k + 1))
+			next=$(($(accepted) + step))
+		done
+		wait "$sender"
+		rc=$?
+		# A short run: the rest of the cycle while the queue drains.
+		while [ "$k" -lt 6 ]; do
+			fault "$k"
+			k=$((k + 1))
+		done
+		(exit $rc)
+	else
+		python3 "$MXPORT_SRCDIR/tests/soak/send_many.py" 127.0.0.1 "$PF_PORT" "$2" 20 soak.example "$1"
+	fi
 	t_ok $? "soak ($VARIANT): messages $1 to $(($2 - 1)) accepted by the relay"
 	# Drain: Postfix retries on its own; flush now and then to keep it short.
 	deadline=$(($(date +%s) + 120 + ($2 - $1) / 20))
@@ -103,7 +234,7 @@ send_phase() {
 	done
 	t_eq "$(pf_queue_count)" 0 "soak: the queue drained after message $(($2 - 1)) ($(($(now_ms) - start)) ms since the start)"
 }
-if [ "$N" -gt "$CHECKPOINT" ]; then
+if [ "$N" -gt "$CHECKPOINT" ] && [ "$FAULTS" != yes ]; then
 	send_phase 0 "$CHECKPOINT"
 	rss_line "after $CHECKPOINT" | tee "$T_DIR/rss.1" | sed 's/^/# /'
 	send_phase "$CHECKPOINT" "$N"
@@ -129,9 +260,13 @@ else
 	rss_line "after $N" | sed 's/^/# /'
 fi
 sleep 2
-python3 "$MXPORT_SRCDIR/tests/soak/account.py" "$N" "$P" "$S" >"$T_DIR/account" 2>&1
+python3 "$MXPORT_SRCDIR/tests/soak/account.py" "$N" "$PEERS" "$S" "$CRASHES" >"$T_DIR/account" 2>&1
 rc=$?
 sed 's/^/# /' "$T_DIR/account"
+if [ "$FAULTS" = yes ]; then
+	echo "# relay faults injected: $(sort "$T_DIR/faults.done" | uniq -c | awk '{ printf "%s%s=%s", sep, $2, $1; sep = ", " }')"
+	t_ok "$([ "$(grep -c . "$T_DIR/faults.done")" -ge 6 ]; echo $?)" "soak: every kind of fault was injected"
+fi
 t_ok $rc "soak: nothing lost, bounces carry the customer's text, duplicates only after a drop at the dot"
 grep '^soak:' "$T_DIR/account"
 t_done

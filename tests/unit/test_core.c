@@ -14,6 +14,7 @@
 #include <openssl/ssl.h>
 
 #include "core.h"
+#include "route_lookup.h"
 #include "routes_index.h"
 
 /* put - write text to path */
@@ -55,6 +56,104 @@ static void test_ca_file_change(void **state)
 	unlink(conf);
 	unlink(routes);
 	unlink(ca);
+	rmdir(dir);
+}
+
+/* port_of - the first target's port of domain's route in the core's configuration; 0: none */
+static unsigned port_of(struct transport_core *core, const char *domain)
+{
+	struct route r;
+	unsigned port = 0;
+
+	route_lookup(core->routes, domain, &r);
+	if (r.status == ROUTE_OK && r.ntargets > 0)
+		port = r.targets[0].port;
+	route_clear(&r);
+	return port;
+}
+
+/*
+ * a broken change of the routes file or mxport.conf is refused and the
+ * configuration in force stays; the files are not read again until they
+ * change; the fix is taken
+ */
+static void test_broken_change_keeps_last_good(void **state)
+{
+	char dir[] = "/tmp/mxport-core.XXXXXX", conf[300], routes[300], text[1000];
+	struct transport_core core;
+	unsigned long long refused;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(conf, sizeof(conf), "%s/mxport.conf", dir);
+	snprintf(routes, sizeof(routes), "%s/routes", dir);
+	put(routes, "example.com [127.0.0.1]:2525\nother.example [127.0.0.1]:2600\n");
+	snprintf(text, sizeof(text), "routes_file = %s\ndns_servers = 127.0.0.1:9\n", routes);
+	put(conf, text);
+	core_init(&core, conf);
+	assert_true(core_refresh(&core, "test"));
+	assert_int_equal(port_of(&core, "example.com"), 2525);
+
+	put(routes, "example.com [127.0.0.1]:2527\nother.example [127.0.0.1]:25x27\n");
+	assert_true(core_refresh(&core, "test")); /* mail goes on */
+	assert_string_equal(core.error, "");
+	assert_true(core.refused);
+	assert_int_equal(port_of(&core, "example.com"), 2525); /* the last good routes */
+	refused = core.own_gate.refused;
+	assert_true(refused != 0); /* logged */
+	assert_true(core_refresh(&core, "test"));
+	assert_true(core.own_gate.refused == refused); /* not again within the minute */
+	assert_int_equal(port_of(&core, "example.com"), 2525);
+
+	put(routes, "example.com [127.0.0.1]:2528\nother.example [127.0.0.1]:2600\n");
+	assert_true(core_refresh(&core, "test"));
+	assert_false(core.refused);
+	assert_int_equal(port_of(&core, "example.com"), 2528); /* the fix, without a restart */
+
+	/* emptied (an editor's truncation before its write): not believed at once */
+	put(routes, "");
+	assert_true(core_refresh(&core, "test"));
+	assert_false(core.refused);
+	assert_int_equal(port_of(&core, "example.com"), 2528);
+	put(routes, "example.com [127.0.0.1]:2528\nother.example [127.0.0.1]:2600\n");
+
+	snprintf(text, sizeof(text), "routes_file = %s\ndns_servers = 127.0.0.1:9\nno_such = 1\n",
+		 routes);
+	put(conf, text);
+	put(routes, "example.com [127.0.0.1]:2529\n");
+	assert_true(core_refresh(&core, "test"));
+	assert_true(core.refused);
+	assert_int_equal(port_of(&core, "example.com"), 2528); /* mxport.conf broken: all stays */
+	core_free(&core);
+	unlink(conf);
+	unlink(routes);
+	rmdir(dir);
+}
+
+/* with nothing in force (a first load), a broken file defers, naming file and line */
+static void test_first_load_broken(void **state)
+{
+	char dir[] = "/tmp/mxport-core.XXXXXX", conf[300], routes[300], text[1000];
+	struct transport_core core;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(conf, sizeof(conf), "%s/mxport.conf", dir);
+	snprintf(routes, sizeof(routes), "%s/routes", dir);
+	put(routes, "example.com [127.0.0.1]:2525\nbad.example [127.0.0.1]:25x27\n");
+	snprintf(text, sizeof(text), "routes_file = %s\ndns_servers = 127.0.0.1:9\n", routes);
+	put(conf, text);
+	core_init(&core, conf);
+	assert_false(core_refresh(&core, "test"));
+	assert_non_null(strstr(core.error, "routes:2: '[127.0.0.1]:25x27'"));
+	assert_non_null(core.cfg); /* the defaults: the fronts read their limits from it */
+	put(routes, "example.com [127.0.0.1]:2525\n");
+	assert_true(core_refresh(&core, "test"));
+	assert_string_equal(core.error, "");
+	assert_int_equal(port_of(&core, "example.com"), 2525);
+	core_free(&core);
+	unlink(conf);
+	unlink(routes);
 	rmdir(dir);
 }
 
@@ -102,6 +201,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ca_file_change),
 		cmocka_unit_test(test_routes_index_change),
+		cmocka_unit_test(test_broken_change_keeps_last_good),
+		cmocka_unit_test(test_first_load_broken),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
