@@ -7,6 +7,7 @@
  *	mxport-route [-c FILE] [-n] [--probe] DOMAIN...
  *	mxport-route [-c FILE] --export FORMAT
  *	mxport-route [-c FILE] --index [ROUTES]
+ *	mxport-route [-c FILE] --metrics[=TEXTFILE]
  * DESCRIPTION
  *	For each DOMAIN, print the route that mxport-transport would use now:
  *	its source (routes file and line, or the SRV name asked), each target in
@@ -23,6 +24,9 @@
  *	nothing is written and the index in place stays. With ROUTES, index
  *	that file instead (a new version, to be renamed into place with its
  *	index: the index records the file's inode, which a rename keeps).
+ *	With --metrics, print the counters of metrics_file in Prometheus's
+ *	text format (lib/metrics.c), or write them to TEXTFILE for
+ *	node_exporter's textfile collector (a new file renamed into place).
  * DIAGNOSTICS
  *	Exit 0: every domain is forwarded and has a usable address. 1: some
  *	domain is not forwarded (or has an explicit null route). 75: a
@@ -44,6 +48,7 @@
 #include "policy.h"
 #include "errlist.h"
 #include "export.h"
+#include "metrics.h"
 #include "probe.h"
 #include "msg.h"
 #include "mxconfig.h"
@@ -56,8 +61,40 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: mxport-route [-c FILE] [-n] [--probe] DOMAIN...\n"
 			"       mxport-route [-c FILE] --export FORMAT\n"
-			"       mxport-route [-c FILE] --index [ROUTES]\n");
+			"       mxport-route [-c FILE] --index [ROUTES]\n"
+			"       mxport-route [-c FILE] --metrics[=TEXTFILE]\n");
 	exit(EX_USAGE);
+}
+
+/*
+ * show_metrics - --metrics[=TEXTFILE]: metrics_file as it is now, in
+ * Prometheus's format, on standard output or into TEXTFILE
+ */
+static int show_metrics(const struct mx_config *cfg, const char *textfile)
+{
+	struct mx_metrics *m;
+	char err[600];
+	bool ok;
+
+	if (!*cfg->metrics_file) {
+		fprintf(stderr, "mxport-route: no metrics_file in the configuration\n");
+		return EX_CONFIG;
+	}
+	m = mx_metrics_open_read(cfg->metrics_file, err, sizeof(err));
+	if (m == NULL) {
+		fprintf(stderr, "mxport-route: %s\n", err);
+		return EX_UNAVAILABLE;
+	}
+	if (textfile)
+		ok = mx_metrics_write_textfile(m, textfile, err, sizeof(err));
+	else if (!(ok = mx_metrics_write(m, stdout) && fflush(stdout) == 0))
+		snprintf(err, sizeof(err), "standard output: write error");
+	mx_metrics_close(m);
+	if (!ok) {
+		fprintf(stderr, "mxport-route: %s\n", err);
+		return EX_IOERR;
+	}
+	return 0;
 }
 
 /*
@@ -195,14 +232,15 @@ int main(int argc, char **argv)
 	struct mx_config *cfg = mx_config_defaults();
 	struct mx_errlist errs;
 	struct route_ctx *ctx = NULL;
-	const char *export_format = NULL;
-	bool check_only = false, probe = false, build = false;
+	const char *export_format = NULL, *metrics_textfile = NULL;
+	bool check_only = false, probe = false, build = false, metrics = false;
 	int ch, worst = 0;
 
 	static const struct option longopts[] = {
 		{"probe", no_argument, NULL, 'p'},
 		{"export", required_argument, NULL, 'x'},
 		{"index", no_argument, NULL, 'i'},
+		{"metrics", optional_argument, NULL, 'm'},
 		{NULL, 0, NULL, 0},
 	};
 
@@ -215,6 +253,10 @@ int main(int argc, char **argv)
 		case 'p': probe = true; break;
 		case 'x': export_format = optarg; break;
 		case 'i': build = true; break;
+		case 'm':
+			metrics = true;
+			metrics_textfile = optarg;
+			break;
 		default: usage();
 		}
 	}
@@ -222,7 +264,9 @@ int main(int argc, char **argv)
 		usage();
 	if (build && (check_only || probe || argc - optind > 1))
 		usage();
-	if (!export_format && !build && !check_only && optind >= argc)
+	if (metrics && (check_only || probe || build || export_format || optind != argc))
+		usage();
+	if (!export_format && !build && !check_only && !metrics && optind >= argc)
 		usage();
 	mx_errlist_init(&errs);
 	/*
@@ -231,7 +275,7 @@ int main(int argc, char **argv)
 	 * no lookups.
 	 */
 	bool config_ok = mx_config_read(cfg, config_path, &errs) == 0;
-	if (!export_format && !build && (config_ok || *cfg->routes_file))
+	if (!export_format && !build && !metrics && (config_ok || *cfg->routes_file))
 		ctx = route_ctx_new(cfg, &errs);
 	/* -n: a log destination that cannot be opened is an error too */
 	if (check_only && config_ok)
@@ -245,7 +289,9 @@ int main(int argc, char **argv)
 		mx_config_free(cfg);
 		return EX_CONFIG;
 	}
-	if (build) {
+	if (metrics) {
+		worst = show_metrics(cfg, metrics_textfile);
+	} else if (build) {
 		worst = build_index(cfg, optind < argc ? argv[optind] : NULL);
 	} else if (export_format) {
 		worst = export_routes(cfg, export_format, stdout);

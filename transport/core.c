@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -68,6 +69,8 @@ void core_init(struct transport_core *core, const char *config_path)
 /* release - drop the configuration (the TLS context stays: it depends on no file but CAs) */
 static void release(struct transport_core *core)
 {
+	mx_metrics_close(core->metrics);
+	core->metrics = NULL;
 	route_ctx_free(core->routes);
 	mx_config_free(core->cfg);
 	if (core->have_secrets)
@@ -75,6 +78,33 @@ static void release(struct transport_core *core)
 	core->routes = NULL;
 	core->cfg = NULL;
 	core->have_secrets = false;
+}
+
+/* config_id - which mxport.conf this is (its identity), for "in force since" */
+static uint64_t config_id(const struct file_id *f)
+{
+	return ((uint64_t)f->ino * 1000003u) ^ ((uint64_t)f->dev << 40) ^
+	       ((uint64_t)f->mtime.tv_sec * 1000000000u + (uint64_t)f->mtime.tv_nsec);
+}
+
+/*
+ * open_metrics - the counters of metrics_file, with how this load went;
+ * trouble is logged once a minute and the core goes on without them.
+ */
+static void open_metrics(struct transport_core *core, bool loaded)
+{
+	char err[600];
+
+	if (core->cfg == NULL || core->cfg->metrics_file == NULL || !*core->cfg->metrics_file)
+		return;
+	core->metrics = mx_metrics_open(core->cfg->metrics_file, core->cfg->metrics_max_routes, err,
+					sizeof(err));
+	if (core->metrics == NULL) {
+		mx_metrics_trouble("%s", err);
+		return;
+	}
+	mx_metrics_config(core->metrics, MX_METRICS_TRANSPORT, loaded, config_id(&core->files[0]),
+			  time(NULL));
 }
 
 /*
@@ -149,6 +179,7 @@ bool core_refresh(struct transport_core *core, const char *who)
 			 errs.msgs[0]);
 		mx_printable(core->error);
 	}
+	open_metrics(core, errs.count == 0);
 	mx_errlist_free(&errs);
 	return core->error[0] == '\0';
 }

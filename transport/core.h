@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "metrics.h"
 #include "mxconfig.h"
 #include "outcome.h"
 #include "route_lookup.h"
@@ -39,6 +40,7 @@ struct transport_core {
 	char error[600];	     /* a configuration error: every message defers with it */
 	struct smtp_cache cache;     /* the last delivery's session, for the next message */
 	struct route_shared *shared; /* DNS answers of the LMTP daemon's processes, or NULL */
+	struct mx_metrics *metrics;  /* the counters of metrics_file, or NULL (none, or trouble) */
 };
 
 void core_init(struct transport_core *core, const char *config_path);

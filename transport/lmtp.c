@@ -22,6 +22,7 @@
 #include "listen.h"
 #include "lmtp.h"
 #include "message.h"
+#include "metrics.h"
 #include "msg.h"
 #include "policy.h"
 #include "route_shared.h"
@@ -584,6 +585,46 @@ static struct mx_config *daemon_config(const char *config_path)
 	return cfg;
 }
 
+/* what the listener writes for node_exporter, and when */
+struct textfile {
+	char *metrics_file; /* the shared counters; NULL: no metrics */
+	char *path;	    /* metrics_textfile; NULL: none written */
+	unsigned max_routes;
+	long long interval_ms;
+	long long next_ms;
+};
+
+/*
+ * write_textfile - metrics_textfile anew from the shared counters, when its
+ * time has come: the table is opened for each write (a connection process
+ * may have made it anew with another metrics_max_routes). Trouble is
+ * logged once a minute; the listener goes on.
+ */
+static void write_textfile(struct textfile *tf)
+{
+	struct mx_metrics *m;
+	char err[600];
+
+	if (tf->path == NULL || mx_now_ms() < tf->next_ms)
+		return;
+	tf->next_ms = mx_now_ms() + tf->interval_ms;
+	m = mx_metrics_open(tf->metrics_file, tf->max_routes, err, sizeof(err));
+	if (m == NULL || !mx_metrics_write_textfile(m, tf->path, err, sizeof(err)))
+		mx_metrics_trouble("%s", err);
+	mx_metrics_close(m);
+}
+
+/* textfile_wait_ms - poll()'s timeout until the next write (-1: none due) */
+static int textfile_wait_ms(const struct textfile *tf)
+{
+	long long left;
+
+	if (tf->path == NULL)
+		return -1;
+	left = tf->next_ms - mx_now_ms();
+	return left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
+}
+
 /*
  * lmtp_listen_and_serve - the LMTP daemon: a process per connection, at
  * most lmtp_max_clients of them, each waiting for more connections when
@@ -595,6 +636,7 @@ int lmtp_listen_and_serve(const char *spec, const char *config_path)
 {
 	struct mx_config *cfg = daemon_config(config_path);
 	struct route_shared *shared;
+	struct textfile tf = {NULL, NULL, 0, 0, 0};
 	struct mx_sockperm perm;
 	char err[512];
 	unsigned children = 0, max;
@@ -617,6 +659,14 @@ int lmtp_listen_and_serve(const char *spec, const char *config_path)
 									    : LMTP_SHARED_SLOTS);
 	if (!msg_set_file(cfg->log_file, false, err, sizeof(err)))
 		msg_error("lmtp: %s", err);
+	if (*cfg->metrics_file && *cfg->metrics_textfile) {
+		tf.metrics_file = mx_strdup(cfg->metrics_file);
+		tf.path = mx_strdup(cfg->metrics_textfile);
+		tf.max_routes = cfg->metrics_max_routes;
+		tf.interval_ms = (long long)cfg->metrics_interval * 1000;
+	} else if (*cfg->metrics_textfile) {
+		msg_warn("lmtp: metrics_textfile without metrics_file: not written");
+	}
 	mx_config_free(cfg);
 	fd = mx_listen(spec, &perm, NULL, err, sizeof(err));
 	if (fd < 0) {
@@ -654,8 +704,9 @@ int lmtp_listen_and_serve(const char *spec, const char *config_path)
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 
 		wait_for_room(&children, max);
-		if (poll(&pfd, 1, -1) <= 0)
-			continue; /* a child ended (EINTR): reap it first */
+		write_textfile(&tf);
+		if (poll(&pfd, 1, textfile_wait_ms(&tf)) <= 0)
+			continue; /* a child ended (EINTR): reap it first; or the textfile is due */
 		if (idle_processes() > 0) {
 			/*
 			 * A process that waits keeps a warm route cache: let it
