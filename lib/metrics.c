@@ -31,8 +31,9 @@
 #include "util.h"
 
 #define METRICS_MAGIC	"MXMETR01"
-#define METRICS_CLAIMED 1 /* a slot being filled in */
-#define METRICS_READY	2 /* a slot with its label */
+#define METRICS_CLAIMED 1    /* a slot being filled in */
+#define METRICS_READY	2    /* a slot with its label */
+#define METRICS_LOCK_MS 1000 /* the longest wait for the table's lock */
 
 /* the buckets' upper bounds, in milliseconds and as Prometheus reads them */
 static const long long bucket_ms[MX_METRICS_BUCKETS] = {500,   1000,  2500,  5000,
@@ -143,6 +144,22 @@ static bool make_file(int fd, unsigned n, char *err, size_t errlen)
 }
 
 /*
+ * lock_briefly - the table's lock, waited for METRICS_LOCK_MS at most: a
+ * process that holds it too long (stopped, say) costs the others their
+ * metrics, never their mail
+ */
+static bool lock_briefly(int fd)
+{
+	for (int waited = 0;; waited += 5) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return true;
+		if ((errno != EWOULDBLOCK && errno != EINTR) || waited >= METRICS_LOCK_MS)
+			return false;
+		usleep(5000);
+	}
+}
+
+/*
  * mx_metrics_open - map the table at path (made when missing) with room for
  * max_routes routes besides "_other". The file must be a regular file of
  * this user's (O_NOFOLLOW: no link to somebody else's file); one of another
@@ -175,7 +192,7 @@ struct mx_metrics *mx_metrics_open(const char *path, unsigned max_routes, char *
 		return NULL;
 	}
 	/* The first process makes the table; the others wait for it under the lock. */
-	if (flock(fd, LOCK_EX) < 0) {
+	if (!lock_briefly(fd)) {
 		snprintf(err, errlen, "%s: lock: %s", path, strerror(errno));
 		close(fd);
 		return NULL;
@@ -192,7 +209,9 @@ struct mx_metrics *mx_metrics_open(const char *path, unsigned max_routes, char *
 		}
 	}
 	map = mmap(NULL, file_size(n), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd); /* the lock goes with it; the mapping stays */
+	/* Unlocked by name: the mapping holds the open file, and with it a lock close() leaves. */
+	flock(fd, LOCK_UN);
+	close(fd);
 	if (map == MAP_FAILED) {
 		snprintf(err, errlen, "%s: mmap: %s", path, strerror(errno));
 		return NULL;

@@ -1,0 +1,198 @@
+#!/bin/sh
+# test_metrics - the per-route numbers in Prometheus's format. The LMTP
+# daemon (its connection processes) and a pipe-mode delivery add to one
+# metrics_file; the listener writes metrics_textfile every
+# metrics_interval, and mxport-route --metrics prints the same. Three
+# customer stand-ins: one accepting, one refusing every recipient (550), one
+# down (its port closed). Checked: promtool check metrics passes; the
+# counters agree with what the accepting sink received; a wildcard route hit
+# for 50 subdomains is one series; past metrics_max_routes the rest count
+# under route="_other" and the series stay bounded; the route's up/down
+# state and its timestamps; a metrics_file that cannot be made delays no
+# delivery and is logged once.
+. "$MXPORT_SRCDIR/tests/lib/harness.sh"
+need python3 setpriv promtool
+. "$MXPORT_SRCDIR/tests/lib/transport.sh"
+
+ROUTE="$MXPORT_BUILDDIR/mxport-route"
+SOCK="$T_DIR/run/lmtp.sock"
+STATE="$T_DIR/state"
+PROM="$T_DIR/prom/mxport.prom"
+
+start_peer ok '{}'
+OK_DIR=$PEER_DIR
+OK_PORT=$PEER_PORT
+start_peer refuse '{"rcpt": "550 5.1.1 no such user here"}'
+REFUSE_DIR=$PEER_DIR
+REFUSE_PORT=$PEER_PORT
+DOWN_PORT=$(free_port) # nothing listens there: the customer's server is down
+
+mkdir -p "$T_DIR/run" "$STATE" "$T_DIR/prom"
+chown nobody "$T_DIR/run" "$STATE" "$T_DIR/prom"
+{
+	echo "ok.test [127.0.0.1]:$OK_PORT"
+	echo ".wild.test [127.0.0.1]:$OK_PORT"
+	echo "refuse.test [127.0.0.1]:$REFUSE_PORT"
+	echo "down.test [127.0.0.1]:$DOWN_PORT"
+	for i in 1 2 3 4 5 6 7 8 9 10; do echo "r$i.test [127.0.0.1]:$OK_PORT"; done
+} >"$T_DIR/routes"
+chmod 644 "$T_DIR/routes"
+# eight routes of their own: ok, .wild, refuse, down and four of r1..r10
+write_conf "$T_DIR/mxport.conf" "routes_file = $T_DIR/routes" "allowed_networks = 127.0.0.0/8" \
+	"dns_servers = 127.0.0.1:9" "tls_mode = none" "socket_group = nogroup" \
+	"connect_timeout = 5s" "metrics_file = $STATE/metrics" "metrics_max_routes = 8" \
+	"metrics_textfile = $PROM" "metrics_interval = 1s"
+CONF="$T_DIR/mxport.conf"
+
+setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$TRANSPORT" -c "$CONF" \
+	-L "unix:$SOCK" >>"$T_DIR/daemon.err" 2>&1 &
+T_PIDS="$T_PIDS $!"
+wait_for "the LMTP daemon" grep -q 'lmtp: listening on' "$LOG"
+wait_for "the first textfile" test -s "$PROM"
+t_grep "$PROM" '^mxport_metrics_routes 0$' "the listener writes the textfile before any mail"
+
+# lmtp MSG... - one LMTP connection; each MSG is "rcpt,rcpt,...": a message
+# to those recipients. Prints each recipient's reply after the dot.
+cat >"$T_DIR/lmtp.py" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+f = s.makefile("rwb")
+def reply():
+    while True:
+        line = f.readline().decode().rstrip("\r\n")
+        if len(line) < 4 or line[3] != "-":
+            return line
+def cmd(c):
+    f.write(c.encode() + b"\r\n"); f.flush()
+    return reply()
+reply()
+cmd("LHLO client.test")
+for m in sys.argv[2:]:
+    rcpts = m.split(",")
+    cmd("MAIL FROM:<alice@sender.test>")
+    for r in rcpts:
+        cmd("RCPT TO:<%s>" % r)
+    cmd("DATA")
+    f.write(b"Subject: metrics\r\n\r\nhello\r\n.\r\n"); f.flush()
+    for r in rcpts:
+        print(r, reply())
+cmd("QUIT")
+EOF
+lmtp() {
+	python3 "$T_DIR/lmtp.py" "$SOCK" "$@" >>"$T_DIR/replies" 2>>"$T_DIR/lmtp.err"
+}
+
+# ok.test: three messages, four recipients; the wildcard: one message to
+# 50 subdomains (50 domains, so 50 deliveries); refuse.test: one message,
+# two recipients, both refused; down.test: deferred; r1..r10: one each.
+WILD=""
+for i in $(seq 1 50); do WILD="$WILD${WILD:+,}u@host$i.wild.test"; done
+lmtp "a@ok.test" "b@ok.test,c@ok.test" "d@ok.test"
+lmtp "$WILD"
+lmtp "x@refuse.test,y@refuse.test" "z@down.test"
+for i in 1 2 3 4 5 6 7 8 9 10; do lmtp "u@r$i.test"; done
+t_eq "$(grep -c ' 250 ' "$T_DIR/replies")" 64 "64 recipients delivered (4 + 50 + 10)"
+t_eq "$(grep -c ' 550 ' "$T_DIR/replies")" 2 "2 refused for good"
+t_eq "$(grep -c ' 451 ' "$T_DIR/replies")" 1 "1 deferred (the server is down)"
+
+# value METRIC{LABELS} - the sample's value in the textfile, or "none"
+value() {
+	v=$(awk -v k="$1" '$1 == k {print $2}' "$PROM")
+	echo "${v:-none}"
+}
+# the textfile has caught up when the last deliveries are in it
+caught_up() {
+	[ "$(value 'mxport_route_messages_total{route="_other",result="delivered"}')" = 6 ]
+}
+wait_for "the textfile with every delivery" caught_up
+
+promtool check metrics <"$PROM" >"$T_DIR/promtool.out" 2>&1
+t_ok $? "promtool check metrics: the textfile passes"
+sed 's/^/#   /' "$T_DIR/promtool.out"
+
+t_eq "$(value 'mxport_route_messages_total{route="ok.test",result="delivered"}')" 3 \
+	"ok.test: 3 messages delivered"
+t_eq "$(value 'mxport_route_recipients_total{route="ok.test",result="delivered"}')" 4 \
+	"ok.test: 4 recipients delivered"
+t_eq "$(value 'mxport_route_messages_total{route=".wild.test",result="delivered"}')" 50 \
+	"the wildcard route: 50 deliveries under .wild.test"
+t_eq "$(grep -c 'wild.test' "$PROM")" "$(grep -c 'route="ok.test"' "$PROM")" \
+	"the wildcard route has as many series as one plain route"
+t_nogrep "$PROM" 'host[0-9]+\.wild\.test' "no series is named after a recipient's subdomain"
+t_eq "$(value 'mxport_route_messages_total{route="refuse.test",result="bounced"}')" 1 \
+	"refuse.test: 1 message bounced"
+t_eq "$(value 'mxport_route_recipients_total{route="refuse.test",result="bounced"}')" 2 \
+	"refuse.test: 2 recipients bounced"
+t_eq "$(value 'mxport_route_messages_total{route="down.test",result="deferred"}')" 1 \
+	"down.test: 1 message deferred"
+t_eq "$(value 'mxport_route_up{route="down.test"}')" 0 "down.test is down"
+t_eq "$(value 'mxport_route_up{route="ok.test"}')" 1 "ok.test is up"
+t_eq "$(value 'mxport_route_up{route="refuse.test"}')" 1 "refuse.test answers (it refuses): up"
+t_grep "$PROM" '^mxport_route_last_failure_timestamp_seconds\{route="down.test"\} [0-9]{10}$' \
+	"down.test: the time of its last failure"
+t_grep "$PROM" '^mxport_route_up_changed_timestamp_seconds\{route="down.test"\} [0-9]{10}$' \
+	"down.test: down since when"
+t_nogrep "$PROM" 'last_success_timestamp_seconds\{route="down.test"' "down.test: no success yet"
+t_eq "$(value 'mxport_route_delivery_duration_seconds_count{route="ok.test"}')" 3 \
+	"ok.test: 3 deliveries in the latency histogram"
+t_eq "$(value 'mxport_route_delivery_duration_seconds_bucket{route="ok.test",le="+Inf"}')" 3 \
+	"the +Inf bucket holds them all"
+
+# bounded: 8 routes of their own, the other 6 of r1..r10 under _other
+t_eq "$(value 'mxport_metrics_routes')" 8 "the table is full at metrics_max_routes (8)"
+t_eq "$(grep '^mxport_route_messages_total{' "$PROM" | sed 's/.*route="\([^"]*\)".*/\1/' | sort -u | wc -l)" 9 \
+	"9 route labels: 8 and _other"
+t_eq "$(value 'mxport_route_recipients_total{route="_other",result="delivered"}')" 6 \
+	"the 6 routes past the table count under _other"
+
+# the counters agree with what the accepting sink received
+delivered=0
+for v in $(grep -E '^mxport_route_messages_total\{route="[^"]*",result="delivered"\}' "$PROM" |
+	grep -v 'route="refuse.test"' | awk '{print $2}'); do
+	delivered=$((delivered + v))
+done
+t_eq "$delivered" "$(count_msgs "$OK_DIR")" "messages delivered = messages the sink received"
+t_eq "$(cat "$OK_DIR"/env.* | grep -c '^RCPT TO:')" 64 "the sink took 64 recipients"
+t_eq "$(count_msgs "$REFUSE_DIR")" 0 "the refusing sink received no message"
+t_eq "$(value 'mxport_config_last_reload_successful{daemon="transport"}')" 1 \
+	"the transport's configuration loaded"
+t_grep "$PROM" '^mxport_config_loaded_timestamp_seconds\{daemon="transport"\} [0-9]{10}$' \
+	"the configuration in force since when"
+
+# mxport-route --metrics reads the same table, as another user too
+"$ROUTE" -c "$CONF" --metrics >"$T_DIR/route.prom" 2>"$T_DIR/route.err"
+t_ok $? "mxport-route --metrics"
+promtool check metrics <"$T_DIR/route.prom" >/dev/null 2>&1
+t_ok $? "promtool check metrics: mxport-route --metrics passes"
+t_grep "$T_DIR/route.prom" '^mxport_route_messages_total\{route="ok.test",result="delivered"\} 3$' \
+	"mxport-route --metrics: the same counters"
+
+# pipe mode adds to the same table
+printf 'Subject: pipe\r\n\r\nhello\r\n' >"$T_DIR/msg"
+run_transport P1 alice@sender.test "$T_DIR/msg" e@ok.test
+t_eq "$RC" 0 "pipe mode: delivered"
+as_user "$ROUTE" -c "$CONF" --metrics="$T_DIR/prom/pipe.prom" 2>"$T_DIR/route.err"
+t_ok $? "mxport-route --metrics=FILE writes the textfile"
+t_grep "$T_DIR/prom/pipe.prom" '^mxport_route_messages_total\{route="ok.test",result="delivered"\} 4$' \
+	"pipe mode counted in the shared table"
+
+# a metrics_file that cannot be made: the mail goes on, one line in the log
+write_conf "$T_DIR/broken.conf" "routes_file = $T_DIR/routes" "allowed_networks = 127.0.0.0/8" \
+	"dns_servers = 127.0.0.1:9" "tls_mode = none" "metrics_file = $T_DIR/no/such/dir/metrics"
+CONF="$T_DIR/broken.conf"
+before=$(count_msgs "$OK_DIR")
+run_transport P2 alice@sender.test "$T_DIR/msg" f@ok.test
+t_eq "$RC" 0 "metrics_file cannot be made: the mail is delivered all the same"
+t_eq "$(count_msgs "$OK_DIR")" $((before + 1)) "the sink received it"
+t_grep "$LOG" 'metrics: .*no/such/dir/metrics.*mail goes on' "the trouble is logged"
+# a link where the table should be is not followed
+ln -s "$T_DIR/elsewhere" "$STATE/link"
+write_conf "$T_DIR/link.conf" "routes_file = $T_DIR/routes" "allowed_networks = 127.0.0.0/8" \
+	"dns_servers = 127.0.0.1:9" "tls_mode = none" "metrics_file = $STATE/link"
+CONF="$T_DIR/link.conf"
+run_transport P3 alice@sender.test "$T_DIR/msg" g@ok.test
+t_eq "$RC" 0 "metrics_file a symbolic link: delivered, the link not followed"
+t_ok "$([ ! -e "$T_DIR/elsewhere" ]; echo $?)" "nothing made where the link points"
+
+t_done
