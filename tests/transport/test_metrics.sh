@@ -195,4 +195,48 @@ run_transport P3 alice@sender.test "$T_DIR/msg" g@ok.test
 t_eq "$RC" 0 "metrics_file a symbolic link: delivered, the link not followed"
 t_ok "$([ ! -e "$T_DIR/elsewhere" ]; echo $?)" "nothing made where the link points"
 
+# the milter's callouts, under their routes' names, and its configuration loads
+write_conf "$T_DIR/milter.conf" "routes_file = $T_DIR/routes" "allowed_networks = 127.0.0.0/8" \
+	"dns_servers = 127.0.0.1:9" "tls_mode = none" "socket_group = nogroup" \
+	"milter_socket = unix:$T_DIR/run/milter.sock" \
+	"socketmap_socket = unix:$T_DIR/run/socketmap.sock" "verify_recipients = yes" \
+	"metrics_file = $STATE/metrics" "metrics_max_routes = 8"
+MILTER="$MXPORT_BUILDDIR/mxport-milter"
+"$MILTER" -f -c "$T_DIR/milter.conf" -u nobody >>"$T_DIR/milter.stderr" 2>&1 &
+MILTER_PID=$!
+wait_for "mxport-milter socketmap" test -S "$T_DIR/run/socketmap.sock"
+PROBE="$MXPORT_SRCDIR/tests/lib/sockprobe.py"
+python3 "$PROBE" socketmap "$T_DIR/run/socketmap.sock" verify h@ok.test >"$T_DIR/v1" 2>&1
+python3 "$PROBE" socketmap "$T_DIR/run/socketmap.sock" verify i@refuse.test >"$T_DIR/v2" 2>&1
+python3 "$PROBE" socketmap "$T_DIR/run/socketmap.sock" verify j@down.test >"$T_DIR/v3" 2>&1
+t_grep "$T_DIR/v2" '550' "verify: the refusing server's user is refused"
+CONF="$T_DIR/mxport.conf"
+callouts() {
+	"$ROUTE" -c "$CONF" --metrics >"$T_DIR/callouts.prom" 2>&1 &&
+		grep -q '^mxport_route_callouts_total{route="down.test",result="unverified"} 1$' \
+			"$T_DIR/callouts.prom"
+}
+wait_for "the callouts counted" callouts
+t_grep "$T_DIR/callouts.prom" '^mxport_route_callouts_total\{route="ok.test",result="accepted"\} 1$' \
+	"callout accepted, under ok.test"
+t_grep "$T_DIR/callouts.prom" '^mxport_route_callouts_total\{route="refuse.test",result="refused"\} 1$' \
+	"callout refused, under refuse.test"
+t_grep "$T_DIR/callouts.prom" '^mxport_config_last_reload_successful\{daemon="milter"\} 1$' \
+	"the milter's configuration loaded"
+# a reload that fails: the gauge says 0, with the time of the error
+echo "no_such_key = 1" >>"$T_DIR/milter.conf"
+kill -HUP "$MILTER_PID"
+reload_failed() {
+	"$ROUTE" -c "$CONF" --metrics >"$T_DIR/reload.prom" 2>&1 &&
+		grep -q '^mxport_config_last_reload_successful{daemon="milter"} 0$' "$T_DIR/reload.prom"
+}
+wait_for "the failed reload counted" reload_failed
+t_grep "$T_DIR/reload.prom" '^mxport_config_last_reload_error_timestamp_seconds\{daemon="milter"\} [0-9]{10}$' \
+	"the failed reload's time"
+promtool check metrics <"$T_DIR/reload.prom" >/dev/null 2>&1
+t_ok $? "promtool check metrics: with the milter's numbers"
+kill "$MILTER_PID"
+wait "$MILTER_PID" 2>/dev/null
+MILTER_PID=
+
 t_done
