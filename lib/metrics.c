@@ -123,6 +123,7 @@ static bool make_file(int fd, unsigned n, char *err, size_t errlen)
 	struct metrics_head h;
 	int rc;
 
+	err[0] = '\0';
 	if (ftruncate(fd, 0) < 0) {
 		snprintf(err, errlen, "cannot truncate: %s", strerror(errno));
 		return false;
@@ -159,59 +160,12 @@ static bool lock_briefly(int fd)
 	}
 }
 
-/*
- * mx_metrics_open - map the table at path (made when missing) with room for
- * max_routes routes besides "_other". The file must be a regular file of
- * this user's (O_NOFOLLOW: no link to somebody else's file); one of another
- * size or version (metrics_max_routes changed) is made anew, and its
- * counters start from zero, as Prometheus expects of a restart. NULL with
- * err on trouble.
- */
-struct mx_metrics *mx_metrics_open(const char *path, unsigned max_routes, char *err, size_t errlen)
+/* map_of - the mapping of a table of n slots at fd, or NULL */
+static struct mx_metrics *map_of(int fd, unsigned n, const char *path, char *err, size_t errlen)
 {
 	struct mx_metrics *m;
-	struct metrics_head h;
-	struct stat st;
-	unsigned n = max_routes + 1;
-	void *map;
-	int fd;
+	void *map = mmap(NULL, file_size(n), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 
-	if (path == NULL || *path == '\0') {
-		snprintf(err, errlen, "no metrics_file");
-		return NULL;
-	}
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
-		snprintf(err, errlen, "%s: not a regular file owned by uid %ld", path,
-			 (long)geteuid());
-		close(fd);
-		return NULL;
-	}
-	/* The first process makes the table; the others wait for it under the lock. */
-	if (!lock_briefly(fd)) {
-		snprintf(err, errlen, "%s: lock: %s", path, strerror(errno));
-		close(fd);
-		return NULL;
-	}
-	if (fstat(fd, &st) < 0 || (size_t)st.st_size < sizeof(h) ||
-	    pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
-	    !valid(&h, (size_t)st.st_size, n)) {
-		char why[300];
-
-		if (!make_file(fd, n, why, sizeof(why))) {
-			snprintf(err, errlen, "%s: %s", path, why);
-			close(fd);
-			return NULL;
-		}
-	}
-	map = mmap(NULL, file_size(n), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	/* Unlocked by name: the mapping holds the open file, and with it a lock close() leaves. */
-	flock(fd, LOCK_UN);
-	close(fd);
 	if (map == MAP_FAILED) {
 		snprintf(err, errlen, "%s: mmap: %s", path, strerror(errno));
 		return NULL;
@@ -222,6 +176,113 @@ struct mx_metrics *mx_metrics_open(const char *path, unsigned max_routes, char *
 	m->head = map;
 	m->slots = (struct metrics_slot *)((char *)map + sizeof(struct metrics_head));
 	return m;
+}
+
+/* release - unlocked by name (a mapping holds the open file, and with it a lock close() leaves) */
+static void release(int fd)
+{
+	flock(fd, LOCK_UN);
+	close(fd);
+}
+
+/*
+ * replace - a new table renamed over path, for one of another size or
+ * version: never truncated in place, for a process that still maps the old
+ * one would then meet SIGBUS past its new end. The old one's processes go
+ * on counting in a file nobody reads until they open it again. Returns the
+ * new file's descriptor, or -1.
+ */
+static int replace(const char *path, unsigned n, char *err, size_t errlen)
+{
+	char tmp[4096], why[300];
+	int fd;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.%ld.new", path, (long)getpid()) >= (int)sizeof(tmp)) {
+		snprintf(err, errlen, "%s: name too long", path);
+		return -1;
+	}
+	unlink(tmp);
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	if (!make_file(fd, n, why, sizeof(why)) || rename(tmp, path) < 0) {
+		snprintf(err, errlen, "%s: %s", tmp, why[0] ? why : strerror(errno));
+		unlink(tmp);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * mx_metrics_open - map the table at path (made when missing) with room for
+ * max_routes routes besides "_other". The file must be a regular file of
+ * this user's (O_NOFOLLOW: no link to somebody else's file); one of another
+ * size or version (metrics_max_routes changed) is replaced by a new one,
+ * whose counters start from zero, as Prometheus expects of a restart. NULL
+ * with err on trouble.
+ */
+struct mx_metrics *mx_metrics_open(const char *path, unsigned max_routes, char *err, size_t errlen)
+{
+	struct mx_metrics *m;
+	unsigned n = max_routes + 1;
+
+	if (path == NULL || *path == '\0') {
+		snprintf(err, errlen, "no metrics_file");
+		return NULL;
+	}
+	for (int attempt = 0; attempt < 3; attempt++) {
+		struct metrics_head h;
+		struct stat st, now;
+		int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+
+		if (fd < 0) {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			return NULL;
+		}
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+			snprintf(err, errlen, "%s: not a regular file owned by uid %ld", path,
+				 (long)geteuid());
+			close(fd);
+			return NULL;
+		}
+		/* The first process makes the table; the others wait for it under the lock. */
+		if (!lock_briefly(fd)) {
+			snprintf(err, errlen, "%s: lock: %s", path, strerror(errno));
+			close(fd);
+			return NULL;
+		}
+		/* Replaced while we waited: the new file is the table. */
+		if (lstat(path, &now) < 0 || now.st_dev != st.st_dev || now.st_ino != st.st_ino) {
+			release(fd);
+			snprintf(err, errlen, "%s: replaced while opened", path);
+			continue;
+		}
+		if (fstat(fd, &st) == 0 && (size_t)st.st_size >= sizeof(h) &&
+		    pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+		    valid(&h, (size_t)st.st_size, n)) {
+			m = map_of(fd, n, path, err, errlen);
+		} else if (st.st_size == 0) {
+			/* new: nobody maps an empty file, so it is made in place */
+			char why[300];
+
+			m = make_file(fd, n, why, sizeof(why)) ? map_of(fd, n, path, err, errlen)
+							       : NULL;
+			if (m == NULL && why[0])
+				snprintf(err, errlen, "%s: %s", path, why);
+		} else {
+			int nfd = replace(path, n, err, errlen);
+
+			m = nfd >= 0 ? map_of(nfd, n, path, err, errlen) : NULL;
+			if (nfd >= 0)
+				close(nfd);
+		}
+		release(fd);
+		return m;
+	}
+	return NULL;
 }
 
 /*

@@ -97,6 +97,7 @@ static void open_metrics(struct transport_core *core, bool loaded)
 
 	if (core->cfg == NULL || core->cfg->metrics_file == NULL || !*core->cfg->metrics_file)
 		return;
+	core->metrics_tried = time(NULL);
 	core->metrics = mx_metrics_open(core->cfg->metrics_file, core->cfg->metrics_max_routes, err,
 					sizeof(err));
 	if (core->metrics == NULL) {
@@ -130,8 +131,13 @@ bool core_refresh(struct transport_core *core, const char *who)
 		now[5] = index_id_of(core->cfg->routes_file);
 		if (same_file(&now[0], &core->files[0]) && same_file(&now[1], &core->files[1]) &&
 		    same_file(&now[2], &core->files[2]) && same_file(&now[3], &core->files[3]) &&
-		    same_file(&now[4], &core->files[4]) && same_file(&now[5], &core->files[5]))
+		    same_file(&now[4], &core->files[4]) && same_file(&now[5], &core->files[5])) {
+			/* A long-lived process tries a missing table again once a minute. */
+			if (core->metrics == NULL && *core->cfg->metrics_file &&
+			    time(NULL) - core->metrics_tried >= 60)
+				open_metrics(core, true);
 			return true;
+		}
 	}
 	release(core);
 	smtp_cache_close(&core->cache); /* made with the old settings */

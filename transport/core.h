@@ -41,6 +41,7 @@ struct transport_core {
 	struct smtp_cache cache;     /* the last delivery's session, for the next message */
 	struct route_shared *shared; /* DNS answers of the LMTP daemon's processes, or NULL */
 	struct mx_metrics *metrics;  /* the counters of metrics_file, or NULL (none, or trouble) */
+	time_t metrics_tried;	     /* when metrics_file was last opened, or tried */
 };
 
 void core_init(struct transport_core *core, const char *config_path);

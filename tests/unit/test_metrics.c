@@ -244,6 +244,25 @@ static void test_remade_and_refused(void **state)
 	m = mx_metrics_open(path_of("remade"), 6, err, sizeof(err));
 	assert_non_null(m);
 	assert_int_equal(mx_metrics_routes_used(m), 0);
+	/* a smaller table replaces it by rename: the one still mapped here is not cut short */
+	{
+		struct mx_metrics *small = mx_metrics_open(path_of("remade"), 1, err, sizeof(err));
+
+		assert_non_null(small);
+		for (int i = 0; i < 6; i++) {
+			char label[32];
+
+			snprintf(label, sizeof(label), "late%d.test", i);
+			mx_metrics_delivery(m, mx_metrics_route(m, label), MX_METRICS_DELIVERED,
+					    one, 1, 1, 5);
+		}
+		assert_int_equal(mx_metrics_routes_used(m), 6);
+		assert_int_equal(mx_metrics_routes_used(small), 0);
+		mx_metrics_close(small);
+	}
+	mx_metrics_close(m);
+	m = mx_metrics_open(path_of("remade"), 6, err, sizeof(err));
+	assert_non_null(m);
 	mx_metrics_close(m);
 
 	/* garbage where the table should be: made anew too */
