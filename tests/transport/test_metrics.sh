@@ -4,14 +4,15 @@
 # metrics_file; the listener writes metrics_textfile every
 # metrics_interval, and mxport-route --metrics prints the same. Three
 # customer stand-ins: one accepting, one refusing every recipient (550), one
-# down (its port closed). Checked: promtool check metrics passes; the
+# down (its port closed); routes from the routes file and one from SRV
+# records. Checked: promtool check metrics passes; the
 # counters agree with what the accepting sink received; a wildcard route hit
 # for 50 subdomains is one series; past metrics_max_routes the rest count
 # under route="_other" and the series stay bounded; the route's up/down
 # state and its timestamps; a metrics_file that cannot be made delays no
 # delivery and is logged once.
 . "$MXPORT_SRCDIR/tests/lib/harness.sh"
-need python3 setpriv promtool
+need python3 setpriv promtool nsd
 . "$MXPORT_SRCDIR/tests/lib/transport.sh"
 
 ROUTE="$MXPORT_BUILDDIR/mxport-route"
@@ -26,6 +27,10 @@ start_peer refuse '{"rcpt": "550 5.1.1 no such user here"}'
 REFUSE_DIR=$PEER_DIR
 REFUSE_PORT=$PEER_PORT
 DOWN_PORT=$(free_port) # nothing listens there: the customer's server is down
+# srv.test is routed by its SRV records, to the accepting sink
+printf '$ORIGIN test.\n$TTL 3600\n@ SOA ns.test. hostmaster.test. 1 3600 600 86400 3600\n@ NS ns.test.\nns A 127.0.0.1\n_smtp._tcp.srv SRV 10 0 %s mail.srv.test.\nmail.srv A 127.0.0.1\n' \
+	"$OK_PORT" >"$T_DIR/zone"
+start_nsd "$T_DIR/zone" test.
 
 mkdir -p "$T_DIR/run" "$STATE" "$T_DIR/prom"
 chown nobody "$T_DIR/run" "$STATE" "$T_DIR/prom"
@@ -37,9 +42,9 @@ chown nobody "$T_DIR/run" "$STATE" "$T_DIR/prom"
 	for i in 1 2 3 4 5 6 7 8 9 10; do echo "r$i.test [127.0.0.1]:$OK_PORT"; done
 } >"$T_DIR/routes"
 chmod 644 "$T_DIR/routes"
-# eight routes of their own: ok, .wild, refuse, down and four of r1..r10
+# eight routes of their own: ok, .wild, refuse, down, srv.test and three of r1..r10
 write_conf "$T_DIR/mxport.conf" "routes_file = $T_DIR/routes" "allowed_networks = 127.0.0.0/8" \
-	"dns_servers = 127.0.0.1:9" "tls_mode = none" "socket_group = nogroup" \
+	"dns_routes = yes" "dns_servers = 127.0.0.1:$NSD_PORT" "tls_mode = none" "socket_group = nogroup" \
 	"connect_timeout = 5s" "metrics_file = $STATE/metrics" "metrics_max_routes = 8" \
 	"metrics_textfile = $PROM" "metrics_interval = 1s"
 CONF="$T_DIR/mxport.conf"
@@ -85,14 +90,16 @@ lmtp() {
 
 # ok.test: three messages, four recipients; the wildcard: one message to
 # 50 subdomains (50 domains, so 50 deliveries); refuse.test: one message,
-# two recipients, both refused; down.test: deferred; r1..r10: one each.
+# two recipients, both refused; down.test: deferred; srv.test (SRV): two
+# messages; r1..r10: one each.
 WILD=""
 for i in $(seq 1 50); do WILD="$WILD${WILD:+,}u@host$i.wild.test"; done
 lmtp "a@ok.test" "b@ok.test,c@ok.test" "d@ok.test"
 lmtp "$WILD"
 lmtp "x@refuse.test,y@refuse.test" "z@down.test"
+lmtp "s@srv.test" "t@srv.test"
 for i in 1 2 3 4 5 6 7 8 9 10; do lmtp "u@r$i.test"; done
-t_eq "$(grep -c ' 250 ' "$T_DIR/replies")" 64 "64 recipients delivered (4 + 50 + 10)"
+t_eq "$(grep -c ' 250 ' "$T_DIR/replies")" 66 "66 recipients delivered (4 + 50 + 2 + 10)"
 t_eq "$(grep -c ' 550 ' "$T_DIR/replies")" 2 "2 refused for good"
 t_eq "$(grep -c ' 451 ' "$T_DIR/replies")" 1 "1 deferred (the server is down)"
 
@@ -103,7 +110,7 @@ value() {
 }
 # the textfile has caught up when the last deliveries are in it
 caught_up() {
-	[ "$(value 'mxport_route_messages_total{route="_other",result="delivered"}')" = 6 ]
+	[ "$(value 'mxport_route_messages_total{route="_other",result="delivered"}')" = 7 ]
 }
 wait_for "the textfile with every delivery" caught_up
 
@@ -139,12 +146,15 @@ t_eq "$(value 'mxport_route_delivery_duration_seconds_count{route="ok.test"}')" 
 t_eq "$(value 'mxport_route_delivery_duration_seconds_bucket{route="ok.test",le="+Inf"}')" 3 \
 	"the +Inf bucket holds them all"
 
-# bounded: 8 routes of their own, the other 6 of r1..r10 under _other
+t_eq "$(value 'mxport_route_messages_total{route="srv.test",result="delivered"}')" 2 \
+	"srv.test: counted under the SRV domain"
+
+# bounded: 8 routes of their own, the other 7 of r1..r10 under _other
 t_eq "$(value 'mxport_metrics_routes')" 8 "the table is full at metrics_max_routes (8)"
 t_eq "$(grep '^mxport_route_messages_total{' "$PROM" | sed 's/.*route="\([^"]*\)".*/\1/' | sort -u | wc -l)" 9 \
 	"9 route labels: 8 and _other"
-t_eq "$(value 'mxport_route_recipients_total{route="_other",result="delivered"}')" 6 \
-	"the 6 routes past the table count under _other"
+t_eq "$(value 'mxport_route_recipients_total{route="_other",result="delivered"}')" 7 \
+	"the 7 routes past the table count under _other"
 
 # the counters agree with what the accepting sink received
 delivered=0
@@ -153,7 +163,7 @@ for v in $(grep -E '^mxport_route_messages_total\{route="[^"]*",result="delivere
 	delivered=$((delivered + v))
 done
 t_eq "$delivered" "$(count_msgs "$OK_DIR")" "messages delivered = messages the sink received"
-t_eq "$(cat "$OK_DIR"/env.* | grep -c '^RCPT TO:')" 64 "the sink took 64 recipients"
+t_eq "$(cat "$OK_DIR"/env.* | grep -c '^RCPT TO:')" 66 "the sink took 66 recipients"
 t_eq "$(count_msgs "$REFUSE_DIR")" 0 "the refusing sink received no message"
 t_eq "$(value 'mxport_config_last_reload_successful{daemon="transport"}')" 1 \
 	"the transport's configuration loaded"
