@@ -426,7 +426,7 @@ void mx_metrics_delivery(struct mx_metrics *m, unsigned route, enum mx_metrics_r
 		add(&s->buckets[b], 1);
 		add(&s->duration_ms, (uint64_t)duration_ms);
 	}
-	if (reached < 0)
+	if (reached < 0 || route == 0) /* _other mixes many servers: no up/down of its own */
 		return;
 	__atomic_store_n(reached ? &s->last_success : &s->last_failure, (int64_t)now,
 			 __ATOMIC_RELAXED);
