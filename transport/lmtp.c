@@ -596,9 +596,11 @@ struct textfile {
 
 /*
  * write_textfile - metrics_textfile anew from the shared counters, when its
- * time has come: the table is opened for each write (a connection process
- * may have made it anew with another metrics_max_routes). Trouble is
- * logged once a minute; the listener goes on.
+ * time has come: the table is opened for each write, and read as it is (a
+ * connection process may have made it anew with another
+ * metrics_max_routes, which the listener, reading mxport.conf once, would
+ * otherwise undo); made only when there is none. Trouble is logged once a
+ * minute; the listener goes on.
  */
 static void write_textfile(struct textfile *tf)
 {
@@ -608,7 +610,9 @@ static void write_textfile(struct textfile *tf)
 	if (tf->path == NULL || mx_now_ms() < tf->next_ms)
 		return;
 	tf->next_ms = mx_now_ms() + tf->interval_ms;
-	m = mx_metrics_open(tf->metrics_file, tf->max_routes, err, sizeof(err));
+	m = mx_metrics_open_read(tf->metrics_file, err, sizeof(err));
+	if (m == NULL)
+		m = mx_metrics_open(tf->metrics_file, tf->max_routes, err, sizeof(err));
 	if (m == NULL || !mx_metrics_write_textfile(m, tf->path, err, sizeof(err)))
 		mx_metrics_trouble("%s", err);
 	mx_metrics_close(m);

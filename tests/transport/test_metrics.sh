@@ -250,4 +250,23 @@ kill "$MILTER_PID"
 wait "$MILTER_PID" 2>/dev/null
 MILTER_PID=
 
+# metrics_max_routes changed under the running daemon: the next delivery
+# makes the table anew (by rename: counting starts again), and the
+# listener, which read mxport.conf at its start, reads the new table as it
+# is rather than making it again with the old size
+sed -i 's/^metrics_max_routes = 8$/metrics_max_routes = 20/' "$T_DIR/mxport.conf"
+lmtp "k@ok.test"
+remade() {
+	[ "$(value 'mxport_metrics_routes_max')" = 20 ] &&
+		[ "$(value 'mxport_route_messages_total{route="ok.test",result="delivered"}')" = 1 ]
+}
+wait_for "the table made anew" remade
+for i in 1 2; do
+	inode=$(stat -c %i "$PROM")
+	wait_for "the listener's next write" sh -c "[ \"\$(stat -c %i '$PROM')\" != $inode ]"
+done
+t_eq "$(value 'mxport_metrics_routes_max')" 20 "the listener keeps the table the transport made anew"
+t_eq "$(value 'mxport_route_messages_total{route="ok.test",result="delivered"}')" 1 \
+	"its counters count from the change"
+
 t_done
