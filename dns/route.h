@@ -48,6 +48,9 @@ struct route {
 	char reason[512];
 	enum route_source source;
 	char origin[600]; /* "file:line" or the DNS name that was asked */
+	/* the route's own name as the admin wrote it: the routes file's domain (".parent" for
+	 * a wildcard entry) or the domain whose SRV records answered; "" for an MX route */
+	char name[MX_DOMAIN_MAX + 1];
 	bool secure;	  /* DNS answer carried the AD bit from a configured server */
 	uint32_t ttl;
 	size_t ntargets;

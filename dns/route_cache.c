@@ -30,7 +30,7 @@ struct kept_route { /* struct route without its fixed-size buffers */
 	enum route_source source;
 	bool secure;
 	enum route_verify verify;
-	char *reason, *origin, *notify;
+	char *reason, *origin, *notify, *name;
 	size_t ntargets;
 	struct route_target *targets;
 };
@@ -120,6 +120,7 @@ static void drop_entry(struct route_cache *c, struct cache_entry *e)
 	case ENTRY_ROUTE:
 		free(e->u.route.reason);
 		free(e->u.route.origin);
+		free(e->u.route.name);
 		free(e->u.route.notify);
 		free(e->u.route.targets);
 		break;
@@ -187,6 +188,7 @@ bool route_cache_get_route(struct route_cache *c, const char *key, time_t now, s
 		out->verify = k->verify;
 		mx_strlcpy(out->reason, k->reason, sizeof(out->reason));
 		mx_strlcpy(out->origin, k->origin, sizeof(out->origin));
+		mx_strlcpy(out->name, k->name, sizeof(out->name));
 		mx_strlcpy(out->notify, k->notify, sizeof(out->notify));
 		for (size_t i = 0; i < k->ntargets; i++)
 			route_add_target(out, &k->targets[i]);
@@ -215,6 +217,7 @@ void route_cache_put_route(struct route_cache *c, const char *key, time_t expire
 	k->verify = r->verify;
 	k->reason = mx_strdup(r->reason);
 	k->origin = mx_strdup(r->origin);
+	k->name = mx_strdup(r->name);
 	k->notify = mx_strdup(r->notify);
 	k->ntargets = r->ntargets;
 	if (r->ntargets) {

@@ -217,11 +217,13 @@ static void dns_route(struct route_ctx *ctx, const char *domain, struct route *o
 	mx_strlcpy(out->origin, qname, sizeof(out->origin));
 	st = dns_client_query(&ctx->dns, qname, LDNS_RR_TYPE_SRV, &pkt, out->reason,
 			      sizeof(out->reason));
+	mx_strlcpy(out->name, domain, sizeof(out->name));
 	if (st != ROUTE_OK) {
 		out->status = st;
 		return;
 	}
 	srv_route_from_pkt(pkt, qname, out);
+	mx_strlcpy(out->name, domain, sizeof(out->name));
 	ldns_pkt_free(pkt);
 	if (out->status == ROUTE_OK || out->status == ROUTE_NOTFOUND ||
 	    out->status == ROUTE_NOSERVICE) {

@@ -165,6 +165,7 @@ bool route_shared_get_route(struct route_shared *sh, const char *key, time_t now
 	r.targets = r.ntargets ? (struct route_target *)(buf + sizeof(r)) : NULL;
 	terminate(r.reason);
 	terminate(r.origin);
+	terminate(r.name);
 	terminate(r.notify);
 	for (size_t i = 0; i < r.ntargets; i++)
 		terminate(r.targets[i].host);

@@ -448,6 +448,7 @@ void routes_entry_route(const char *path, const struct routes_entry *e, struct r
 	route_clear(out);
 	out->source = ROUTE_SRC_FILE;
 	snprintf(out->origin, sizeof(out->origin), "%s:%d", path, e->line);
+	snprintf(out->name, sizeof(out->name), "%s%s", e->subdomains ? "." : "", e->domain);
 	mx_strlcpy(out->notify, e->notify, sizeof(out->notify));
 	out->verify = e->verify;
 	if (e->noservice) {

@@ -160,6 +160,15 @@ static const struct mx_config_key keys[] = {
 	 "time for each step of a verification; the whole of one takes at most twice this"},
 	{"verify_cache_size", MX_CFG_UINT, F(verify_cache_size), "100000", NULL, 0, 10000000,
 	 "most verification results kept; then the least recently used goes; 0: none kept"},
+	{"metrics_file", MX_CFG_STRING, F(metrics_file), "", NULL, 0, 0,
+	 "the per-route counters every process adds to (a file of fixed size); empty: none kept"},
+	{"metrics_max_routes", MX_CFG_UINT, F(metrics_max_routes), "1000", NULL, 1, 100000,
+	 "routes with series of their own in metrics_file; the others count as route=\"_other\""},
+	{"metrics_textfile", MX_CFG_STRING, F(metrics_textfile), "", NULL, 0, 0,
+	 "LMTP daemon: the metrics written here for node_exporter's textfile collector; empty: "
+	 "not"},
+	{"metrics_interval", MX_CFG_TIME, F(metrics_interval), "15s", NULL, 1, 3600,
+	 "LMTP daemon: how often metrics_textfile is written anew"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -95,6 +95,10 @@ struct mx_config {
 	int verify_unreachable;
 	unsigned verify_timeout;
 	unsigned verify_cache_size;
+	char *metrics_file;
+	unsigned metrics_max_routes;
+	char *metrics_textfile;
+	unsigned metrics_interval;
 };
 
 enum mx_config_type {

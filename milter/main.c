@@ -47,6 +47,7 @@
 #include "callbacks.h"
 #include "listen.h"
 #include "logrelay.h"
+#include "milter_metrics.h"
 #include "msg.h"
 #include "socketmap.h"
 #include "state.h"
@@ -246,11 +247,13 @@ static void reload(const char *socket_spec)
 		for (size_t i = 0; i < errs.count; i++)
 			msg_error("reload: %s", errs.msgs[i]);
 		msg_error("reload: %zu error(s); keeping the configuration in force", errs.count);
+		milter_metrics_loaded(NULL, config_path, false);
 	} else {
 		if (strcmp(st->cfg->milter_socket, socket_spec) != 0)
 			msg_warn("reload: milter_socket changed; it takes effect at restart");
 		state_install(st);
 		msg_info("reload: configuration %s is in force", config_path);
+		milter_metrics_loaded(st->cfg, config_path, true);
 	}
 	mx_errlist_free(&errs);
 }
@@ -528,6 +531,7 @@ int main(int argc, char **argv)
 		write_pidfile(pidfile, &pid_id);
 	if (ru.drop)
 		drop_privileges(&ru);
+	milter_metrics_loaded(st->cfg, config_path, true); /* as the milter's user: its file */
 
 	/*
 	 * SIGTERM and SIGINT wait, blocked, for libmilter's signal thread.

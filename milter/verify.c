@@ -35,6 +35,7 @@
 #include "tls.h"
 #include "tlsa.h"
 #include "util.h"
+#include "milter_metrics.h"
 #include "verify.h"
 
 /*
@@ -473,6 +474,8 @@ void verify_recipient(struct verify_ctx *vc, const struct mx_config *cfg, struct
 		 out->status == VERIFY_REJECTED ? out->dsn : "",
 		 out->status == VERIFY_REJECTED ? " " : "", out->text);
 	remember(vc, cfg, key, domain, out, co->asked && !co->answered && !co->of_rcpt);
+	if (co->asked)
+		milter_metrics_callout(r, out->status);
 	free(co);
 	verify_decide(cfg, out);
 }

@@ -7,6 +7,7 @@
  *	mxport-route [-c FILE] [-n] [--probe] DOMAIN...
  *	mxport-route [-c FILE] --export FORMAT
  *	mxport-route [-c FILE] --index [ROUTES]
+ *	mxport-route [-c FILE] --metrics[=TEXTFILE]
  * DESCRIPTION
  *	For each DOMAIN, print the route that mxport-transport would use now:
  *	its source (routes file and line, or the SRV name asked), each target in
@@ -23,6 +24,9 @@
  *	nothing is written and the index in place stays. With ROUTES, index
  *	that file instead (a new version, to be renamed into place with its
  *	index: the index records the file's inode, which a rename keeps).
+ *	With --metrics, print the counters of metrics_file in Prometheus's
+ *	text format (lib/metrics.c), or write them to TEXTFILE for
+ *	node_exporter's textfile collector (a new file renamed into place).
  * DIAGNOSTICS
  *	Exit 0: every domain is forwarded and has a usable address. 1: some
  *	domain is not forwarded (or has an explicit null route). 75: a
@@ -44,6 +48,7 @@
 #include "policy.h"
 #include "errlist.h"
 #include "export.h"
+#include "metrics.h"
 #include "probe.h"
 #include "msg.h"
 #include "mxconfig.h"
@@ -57,8 +62,40 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: mxport-route [-c FILE] [-n] [--probe] DOMAIN...\n"
 			"       mxport-route [-c FILE] --export FORMAT [--partial]\n"
-			"       mxport-route [-c FILE] --index [ROUTES]\n");
+			"       mxport-route [-c FILE] --index [ROUTES]\n"
+			"       mxport-route [-c FILE] --metrics[=TEXTFILE]\n");
 	exit(EX_USAGE);
+}
+
+/*
+ * show_metrics - --metrics[=TEXTFILE]: metrics_file as it is now, in
+ * Prometheus's format, on standard output or into TEXTFILE
+ */
+static int show_metrics(const struct mx_config *cfg, const char *textfile)
+{
+	struct mx_metrics *m;
+	char err[600];
+	bool ok;
+
+	if (!*cfg->metrics_file) {
+		fprintf(stderr, "mxport-route: no metrics_file in the configuration\n");
+		return EX_CONFIG;
+	}
+	m = mx_metrics_open_read(cfg->metrics_file, err, sizeof(err));
+	if (m == NULL) {
+		fprintf(stderr, "mxport-route: %s\n", err);
+		return EX_UNAVAILABLE;
+	}
+	if (textfile)
+		ok = mx_metrics_write_textfile(m, textfile, err, sizeof(err));
+	else if (!(ok = mx_metrics_write(m, stdout) && fflush(stdout) == 0))
+		snprintf(err, sizeof(err), "standard output: write error");
+	mx_metrics_close(m);
+	if (!ok) {
+		fprintf(stderr, "mxport-route: %s\n", err);
+		return EX_IOERR;
+	}
+	return 0;
 }
 
 /*
@@ -246,17 +283,15 @@ int main(int argc, char **argv)
 	struct mx_config *cfg = mx_config_defaults();
 	struct mx_errlist errs;
 	struct route_ctx *ctx = NULL;
-	const char *export_format = NULL;
-	bool check_only = false, probe = false, build = false, partial = false;
+	const char *export_format = NULL, *metrics_textfile = NULL;
+	bool check_only = false, probe = false, build = false, partial = false, metrics = false;
 	size_t file_errors = 0;
 	int ch, worst = 0;
 
 	static const struct option longopts[] = {
-		{"probe", no_argument, NULL, 'p'},
-		{"export", required_argument, NULL, 'x'},
-		{"index", no_argument, NULL, 'i'},
-		{"partial", no_argument, NULL, 'P'},
-		{NULL, 0, NULL, 0},
+		{"probe", no_argument, NULL, 'p'},	   {"export", required_argument, NULL, 'x'},
+		{"index", no_argument, NULL, 'i'},	   {"partial", no_argument, NULL, 'P'},
+		{"metrics", optional_argument, NULL, 'm'}, {NULL, 0, NULL, 0},
 	};
 
 	signal(SIGPIPE, SIG_IGN); /* a probed server that hangs up is reported, not fatal */
@@ -269,6 +304,10 @@ int main(int argc, char **argv)
 		case 'x': export_format = optarg; break;
 		case 'i': build = true; break;
 		case 'P': partial = true; break;
+		case 'm':
+			metrics = true;
+			metrics_textfile = optarg;
+			break;
 		default: usage();
 		}
 	}
@@ -278,7 +317,9 @@ int main(int argc, char **argv)
 		usage();
 	if (partial && !export_format)
 		usage();
-	if (!export_format && !build && !check_only && optind >= argc)
+	if (metrics && (check_only || probe || build || export_format || optind != argc))
+		usage();
+	if (!export_format && !build && !check_only && !metrics && optind >= argc)
 		usage();
 	mx_errlist_init(&errs);
 	/*
@@ -292,9 +333,9 @@ int main(int argc, char **argv)
 	 * lines, each error named): the daemons refuse such a file and keep
 	 * their last good configuration, and this is the tool to look at it.
 	 */
-	if (!export_format && !build && config_ok)
+	if (!export_format && !build && !metrics && config_ok)
 		ctx = route_ctx_new_partial(cfg, &errs, &file_errors);
-	else if (!export_format && !build && *cfg->routes_file)
+	else if (!export_format && !build && !metrics && *cfg->routes_file)
 		ctx = route_ctx_new(cfg, &errs);
 	/* -n: a log destination that cannot be opened is an error too */
 	if (check_only && config_ok)
@@ -316,7 +357,9 @@ int main(int argc, char **argv)
 		mx_config_free(cfg);
 		return EX_CONFIG;
 	}
-	if (build) {
+	if (metrics) {
+		worst = show_metrics(cfg, metrics_textfile);
+	} else if (build) {
 		worst = build_index(cfg, optind < argc ? argv[optind] : NULL);
 	} else if (export_format) {
 		worst = export_routes(cfg, export_format, partial, stdout);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -80,6 +81,8 @@ static void candidate_free(struct candidate *c)
 /* release - drop the configuration (the TLS context stays: it depends on no file but CAs) */
 static void release(struct transport_core *core)
 {
+	mx_metrics_close(core->metrics);
+	core->metrics = NULL;
 	route_ctx_free(core->routes);
 	mx_config_free(core->cfg);
 	if (core->have_secrets)
@@ -236,6 +239,14 @@ static enum candidate_state candidate_load(struct transport_core *core, struct c
 	paths_of(core, c->cfg, paths, idx, sizeof(idx));
 	for (int i = 1; i < CORE_FILES; i++)
 		c->files[i] = file_id_of(paths[i]);
+	/*
+	 * Nothing in force yet (a pipe-mode delivery, a first load): the log
+	 * destinations of a readable mxport.conf are opened now, so that the
+	 * errors of the other files reach the admin's log_file. With a
+	 * configuration in force, they are opened only when the change is taken.
+	 */
+	if (conf_ok && (core->cfg == NULL || core->error[0]))
+		conf_ok = mx_config_logs(c->cfg, false, errs);
 	/* Errors in the routes file are listed even when mxport.conf has some too. */
 	if ((conf_ok && mx_config_logs(c->cfg, true, errs)) || *c->cfg->routes_file)
 		c->routes = route_ctx_new(c->cfg, errs);
@@ -320,6 +331,42 @@ static void loaded_when(const struct transport_core *core, char *out, size_t out
 	strftime(out, outlen, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
+/* config_id - which mxport.conf this is (its identity), for "in force since" */
+static uint64_t config_id(const struct file_id *f)
+{
+	return ((uint64_t)f->ino * 1000003u) ^ ((uint64_t)f->dev << 40) ^
+	       ((uint64_t)f->mtime.tv_sec * 1000000000u + (uint64_t)f->mtime.tv_nsec);
+}
+
+/*
+ * open_metrics - the counters of metrics_file, with how this load went;
+ * trouble is logged once a minute and the core goes on without them.
+ */
+static void open_metrics(struct transport_core *core, bool loaded)
+{
+	char err[600];
+
+	if (core->cfg == NULL || core->cfg->metrics_file == NULL || !*core->cfg->metrics_file)
+		return;
+	core->metrics_tried = time(NULL);
+	core->metrics = mx_metrics_open(core->cfg->metrics_file, core->cfg->metrics_max_routes, err,
+					sizeof(err));
+	if (core->metrics == NULL) {
+		mx_metrics_trouble("%s", err);
+		return;
+	}
+	mx_metrics_config(core->metrics, MX_METRICS_TRANSPORT, loaded, config_id(&core->files[0]),
+			  time(NULL));
+}
+
+/* metrics_refused - a change was refused: the daemon's health says so */
+static void metrics_refused(struct transport_core *core)
+{
+	if (core->metrics)
+		mx_metrics_config(core->metrics, MX_METRICS_TRANSPORT, false,
+				  config_id(&core->files[0]), time(NULL));
+}
+
 /*
  * core_refresh - (re)load mxport.conf, the routes file, the notify map,
  * the secrets file and the CA file when one of them changed since the
@@ -346,8 +393,13 @@ bool core_refresh(struct transport_core *core, const char *who)
 
 	if (core->cfg && !core->error[0]) {
 		paths_of(core, core->cfg, paths, idx, sizeof(idx));
-		if (same_files(paths, core->files))
+		if (same_files(paths, core->files)) {
+			/* A long-lived process tries a missing table again once a minute. */
+			if (core->metrics == NULL && *core->cfg->metrics_file &&
+			    time(NULL) - core->metrics_tried >= 60)
+				open_metrics(core, true);
 			return true;
+		}
 		if (core->refused &&
 		    same_files((const char *const *)core->refused_paths, core->refused_files)) {
 			if (gate_due(&gate->refused, core->refused_sig, true)) {
@@ -376,6 +428,7 @@ bool core_refresh(struct transport_core *core, const char *who)
 
 		forget_refused(core);
 		install(core, &c);
+		open_metrics(core, true);
 		if (had && gate_due(&gate->installed, files_sig(core->files), false))
 			msg_info("%s: configuration %s reloaded%s", who, core->config_path,
 				 was_refused ? " (the broken change is fixed)" : "");
@@ -385,6 +438,7 @@ bool core_refresh(struct transport_core *core, const char *who)
 	if (core->cfg && !core->error[0]) {
 		/* The last good configuration stays in force. */
 		remember_refused(core, &c, &errs);
+		metrics_refused(core);
 		if (gate_due(&gate->refused, core->refused_sig, false)) {
 			for (size_t i = 0; i < errs.count; i++)
 				msg_error("%s: %s", who, errs.msgs[i]);

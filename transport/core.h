@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "metrics.h"
 #include "mxconfig.h"
 #include "outcome.h"
 #include "route_lookup.h"
@@ -67,6 +68,8 @@ struct transport_core {
 	struct core_log_gate own_gate; /* the gate of a core on its own */
 	struct smtp_cache cache;       /* the last delivery's session, for the next message */
 	struct route_shared *shared;   /* DNS answers of the LMTP daemon's processes, or NULL */
+	struct mx_metrics *metrics; /* the counters of metrics_file, or NULL (none, or trouble) */
+	time_t metrics_tried;	    /* when metrics_file was last opened, or tried */
 };
 
 void core_init(struct transport_core *core, const char *config_path);

@@ -4,9 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core.h"
 #include "deliver.h"
+#include "metrics.h"
 #include "msg.h"
 #include "notify.h"
 #include "policy.h"
@@ -423,6 +425,49 @@ static void try_route(struct transport *t, const struct route *route, bool mx, c
 }
 
 /*
+ * count_delivery - the route's numbers (lib/metrics.c): labelled by the
+ * route's own name (the routes file's domain, ".parent" for a wildcard
+ * entry; the SRV domain), never by a recipient's domain the route did not
+ * name; "_mx" for mail delivered by MX, "_unrouted" when no route was found.
+ * The message counts as deferred when any recipient was, else delivered
+ * when any was, else bounced. Only a route whose targets were tried says
+ * whether its server is reached.
+ */
+static void count_delivery(struct transport *t, const struct route *route, bool by_mx,
+			   const struct rcpt_outcome *r, size_t n, long long start_ms)
+{
+	struct mx_metrics *m = t->core ? t->core->metrics : NULL;
+	unsigned rcpts[MX_METRICS_RESULTS] = {0, 0, 0};
+	enum mx_metrics_result result;
+	const char *label;
+	int reached = -1;
+
+	if (m == NULL || n == 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].state == RCPT_SENT)
+			rcpts[MX_METRICS_DELIVERED]++;
+		else if (r[i].state == RCPT_BOUNCE)
+			rcpts[MX_METRICS_BOUNCED]++;
+		else
+			rcpts[MX_METRICS_DEFERRED]++;
+	}
+	result = rcpts[MX_METRICS_DEFERRED]    ? MX_METRICS_DEFERRED
+		 : rcpts[MX_METRICS_DELIVERED] ? MX_METRICS_DELIVERED
+					       : MX_METRICS_BOUNCED;
+	if (by_mx)
+		label = "_mx";
+	else if ((route->status == ROUTE_OK || route->status == ROUTE_NOSERVICE) && *route->name)
+		label = route->name;
+	else
+		label = "_unrouted";
+	if (route->status == ROUTE_OK)
+		reached = result != MX_METRICS_DEFERRED;
+	mx_metrics_delivery(m, mx_metrics_route(m, label), result, rcpts, mx_now_ms() - start_ms,
+			    reached, time(NULL));
+}
+
+/*
  * route_domain - the recipients of one domain. The route is looked up
  * now, not when the mail arrived: DNS or the routes file may have changed
  * while the message waited in the queue.
@@ -431,6 +476,7 @@ static void route_domain(struct transport *t, const char *domain, struct rcpt_ou
 {
 	struct route route;
 	bool by_mx = false;
+	long long start_ms = mx_now_ms();
 
 	route_lookup(t->routes, domain, &route);
 	if (route.status == ROUTE_FAIL)
@@ -446,6 +492,7 @@ static void route_domain(struct transport *t, const char *domain, struct rcpt_ou
 	else
 		set_policy(r, n, mx_route_outcome(route.status, by_mx), "none", route.reason);
 	notify_outcome(t, domain, &route, by_mx, r, n);
+	count_delivery(t, &route, by_mx, r, n, start_ms);
 	route_clear(&route);
 }
 

@@ -26,6 +26,7 @@
 #include "listen.h"
 #include "lmtp.h"
 #include "message.h"
+#include "metrics.h"
 #include "msg.h"
 #include "policy.h"
 #include "route_shared.h"
@@ -650,6 +651,50 @@ static void connection_process(int lfd, int c, pid_t listener, struct lmtp_slot 
 	_exit(0);
 }
 
+/* what the listener writes for node_exporter, and when */
+struct textfile {
+	char *metrics_file; /* the shared counters; NULL: no metrics */
+	char *path;	    /* metrics_textfile; NULL: none written */
+	unsigned max_routes;
+	long long interval_ms;
+	long long next_ms;
+};
+
+/*
+ * write_textfile - metrics_textfile anew from the shared counters, when its
+ * time has come: the table is opened for each write, and read as it is (a
+ * connection process may have made it anew with another
+ * metrics_max_routes, which the listener, reading mxport.conf once, would
+ * otherwise undo); made only when there is none. Trouble is logged once a
+ * minute; the listener goes on.
+ */
+static void write_textfile(struct textfile *tf)
+{
+	struct mx_metrics *m;
+	char err[600];
+
+	if (tf->path == NULL || mx_now_ms() < tf->next_ms)
+		return;
+	tf->next_ms = mx_now_ms() + tf->interval_ms;
+	m = mx_metrics_open_read(tf->metrics_file, err, sizeof(err));
+	if (m == NULL)
+		m = mx_metrics_open(tf->metrics_file, tf->max_routes, err, sizeof(err));
+	if (m == NULL || !mx_metrics_write_textfile(m, tf->path, err, sizeof(err)))
+		mx_metrics_trouble("%s", err);
+	mx_metrics_close(m);
+}
+
+/* textfile_wait_ms - poll()'s timeout until the next write (-1: none due) */
+static int textfile_wait_ms(const struct textfile *tf)
+{
+	long long left;
+
+	if (tf->path == NULL)
+		return -1;
+	left = tf->next_ms - mx_now_ms();
+	return left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
+}
+
 /*
  * lmtp_listen_and_serve - the LMTP daemon: a process per connection, at
  * most lmtp_max_clients of them, each waiting for more connections when
@@ -662,6 +707,7 @@ int lmtp_listen_and_serve(const char *spec, const char *config_path)
 	static struct transport_core core; /* the configuration in force, for every child */
 	struct mx_config *cfg;
 	struct route_shared *shared;
+	struct textfile tf = {NULL, NULL, 0, 0, 0};
 	struct mx_sockperm perm;
 	char err[512];
 	unsigned children = 0, max;
@@ -709,6 +755,14 @@ int lmtp_listen_and_serve(const char *spec, const char *config_path)
 			 (unsigned long)core.files[0].mtime.tv_nsec);
 		route_ctx_set_shared(core.routes, shared, tag);
 	}
+	if (*cfg->metrics_file && *cfg->metrics_textfile) {
+		tf.metrics_file = mx_strdup(cfg->metrics_file);
+		tf.path = mx_strdup(cfg->metrics_textfile);
+		tf.max_routes = cfg->metrics_max_routes;
+		tf.interval_ms = (long long)cfg->metrics_interval * 1000;
+	} else if (*cfg->metrics_textfile) {
+		msg_warn("lmtp: metrics_textfile without metrics_file: not written");
+	}
 	fd = mx_listen(spec, &perm, NULL, err, sizeof(err));
 	if (fd < 0) {
 		msg_error("lmtp: %s", err);
@@ -751,9 +805,14 @@ int lmtp_listen_and_serve(const char *spec, const char *config_path)
 		 * comes; a broken one leaves the last good one in force.
 		 */
 		core_refresh(&core, "lmtp");
-		int ready = poll(&pfd, 1, LMTP_LISTENER_CHECK_MS);
+		write_textfile(&tf);
+		int wait_ms = textfile_wait_ms(&tf);
+		if (wait_ms < 0 || wait_ms > LMTP_LISTENER_CHECK_MS)
+			wait_ms = LMTP_LISTENER_CHECK_MS;
+		int ready = poll(&pfd, 1, wait_ms);
 		if (ready <= 0)
-			continue; /* a child ended (EINTR): reap it first; or time to look */
+			continue; /* a child ended (EINTR): reap it first; time to look; or the
+				     textfile */
 		if (idle_processes() > 0) {
 			/*
 			 * A process that waits keeps a warm route cache: let it

@@ -140,6 +140,7 @@ static void test_fields_kept(void **state)
 	r.source = ROUTE_SRC_DNS;
 	strcpy(r.origin, "_smtp._tcp.example.com");
 	strcpy(r.notify, "owner@other.test");
+	strcpy(r.name, "example.com");
 	r.secure = true;
 	r.verify = ROUTE_VERIFY_YES;
 	route_cache_put_route(c, "R:example.com", 100, &r);
@@ -150,6 +151,7 @@ static void test_fields_kept(void **state)
 	assert_string_equal(got.reason, "2 SRV records");
 	assert_string_equal(got.origin, "_smtp._tcp.example.com");
 	assert_string_equal(got.notify, "owner@other.test");
+	assert_string_equal(got.name, "example.com");
 	assert_true(got.secure);
 	assert_int_equal(got.verify, ROUTE_VERIFY_YES);
 	assert_int_equal(got.ttl, 60);

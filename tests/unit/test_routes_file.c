@@ -174,6 +174,7 @@ static void test_lookup(void **state)
 	assert_int_equal(r.status, ROUTE_OK);
 	assert_string_equal(r.origin, "routes:1");
 	assert_int_equal(r.targets[0].port, 2525);
+	assert_string_equal(r.name, "example.com"); /* the metrics' route label */
 
 	assert_false(routes_file_find(rf, "sub.example.com", &r)); /* no .example.com entry */
 	assert_false(routes_file_find(rf, "example.org", &r));	   /* leading dot: below only */
@@ -184,6 +185,7 @@ static void test_lookup(void **state)
 	assert_int_equal(r.targets[0].port, 2527);
 	assert_true(routes_file_find(rf, "x.y.a.example.org", &r)); /* nearest parent wins */
 	assert_int_equal(r.targets[0].port, 2528);
+	assert_string_equal(r.name, ".a.example.org"); /* the line's name, not the recipient's */
 
 	assert_true(routes_file_find(rf, "xn--bcher-kva.example", &r));
 	assert_true(routes_file_find(rf, "null.example", &r));
