@@ -23,6 +23,7 @@
 #include "lmtp.h"
 #include "message.h"
 #include "msg.h"
+#include "path.h"
 #include "policy.h"
 #include "route_shared.h"
 #include "smtp_conn.h"
@@ -86,14 +87,10 @@ static bool say(struct lmtp_session *ls, const char *fmt, ...)
 	return conn_write(&ls->reply, line, (size_t)n + 2, idle_ms(ls), err, sizeof(err)) > 0;
 }
 
-/* path_arg - the address between < and > after "MAIL FROM:" or "RCPT TO:" */
+/* path_arg - the address in the path after "MAIL FROM:" or "RCPT TO:" (path.c: quoted local parts) */
 static char *path_arg(const char *arg)
 {
-	const char *lt = strchr(arg, '<'), *gt;
-
-	if (lt == NULL || (gt = strchr(lt, '>')) == NULL)
-		return NULL;
-	return mx_strndup(lt + 1, (size_t)(gt - lt - 1));
+	return mx_path_parse(arg, NULL);
 }
 
 /* read_command - one command line; 2 for one too long (read to its end and dropped) */
