@@ -53,6 +53,11 @@ struct route {
 	size_t ntargets;
 	struct route_target *targets;
 	char notify[320]; /* the contact told when deliveries fail (transport/notify.c); "" none */
+	char name[MX_DOMAIN_MAX + 1]; /* the route's own domain, as its source names it: the
+					 routes-file line's (".parent" for a wildcard) or
+					 the domain asked in DNS; the key of everything kept
+					 per route (callout bounds, outages), never a
+					 subdomain a sender chose under a wildcard */
 	enum route_verify verify; /* verify=: ask the server at RCPT (milter/verify.c) */
 };
 

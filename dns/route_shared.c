@@ -25,7 +25,7 @@
 #include "util.h"
 
 #define SHARED_KEY    400  /* "R:" or "A:", a name, "|" and the configuration's tag */
-#define SHARED_DATA   6144 /* a route of 17 targets, or 16 addresses */
+#define SHARED_DATA   6400 /* a route of 17 targets, or 16 addresses */
 #define SHARED_PROBES 4
 
 struct shared_slot {
@@ -166,6 +166,7 @@ bool route_shared_get_route(struct route_shared *sh, const char *key, time_t now
 	terminate(r.reason);
 	terminate(r.origin);
 	terminate(r.notify);
+	terminate(r.name);
 	for (size_t i = 0; i < r.ntargets; i++)
 		terminate(r.targets[i].host);
 	route_copy(out, &r);

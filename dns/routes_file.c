@@ -395,6 +395,7 @@ bool routes_file_find(const struct routes_file *rf, const char *domain, struct r
 	out->source = ROUTE_SRC_FILE;
 	snprintf(out->origin, sizeof(out->origin), "%s:%d", rf->path, e->line);
 	mx_strlcpy(out->notify, e->notify, sizeof(out->notify));
+	snprintf(out->name, sizeof(out->name), "%s%s", e->subdomains ? "." : "", e->domain);
 	out->verify = e->verify;
 	if (e->noservice) {
 		route_set(out, ROUTE_NOSERVICE, "%s routes %s%s to '.' (no service)", out->origin,

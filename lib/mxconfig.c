@@ -152,6 +152,10 @@ static const struct mx_config_key keys[] = {
 	 "a recipient that cannot be verified (server down, 4xx): accept it, or tempfail (451)"},
 	{"verify_timeout", MX_CFG_TIME, F(verify_timeout), "10s", NULL, 1, 30,
 	 "time for each step of a verification; the whole of one takes at most twice this"},
+	{"verify_route_rate", MX_CFG_UINT, F(verify_route_rate), "120", NULL, 0, 1000000,
+	 "callouts a minute for one route (a routes-file line, an SRV domain); 0: no limit"},
+	{"verify_server_rate", MX_CFG_UINT, F(verify_server_rate), "240", NULL, 0, 1000000,
+	 "callouts a minute to one server address (half, apart, for routes from DNS); 0: no limit"},
 	{"verify_cache_size", MX_CFG_UINT, F(verify_cache_size), "100000", NULL, 0, 10000000,
 	 "most verification results kept; then the least recently used goes; 0: none kept"},
 };

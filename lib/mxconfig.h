@@ -93,6 +93,8 @@ struct mx_config {
 	int verify_unreachable;
 	unsigned verify_timeout;
 	unsigned verify_cache_size;
+	unsigned verify_route_rate;  /* callouts a minute for one route */
+	unsigned verify_server_rate; /* callouts a minute to one server address */
 };
 
 enum mx_config_type {
