@@ -99,6 +99,8 @@ static const struct mx_config_key keys[] = {
 	 "most socketmap connections served at once; then the longest idle one is closed"},
 	{"socketmap_idle_timeout", MX_CFG_TIME, F(socketmap_idle_timeout), "60s", NULL, 1, 3600,
 	 "a socketmap connection with no request for this long is closed"},
+	{"lmtp_inet_clients", MX_CFG_NETWORKS, F(lmtp_inet_clients), "", NULL, 0, 0,
+	 "the only clients of an inet LMTP listener (-L inet:port@host); required for one"},
 	{"lmtp_max_clients", MX_CFG_UINT, F(lmtp_max_clients), "100", NULL, 1, 100000,
 	 "LMTP daemon: most connections (processes) at once; more wait in the listen queue"},
 	{"lmtp_idle_timeout", MX_CFG_TIME, F(lmtp_idle_timeout), "300s", NULL, 1, 3600,

@@ -68,6 +68,7 @@ struct mx_config {
 	unsigned socketmap_max_clients;
 	unsigned socketmap_idle_timeout;
 	unsigned lmtp_max_clients;
+	char *lmtp_inet_clients; /* who may connect to -L inet:...; empty: no inet listener */
 	unsigned lmtp_idle_timeout;
 	unsigned lmtp_process_idle_time;
 	char *mailertable_mailer;
