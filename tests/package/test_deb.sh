@@ -361,6 +361,8 @@ for d in /etc/mxport /var/lib/mxport /run/mxport /etc/init.d/mxport-milter /etc/
 	test ! -e "$root$d"
 	ok $? "purge removed $d"
 done
+test ! -e "$root/var/spool/postfix/mxport"
+ok $? "purge removed /var/spool/postfix/mxport (its owner's uid is gone)"
 # shellcheck disable=SC2086 # $etc_check is find arguments
 find $etc_check -name '*mxport*' -print >"$work/etc-left"
 [ ! -s "$work/etc-left" ]
