@@ -58,7 +58,7 @@ struct route {
 					 the domain asked in DNS; the key of everything kept
 					 per route (callout bounds, outages), never a
 					 subdomain a sender chose under a wildcard */
-	enum route_verify verify; /* verify=: ask the server at RCPT (milter/verify.c) */
+	enum route_verify verify;     /* verify=: ask the server at RCPT (milter/verify.c) */
 };
 
 struct route_addr {

@@ -95,7 +95,8 @@ bool mx_domain_normalize(const char *in, char *out, size_t outlen, char *err, si
 	return ok;
 }
 
-/* mx_address_domain - copy the domain part of user@domain, "quoted"@domain or <user@domain>; false when none */
+/* mx_address_domain - copy the domain part of user@domain, "quoted"@domain or <user@domain>; false
+ * when none */
 bool mx_address_domain(const char *address, char *out, size_t outlen)
 {
 	const char *p = address + (address[0] == '<');
