@@ -117,11 +117,12 @@ struct verify_ctx {
 /* one callout: the last address tried and what came of it */
 struct callout {
 	char relay[320];
-	char why[600]; /* why nothing was learned of the recipient */
-	bool answered; /* the server replied to RCPT: res holds it */
-	bool asked;    /* a callout was made (not over the bound of those in progress) */
-	bool of_rcpt;  /* what failed came of the recipient (its words, a RCPT without
-			  an answer), not of the server: the domain is not marked down */
+	char why[600];	 /* why nothing was learned of the recipient */
+	bool answered;	 /* the server replied to RCPT: res holds it */
+	bool asked;	 /* a callout was made (not over the bound of those in progress) */
+	bool remembered; /* a server was passed over: remembered down (from the cache) */
+	bool of_rcpt;	 /* what failed came of the recipient (its words, a RCPT without
+			    an answer), not of the server: the domain is not marked down */
 	struct smtp_result res;
 };
 
@@ -591,6 +592,7 @@ static void callout(struct verify_ctx *vc, const struct mx_config *cfg, struct r
 			if (verify_cache_down(vc->cache, skey + 4, time(NULL), down,
 					      sizeof(down))) {
 				snprintf(co->why, sizeof(co->why), "%s (remembered)", down);
+				co->remembered = true;
 				continue;
 			}
 			if (!dane_checked) {
@@ -698,15 +700,20 @@ void verify_recipient(struct verify_ctx *vc, const struct mx_config *cfg, struct
 		out->status = VERIFY_UNVERIFIABLE;
 		mx_strlcpy(out->text, co->why, sizeof(out->text));
 	}
-	snprintf(shown, sizeof(shown), "%s", rcpt);
-	mx_printable(shown);
-	msg_info("verify <%s>: relay=%s, delay=%.2f, status=%s (%s%s%s)", shown, co->relay,
-		 (double)(mx_now_ms() - t0) / 1000.0,
-		 out->status == VERIFY_ACCEPTED	  ? "accepted"
-		 : out->status == VERIFY_REJECTED ? "rejected"
-						  : "unverifiable",
-		 out->status == VERIFY_REJECTED ? out->dsn : "",
-		 out->status == VERIFY_REJECTED ? " " : "", out->text);
+	/* Answers from the cache are not logged; a server remembered down is of the cache. */
+	if (co->asked || !co->remembered) {
+		snprintf(shown, sizeof(shown), "%s", rcpt);
+		mx_printable(shown);
+		msg_info("verify <%s>: relay=%s, delay=%.2f, status=%s (%s%s%s)", shown, co->relay,
+			 (double)(mx_now_ms() - t0) / 1000.0,
+			 out->status == VERIFY_ACCEPTED	  ? "accepted"
+			 : out->status == VERIFY_REJECTED ? "rejected"
+							  : "unverifiable",
+			 out->status == VERIFY_REJECTED ? out->dsn : "",
+			 out->status == VERIFY_REJECTED ? " " : "", out->text);
+	} else {
+		out->cached = true;
+	}
 	remember(vc, cfg, key, out);
 	free(co);
 	verify_decide(cfg, out);
