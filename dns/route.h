@@ -48,15 +48,17 @@ struct route {
 	char reason[512];
 	enum route_source source;
 	char origin[600]; /* "file:line" or the DNS name that was asked */
-	/* the route's own name as the admin wrote it: the routes file's domain (".parent" for
-	 * a wildcard entry) or the domain whose SRV records answered; "" for an MX route */
-	char name[MX_DOMAIN_MAX + 1];
 	bool secure;	  /* DNS answer carried the AD bit from a configured server */
 	uint32_t ttl;
 	size_t ntargets;
 	struct route_target *targets;
 	char notify[320]; /* the contact told when deliveries fail (transport/notify.c); "" none */
-	enum route_verify verify; /* verify=: ask the server at RCPT (milter/verify.c) */
+	char name[MX_DOMAIN_MAX + 1]; /* the route's own domain, as its source names it: the
+					 routes-file line's (".parent" for a wildcard) or
+					 the domain asked in DNS; the key of everything kept
+					 per route (callout bounds, outages), never a
+					 subdomain a sender chose under a wildcard */
+	enum route_verify verify;     /* verify=: ask the server at RCPT (milter/verify.c) */
 };
 
 struct route_addr {

@@ -223,8 +223,8 @@ static void dns_route(struct route_ctx *ctx, const char *domain, struct route *o
 		return;
 	}
 	srv_route_from_pkt(pkt, qname, out);
-	mx_strlcpy(out->name, domain, sizeof(out->name));
 	ldns_pkt_free(pkt);
+	mx_strlcpy(out->name, domain, sizeof(out->name));
 	if (out->status == ROUTE_OK || out->status == ROUTE_NOTFOUND ||
 	    out->status == ROUTE_NOSERVICE) {
 		time_t expires = cache_expiry(ctx, out->status, out->ttl, now);
@@ -491,6 +491,7 @@ void route_lookup_mx(struct route_ctx *ctx, const char *domain, struct route *ou
 	}
 	out->source = ROUTE_SRC_DNS;
 	snprintf(out->origin, sizeof(out->origin), "%s/MX", norm);
+	mx_strlcpy(out->name, norm, sizeof(out->name));
 	st = dns_client_query(&ctx->dns, norm, LDNS_RR_TYPE_MX, &pkt, out->reason,
 			      sizeof(out->reason));
 	if (st != ROUTE_OK) {

@@ -25,7 +25,7 @@
 #include "util.h"
 
 #define SHARED_KEY    400  /* "R:" or "A:", a name, "|" and the configuration's tag */
-#define SHARED_DATA   6144 /* a route of 17 targets, or 16 addresses */
+#define SHARED_DATA   6400 /* a route of 17 targets, or 16 addresses */
 #define SHARED_PROBES 4
 
 struct shared_slot {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "domain.h"
+#include "path.h"
 #include "util.h"
 
 /* check_ldh - every label 1..63 letters, digits or inner hyphens; 253 in all */
@@ -94,11 +95,18 @@ bool mx_domain_normalize(const char *in, char *out, size_t outlen, char *err, si
 	return ok;
 }
 
-/* mx_address_domain - copy the domain part of user@domain or <user@domain>; false when none */
+/* mx_address_domain - copy the domain part of user@domain, "quoted"@domain or <user@domain>; false
+ * when none */
 bool mx_address_domain(const char *address, char *out, size_t outlen)
 {
-	const char *at = strrchr(address, '@');
+	const char *p = address + (address[0] == '<');
+	const char *at;
 	size_t len;
+
+	/* A quoted local part may hold '@' and '>' ("a@b>"@example.com): past it first. */
+	if (*p == '"')
+		p += mx_local_part_len(p);
+	at = strrchr(p, '@');
 
 	if (at == NULL)
 		return false;

@@ -230,6 +230,13 @@ bool msg_postlog_forward(const char *line, size_t n)
 	return postlog_fd >= 0 && send_postlog(line, (int)n);
 }
 
+/* msg_uses_fd - fd is the log's (log_file, postlog): a process that closes what it inherited keeps
+ * it */
+bool msg_uses_fd(int fd)
+{
+	return fd >= 0 && (fd == msg_fd || fd == postlog_fd);
+}
+
 /*
  * msg_sanitize - what reaches a log line is one line of printable text:
  * remote replies, client addresses and DNS names carry whatever bytes a

@@ -16,6 +16,7 @@ bool msg_set_postlog(const char *path, const char *relay, const char *host, bool
 bool msg_postlog_forward(const char *line, size_t n);
 void msg_sanitize(char *text);
 void msg_catch_crashes(void);
+bool msg_uses_fd(int fd);
 void msg_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void msg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void msg_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -69,6 +69,7 @@ struct mx_config {
 	unsigned socketmap_max_clients;
 	unsigned socketmap_idle_timeout;
 	unsigned lmtp_max_clients;
+	char *lmtp_inet_clients; /* who may connect to -L inet:...; empty: no inet listener */
 	unsigned lmtp_idle_timeout;
 	unsigned lmtp_process_idle_time;
 	char *mailertable_mailer;
@@ -99,6 +100,8 @@ struct mx_config {
 	unsigned metrics_max_routes;
 	char *metrics_textfile;
 	unsigned metrics_interval;
+	unsigned verify_route_rate;  /* callouts a minute for one route */
+	unsigned verify_server_rate; /* callouts a minute to one server address */
 };
 
 enum mx_config_type {

@@ -39,39 +39,91 @@
 #include "verify.h"
 
 /*
- * Callouts in progress, per domain: a server that takes the connection and
- * never answers holds each callout for up to twice verify_timeout, and with
- * it an smtpd (milter) or a socketmap connection (which cannot be closed
- * to make room while it is in a lookup). Without a bound an outside sender
- * that opens many sessions with a RCPT each to that domain holds all of
- * Postfix's smtpd processes. Beyond the bound a recipient is not asked: it
- * is unverifiable, as if the server were down (accepted, or 451).
+ * Bounds of the callouts in progress. A server that takes the connection
+ * and never answers holds each callout for up to twice verify_timeout, and
+ * with it an smtpd (milter) or a socketmap connection; so what is in
+ * progress is bounded, per next hop as Postfix's queue manager bounds its
+ * deliveries: per server address (the route's target, at its port) and per
+ * route (the routes-file line, ".parent" and all its subdomains being one;
+ * the domain asked in DNS for an SRV route), never per recipient domain,
+ * which a sender chooses. Routes found in DNS (dns_routes = yes: any
+ * outsider can publish SRV records, to a tarpit or to a customer's server)
+ * have a share of their own, counted apart: half a server's callouts and
+ * VERIFY_DNS_CALLOUTS in all, so that no set of domains an outsider
+ * controls takes what the routes file's customers have. A recipient
+ * beyond a bound is not asked: unverifiable (accepted, or 451), logged
+ * relay=none, and the bound's warning is logged once a minute at most.
  */
-#define VERIFY_DOMAIN_CALLOUTS 4  /* at once for one domain */
-#define VERIFY_CALLOUT_DOMAINS 64 /* domains with callouts at once: the total is bounded too */
+#define VERIFY_HOP_CALLOUTS	4   /* at once to one server address (routes file) */
+#define VERIFY_HOP_DNS_CALLOUTS 2   /* at once to one server address, for routes from DNS */
+#define VERIFY_ROUTE_CALLOUTS	4   /* at once for one route */
+#define VERIFY_DNS_CALLOUTS	32  /* at once for all routes from DNS */
+#define VERIFY_CALLOUTS		128 /* at once in all: sockets and threads held */
+#define VERIFY_SLOTS		(2 * VERIFY_CALLOUTS) /* a callout holds a route's and a server's */
+#define VERIFY_RATES		4096 /* rate counters (routes and servers asked this minute) */
+#define VERIFY_KEY		(MX_DOMAIN_MAX + 80)
+#define STR_(x)			#x
+#define MX_STR(x)		STR_(x)
 
-struct inflight {
-	char domain[MX_DOMAIN_MAX];
+/* the bounds whose reaching is logged, once a minute */
+enum verify_bound {
+	BOUND_ROUTE,
+	BOUND_SERVER,
+	BOUND_DNS,
+	BOUND_TOTAL,
+	BOUND_ROUTE_RATE,
+	BOUND_SERVER_RATE,
+	BOUND_RATES_FULL,
+	BOUND_COUNT,
+};
+
+static const char *const bound_names[BOUND_COUNT] = {
+	"callouts in progress for one route (" MX_STR(VERIFY_ROUTE_CALLOUTS) ")",
+	"callouts in progress to one server (" MX_STR(VERIFY_HOP_CALLOUTS) ", " MX_STR(
+		VERIFY_HOP_DNS_CALLOUTS) " for routes from DNS)",
+	"callouts in progress for routes from DNS (" MX_STR(VERIFY_DNS_CALLOUTS) ")",
+	"callouts in progress (" MX_STR(VERIFY_CALLOUTS) ")",
+	"verify_route_rate",
+	"verify_server_rate",
+	"rate counters (" MX_STR(VERIFY_RATES) "): a new route or server is not rate limited",
+};
+
+/* what is in progress for one route ("r:NAME") or server ("s:CLASS:ADDR:PORT") */
+struct slot {
+	char key[VERIFY_KEY];
 	unsigned count; /* 0: a free entry */
 };
 
+/* callouts to one route or server in the current minute */
+struct rate {
+	char key[VERIFY_KEY];
+	long minute; /* time / 60 of the count; another: a free entry */
+	unsigned count;
+};
+
 struct verify_ctx {
-	pthread_mutex_t lock; /* for the TLS context's making and the callouts in progress */
+	pthread_mutex_t lock; /* for the TLS context's making, the bounds and the counters */
 	SSL_CTX *tls;
 	bool tls_made;
 	char helo[256];
-	struct route_cache *cache;
-	struct inflight inflight[VERIFY_CALLOUT_DOMAINS];
+	struct route_cache *cache;    /* refused recipients, servers down */
+	struct route_cache *accepted; /* accepted recipients: what unknown ones cannot evict */
+	struct slot slots[VERIFY_SLOTS];
+	unsigned in_progress, in_progress_dns;
+	struct rate *rates; /* VERIFY_RATES */
+	time_t logged[BOUND_COUNT];
+	unsigned unlogged[BOUND_COUNT]; /* hits since the last line */
 };
 
 /* one callout: the last address tried and what came of it */
 struct callout {
 	char relay[320];
-	char why[600]; /* why nothing was learned of the recipient */
-	bool answered; /* the server replied to RCPT: res holds it */
-	bool asked;    /* a callout was made (not over the bound of those in progress) */
-	bool of_rcpt;  /* what failed came of the recipient (its words, a RCPT without
-			  an answer), not of the server: the domain is not marked down */
+	char why[600];	 /* why nothing was learned of the recipient */
+	bool answered;	 /* the server replied to RCPT: res holds it */
+	bool asked;	 /* a callout was made (not over the bound of those in progress) */
+	bool remembered; /* a server was passed over: remembered down (from the cache) */
+	bool of_rcpt;	 /* what failed came of the recipient (its words, a RCPT without
+			    an answer), not of the server: the domain is not marked down */
 	struct smtp_result res;
 };
 
@@ -83,6 +135,8 @@ struct verify_ctx *verify_ctx_new(const struct mx_config *cfg)
 	pthread_mutex_init(&vc->lock, NULL);
 	mx_helo_name(cfg, vc->helo, sizeof(vc->helo));
 	vc->cache = route_cache_new(cfg->verify_cache_size);
+	vc->accepted = route_cache_new(cfg->verify_cache_size);
+	vc->rates = mx_calloc(VERIFY_RATES, sizeof(*vc->rates));
 	return vc;
 }
 
@@ -93,6 +147,8 @@ void verify_ctx_free(struct verify_ctx *vc)
 		return;
 	SSL_CTX_free(vc->tls);
 	route_cache_free(vc->cache);
+	route_cache_free(vc->accepted);
+	free(vc->rates);
 	pthread_mutex_destroy(&vc->lock);
 	free(vc);
 }
@@ -272,10 +328,224 @@ static bool dane_mode(struct route_ctx *routes, const struct route_target *t, in
 }
 
 /*
+ * bound_hit - a bound was reached: a warning, once a minute at most, with
+ * the count of hits since the last one (the caller holds the lock; the
+ * line is written after it is released: *line)
+ */
+static void bound_hit(struct verify_ctx *vc, enum verify_bound which, const char *key, char *line,
+		      size_t linelen)
+{
+	time_t now = time(NULL);
+
+	vc->unlogged[which]++;
+	if (line[0] != '\0' || now - vc->logged[which] < 60)
+		return;
+	snprintf(line, linelen,
+		 "verify: bound reached: %s (%s; %u time%s in the last minute): "
+		 "recipients beyond it are not asked",
+		 bound_names[which], key, vc->unlogged[which], vc->unlogged[which] == 1 ? "" : "s");
+	mx_printable(line);
+	vc->logged[which] = now;
+	vc->unlogged[which] = 0;
+}
+
+/* slot_find - the entry in progress for key, or a free one (NULL: none; cannot be, see
+ * VERIFY_SLOTS) */
+static struct slot *slot_find(struct verify_ctx *vc, const char *key)
+{
+	struct slot *free_one = NULL;
+
+	for (size_t i = 0; i < VERIFY_SLOTS; i++) {
+		struct slot *f = &vc->slots[i];
+
+		if (f->count && strcmp(f->key, key) == 0)
+			return f;
+		if (!f->count && free_one == NULL)
+			free_one = f;
+	}
+	if (free_one)
+		mx_strlcpy(free_one->key, key, sizeof(free_one->key));
+	return free_one;
+}
+
+/* slot_leave - one callout less for key */
+static void slot_leave(struct verify_ctx *vc, const char *key)
+{
+	for (size_t i = 0; i < VERIFY_SLOTS; i++) {
+		struct slot *f = &vc->slots[i];
+
+		if (f->count && strcmp(f->key, key) == 0) {
+			f->count--;
+			return;
+		}
+	}
+}
+
+/*
+ * rate_take - one callout more for key this minute, unless limit were
+ * passed (0: no limit). Counters of an earlier minute are reused; with all
+ * VERIFY_RATES in use this minute a new key is not limited (the bounds of
+ * what is in progress still hold): logged.
+ */
+static bool rate_take(struct verify_ctx *vc, const char *key, unsigned limit, char *line,
+		      size_t linelen)
+{
+	long minute = (long)(time(NULL) / 60);
+	struct rate *free_one = NULL;
+
+	if (limit == 0)
+		return true;
+	for (size_t i = 0; i < VERIFY_RATES; i++) {
+		struct rate *r = &vc->rates[i];
+
+		if (r->minute == minute && strcmp(r->key, key) == 0) {
+			if (r->count >= limit)
+				return false;
+			r->count++;
+			return true;
+		}
+		if (r->minute != minute && free_one == NULL)
+			free_one = r;
+	}
+	if (free_one == NULL) {
+		bound_hit(vc, BOUND_RATES_FULL, key, line, linelen);
+		return true;
+	}
+	mx_strlcpy(free_one->key, key, sizeof(free_one->key));
+	free_one->minute = minute;
+	free_one->count = 1;
+	return true;
+}
+
+/* route_key - the key of what is kept per route: its name, else its origin */
+static void route_key(const struct route *r, char *key, size_t keylen)
+{
+	snprintf(key, keylen, "r:%s", r->name[0] ? r->name : r->origin);
+}
+
+/* from_dns - the route came from DNS: its share is the outsiders' (see the top) */
+static bool from_dns(const struct route *r)
+{
+	return r->source != ROUTE_SRC_FILE;
+}
+
+/*
+ * route_enter - one more callout for route r, within its bound, the DNS
+ * routes' share, the total and verify_route_rate; false (why set) if not
+ */
+static bool route_enter(struct verify_ctx *vc, const struct mx_config *cfg, const struct route *r,
+			char *why, size_t whylen)
+{
+	char key[VERIFY_KEY], line[600] = "";
+	bool dns = from_dns(r), ok = false;
+	struct slot *f;
+
+	route_key(r, key, sizeof(key));
+	pthread_mutex_lock(&vc->lock);
+	f = slot_find(vc, key);
+	if (vc->in_progress >= VERIFY_CALLOUTS || f == NULL) {
+		bound_hit(vc, BOUND_TOTAL, key + 2, line, sizeof(line));
+		snprintf(why, whylen, "%d callouts in progress: not asked", VERIFY_CALLOUTS);
+	} else if (dns && vc->in_progress_dns >= VERIFY_DNS_CALLOUTS) {
+		bound_hit(vc, BOUND_DNS, key + 2, line, sizeof(line));
+		snprintf(why, whylen, "%d callouts for routes from DNS in progress: not asked",
+			 VERIFY_DNS_CALLOUTS);
+	} else if (f->count >= VERIFY_ROUTE_CALLOUTS) {
+		bound_hit(vc, BOUND_ROUTE, key + 2, line, sizeof(line));
+		snprintf(why, whylen, "%d callouts for the route in progress: not asked",
+			 VERIFY_ROUTE_CALLOUTS);
+	} else if (!rate_take(vc, key, cfg->verify_route_rate, line, sizeof(line))) {
+		bound_hit(vc, BOUND_ROUTE_RATE, key + 2, line, sizeof(line));
+		snprintf(why, whylen,
+			 "%u callouts for the route in this minute (verify_route_rate): "
+			 "not asked",
+			 cfg->verify_route_rate);
+	} else {
+		f->count++;
+		vc->in_progress++;
+		vc->in_progress_dns += dns;
+		ok = true;
+	}
+	pthread_mutex_unlock(&vc->lock);
+	if (line[0])
+		msg_warn("%s", line);
+	return ok;
+}
+
+/* route_leave - that callout for route r is over */
+static void route_leave(struct verify_ctx *vc, const struct route *r)
+{
+	char key[VERIFY_KEY];
+
+	route_key(r, key, sizeof(key));
+	pthread_mutex_lock(&vc->lock);
+	slot_leave(vc, key);
+	vc->in_progress--;
+	vc->in_progress_dns -= from_dns(r);
+	pthread_mutex_unlock(&vc->lock);
+}
+
+/* server_key - "s:f:ADDR:PORT" (routes file) or "s:d:ADDR:PORT" (routes from DNS) */
+static void server_key(const struct route *r, const struct route_addr *a, unsigned port, char *key,
+		       size_t keylen)
+{
+	snprintf(key, keylen, "s:%c:[%s]:%u", from_dns(r) ? 'd' : 'f', a->text, port);
+}
+
+/*
+ * server_enter - one more callout to the server at a (port), within its
+ * bound and verify_server_rate (both halved, and counted apart, for routes
+ * from DNS); false (co->why set) if not
+ */
+static bool server_enter(struct verify_ctx *vc, const struct mx_config *cfg, const struct route *r,
+			 const char *key, struct callout *co)
+{
+	bool dns = from_dns(r), ok = false;
+	unsigned bound = dns ? VERIFY_HOP_DNS_CALLOUTS : VERIFY_HOP_CALLOUTS;
+	unsigned rate = cfg->verify_server_rate;
+	char line[600] = "";
+	struct slot *f;
+
+	if (dns && rate)
+		rate = rate / 2 ? rate / 2 : 1;
+	pthread_mutex_lock(&vc->lock);
+	f = slot_find(vc, key);
+	if (f == NULL || f->count >= bound) {
+		bound_hit(vc, BOUND_SERVER, key + 4, line, sizeof(line));
+		snprintf(co->why, sizeof(co->why),
+			 "%s: %u callouts to the server in progress: not asked", co->relay, bound);
+	} else if (!rate_take(vc, key, rate, line, sizeof(line))) {
+		bound_hit(vc, BOUND_SERVER_RATE, key + 4, line, sizeof(line));
+		snprintf(co->why, sizeof(co->why),
+			 "%s: %u callouts to the server in this minute (verify_server_rate%s): not "
+			 "asked",
+			 co->relay, rate, dns ? ", halved for routes from DNS" : "");
+	} else {
+		f->count++;
+		ok = true;
+	}
+	pthread_mutex_unlock(&vc->lock);
+	if (line[0])
+		msg_warn("%s", line);
+	return ok;
+}
+
+/* server_leave - that callout to the server is over */
+static void server_leave(struct verify_ctx *vc, const char *key)
+{
+	pthread_mutex_lock(&vc->lock);
+	slot_leave(vc, key);
+	pthread_mutex_unlock(&vc->lock);
+}
+
+/*
  * callout - the route's targets in order, each one's addresses, within
  * max_targets, max_addresses and twice verify_timeout in all, until a
  * server answers RCPT. A route to this host's own MTA is not asked (its
- * smtpd would ask this milter again).
+ * smtpd would ask this milter again). A server that is remembered down,
+ * or at its bounds, is passed over; one that fails (not over something of
+ * the recipient's) is remembered down for verify_unreachable_lifetime:
+ * per server address, whatever domain it was asked for.
  */
 static void callout(struct verify_ctx *vc, const struct mx_config *cfg, struct route_ctx *routes,
 		    const struct route *r, const char *rcpt, struct callout *co)
@@ -299,6 +569,7 @@ static void callout(struct verify_ctx *vc, const struct mx_config *cfg, struct r
 			snprintf(co->why, sizeof(co->why), "%s: %s", t->host, addrs.reason);
 		for (size_t ai = 0; addrs.status == ROUTE_OK && ai < addrs.count; ai++) {
 			const struct route_addr *a = &addrs.addrs[ai];
+			char skey[VERIFY_KEY], down[VERIFY_TEXT_MAX + 20];
 
 			snprintf(co->relay, sizeof(co->relay), "%s[%s]:%u", t->host, a->text,
 				 t->port);
@@ -318,72 +589,46 @@ static void callout(struct verify_ctx *vc, const struct mx_config *cfg, struct r
 				ti = r->ntargets;
 				break;
 			}
+			server_key(r, a, t->port, skey, sizeof(skey));
+			if (verify_cache_down(vc->cache, skey + 4, time(NULL), down,
+					      sizeof(down))) {
+				snprintf(co->why, sizeof(co->why), "%s (remembered)", down);
+				co->remembered = true;
+				continue;
+			}
 			if (!dane_checked) {
 				dane_checked = true;
 				if (!dane_mode(routes, t, &mode, &dane, co))
 					break;
 			}
+			if (!server_enter(vc, cfg, r, skey, co))
+				continue;
 			tried++;
+			co->asked = true;
 			ask(vc, cfg, t, mode, dane.count ? &dane : NULL, a, rcpt, limit, co);
+			server_leave(vc, skey);
 			if (co->answered)
 				break;
+			if (!co->of_rcpt && cfg->verify_unreachable_lifetime)
+				verify_cache_mark_down(
+					vc->cache, skey + 4,
+					time(NULL) + cfg->verify_unreachable_lifetime, co->why);
 		}
 		tlsa_set_clear(&dane);
 		route_addrs_clear(&addrs);
 	}
 }
 
-/* inflight_enter - one more callout to the domain's server, unless too many are under way */
-static bool inflight_enter(struct verify_ctx *vc, const char *domain)
-{
-	struct inflight *mine = NULL, *free_one = NULL;
-	bool ok = false;
-
-	pthread_mutex_lock(&vc->lock);
-	for (size_t i = 0; i < VERIFY_CALLOUT_DOMAINS && mine == NULL; i++) {
-		struct inflight *f = &vc->inflight[i];
-
-		if (f->count && strcmp(f->domain, domain) == 0)
-			mine = f;
-		else if (!f->count && free_one == NULL)
-			free_one = f;
-	}
-	if (mine == NULL && free_one != NULL) {
-		mine = free_one;
-		mx_strlcpy(mine->domain, domain, sizeof(mine->domain));
-	}
-	if (mine != NULL && mine->count < VERIFY_DOMAIN_CALLOUTS) {
-		mine->count++;
-		ok = true;
-	}
-	pthread_mutex_unlock(&vc->lock);
-	return ok;
-}
-
-/* inflight_leave - that callout is over */
-static void inflight_leave(struct verify_ctx *vc, const char *domain)
-{
-	pthread_mutex_lock(&vc->lock);
-	for (size_t i = 0; i < VERIFY_CALLOUT_DOMAINS; i++) {
-		struct inflight *f = &vc->inflight[i];
-
-		if (f->count && strcmp(f->domain, domain) == 0) {
-			f->count--;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&vc->lock);
-}
-
-/* remember - keep what the server said; a server that said nothing: its domain, briefly */
+/* remember - keep what the server said of the recipient */
 static void remember(struct verify_ctx *vc, const struct mx_config *cfg, const char *key,
-		     const char *domain, const struct verify_answer *out, bool server_down)
+		     const struct verify_answer *out)
 {
 	time_t now = time(NULL);
 	char text[VERIFY_TEXT_MAX + 20];
 
+	/* Accepted ones are kept apart: a dictionary attack's refusals never push them out. */
 	if (out->status == VERIFY_ACCEPTED && key && cfg->verify_positive_lifetime)
-		verify_cache_put(vc->cache, key, now + cfg->verify_positive_lifetime,
+		verify_cache_put(vc->accepted, key, now + cfg->verify_positive_lifetime,
 				 VERIFY_ACCEPTED, "");
 	/*
 	 * Only an address status (5.1.X, or no enhanced code) is kept: a 5.7.1
@@ -397,30 +642,25 @@ static void remember(struct verify_ctx *vc, const struct mx_config *cfg, const c
 		verify_cache_put(vc->cache, key, now + cfg->verify_negative_lifetime,
 				 VERIFY_REJECTED, text);
 	}
-	if (out->status == VERIFY_UNVERIFIABLE && server_down && cfg->verify_unreachable_lifetime)
-		verify_cache_mark_down(vc->cache, domain, now + cfg->verify_unreachable_lifetime,
-				       out->text);
 }
 
-/* from_cache - a remembered answer: the recipient's, or its domain's server being down */
-static bool from_cache(struct verify_ctx *vc, const char *key, const char *domain,
-		       struct verify_answer *out)
+/* from_cache - a remembered answer of the recipient's */
+static bool from_cache(struct verify_ctx *vc, const char *key, struct verify_answer *out)
 {
 	time_t now = time(NULL);
 	char text[VERIFY_TEXT_MAX + 20];
 
-	if (key && verify_cache_get(vc->cache, key, now, &out->status, text, sizeof(text))) {
+	if (key == NULL)
+		return false;
+	if (verify_cache_get(vc->accepted, key, now, &out->status, text, sizeof(text)))
+		return true;
+	if (verify_cache_get(vc->cache, key, now, &out->status, text, sizeof(text))) {
 		const char *sp = strchr(text, ' ');
 
 		if (out->status == VERIFY_REJECTED && sp) {
 			snprintf(out->dsn, sizeof(out->dsn), "%.*s", (int)(sp - text), text);
 			mx_strlcpy(out->text, sp + 1, sizeof(out->text));
 		}
-		return true;
-	}
-	if (verify_cache_down(vc->cache, domain, now, text, sizeof(text))) {
-		out->status = VERIFY_UNVERIFIABLE;
-		snprintf(out->text, sizeof(out->text), "%s (remembered)", text);
 		return true;
 	}
 	return false;
@@ -440,40 +680,42 @@ void verify_recipient(struct verify_ctx *vc, const struct mx_config *cfg, struct
 	long long t0 = mx_now_ms();
 	struct callout *co;
 
+	(void)domain; /* the route, not the recipient's domain, is what is bounded */
 	memset(out, 0, sizeof(*out));
-	if (from_cache(vc, key, domain, out)) {
+	if (from_cache(vc, key, out)) {
 		out->cached = true;
 		verify_decide(cfg, out);
 		return;
 	}
 	co = mx_calloc(1, sizeof(*co));
-	if (inflight_enter(vc, domain)) {
-		co->asked = true;
+	mx_strlcpy(co->relay, "none", sizeof(co->relay));
+	if (route_enter(vc, cfg, r, co->why, sizeof(co->why))) {
 		callout(vc, cfg, routes, r, rcpt, co);
-		inflight_leave(vc, domain);
-	} else {
-		mx_strlcpy(co->relay, "none", sizeof(co->relay));
-		snprintf(co->why, sizeof(co->why),
-			 "%d callouts to the domain's server are in progress, or callouts to %d "
-			 "domains: not asked",
-			 VERIFY_DOMAIN_CALLOUTS, VERIFY_CALLOUT_DOMAINS);
+		route_leave(vc, r);
 	}
+	if (!co->asked)
+		mx_strlcpy(co->relay, "none", sizeof(co->relay));
 	if (co->answered) {
 		verify_classify(&co->res, out);
 	} else {
 		out->status = VERIFY_UNVERIFIABLE;
 		mx_strlcpy(out->text, co->why, sizeof(out->text));
 	}
-	snprintf(shown, sizeof(shown), "%s", rcpt);
-	mx_printable(shown);
-	msg_info("verify <%s>: relay=%s, delay=%.2f, status=%s (%s%s%s)", shown, co->relay,
-		 (double)(mx_now_ms() - t0) / 1000.0,
-		 out->status == VERIFY_ACCEPTED	  ? "accepted"
-		 : out->status == VERIFY_REJECTED ? "rejected"
-						  : "unverifiable",
-		 out->status == VERIFY_REJECTED ? out->dsn : "",
-		 out->status == VERIFY_REJECTED ? " " : "", out->text);
-	remember(vc, cfg, key, domain, out, co->asked && !co->answered && !co->of_rcpt);
+	/* Answers from the cache are not logged; a server remembered down is of the cache. */
+	if (co->asked || !co->remembered) {
+		snprintf(shown, sizeof(shown), "%s", rcpt);
+		mx_printable(shown);
+		msg_info("verify <%s>: relay=%s, delay=%.2f, status=%s (%s%s%s)", shown, co->relay,
+			 (double)(mx_now_ms() - t0) / 1000.0,
+			 out->status == VERIFY_ACCEPTED	  ? "accepted"
+			 : out->status == VERIFY_REJECTED ? "rejected"
+							  : "unverifiable",
+			 out->status == VERIFY_REJECTED ? out->dsn : "",
+			 out->status == VERIFY_REJECTED ? " " : "", out->text);
+	} else {
+		out->cached = true;
+	}
+	remember(vc, cfg, key, out);
 	if (co->asked)
 		milter_metrics_callout(r, out->status);
 	free(co);

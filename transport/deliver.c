@@ -193,6 +193,7 @@ static void settle_outcomes(const struct smtp_rcpt *sr, const char *relay, const
 		else
 			failure_text(sr[i].text, sr[i].stage, dsn, relay, text, sizeof(text));
 		outcome_set(&r[i], state, dsn, "%s", text);
+		r[i].rcpt_reply = sr[i].is_reply && sr[i].stage == STAGE_RCPT;
 		mx_strlcpy(r[i].relay, relay, sizeof(r[i].relay));
 		mx_strlcpy(r[i].tls, tls, sizeof(r[i].tls));
 		r[i].conn_use = conn_use;

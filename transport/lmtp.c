@@ -1,6 +1,7 @@
 /* lmtp - the transport as an LMTP server: one process for many messages, a reply per recipient */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -20,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cidr.h"
 #include "clientfield.h"
 #include "core.h"
 #include "deliver.h"
@@ -28,6 +30,7 @@
 #include "message.h"
 #include "metrics.h"
 #include "msg.h"
+#include "path.h"
 #include "policy.h"
 #include "route_shared.h"
 #include "smtp_conn.h"
@@ -93,14 +96,11 @@ static bool say(struct lmtp_session *ls, const char *fmt, ...)
 	return conn_write(&ls->reply, line, (size_t)n + 2, idle_ms(ls), err, sizeof(err)) > 0;
 }
 
-/* path_arg - the address between < and > after "MAIL FROM:" or "RCPT TO:" */
+/* path_arg - the address in the path after "MAIL FROM:" or "RCPT TO:" (path.c: quoted local parts)
+ */
 static char *path_arg(const char *arg)
 {
-	const char *lt = strchr(arg, '<'), *gt;
-
-	if (lt == NULL || (gt = strchr(lt, '>')) == NULL)
-		return NULL;
-	return mx_strndup(lt + 1, (size_t)(gt - lt - 1));
+	return mx_path_parse(arg, NULL);
 }
 
 /* read_command - one command line; 2 for one too long (read to its end and dropped) */
@@ -580,6 +580,34 @@ static void on_stop(int sig)
 	raise(sig);
 }
 
+/* inet_clients - lmtp_inet_clients, for a -L inet: listener; none: a unix socket */
+static struct mx_netlist inet_clients;
+static bool inet_listener;
+
+/*
+ * admitted - c may be served: over the unix socket (the MTA's user only),
+ * or over TCP from an address of lmtp_inet_clients; else it is closed
+ */
+static bool admitted(int c)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char shown[INET6_ADDRSTRLEN] = "?";
+
+	if (!inet_listener)
+		return true;
+	if (getpeername(c, (struct sockaddr *)&ss, &len) == 0 &&
+	    mx_netlist_match(&inet_clients, (const struct sockaddr *)&ss))
+		return true;
+	if (ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, shown, sizeof(shown));
+	else if (ss.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, shown, sizeof(shown));
+	msg_warn("lmtp: connection from %s refused: not in lmtp_inet_clients", shown);
+	close(c);
+	return false;
+}
+
 /*
  * next_connection - a process that served a connection waits for another
  * on the listening socket, with its delivery core (configuration, TLS
@@ -605,6 +633,8 @@ static int next_connection(pid_t listener, struct lmtp_slot *slot, unsigned idle
 		if (c < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED &&
 		    errno != EINTR)
 			break; /* out of descriptors, say: the listener starts a fresh process */
+		if (c >= 0 && !admitted(c))
+			c = -1;
 	}
 	__atomic_store_n(&slot->idle, 0, __ATOMIC_SEQ_CST);
 	return c;
@@ -709,7 +739,7 @@ int lmtp_listen_and_serve(const char *spec, const char *config_path)
 	struct route_shared *shared;
 	struct textfile tf = {NULL, NULL, 0, 0, 0};
 	struct mx_sockperm perm;
-	char err[512];
+	char err[512] = "";
 	unsigned children = 0, max;
 	int fd;
 
@@ -735,6 +765,22 @@ int lmtp_listen_and_serve(const char *spec, const char *config_path)
 	if (!mx_sockperm_resolve(cfg->socket_owner, cfg->socket_group, cfg->socket_mode, getuid(),
 				 getgid(), &perm, err, sizeof(err))) {
 		msg_error("lmtp: %s: %s: not started", config_path, err);
+		return 78;
+	}
+	/* TCP: only from the clients the admin names (see admitted), never from anyone. */
+	inet_listener = strncmp(spec, "inet:", 5) == 0;
+	if (inet_listener &&
+	    (!mx_netlist_parse(cfg->lmtp_inet_clients, &inet_clients, err, sizeof(err)) ||
+	     inet_clients.count == 0)) {
+		if (!*err || inet_clients.count == 0)
+			snprintf(
+				err, sizeof(err),
+				"-L %s: a TCP listener is reachable by anyone: name its clients in "
+				"lmtp_inet_clients, or listen on unix:/path",
+				spec);
+		msg_error("lmtp: %s: %s", config_path, err);
+		fprintf(stderr, "mxport-transport: %s: %s\n", config_path, err);
+		mx_config_free(cfg);
 		return 78;
 	}
 	max = cfg->lmtp_max_clients;
@@ -835,6 +881,8 @@ int lmtp_listen_and_serve(const char *spec, const char *config_path)
 			}
 			continue;
 		}
+		if (!admitted(c))
+			continue;
 		while (slot < nslots && slots[slot].pid != 0)
 			slot++;
 		if (slot == nslots) { /* cannot be: wait_for_room left room */

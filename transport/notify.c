@@ -1,21 +1,36 @@
 /*
- * notify - the customer hears when their server is down. A forwarded
- * domain with a contact (notify= on its routes file line, or notify_map)
- * has an outage while its deliveries defer: the first deferral opens it
- * (state_directory/notify/DOMAIN), each one adds its queue id; the first
+ * notify - the customer hears when their server is down. A route with a
+ * contact (notify= on its routes file line, or notify_map) has an outage
+ * while its deliveries fail at the server: the first such deferral opens
+ * it (state_directory/notify/KEY), each one adds its queue id; the first
  * deferral at least notify_after after the opening sends one notice to the
  * contact, the first delivery that succeeds closes the outage and, when a
  * notice went out, sends a second one. The notices are handed to the MTA's
  * sendmail(1), so they are queued and retried like any mail, never sent by
- * this transport.
+ * this transport; and they are handed over by a process of their own, so
+ * that a slow sendmail(1) never holds a delivery.
  *
- * The state is one small file per domain, replaced by rename under an
- * exclusive flock on DOMAIN.lock, so that any number of transport processes
- * at once see one outage and send one notice. A failure here is logged and
- * never changes what happens to the mail itself.
+ * An outage is the route's, never the recipient domain's: KEY is the
+ * route's name (the routes-file line's domain, "_" for the leading dot of
+ * a wildcard, or the domain an SRV route was found for), and the notice
+ * names the route as the admin wrote it. A sender chooses the subdomains
+ * under a wildcard: keyed by them, every one he named would have had its
+ * own outage, state files and notice with his words in the subject. And
+ * only a failure of the server opens or extends one (no connection, a
+ * timeout, TLS, a 4xx to the greeting, EHLO, MAIL or DATA, or to every
+ * RCPT): a 4xx to RCPT with an address status (4.1.X, as Postfix answers
+ * for a subdomain it cannot find) is the server's word on the recipient the
+ * sender chose, never the server's failure.
+ *
+ * The state is one small file per route, replaced by rename under an
+ * exclusive flock on KEY.lock, so that any number of transport processes
+ * at once see one outage and send one notice; both go when the outage
+ * closes, and at most NOTIFY_OUTAGES_MAX are open at once. A failure here
+ * is logged and never changes what happens to the mail itself.
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -23,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -34,9 +50,10 @@
 #include "notify.h"
 #include "util.h"
 
-#define NOTIFY_IDS_MAX	 10000 /* queue ids kept per outage; more are only counted */
-#define NOTIFY_STATE_MAX (2 * 1024 * 1024)
-#define SENDMAIL_WAIT_MS 60000
+#define NOTIFY_IDS_MAX	   10000 /* queue ids kept per outage; more are only counted */
+#define NOTIFY_STATE_MAX   (2 * 1024 * 1024)
+#define SENDMAIL_WAIT_MS   60000
+#define NOTIFY_OUTAGES_MAX 1000 /* outages open at once (state files); more are not tracked */
 
 struct waiting {
 	long long first; /* when this message was first seen deferred */
@@ -446,30 +463,23 @@ static void put_para(struct mx_buf *b, const char *fmt, ...)
 static void flush_command(const struct mx_config *cfg, const char *domain, char *out, size_t outlen)
 {
 	switch (cfg->mta) {
-	case MX_MTA_EXIM:
-		snprintf(out, outlen, "exim -R %s", domain);
-		break;
-	case MX_MTA_SENDMAIL:
-		snprintf(out, outlen, "sendmail -qR@%s", domain);
-		break;
-	default:
-		snprintf(out, outlen, "postqueue -s %s", domain);
-		break;
+	case MX_MTA_EXIM: snprintf(out, outlen, "exim -R %s", domain); break;
+	case MX_MTA_SENDMAIL: snprintf(out, outlen, "sendmail -qR@%s", domain); break;
+	default: snprintf(out, outlen, "postqueue -s %s", domain); break;
 	}
 }
 
 /* send_down - the notice that deliveries have failed for notify_after */
-static bool send_down(const struct transport *t, const char *domain, const char *contact,
-		      const struct outage *o, long long now, char *err, size_t errlen)
+static void send_down(const struct transport *t, const char *domain, const char *contact,
+		      const struct outage *o, long long now, struct mx_buf *out)
 {
 	const struct waiting *w = oldest(o);
 	char since[64], first[64], dur[64], subject[400], flush[MX_DOMAIN_MAX + 32];
 	struct mx_buf b = {0};
-	bool ok;
 
 	when(o->since, since, sizeof(since));
 	how_long(now - o->since, dur, sizeof(dur));
-	flush_command(t->cfg, domain, flush, sizeof(flush));
+	flush_command(t->cfg, domain + (domain[0] == '.'), flush, sizeof(flush));
 	snprintf(subject, sizeof(subject),
 		 "Mail for %s is waiting: your server has not taken it for %s", domain, dur);
 	headers(&b, t, contact, subject, now);
@@ -497,24 +507,21 @@ static bool send_down(const struct transport *t, const char *domain, const char 
 		 "(where the relay permits ETRN), or ask its administrator to run\n"
 		 "    %s\n\n"
 		 "You will get one more message when deliveries succeed again.\n",
-		 domain, flush);
-	ok = run_sendmail(t->cfg, contact, b.data, b.len, err, errlen);
-	mx_buf_free(&b);
-	return ok;
+		 domain + (domain[0] == '.'), flush);
+	*out = b;
 }
 
 /* send_up - the notice that deliveries succeed again */
-static bool send_up(const struct transport *t, const char *domain, const char *contact,
-		    const struct outage *o, long long now, char *err, size_t errlen)
+static void send_up(const struct transport *t, const char *domain, const char *contact,
+		    const struct outage *o, long long now, struct mx_buf *out)
 {
 	char since[64], back[64], dur[64], subject[400], flush[MX_DOMAIN_MAX + 32];
 	struct mx_buf b = {0};
-	bool ok;
 
 	when(o->since, since, sizeof(since));
 	when(now, back, sizeof(back));
 	how_long(now - o->since, dur, sizeof(dur));
-	flush_command(t->cfg, domain, flush, sizeof(flush));
+	flush_command(t->cfg, domain + (domain[0] == '.'), flush, sizeof(flush));
 	snprintf(subject, sizeof(subject), "Mail for %s is delivered again", domain);
 	headers(&b, t, contact, subject, now);
 	put_para(&b,
@@ -524,24 +531,151 @@ static bool send_up(const struct transport *t, const char *domain, const char *c
 		 "Messages that waited: %zu%s; the relay delivers them at their next retry\n"
 		 "(ETRN %s, or %s on the relay, sends them at once).\n\n",
 		 t->helo_name, domain, domain, back, since, dur, o->nids + o->more,
-		 o->more ? " or more" : "", domain, flush);
+		 o->more ? " or more" : "", domain + (domain[0] == '.'), flush);
 	put_wrapped(&b, "Last error before the recovery: ", o->text);
-	ok = run_sendmail(t->cfg, contact, b.data, b.len, err, errlen);
-	mx_buf_free(&b);
-	return ok;
+	*out = b;
 }
 
-/* deferred - the domain's deliveries failed: open or extend the outage, notice once */
-static void deferred(const struct transport *t, int dirfd, const char *domain,
+/* lock_take - the exclusive lock of KEY.lock, on the file that is there (not one the outage's close
+ * removed) */
+static int lock_take(int dirfd, const char *key, char *err, size_t errlen)
+{
+	char lock[MX_DOMAIN_MAX + 8];
+
+	snprintf(lock, sizeof(lock), "%s.lock", key);
+	for (int tries = 0; tries < 20; tries++) {
+		struct stat held, there;
+		int fd = openat(dirfd, lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+		if (fd < 0 || flock(fd, LOCK_EX) != 0) {
+			snprintf(err, errlen, "%s: %s", lock, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		if (fstat(fd, &held) == 0 &&
+		    fstatat(dirfd, lock, &there, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    held.st_ino == there.st_ino && held.st_dev == there.st_dev)
+			return fd;
+		close(fd); /* removed while we waited for it: the next one is the lock */
+	}
+	snprintf(err, errlen, "%s: removed again and again while waited for", lock);
+	return -1;
+}
+
+/* outages_open - how many outages (state files) are open now */
+static size_t outages_open(int dirfd)
+{
+	int fd = dup(dirfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+	size_t n = 0;
+
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	rewinddir(d);
+	while ((e = readdir(d)) != NULL) {
+		const char *dot = strrchr(e->d_name, '.');
+
+		if (e->d_name[0] != '.' &&
+		    !(dot && (strcmp(dot, ".lock") == 0 || strcmp(dot, ".new") == 0)))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* unnotify - the notice of the outage opened at since was not queued: the next deferral tries again
+ */
+static void unnotify(const struct mx_config *cfg, const char *key, long long since)
+{
+	char err[512];
+	struct outage o;
+	int dirfd = state_dir(cfg, err, sizeof(err)), lockfd;
+
+	if (dirfd < 0)
+		return;
+	if ((lockfd = lock_take(dirfd, key, err, sizeof(err))) >= 0) {
+		if (state_read(dirfd, key, &o, err, sizeof(err)) == 1 && o.since == since &&
+		    o.notified) {
+			o.notified = false;
+			state_write(dirfd, key, &o, err, sizeof(err));
+		}
+		free(o.ids);
+		close(lockfd);
+	}
+	close(dirfd);
+}
+
+/*
+ * dispatch - hand the notice to sendmail(1) from a process of its own
+ * (detached: the delivery goes on at once; sendmail may take up to
+ * SENDMAIL_WAIT_MS). It keeps only the log's descriptors of what it
+ * inherited (never the LMTP client's socket or a customer's). When the
+ * outage notice is not queued, its outage is marked not notified again.
+ * False when no process could be made.
+ */
+static bool dispatch(const struct transport *t, const char *key, const char *shown,
+		     const char *contact, const struct mx_buf *b, long long since, bool down)
+{
+	struct sigaction dfl, old;
+	int status;
+	pid_t pid;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &dfl, &old); /* the LMTP daemon reaps on SIGCHLD: this child is ours */
+	pid = fork();
+	if (pid == 0) {
+		long maxfd = sysconf(_SC_OPEN_MAX);
+		char err[512];
+
+		if (fork() != 0)
+			_exit(0); /* the grandchild goes on, init's child */
+		setsid();
+		closelog(); /* its socket is among those closed; syslog() opens a new one */
+		for (long fd = 3; fd < (maxfd > 0 && maxfd < 65536 ? maxfd : 65536); fd++)
+			if (!msg_uses_fd((int)fd))
+				close((int)fd);
+		if (!run_sendmail(t->cfg, contact, b->data, b->len, err, sizeof(err))) {
+			msg_warn("%s: notify: %s: %snotice to <%s> not queued%s: %s", t->queue_id,
+				 shown, down ? "" : "recovery ", contact,
+				 down ? " (tried again at the next deferral)" : "", err);
+			if (down)
+				unnotify(t->cfg, key, since);
+		}
+		_exit(0);
+	}
+	if (pid > 0)
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	sigaction(SIGCHLD, &old, NULL);
+	if (pid < 0)
+		msg_warn("%s: notify: %s: fork: %s", t->queue_id, shown, strerror(errno));
+	return pid > 0;
+}
+
+/* deferred - the route's server failed: open or extend the outage, notice once */
+static void deferred(const struct transport *t, int dirfd, const char *key, const char *shown,
 		     const struct route *route, const struct rcpt_outcome *why)
 {
 	long long now = (long long)time(NULL); /* wall clock: it is kept on disk */
 	struct outage o;
 	char id[64], err[512];
 	bool have = false;
+	int rc = state_read(dirfd, key, &o, err, sizeof(err));
 
-	if (state_read(dirfd, domain, &o, err, sizeof(err)) < 0) {
+	if (rc < 0) {
 		msg_warn("%s: notify: %s: not tracking the outage", t->queue_id, err);
+		return;
+	}
+	if (rc == 0 && outages_open(dirfd) >= NOTIFY_OUTAGES_MAX) {
+		msg_warn("%s: notify: %s: %d outages open: this one is not tracked", t->queue_id,
+			 shown, NOTIFY_OUTAGES_MAX);
+		free(o.ids);
 		return;
 	}
 	if (o.since == 0)
@@ -562,31 +696,36 @@ static void deferred(const struct transport *t, int dirfd, const char *domain,
 		o.more++;
 	}
 	if (!o.notified && now - o.since >= (long long)t->cfg->notify_after) {
-		if (send_down(t, domain, route->notify, &o, now, err, sizeof(err))) {
-			o.notified = true;
+		struct mx_buf b = {0};
+
+		send_down(t, shown, route->notify, &o, now, &b);
+		/* Marked first: the process that hands it over unmarks it if it fails. */
+		o.notified = true;
+		if (!state_write(dirfd, key, &o, err, sizeof(err)))
+			msg_warn("%s: notify: %s", t->queue_id, err);
+		else if (dispatch(t, key, shown, route->notify, &b, o.since, true))
 			msg_info("%s: notify: %s: deliveries failing since %lld s: notice to <%s>, "
 				 "%zu message(s) waiting",
-				 t->queue_id, domain, now - o.since, route->notify,
-				 o.nids + o.more);
-		} else {
-			msg_warn("%s: notify: %s: notice to <%s> not queued (tried again at the "
-				 "next deferral): %s",
-				 t->queue_id, domain, route->notify, err);
-		}
+				 t->queue_id, shown, now - o.since, route->notify, o.nids + o.more);
+		else
+			unnotify(t->cfg, key, o.since);
+		mx_buf_free(&b);
+		free(o.ids);
+		return;
 	}
-	if (!state_write(dirfd, domain, &o, err, sizeof(err)))
+	if (!state_write(dirfd, key, &o, err, sizeof(err)))
 		msg_warn("%s: notify: %s", t->queue_id, err);
 	free(o.ids);
 }
 
-/* delivered - the domain takes mail again: close the outage, and say so if told of it */
-static void delivered(const struct transport *t, int dirfd, const char *domain,
+/* delivered - the route's server takes mail again: close the outage, and say so if told of it */
+static void delivered(const struct transport *t, int dirfd, const char *key, const char *shown,
 		      const struct route *route)
 {
 	long long now = (long long)time(NULL); /* wall clock: it is kept on disk */
 	struct outage o;
-	char err[512];
-	int rc = state_read(dirfd, domain, &o, err, sizeof(err));
+	char err[512], lock[MX_DOMAIN_MAX + 8];
+	int rc = state_read(dirfd, key, &o, err, sizeof(err));
 
 	if (rc < 0) {
 		msg_warn("%s: notify: %s", t->queue_id, err);
@@ -595,35 +734,64 @@ static void delivered(const struct transport *t, int dirfd, const char *domain,
 	if (rc == 0)
 		return;
 	if (o.notified) {
-		if (!send_up(t, domain, route->notify, &o, now, err, sizeof(err))) {
-			msg_warn("%s: notify: %s: recovery notice to <%s> not queued (tried again "
-				 "at "
-				 "the next delivery): %s",
-				 t->queue_id, domain, route->notify, err);
-			free(o.ids);
-			return;
-		}
-		msg_info("%s: notify: %s: deliveries succeed again after %lld s: notice to <%s>",
-			 t->queue_id, domain, now - o.since, route->notify);
+		struct mx_buf b = {0};
+
+		send_up(t, shown, route->notify, &o, now, &b);
+		if (dispatch(t, key, shown, route->notify, &b, o.since, false))
+			msg_info("%s: notify: %s: deliveries succeed again after %lld s: notice to "
+				 "<%s>",
+				 t->queue_id, shown, now - o.since, route->notify);
+		mx_buf_free(&b);
 	}
-	if (unlinkat(dirfd, domain, 0) != 0 && errno != ENOENT)
-		msg_warn("%s: notify: %s: %s", t->queue_id, domain, strerror(errno));
+	if (unlinkat(dirfd, key, 0) != 0 && errno != ENOENT)
+		msg_warn("%s: notify: %s: %s", t->queue_id, key, strerror(errno));
+	/* Held by us: who waits for it sees it gone and takes the next one (lock_take). */
+	snprintf(lock, sizeof(lock), "%s.lock", key);
+	(void)unlinkat(dirfd, lock, 0);
 	free(o.ids);
 }
 
 /*
+ * server_failed - a deferral that says something of the server, not of a
+ * recipient: a failure before RCPT or after it; or 4xx replies to every
+ * RCPT, none of them with an address status (4.1.X: "450 4.1.2 domain not
+ * found" for a subdomain the sender made up). NULL when there is none.
+ */
+static const struct rcpt_outcome *server_failed(const struct rcpt_outcome *r, size_t n)
+{
+	const struct rcpt_outcome *first = NULL;
+	bool every = true;
+
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].state != RCPT_DEFER) {
+			every = false;
+			continue;
+		}
+		if (!r[i].rcpt_reply)
+			return &r[i];
+		if (first == NULL)
+			first = &r[i];
+		if (strncmp(r[i].dsn, "4.1.", 4) == 0)
+			every = false;
+	}
+	return every ? first : NULL;
+}
+
+/*
  * notify_outcome - the one hook, after a domain's recipients are settled.
- * Any recipient sent: the server takes mail. None sent and one deferred:
- * the deliveries fail. Only bounces: the server answered, the outage (if
- * any) stays as it is. Domains without a contact, or delivered by MX (not
- * forwarded), are not tracked.
+ * Any recipient sent: the route's server takes mail. None sent and the
+ * server failed: its deliveries fail. Only bounces, or only deferrals of
+ * recipients: the server answered, the outage (if any) stays as it is.
+ * Routes without a contact, and domains delivered by MX (not forwarded),
+ * are not tracked.
  */
 void notify_outcome(const struct transport *t, const char *domain, const struct route *route,
 		    bool by_mx, const struct rcpt_outcome *r, size_t n)
 {
 	const struct rcpt_outcome *why = NULL;
+	const char *shown = route->name[0] ? route->name : domain;
 	bool sent = false;
-	char lock[MX_DOMAIN_MAX + 8], err[512];
+	char key[MX_DOMAIN_MAX + 2], err[512];
 	struct stat st;
 	int dirfd, lockfd;
 
@@ -634,36 +802,34 @@ void notify_outcome(const struct transport *t, const char *domain, const struct 
 	 */
 	if (by_mx || route->notify[0] == '\0' || route->status != ROUTE_OK)
 		return;
-	/* The domain names a file: normalized, it has only a-z 0-9 . - (checked all the same). */
-	if (domain[0] == '.' || domain[0] == '\0' ||
-	    strspn(domain, "abcdefghijklmnopqrstuvwxyz0123456789.-") != strlen(domain))
+	/* The key names a file: "_" for a wildcard's dot, then a-z 0-9 . - only (checked all the
+	 * same). */
+	snprintf(key, sizeof(key), "%s%s", shown[0] == '.' ? "_" : "", shown + (shown[0] == '.'));
+	if (key[0] == '.' || key[0] == '\0' ||
+	    strspn(key + (key[0] == '_'), "abcdefghijklmnopqrstuvwxyz0123456789.-") !=
+		    strlen(key + (key[0] == '_')))
 		return;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		if (r[i].state == RCPT_SENT)
 			sent = true;
-		else if (r[i].state == RCPT_DEFER && why == NULL)
-			why = &r[i];
-	}
-	if (!sent && why == NULL)
+	if (!sent && (why = server_failed(r, n)) == NULL)
 		return;
 	if ((dirfd = state_dir(t->cfg, err, sizeof(err))) < 0) {
 		msg_warn("%s: notify: %s", t->queue_id, err);
 		return;
 	}
 	/* The common case, a delivery with no outage open, takes no lock. */
-	if (sent && fstatat(dirfd, domain, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) {
+	if (sent && fstatat(dirfd, key, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) {
 		close(dirfd);
 		return;
 	}
-	snprintf(lock, sizeof(lock), "%s.lock", domain);
-	lockfd = openat(dirfd, lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (lockfd < 0 || flock(lockfd, LOCK_EX) != 0) {
-		msg_warn("%s: notify: %s: %s", t->queue_id, lock, strerror(errno));
-	} else if (sent) {
-		delivered(t, dirfd, domain, route);
-	} else {
-		deferred(t, dirfd, domain, route, why);
-	}
+	lockfd = lock_take(dirfd, key, err, sizeof(err));
+	if (lockfd < 0)
+		msg_warn("%s: notify: %s", t->queue_id, err);
+	else if (sent)
+		delivered(t, dirfd, key, shown, route);
+	else
+		deferred(t, dirfd, key, shown, route, why);
 	if (lockfd >= 0)
 		close(lockfd); /* and the lock with it */
 	close(dirfd);

@@ -21,6 +21,7 @@ void outcome_set(struct rcpt_outcome *o, enum rcpt_state state, const char *dsn,
 	va_list ap;
 
 	o->state = state;
+	o->rcpt_reply = false;
 	mx_strlcpy(o->dsn, dsn, sizeof(o->dsn));
 	va_start(ap, fmt);
 	vsnprintf(o->text, sizeof(o->text), fmt, ap);

@@ -15,6 +15,8 @@ struct rcpt_outcome {
 	char relay[320];   /* "host[addr]:port" or "none" */
 	char tls[48];	   /* protocol and cipher, or "" */
 	unsigned conn_use; /* 2 and up: sent on a connection kept from earlier messages */
+	bool rcpt_reply;   /* settled by the server's reply to its RCPT (of the recipient, not
+			      of the server: notify.c) */
 };
 
 void outcome_set(struct rcpt_outcome *o, enum rcpt_state state, const char *dsn, const char *fmt,

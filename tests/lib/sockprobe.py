@@ -4,6 +4,9 @@
   sockprobe.py connect PATH            "ok", or the errno name (EACCES, ...)
   sockprobe.py socketmap PATH MAP KEY  the socketmap reply ("OK forwarded")
   sockprobe.py lmtp PATH [CMD...]      the greeting, then the reply to each CMD
+  sockprobe.py burst PATH MAP THREADS  the keys on stdin (one a line) looked up
+                                       by THREADS connections at once; prints
+                                       "KEY<TAB>REPLY<TAB>SECONDS" for each
   sockprobe.py flood PATH N HOLD       N connections that send nothing, held
                                        HOLD seconds (or until stdin closes when
                                        HOLD is "stdin"); prints "connected C",
@@ -75,6 +78,35 @@ def main():
         s = connect(path)
         s.sendall(netstring(("%s %s" % (sys.argv[3], sys.argv[4])).encode()))
         print(read_netstring(s))
+        return
+    if mode == "burst":
+        import queue
+        import threading
+        table, nthreads = sys.argv[3], int(sys.argv[4])
+        keys = queue.Queue()
+        for line in sys.stdin:
+            if line.strip():
+                keys.put(line.strip())
+        out_lock = threading.Lock()
+
+        def worker():
+            s = connect(path, timeout=300)
+            while True:
+                try:
+                    key = keys.get_nowait()
+                except queue.Empty:
+                    break
+                t0 = time.monotonic()
+                s.sendall(netstring(("%s %s" % (table, key)).encode()))
+                reply = read_netstring(s)
+                with out_lock:
+                    print("%s\t%s\t%.2f" % (key, reply, time.monotonic() - t0), flush=True)
+            s.close()
+        threads = [threading.Thread(target=worker) for _ in range(nthreads)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
         return
     if mode == "lmtp":
         s = connect(path)

@@ -164,8 +164,8 @@ in_root id -Gn mxport | grep -qw mxport
 ok $? "group mxport"
 in_root id -Gn mxport | grep -qw postfix
 ok $? "user mxport is in group postfix (its sockets may have Postfix's group)"
-in_root id -Gn mxport | grep -qw postdrop
-ok $? "user mxport is in group postdrop (Postfix's postlog socket)"
+! in_root id -Gn mxport | grep -qw postdrop
+ok $? "user mxport is not in group postdrop (no maillog_file: it needs no postlog socket, and postdrop reaches all of public/)"
 # Postfix installed (again) after mxport: the package's trigger puts mxport
 # into Postfix's groups then too.
 in_root deluser --quiet mxport postfix >/dev/null 2>&1
@@ -173,8 +173,8 @@ in_root deluser --quiet mxport postdrop >/dev/null 2>&1
 gone=0
 in_root id -Gn mxport | grep -qw -e postfix -e postdrop && gone=1
 in_root apt-get install -y -q --reinstall postfix >"$work/postfix-reinstall.log" 2>&1
-[ $gone -eq 0 ] && in_root id -Gn mxport | grep -qw postfix && in_root id -Gn mxport | grep -qw postdrop
-ok $? "postfix installed after mxport: the trigger puts mxport into groups postfix and postdrop"
+[ $gone -eq 0 ] && in_root id -Gn mxport | grep -qw postfix && ! in_root id -Gn mxport | grep -qw postdrop
+ok $? "postfix installed after mxport: the trigger puts mxport into group postfix (not postdrop)"
 for f in /usr/bin/mxport-route /usr/sbin/mxport-milter /usr/libexec/mxport-transport; do
 	test -x "$root$f"
 	ok $? "program $f"
@@ -195,8 +195,8 @@ for f in mxport-milter.service mxport-lmtp.service; do
 done
 unit=$root/lib/systemd/system/mxport-lmtp.service
 grep -q '^ExecStart=/usr/libexec/mxport-transport .*-L unix:/var/spool/postfix/mxport/lmtp\.sock$' "$unit" &&
-	grep -q '^User=mxport$' "$unit" && grep -q '^SupplementaryGroups=postfix postdrop$' "$unit"
-ok $? "mxport-lmtp.service: user mxport, groups postfix and postdrop, the socket where mxport-setup puts it"
+	grep -q '^User=mxport$' "$unit" && grep -q '^SupplementaryGroups=postfix$' "$unit"
+ok $? "mxport-lmtp.service: user mxport, group postfix (postdrop only from the user's groups), the socket where mxport-setup puts it"
 # A RuntimeDirectory= shared by both units goes, with what the other keeps
 # there, at the stop of one without RuntimeDirectoryPreserve=yes.
 units=$root/lib/systemd/system
@@ -254,6 +254,8 @@ ok $? "mxport-setup postfix"
 show "$work/setup.out" 40
 grep -q 'set up for mxport (tmaps-lmtp)' "$work/setup.out"
 ok $? "mxport-setup postfix: the default variant, tmaps-lmtp"
+in_root id -Gn mxport | grep -qw postdrop
+ok $? "maillog_file set: mxport-setup puts mxport into group postdrop (the postlog socket)"
 
 in_root service mxport-milter start >"$work/milter-start.out" 2>&1
 ok $? "service mxport-milter start"
@@ -384,6 +386,8 @@ for d in /etc/mxport /var/lib/mxport /run/mxport /etc/init.d/mxport-milter /etc/
 	test ! -e "$root$d"
 	ok $? "purge removed $d"
 done
+test ! -e "$root/var/spool/postfix/mxport"
+ok $? "purge removed /var/spool/postfix/mxport (its owner's uid is gone)"
 # shellcheck disable=SC2086 # $etc_check is find arguments
 find $etc_check -name '*mxport*' -print >"$work/etc-left"
 [ ! -s "$work/etc-left" ]

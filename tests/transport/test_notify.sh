@@ -63,6 +63,31 @@ xport() {
 		<"$T_DIR/plain" >"$T_DIR/xout" 2>&1
 	RC=$?
 	OUT=$(cat "$T_DIR/xout")
+	settle
+}
+
+# dispatching - a transport run's process that hands a notice to sendmail(1)
+# (off the delivery path: it outlives the run) is still at it
+dispatching() {
+	pgrep -f "mxport-transport -c $T_DIR/[^ ]* -q" >/dev/null
+}
+
+# settle - until no notice is being handed over (30 s at most)
+settle() {
+	n_=0
+	while dispatching && [ $n_ -lt 300 ]; do
+		sleep 0.1
+		n_=$((n_ + 1))
+	done
+}
+
+# notices_reach N - until sendmail was handed N notices (30 s at most)
+notices_reach() {
+	n_=0
+	while [ "$(notices)" -lt "$1" ] && [ $n_ -lt 300 ]; do
+		sleep 0.1
+		n_=$((n_ + 1))
+	done
 }
 
 # notices - how many notices sendmail was handed
@@ -186,6 +211,7 @@ for p in $pids; do
 	wait "$p"
 	rcs="$rcs $?"
 done
+settle
 t_eq "$rcs" " 75 75 75 75 75 75 75 75 75 75" "10 transports at once: each defers its message"
 t_eq "$(notices)" 9 "10 transports at once: exactly one notice"
 start_peer back6 "{\"port\": $PORT}"
@@ -286,6 +312,7 @@ for i in range(3):
 cmd("QUIT")
 PY
 t_eq "$(grep -c '^DATA 4' "$T_DIR/lmtp.out")" 3 "LMTP daemon: three messages deferred"
+notices_reach $((before + 1))
 t_eq "$(notices)" $((before + 1)) "LMTP daemon: one notice over one session"
 t_grep "$LOG" 'notify: example\.org: deliveries failing since [0-9]+ s: notice to <owner@elsewhere\.test>' "LMTP daemon: the notice is recorded as sent (sendmail's exit status was ours)"
 t_nogrep "$LOG" 'notify: .*waitpid' "LMTP daemon: no lost child status"
