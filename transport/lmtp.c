@@ -35,6 +35,7 @@
 #include "route_shared.h"
 #include "smtp_conn.h"
 #include "tls.h"
+#include "status.h"
 #include "util.h"
 #include "xforward.h"
 
@@ -94,6 +95,21 @@ static bool say(struct lmtp_session *ls, const char *fmt, ...)
 		n = (int)sizeof(line) - 3;
 	memcpy(line + n, "\r\n", 2);
 	return conn_write(&ls->reply, line, (size_t)n + 2, idle_ms(ls), err, sizeof(err)) > 0;
+}
+
+/* reply - a reply of the status table's: its code, its enhanced code, then the text */
+static bool reply(struct lmtp_session *ls, enum mx_status status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static bool reply(struct lmtp_session *ls, enum mx_status status, const char *fmt, ...)
+{
+	const struct mx_status_row *row = mx_status(status);
+	char text[3000];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	return say(ls, "%d %s %s", row->reply, row->dsn, text);
 }
 
 /* path_arg - the address in the path after "MAIL FROM:" or "RCPT TO:" (path.c: quoted local parts)
@@ -216,8 +232,9 @@ static bool deliver_data(struct lmtp_session *ls, const char *sender, char **rcp
 
 		mx_strlcpy(dsn, o->dsn, sizeof(dsn));
 		if (o->state == RCPT_SENT)
-			ok = say(ls, "250 %s <%s>: sent via %s (%s)", dsn[0] == '2' ? dsn : "2.0.0",
-				 o->rcpt, o->relay, o->text);
+			ok = say(ls, "250 %s <%s>: sent via %s (%s)",
+				 dsn[0] == '2' ? dsn : mx_status_dsn(MX_ST_SENT), o->rcpt, o->relay,
+				 o->text);
 		else if (o->state == RCPT_BOUNCE)
 			ok = say(ls, "550 %s %s", dsn, o->text);
 		else {
@@ -267,7 +284,7 @@ static void xforward_command(struct lmtp_session *ls, const char *args, struct x
 
 		if (eq == NULL || eq == p || (size_t)(eq - p) >= sizeof(name) ||
 		    !xtext_decode(eq + 1, len - (size_t)(eq + 1 - p), value, sizeof(value))) {
-			say(ls, "501 5.5.4 Bad XFORWARD attribute syntax");
+			reply(ls, MX_ST_LMTP_SYNTAX, "Bad XFORWARD attribute syntax");
 			return;
 		}
 		memcpy(name, p, (size_t)(eq - p));
@@ -292,7 +309,7 @@ static void xforward_command(struct lmtp_session *ls, const char *args, struct x
 		}
 		int rc = xforward_set(&x, name, value, why, sizeof(why));
 		if (rc == -2) {
-			say(ls, "501 5.5.4 Bad XFORWARD attribute name: %s", name);
+			reply(ls, MX_ST_LMTP_SYNTAX, "Bad XFORWARD attribute name: %s", name);
 			return;
 		}
 		if (rc == -1) {
@@ -303,13 +320,182 @@ static void xforward_command(struct lmtp_session *ls, const char *args, struct x
 		}
 	}
 	if (nattrs == 0) {
-		say(ls, "501 5.5.4 Syntax: XFORWARD attribute=value...");
+		reply(ls, MX_ST_LMTP_SYNTAX, "Syntax: XFORWARD attribute=value...");
 		return;
 	}
 	*client = x;
 	if (have_id)
 		mx_strlcpy(ident, id, LMTP_IDENT_MAX);
-	say(ls, "250 2.0.0 Ok");
+	reply(ls, MX_ST_LMTP_OK, "Ok");
+}
+
+/* lmtp_txn - one LMTP transaction's state: what MAIL, RCPT and XFORWARD gave */
+struct lmtp_txn {
+	char *sender;
+	char **rcpts;
+	size_t nrcpt;
+	struct xforward client;	    /* XFORWARD: the original client, for this transaction */
+	char ident[LMTP_IDENT_MAX]; /* XFORWARD IDENT: the MTA's queue id, the same */
+	const char *given;	    /* -q: the MTA's queue id for every message (Sendmail's $i) */
+};
+
+/* txn_reset - the transaction is over (delivered, or RSET): back to the start */
+static void txn_reset(struct lmtp_txn *tx)
+{
+	memset(&tx->client, 0, sizeof(tx->client));
+	mx_strlcpy(tx->ident, tx->given, sizeof(tx->ident));
+	for (size_t i = 0; i < tx->nrcpt; i++)
+		free(tx->rcpts[i]);
+	tx->nrcpt = 0;
+	free(tx->sender);
+	tx->sender = NULL;
+}
+
+/* what a command leaves the conversation */
+enum lmtp_next {
+	LMTP_GO_ON,
+	LMTP_QUIT, /* the client said QUIT */
+	LMTP_LOST, /* the connection is gone */
+};
+
+static enum lmtp_next cmd_lhlo(struct lmtp_session *ls, struct lmtp_txn *tx, const char *args)
+{
+	(void)tx;
+	(void)args;
+	say(ls, "250-%s", ls->hostname);
+	say(ls, "250-PIPELINING");
+	say(ls, "250-ENHANCEDSTATUSCODES");
+	say(ls, "250-8BITMIME");
+	say(ls, "250-XFORWARD NAME ADDR PROTO HELO SOURCE IDENT");
+	say(ls, "250 SMTPUTF8");
+	return LMTP_GO_ON;
+}
+
+static enum lmtp_next cmd_xforward(struct lmtp_session *ls, struct lmtp_txn *tx, const char *args)
+{
+	if (tx->sender)
+		reply(ls, MX_ST_LMTP_SEQUENCE, "Error: MAIL transaction in progress");
+	else
+		xforward_command(ls, args, &tx->client, tx->ident);
+	return LMTP_GO_ON;
+}
+
+static enum lmtp_next cmd_mail(struct lmtp_session *ls, struct lmtp_txn *tx, const char *args)
+{
+	free(tx->sender);
+	tx->sender = path_arg(args);
+	if (tx->sender)
+		reply(ls, MX_ST_LMTP_SENDER_OK, "Ok");
+	else
+		reply(ls, MX_ST_LMTP_SYNTAX, "Syntax: MAIL FROM:<address>");
+	return LMTP_GO_ON;
+}
+
+static enum lmtp_next cmd_rcpt(struct lmtp_session *ls, struct lmtp_txn *tx, const char *args)
+{
+	char *r = path_arg(args);
+
+	if (tx->sender == NULL) {
+		free(r);
+		reply(ls, MX_ST_LMTP_SEQUENCE, "MAIL first");
+	} else if (r == NULL || *r == '\0') {
+		free(r);
+		reply(ls, MX_ST_LMTP_SYNTAX, "Syntax: RCPT TO:<address>");
+	} else if (tx->nrcpt >= ls->core->cfg->lmtp_recipient_limit) {
+		/* lmtp(8) sends the rest in a later transaction. */
+		free(r);
+		reply(ls, MX_ST_LMTP_TOO_MANY, "Error: too many recipients (lmtp_recipient_limit)");
+	} else {
+		tx->rcpts = mx_realloc(tx->rcpts, (tx->nrcpt + 1) * sizeof(*tx->rcpts));
+		tx->rcpts[tx->nrcpt++] = r;
+		reply(ls, MX_ST_LMTP_RCPT_OK, "Ok");
+	}
+	return LMTP_GO_ON;
+}
+
+static enum lmtp_next cmd_data(struct lmtp_session *ls, struct lmtp_txn *tx, const char *args)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int dr;
+
+	(void)args;
+	if (tx->nrcpt == 0) {
+		reply(ls, MX_ST_LMTP_SEQUENCE, "RCPT first");
+		return LMTP_GO_ON;
+	}
+	say(ls, "354 End data with <CR><LF>.<CR><LF>");
+	dr = read_data(ls, &data, &len);
+	if (dr < 0)
+		return LMTP_LOST;
+	if (dr > 0) {
+		for (size_t i = 0; i < tx->nrcpt; i++)
+			reply(ls, MX_ST_LMTP_TOO_BIG, "<%s>: message too big", tx->rcpts[i]);
+	} else {
+		deliver_data(ls, tx->sender, tx->rcpts, tx->nrcpt, data, len, &tx->client,
+			     tx->ident);
+		free(data);
+	}
+	txn_reset(tx);
+	return LMTP_GO_ON;
+}
+
+static enum lmtp_next cmd_rset(struct lmtp_session *ls, struct lmtp_txn *tx, const char *args)
+{
+	(void)args;
+	txn_reset(tx);
+	reply(ls, MX_ST_LMTP_OK, "Ok");
+	return LMTP_GO_ON;
+}
+
+static enum lmtp_next cmd_noop(struct lmtp_session *ls, struct lmtp_txn *tx, const char *args)
+{
+	(void)tx;
+	(void)args;
+	reply(ls, MX_ST_LMTP_OK, "Ok");
+	return LMTP_GO_ON;
+}
+
+static enum lmtp_next cmd_quit(struct lmtp_session *ls, struct lmtp_txn *tx, const char *args)
+{
+	(void)tx;
+	(void)args;
+	reply(ls, MX_ST_LMTP_BYE, "Bye");
+	return LMTP_QUIT;
+}
+
+/*
+ * The commands, as Postfix's smtpd_cmd_table[] and OpenSMTPD's commands[]:
+ * a name, whether arguments follow it (then the name must be followed by a
+ * space or the end, or end in ':' itself), and what it does.
+ */
+static const struct lmtp_command {
+	const char *name;
+	bool args;
+	enum lmtp_next (*run)(struct lmtp_session *ls, struct lmtp_txn *tx, const char *args);
+} commands[] = {
+	{"LHLO", true, cmd_lhlo},	{"XFORWARD", true, cmd_xforward},
+	{"MAIL FROM:", true, cmd_mail}, {"RCPT TO:", true, cmd_rcpt},
+	{"DATA", false, cmd_data},	{"RSET", false, cmd_rset},
+	{"NOOP", false, cmd_noop},	{"QUIT", false, cmd_quit},
+};
+
+/* command_of - the table's entry for a command line, and where its arguments start */
+static const struct lmtp_command *command_of(const char *line, const char **args)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		const struct lmtp_command *c = &commands[i];
+		size_t n = strlen(c->name);
+
+		if (strncasecmp(line, c->name, n) != 0)
+			continue;
+		if (c->args ? (c->name[n - 1] == ':' || line[n] == ' ' || line[n] == '\0')
+			    : line[n] == '\0') {
+			*args = line + n;
+			return c;
+		}
+	}
+	return NULL;
 }
 
 /*
@@ -320,16 +506,13 @@ static void xforward_command(struct lmtp_session *ls, const char *args, struct x
 static int serve(struct transport_core *core, int in, int out, const char *queue_id)
 {
 	struct lmtp_session ls;
-	char line[LMTP_LINE_MAX + 1], *sender = NULL, **rcpts = NULL;
-	struct xforward client = {.addr = ""}; /* for the next transaction only */
-	char ident[LMTP_IDENT_MAX] = "";       /* XFORWARD IDENT: the same */
-	/* -q: the MTA's queue id from the command line (Sendmail's $i), for every message */
-	const char *given = queue_id && ident_ok(queue_id) ? queue_id : "";
+	struct lmtp_txn tx = {.sender = NULL};
+	char line[LMTP_LINE_MAX + 1];
+	size_t n;
+	enum lmtp_next next = LMTP_GO_ON;
 
-	mx_strlcpy(ident, given, sizeof(ident));
-	size_t n, nrcpt = 0;
-	int rc = 0;
-
+	tx.given = queue_id && ident_ok(queue_id) ? queue_id : "";
+	mx_strlcpy(tx.ident, tx.given, sizeof(tx.ident));
 	memset(&ls, 0, sizeof(ls));
 	ls.core = core;
 	ls.conn.fd = in;
@@ -342,7 +525,10 @@ static int serve(struct transport_core *core, int in, int out, const char *queue
 	core_refresh(ls.core, "lmtp");
 	if (!say(&ls, "220 %s LMTP mxport-transport ready", ls.hostname))
 		return 1;
-	for (;;) {
+	while (next == LMTP_GO_ON) {
+		const struct lmtp_command *cmd;
+		const char *args;
+
 		/* A kept session waits connection_cache_time for the next message, no more. */
 		if (ls.core->cache.open && !conn_has_buffered(&ls.conn) &&
 		    conn_wait(&ls.conn, POLLIN,
@@ -352,96 +538,17 @@ static int serve(struct transport_core *core, int in, int out, const char *queue
 		int got = read_command(&ls, line, &n);
 		if (got <= 0)
 			break;
-		if (got == 2) {
-			say(&ls, "500 5.5.2 Error: line too long");
-			continue;
-		}
-		if (strncasecmp(line, "LHLO", 4) == 0) {
-			say(&ls, "250-%s", ls.hostname);
-			say(&ls, "250-PIPELINING");
-			say(&ls, "250-ENHANCEDSTATUSCODES");
-			say(&ls, "250-8BITMIME");
-			say(&ls, "250-XFORWARD NAME ADDR PROTO HELO SOURCE IDENT");
-			say(&ls, "250 SMTPUTF8");
-		} else if (strncasecmp(line, "XFORWARD", 8) == 0 &&
-			   (line[8] == ' ' || line[8] == '\0')) {
-			if (sender)
-				say(&ls, "503 5.5.1 Error: MAIL transaction in progress");
-			else
-				xforward_command(&ls, line + 8, &client, ident);
-		} else if (strncasecmp(line, "MAIL FROM:", 10) == 0) {
-			free(sender);
-			sender = path_arg(line + 10);
-			say(&ls, sender ? "250 2.1.0 Ok" : "501 5.5.4 Syntax: MAIL FROM:<address>");
-		} else if (strncasecmp(line, "RCPT TO:", 8) == 0) {
-			char *r = path_arg(line + 8);
-			if (sender == NULL) {
-				free(r);
-				say(&ls, "503 5.5.1 MAIL first");
-			} else if (r == NULL || *r == '\0') {
-				free(r);
-				say(&ls, "501 5.5.4 Syntax: RCPT TO:<address>");
-			} else if (nrcpt >= ls.core->cfg->lmtp_recipient_limit) {
-				/* lmtp(8) sends the rest in a later transaction. */
-				free(r);
-				say(&ls,
-				    "452 4.5.3 Error: too many recipients (lmtp_recipient_limit)");
-			} else {
-				rcpts = mx_realloc(rcpts, (nrcpt + 1) * sizeof(*rcpts));
-				rcpts[nrcpt++] = r;
-				say(&ls, "250 2.1.5 Ok");
-			}
-		} else if (strcasecmp(line, "DATA") == 0) {
-			char *data = NULL;
-			size_t len = 0;
-			int dr;
-
-			if (nrcpt == 0) {
-				say(&ls, "503 5.5.1 RCPT first");
-				continue;
-			}
-			say(&ls, "354 End data with <CR><LF>.<CR><LF>");
-			dr = read_data(&ls, &data, &len);
-			if (dr < 0)
-				break;
-			if (dr > 0) {
-				for (size_t i = 0; i < nrcpt; i++)
-					say(&ls, "552 5.3.4 <%s>: message too big", rcpts[i]);
-			} else {
-				deliver_data(&ls, sender, rcpts, nrcpt, data, len, &client, ident);
-				free(data);
-			}
-			memset(&client, 0, sizeof(client));
-			mx_strlcpy(ident, given, sizeof(ident));
-			for (size_t i = 0; i < nrcpt; i++)
-				free(rcpts[i]);
-			nrcpt = 0;
-			free(sender);
-			sender = NULL;
-		} else if (strcasecmp(line, "RSET") == 0) {
-			memset(&client, 0, sizeof(client));
-			mx_strlcpy(ident, given, sizeof(ident));
-			for (size_t i = 0; i < nrcpt; i++)
-				free(rcpts[i]);
-			nrcpt = 0;
-			free(sender);
-			sender = NULL;
-			say(&ls, "250 2.0.0 Ok");
-		} else if (strcasecmp(line, "NOOP") == 0) {
-			say(&ls, "250 2.0.0 Ok");
-		} else if (strcasecmp(line, "QUIT") == 0) {
-			say(&ls, "221 2.0.0 Bye");
-			break;
-		} else {
-			say(&ls, "502 5.5.2 Command not recognized");
-		}
+		if (got == 2)
+			reply(&ls, MX_ST_LMTP_TOO_LONG, "Error: line too long");
+		else if ((cmd = command_of(line, &args)) == NULL)
+			reply(&ls, MX_ST_LMTP_UNKNOWN, "Command not recognized");
+		else
+			next = cmd->run(&ls, &tx, args);
 	}
-	for (size_t i = 0; i < nrcpt; i++)
-		free(rcpts[i]);
-	free(rcpts);
-	free(sender);
+	txn_reset(&tx);
+	free(tx.rcpts);
 	smtp_cache_close(&core->cache);
-	return rc;
+	return 0;
 }
 
 /*
