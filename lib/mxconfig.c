@@ -64,7 +64,7 @@ static const struct mx_config_key keys[] = {
 	{"transaction_recipient_limit", MX_CFG_UINT, F(transaction_recipient_limit), "100", NULL, 1,
 	 100000, "most recipients in one SMTP transaction; more go into further transactions"},
 	{"lmtp_recipient_limit", MX_CFG_UINT, F(lmtp_recipient_limit), "1000", NULL, 1, 100000,
-	 "LMTP mode: most recipients one message may have; more get 452 4.5.3"},
+	 "LMTP mode: most recipients one message may have; more are sent again later (452)"},
 	{"lmtp_client_field", MX_CFG_STRING, F(lmtp_client_field), "", NULL, 0, 0,
 	 "LMTP mode: header field in which the MTA passes its queue id and the original client "
 	 "(Exim); the last copy counts, every copy is removed; empty: none"},

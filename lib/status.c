@@ -68,6 +68,8 @@ static const struct mx_status_row table[MX_ST_COUNT] = {
 	ROW(MX_ST_BAD_RECIPIENT, "bad recipient address syntax", "5.1.3", BOUNCE, 553, NULL,
 	    EX_UNAVAILABLE, -1),
 	ROW(MX_ST_UNKNOWN_USER, "user unknown", "5.1.1", BOUNCE, 550, NULL, EX_NOUSER, -1),
+	ROW(MX_ST_UNVERIFIABLE, "recipient cannot be verified now", "4.4.1", DEFER, 451, NULL, TEMP,
+	    -1),
 	ROW(MX_ST_SYSTEM, "system error", "4.3.0", DEFER, 451, NULL, TEMP, -1),
 	ROW(MX_ST_MIXED_MESSAGE, "one message, one kind of recipient", "4.5.3", DEFER, 452, NULL,
 	    TEMP, -1),

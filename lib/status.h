@@ -65,8 +65,10 @@ enum mx_status {
 	MX_ST_BAD_SENDER,      /* sender with a control character */
 	MX_ST_BAD_RECIPIENT,   /* recipient with a control character, or no domain */
 	MX_ST_UNKNOWN_USER,    /* verify: the customer's server said this user does not exist */
-	MX_ST_SYSTEM,	       /* mxport cannot run as asked (as root, out of resources) */
-	MX_ST_MIXED_MESSAGE,   /* milter: a forwarded and a local recipient in one message */
+	MX_ST_UNVERIFIABLE,  /* verify: no server could be asked now (verify_unreachable = tempfail)
+			      */
+	MX_ST_SYSTEM,	     /* mxport cannot run as asked (as root, out of resources) */
+	MX_ST_MIXED_MESSAGE, /* milter: a forwarded and a local recipient in one message */
 	/* the LMTP front */
 	MX_ST_SENT,	      /* the customer's server took it */
 	MX_ST_LMTP_OK,	      /* a command accepted */

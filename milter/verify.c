@@ -29,11 +29,12 @@
 #include <time.h>
 
 #include "domain.h"
-#include "loopguard.h"
+#include "route_walk.h"
 #include "msg.h"
 #include "smtp_conn.h"
 #include "tls.h"
 #include "tlsa.h"
+#include "status.h"
 #include "util.h"
 #include "milter_metrics.h"
 #include "verify.h"
@@ -213,7 +214,7 @@ void verify_classify(const struct smtp_result *res, struct verify_answer *out)
 		if (res->reply.enh[0] == '5')
 			mx_strlcpy(out->dsn, res->reply.enh, sizeof(out->dsn));
 		else
-			mx_strlcpy(out->dsn, "5.1.1", sizeof(out->dsn));
+			mx_strlcpy(out->dsn, mx_status_dsn(MX_ST_UNKNOWN_USER), sizeof(out->dsn));
 		verify_reply_text(&res->reply, out->text, sizeof(out->text));
 		if (out->text[0] == '\0')
 			mx_strlcpy(out->text, "recipient refused by its domain's server",
@@ -232,14 +233,14 @@ void verify_decide(const struct mx_config *cfg, struct verify_answer *out)
 	out->refuse = false;
 	if (out->status == VERIFY_REJECTED) {
 		out->refuse = true;
-		mx_strlcpy(out->code, "550", sizeof(out->code));
+		snprintf(out->code, sizeof(out->code), "%d", mx_status(MX_ST_UNKNOWN_USER)->reply);
 		if (out->dsn[0] != '5')
-			mx_strlcpy(out->dsn, "5.1.1", sizeof(out->dsn));
+			mx_strlcpy(out->dsn, mx_status_dsn(MX_ST_UNKNOWN_USER), sizeof(out->dsn));
 	} else if (out->status == VERIFY_UNVERIFIABLE &&
 		   cfg->verify_unreachable == MX_VERIFY_TEMPFAIL) {
 		out->refuse = true;
-		mx_strlcpy(out->code, "451", sizeof(out->code));
-		mx_strlcpy(out->dsn, "4.4.1", sizeof(out->dsn));
+		snprintf(out->code, sizeof(out->code), "%d", mx_status(MX_ST_UNVERIFIABLE)->reply);
+		mx_strlcpy(out->dsn, mx_status_dsn(MX_ST_UNVERIFIABLE), sizeof(out->dsn));
 		mx_strlcpy(out->text,
 			   "Recipient cannot be verified with its domain's server now; try again "
 			   "later",
@@ -273,12 +274,7 @@ static void ask(struct verify_ctx *vc, const struct mx_config *cfg, const struct
 			return;
 		}
 	}
-	smtp_deliver(&req, &co->res);
-	if (co->res.verdict == SMTP_NEXT && co->res.tls_failed && mode == MX_TLS_MAY &&
-	    !t->implicit_tls) {
-		req.plain_fallback = true;
-		smtp_deliver(&req, &co->res);
-	}
+	smtp_attempt(&req, &co->res, NULL, 0);
 	smtp_rcpts_free(&sr, 1);
 	co->answered = co->res.have_reply && co->res.stage == STAGE_RCPT;
 	/*
@@ -288,8 +284,8 @@ static void ask(struct verify_ctx *vc, const struct mx_config *cfg, const struct
 	 */
 	co->of_rcpt = !co->answered &&
 		      (co->res.stage >= STAGE_RCPT ||
-		       (!co->res.have_reply &&
-			(strcmp(co->res.dsn, "4.1.3") == 0 || strcmp(co->res.dsn, "4.6.7") == 0)));
+		       (co->res.own_failure && (co->res.failure == MX_ST_NOT_ASKED ||
+						co->res.failure == MX_ST_UTF8_NOT_ASKED)));
 	if (!co->answered) {
 		if (co->res.have_reply) {
 			char line[SMTP_REPLY_TEXT];
@@ -301,30 +297,6 @@ static void ask(struct verify_ctx *vc, const struct mx_config *cfg, const struct
 			snprintf(co->why, sizeof(co->why), "%s: %s", co->relay, co->res.why);
 		}
 	}
-}
-
-/*
- * dane_mode - tls=dane for one target, as the transport does: secure TLSA
- * records make a match mandatory (*dane holds them); none, or insecure
- * ones, leave opportunistic TLS. False when the lookup failed for now.
- */
-static bool dane_mode(struct route_ctx *routes, const struct route_target *t, int *mode,
-		      struct tlsa_set *dane, struct callout *co)
-{
-	*mode = MX_TLS_MAY;
-	if (t->literal)
-		return true;
-	tlsa_lookup(routes, t->host, t->port, dane);
-	if (dane->status == ROUTE_RETRY) {
-		snprintf(co->why, sizeof(co->why), "%s: TLSA lookup for DANE: %s", t->host,
-			 dane->reason);
-		return false;
-	}
-	if (dane->status == ROUTE_OK && dane->secure)
-		*mode = MX_TLS_DANE;
-	else
-		tlsa_set_clear(dane);
-	return true;
 }
 
 /*
@@ -538,84 +510,94 @@ static void server_leave(struct verify_ctx *vc, const char *key)
 	pthread_mutex_unlock(&vc->lock);
 }
 
+/* verify_walk - one callout's way through the route walk */
+struct verify_walk {
+	struct verify_ctx *vc;
+	const struct mx_config *cfg;
+	const struct route *r;
+	const char *rcpt;
+	long long limit;
+	struct callout *co;
+};
+
 /*
- * callout - the route's targets in order, each one's addresses, within
- * max_targets, max_addresses and twice verify_timeout in all, until a
- * server answers RCPT. A route to this host's own MTA is not asked (its
- * smtpd would ask this milter again). A server that is remembered down,
- * or at its bounds, is passed over; one that fails (not over something of
- * the recipient's) is remembered down for verify_unreachable_lifetime:
+ * callout_attempt - ask at one address the walk cleared: unless its server
+ * is remembered down or at its bounds; a server that fails (not over
+ * something of the recipient's) is remembered down
+ */
+static enum walk_verdict callout_attempt(void *arg, const struct walk_address *wa)
+{
+	struct verify_walk *vw = arg;
+	struct callout *co = vw->co;
+	char skey[VERIFY_KEY], down[VERIFY_TEXT_MAX + 20];
+
+	mx_strlcpy(co->relay, wa->relay, sizeof(co->relay));
+	server_key(vw->r, wa->addr, wa->target->port, skey, sizeof(skey));
+	if (verify_cache_down(vw->vc->cache, skey + 4, time(NULL), down, sizeof(down))) {
+		snprintf(co->why, sizeof(co->why), "%s (remembered)", down);
+		co->remembered = true;
+		return WALK_NEXT;
+	}
+	if (!server_enter(vw->vc, vw->cfg, vw->r, skey, co))
+		return WALK_NEXT;
+	co->asked = true;
+	ask(vw->vc, vw->cfg, wa->target, wa->tls_mode, wa->dane, wa->addr, vw->rcpt, vw->limit, co);
+	server_leave(vw->vc, skey);
+	if (co->answered)
+		return WALK_DONE;
+	if (!co->of_rcpt && vw->cfg->verify_unreachable_lifetime)
+		verify_cache_mark_down(vw->vc->cache, skey + 4,
+				       time(NULL) + vw->cfg->verify_unreachable_lifetime, co->why);
+	return co->res.verdict == SMTP_NEXT && co->res.stage >= STAGE_AUTH ? WALK_NEXT_SESSION
+									   : WALK_NEXT;
+}
+
+/* callout_failed - a failure of the walk's own, as the callout's reason */
+static void callout_failed(void *arg, enum mx_status status, const char *relay, const char *why)
+{
+	struct verify_walk *vw = arg;
+	struct callout *co = vw->co;
+
+	if (status == MX_ST_GUARDED)
+		snprintf(co->why, sizeof(co->why), "%s: destination guard: %s", relay, why);
+	else if (status == MX_ST_TLS_FAILED)
+		snprintf(co->why, sizeof(co->why), "%s: TLSA lookup for DANE: %s", relay, why);
+	else
+		snprintf(co->why, sizeof(co->why), "%s: %s", relay, why);
+}
+
+/*
+ * callout - the route walk (smtp/route_walk.c, as the transport walks it:
+ * its order, its guards, max_targets, max_addresses and max_sessions),
+ * within twice verify_timeout in all, until a server answers RCPT. A route
+ * to this host's own MTA is not asked (its smtpd would ask this milter
+ * again). A server that is remembered down, or at its bounds, is passed
+ * over; one that fails is remembered down for verify_unreachable_lifetime:
  * per server address, whatever domain it was asked for.
  */
 static void callout(struct verify_ctx *vc, const struct mx_config *cfg, struct route_ctx *routes,
 		    const struct route *r, const char *rcpt, struct callout *co)
 {
-	long long limit = mx_now_ms() + 2LL * cfg->verify_timeout * 1000;
-	unsigned tried = 0;
+	static const struct walk_ops ops = {callout_attempt, callout_failed, NULL};
+	struct verify_walk vw = {.vc = vc,
+				 .cfg = cfg,
+				 .r = r,
+				 .rcpt = rcpt,
+				 .limit = mx_now_ms() + 2LL * cfg->verify_timeout * 1000,
+				 .co = co};
+	struct walk_limits lim = {.max_targets = cfg->max_targets,
+				  .max_addresses = cfg->max_addresses,
+				  .max_sessions = cfg->max_sessions,
+				  .deadline_ms = vw.limit,
+				  .local_ports = cfg->local_ports};
+	struct walk_result w;
 
 	mx_strlcpy(co->relay, "none", sizeof(co->relay));
 	mx_strlcpy(co->why, "no target of the route could be tried", sizeof(co->why));
-	for (size_t ti = 0; ti < r->ntargets && !co->answered; ti++) {
-		const struct route_target *t = &r->targets[ti];
-		int mode = route_effective_tls(routes, t);
-		bool dane_checked = mode != MX_TLS_DANE;
-		struct tlsa_set dane = {.status = ROUTE_NOTFOUND};
-		struct route_addrs addrs;
-
-		if ((cfg->max_targets && ti >= cfg->max_targets) || mx_now_ms() >= limit)
-			break;
-		route_resolve(routes, t, &addrs);
-		if (addrs.status != ROUTE_OK)
-			snprintf(co->why, sizeof(co->why), "%s: %s", t->host, addrs.reason);
-		for (size_t ai = 0; addrs.status == ROUTE_OK && ai < addrs.count; ai++) {
-			const struct route_addr *a = &addrs.addrs[ai];
-			char skey[VERIFY_KEY], down[VERIFY_TEXT_MAX + 20];
-
-			snprintf(co->relay, sizeof(co->relay), "%s[%s]:%u", t->host, a->text,
-				 t->port);
-			if (loopguard_is_self((const struct sockaddr *)&a->sa, cfg->local_ports)) {
-				snprintf(co->why, sizeof(co->why),
-					 "%s is this host's MTA: not asked", co->relay);
-				ti = r->ntargets;
-				break;
-			}
-			if (a->refused) {
-				snprintf(co->why, sizeof(co->why), "%s: destination guard: %s",
-					 co->relay, a->why);
-				continue;
-			}
-			if ((cfg->max_addresses && tried >= cfg->max_addresses) ||
-			    mx_now_ms() >= limit) {
-				ti = r->ntargets;
-				break;
-			}
-			server_key(r, a, t->port, skey, sizeof(skey));
-			if (verify_cache_down(vc->cache, skey + 4, time(NULL), down,
-					      sizeof(down))) {
-				snprintf(co->why, sizeof(co->why), "%s (remembered)", down);
-				co->remembered = true;
-				continue;
-			}
-			if (!dane_checked) {
-				dane_checked = true;
-				if (!dane_mode(routes, t, &mode, &dane, co))
-					break;
-			}
-			if (!server_enter(vc, cfg, r, skey, co))
-				continue;
-			tried++;
-			co->asked = true;
-			ask(vc, cfg, t, mode, dane.count ? &dane : NULL, a, rcpt, limit, co);
-			server_leave(vc, skey);
-			if (co->answered)
-				break;
-			if (!co->of_rcpt && cfg->verify_unreachable_lifetime)
-				verify_cache_mark_down(
-					vc->cache, skey + 4,
-					time(NULL) + cfg->verify_unreachable_lifetime, co->why);
-		}
-		tlsa_set_clear(&dane);
-		route_addrs_clear(&addrs);
+	route_walk(routes, r, &lim, &ops, &vw, &w);
+	if (w.end == WALK_LOOP) {
+		mx_strlcpy(co->relay, w.relay, sizeof(co->relay));
+		snprintf(co->why, sizeof(co->why), "%s is this host's MTA: not asked", co->relay);
 	}
 }
 

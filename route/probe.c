@@ -162,12 +162,12 @@ size_t probe_route(const struct mx_config *cfg, struct route_ctx *ctx, const str
 	*loops = w.end == WALK_LOOP && pr.answering == 0;
 	if (w.end == WALK_LOOP && pr.answering == 0)
 		printf("  %s is this host's own MTA: the transport would bounce the mail as a loop "
-		       "(5.4.6)\n",
-		       w.relay);
+		       "(%s)\n",
+		       w.relay, mx_status_dsn(MX_ST_LOOP));
 	else if (w.end == WALK_LOOP)
 		printf("  %s is this host's own MTA: should the addresses before it fail, the "
-		       "transport would bounce the mail as a loop (5.4.6)\n",
-		       w.relay);
+		       "transport would bounce the mail as a loop (%s)\n",
+		       w.relay, mx_status_dsn(MX_ST_LOOP));
 	else if (w.end == WALK_LIMIT)
 		printf("  %s = %u reached: the transport would not try the rest of the route%s\n",
 		       w.limit, w.limit_value,

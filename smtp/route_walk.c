@@ -5,10 +5,10 @@
  * the destination guard (a refused address is skipped), the limits
  * (max_targets, max_addresses, max_sessions, a deadline), the TLSA lookup
  * for tls=dane once a target, when its first address is tried. Delivery
- * (transport/deliver.c) and mxport-route --probe walk through here, so that
- * a limit, a guard or a TLS rule added once holds for both (verification,
- * milter/verify.c, still has its own walk). What an attempt at an address
- * does is the caller's.
+ * (transport/deliver.c), verification (milter/verify.c) and mxport-route
+ * --probe walk through here, so that a limit, a guard or a TLS rule added
+ * once holds for all three. What an attempt at an address does is the
+ * caller's.
  */
 #include "config.h"
 

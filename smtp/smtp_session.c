@@ -93,6 +93,8 @@ void session_fail(struct session *s, enum mx_status status, const char *fmt, ...
 
 	s->res->verdict = smtp_fate_verdict(row->fate);
 	s->res->have_reply = false;
+	s->res->own_failure = true;
+	s->res->failure = status;
 	mx_strlcpy(s->res->dsn, row->dsn, sizeof(s->res->dsn));
 	va_start(ap, fmt);
 	vsnprintf(s->res->why, sizeof(s->res->why), fmt, ap);
@@ -132,6 +134,7 @@ void session_refused(struct session *s, const struct smtp_reply *r, enum smtp_ve
 		     enum smtp_verdict v_if_perm)
 {
 	s->res->have_reply = true;
+	s->res->own_failure = false;
 	s->res->reply = *r;
 	s->res->verdict = r->code / 100 == 5 ? v_if_perm : v_if_temp;
 	smtp_reply_dsn(r, s->res->dsn, sizeof(s->res->dsn));

@@ -120,7 +120,9 @@ struct smtp_result {
 	enum smtp_verdict verdict;
 	enum smtp_stage stage; /* where it ended */
 	bool have_reply;
-	char dsn[16]; /* enhanced status code for the outcome */
+	bool own_failure;	/* it ended in a failure of the client's own (session_fail) */
+	enum mx_status failure; /* which: its row of the status table (own_failure) */
+	char dsn[16];		/* enhanced status code for the outcome */
 	bool tls_used;
 	bool tls_failed; /* handshake failed: a tls=may retry in plain text makes sense */
 	struct tls_info tls;

@@ -43,6 +43,7 @@ void session_verify(struct session *s)
 		return; /* lost connection or garbage: session_fail() said so */
 	if (r.code / 100 == 2) {
 		s->res->have_reply = true;
+		s->res->own_failure = false;
 		s->res->reply = r;
 		smtp_reply_dsn(&r, s->res->dsn, sizeof(s->res->dsn));
 		return;

@@ -51,6 +51,24 @@ done)
 [ -z "$strays" ]
 t_ok $? "no C outside the layer folders (found: ${strays:-none})"
 
+# One status table: no C file of the programs or libraries but lib/status.[ch]
+# writes an enhanced status code (RFC 3463: class.subject.detail) in a
+# string; a code mxport makes is a row there, named by its call sites.
+literals="$T_DIR/literals"
+for folder in lib dns smtp transport milter route; do
+	for file in "$src/$folder"/*.c "$src/$folder"/*.h; do
+		[ -f "$file" ] || continue
+		case $folder/${file##*/} in lib/status.[ch]) continue ;; esac
+		# strings only: comments, and a line's part after //, are prose
+		sed -e 's|/\*.*\*/||g' -e 's|^[[:space:]]*\*.*||' "$file" |
+			grep -nE '"[^"]*[^0-9.][245]\.[0-9]{1,3}\.[0-9]{1,3}([^0-9.][^"]*)?"|"[245]\.[0-9]{1,3}\.[0-9]{1,3}([^0-9.][^"]*)?"' |
+			sed "s|^|$folder/${file##*/}:|"
+	done
+done >"$literals"
+[ ! -s "$literals" ]
+t_ok $? "no enhanced status code written outside lib/status.c"
+sed 's/^/# /' "$literals"
+
 flags="$T_DIR/flags"
 make -s -C "$MXPORT_BUILDDIR" layer-flags >"$flags" 2>&1
 t_grep "$flags" '^lib ' "the build names each layer's include path"
