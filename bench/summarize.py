@@ -109,7 +109,7 @@ SCALE_LABELS = {
 
 def scale_section(path):
     """8: the default path against smtp(8) and the discard ceiling, per row"""
-    ms, msgs, cpu = {}, {}, {}
+    ms, msgs, cpu, conns = {}, {}, {}, {}
     order = []
     for line in open(path):
         f = line.split()
@@ -121,11 +121,13 @@ def scale_section(path):
         ms[(dim, val, p, r)] = int(f[5])
         msgs[(dim, val)] = int(f[6])
         cpu[(dim, val, p, r)] = sum(int(x) for x in f[7:10])
+        if len(f) >= 12:
+            conns[(dim, val, p, r)] = (int(f[10]), int(f[11]))
     rounds = sorted(set(k[3] for k in ms))
     rate = lambda dim, val, p, r: msgs[(dim, val)] * 1000.0 / max(ms[(dim, val, p, r)], 1)
     print("   msg/s and ratios as median [min-max] over %d rounds; CPU ms per message: Postfix's processes"
           " + the LMTP daemon's + the milter's (socketmap)" % len(rounds))
-    print("   goals: b''/a >= 1.00 in every round; b''/d >= 0.85 (within 15%% of the discard ceiling)")
+    print("   goals: b''/a >= 1.00 in every round; b''/d >= 0.85 (within 15% of the discard ceiling)")
     print("   | row | msgs | (a) smtp(8) msg/s | (b'') default msg/s | (d) discard msg/s | b''/a | b''/d | CPU ms/msg a / b'' / d |")
     print("   |---|---|---|---|---|---|---|---|")
     verdicts = []
@@ -144,6 +146,16 @@ def scale_section(path):
         verdicts.append("   %-28s b''/a: %s; b''/d: %s" % (label + ":", verdict(ra, 1.0), verdict(rd, 0.85)))
         verdicts.append("   %-28s per round b''/a %s; b''/d %s" % ("", " ".join("%.2f" % x for x in ra),
                                                                     " ".join("%.2f" % x for x in rd)))
+    tls = [(d, v) for d, v in order if d == "tls"]
+    if tls:
+        print("   the TLS customer's smtpd, per pass (median): SMTP sessions / TLS handshakes")
+        for dim, val in tls:
+            parts = []
+            for p, name in (("a", "smtp(8)"), ("b2", "default")):
+                c = [conns[(dim, val, p, r)] for r in rounds if (dim, val, p, r) in conns]
+                if c:
+                    parts.append("%s %g / %g" % (name, statistics.median(x[0] for x in c), statistics.median(x[1] for x in c)))
+            print("     %-26s %s (%d messages a pass)" % (SCALE_LABELS["tls"](val) + ":", ", ".join(parts), msgs[(dim, val)]))
     print("   verdicts:")
     for v in verdicts:
         print(v)
