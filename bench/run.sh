@@ -26,16 +26,26 @@
 #      verified at RCPT (verify=yes, cache warm: every RCPT a cache hit)
 #      against the same route without, through the milter and through the
 #      socketmap's verify table; interleaved rounds as in 2
+#   8. scale (issue 21): cost per message against the number of routes
+#      (10, 100,000, 1,000,000 with the routes index), message size (4 KB,
+#      100 KB, 10 MB), recipients per message (1, 10, 100) and TLS (plain,
+#      STARTTLS on a kept session, STARTTLS per connection); each row (a)
+#      Postfix's own smtp(8), (b'') the default path and (d) the ceiling,
+#      the same Postfix delivering to discard(8), in the same interleaved
+#      rounds: b''/a and b''/d with medians, ranges and verdicts, and CPU
+#      per message of Postfix's and mxport's processes
 # Prints numbers and ratios; fails only when something does not work (every
 # wait has a deadline and says what did not arrive), never on speed.
 #
-# Usage (as root): bench/run.sh [--quick] [--rounds R] [--skip LIST] [MESSAGES]
+# Usage (as root): bench/run.sh [--quick] [--rounds R] [--skip LIST | --only LIST] [MESSAGES]
 #   MESSAGES  messages a pass (default 2000; env BENCH_MESSAGES)
 #   --rounds  interleaved rounds (default 5; env BENCH_ROUNDS)
 #   --quick   a smoke test: 100 messages, 2 rounds, 20 LMTP deliveries
-#             under callgrind, 200 DNS messages
+#             under callgrind, 200 DNS messages; scale: 20 messages a pass,
+#             10, 1,000 and 10,000 routes
 #   --skip    comma-separated sections to leave out: relay (1 and 2),
-#             sendmail (2b), memory, startup, lmtp, dns, verify
+#             sendmail (2b), memory, startup, lmtp, dns, verify, scale (8)
+#   --only    comma-separated sections to run, the others left out
 # Env: BENCH_SM_MESSAGES  messages a Sendmail pass (default MESSAGES, at most
 #      300: Sendmail forks a process per session and takes about 10 s for
 #      100 messages on a loaded machine)
@@ -43,6 +53,10 @@
 #      (default 60 + MESSAGES/10); MXPORT_BUILDDIR: the build to measure;
 #      BENCH_CONF: more mxport.conf lines (e.g. "lmtp_process_idle_time = 0":
 #      a process per LMTP connection, as before that key).
+#      BENCH_SCALE_MESSAGES  messages a 4 KB pass of section 8 (default
+#      MESSAGES; 100 KB passes a quarter, 10 MB a fiftieth, at least 2;
+#      10 and 100 recipients a tenth); BENCH_SCALE_ROUTES (default
+#      "10 100000 1000000"); BENCH_SCALE_DIMS (default "routes size rcpt tls")
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 N=${BENCH_MESSAGES:-2000}
@@ -51,13 +65,17 @@ LMTP_N=200
 DNS_N=2000
 DNS_DOMAINS=50
 SKIP=""
+ONLY=""
+QUICK=0
 while [ $# -gt 0 ]; do
 	case $1 in
-	--quick) N=100 ROUNDS=2 LMTP_N=20 DNS_N=200 ;;
+	--quick) N=100 ROUNDS=2 LMTP_N=20 DNS_N=200 QUICK=1 ;;
 	--rounds) ROUNDS=$2; shift ;;
 	--rounds=*) ROUNDS=${1#*=} ;;
 	--skip) SKIP=$2; shift ;;
 	--skip=*) SKIP=${1#*=} ;;
+	--only) ONLY=$2; shift ;;
+	--only=*) ONLY=${1#*=} ;;
 	-h | --help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	[0-9]*) N=$1 ;;
 	*) echo "bench/run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
@@ -67,6 +85,15 @@ done
 case "$N$ROUNDS" in *[!0-9]*) echo "bench/run.sh: MESSAGES and --rounds take numbers" >&2; exit 2 ;; esac
 [ "$N" -ge 1 ] && [ "$ROUNDS" -ge 1 ] || { echo "bench/run.sh: MESSAGES and --rounds must be at least 1" >&2; exit 2; }
 WAIT=${BENCH_WAIT:-$((60 + N / 10))}
+SECTIONS="relay sendmail memory startup lmtp dns verify scale"
+if [ -n "$ONLY" ]; then
+	for s in $(echo "$ONLY" | tr , ' '); do
+		case " $SECTIONS " in *" $s "*) ;; *) echo "bench/run.sh: no section '$s' (sections: $SECTIONS)" >&2; exit 2 ;; esac
+	done
+	for s in $SECTIONS; do
+		case ",$ONLY," in *",$s,"*) ;; *) SKIP="$SKIP,$s" ;; esac
+	done
+fi
 SESSIONS=20
 MXPORT_BUILDDIR=${MXPORT_BUILDDIR:-$top}
 MXPORT_SRCDIR=$top
@@ -153,6 +180,12 @@ contrib_paths "$MXPORT_SRCDIR/contrib/postfix/master.cf" >>"$PF/etc/master.cf"
 start_lmtp
 LMTP_PID=$(echo $T_PIDS | awk '{ print $NF }')
 BASE_TRANSPORT=$(postconf -c "$PF/etc" -h transport_maps)
+# the same without mxport's socketmap, for the passes through Postfix's own
+# delivery: Postfix asks every table of transport_maps for the full address
+# before any for the domain, and the socketmap answers rcpt@bench.example,
+# so an inline: entry for the domain in front of it is never reached
+OWN_TRANSPORT=$(echo "$BASE_TRANSPORT" | sed 's/, *socketmap:[^,]*//g; s/^socketmap:[^,]*, *//')
+case $OWN_TRANSPORT in *socketmap:*) echo "bench: cannot take the socketmap out of transport_maps: $BASE_TRANSPORT" >&2; exit 1 ;; esac
 MILTER_LINE=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/milter/main.cf" | sed -n 's/^smtpd_milters = //p')
 RELAY_MAP=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" | sed -n 's/^relay_domains = //p')
 TMAPS=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" | sed -n 's/^transport_maps = //p')
@@ -170,7 +203,7 @@ VERIFY_MAP=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" | sed -n 's/
 use_path() {
 	rr=""
 	case $1 in
-	a | r_plain) set -- "$1" "" "bench.example" "inline:{ {bench.example = smtp:[127.0.0.1]:$SINK_PORT} }, $BASE_TRANSPORT" "$HC_PIPE" ;;
+	a | r_plain) set -- "$1" "" "bench.example" "inline:{ {bench.example = smtp:[127.0.0.1]:$SINK_PORT} }, $OWN_TRANSPORT" "$HC_PIPE" ;;
 	b | r_milter | r_mverify) set -- "$1" "$MILTER_LINE" "$RELAY_MAP" "$BASE_TRANSPORT" "$HC_PIPE" ;;
 	b1) set -- "$1" "$MILTER_LINE" "$RELAY_MAP" "$BASE_TRANSPORT" "$HC_LMTP" ;;
 	b2) set -- "$1" "" "$RELAY_MAP" "$TMAPS, $BASE_TRANSPORT" "$HC_PIPE" ;;
@@ -219,6 +252,10 @@ timed_pass() {
 		;;
 	*)
 		wait_log "$off" "status=sent" "$N" "delivery pass $1, round $2: deliveries"
+		if [ "$1" = a ]; then
+			own=$(tail -c +$((off + 1)) "$PF/maillog" | grep "status=sent" | grep -c "postfix/smtp\[")
+			[ "$own" -ge "$N" ] || die "delivery pass a, round $2: only $own of $N deliveries by Postfix's smtp(8)"
+		fi
 		echo "pass $1 $2 $(($(now_ms) - t0))" >>"$out"
 		;;
 	esac
@@ -495,5 +532,216 @@ PYEOF
 		[ -s "$T_DIR/strace.$p" ] && python3 "$top/bench/dns_by_process.py" "$T_DIR/strace.$p" "$DNS_PORT"
 	done
 	say ""
+fi
+# --- 8. scale: routes, message size, recipients, TLS; ratios to smtp(8) and to discard(8) --
+# Every row: three passes one after the other in each round, (a) Postfix's
+# own smtp(8), (b'') the DEFAULT path (socketmap relay check and
+# transport_maps, lmtp(8) to mxport-transport -L) and (d) the ceiling: the
+# same Postfix, the same socketmap relay check, delivering to discard(8).
+# Ratios within a round, medians over the rounds with their ranges. CPU per
+# message: user+sys of this Postfix's master and every process under it
+# (smtpd, cleanup, qmgr, smtp, lmtp, discard; the exited ones through the
+# master's cutime), of the LMTP daemon and its connection processes, and of
+# the milter process (the socketmap), divided by the messages of the pass;
+# the customer's server is not counted.
+#   routes  10, 100,000, 1,000,000 routes (mxport-route --index; Postfix's
+#           smtp(8) reads relay_domains and transport_maps from a cdb: table
+#           of the same domains), 4 KB messages, smtp-sink the customer
+#   size    4 KB, 100 KB, 10 MB (a quarter, a fiftieth of the messages)
+#   rcpt    1, 10, 100 recipients a message (smtp-source -r; a tenth of the
+#           messages for 10 and 100), throughput in messages
+#   tls     a private Postfix as the customer (smtpd with STARTTLS, discard
+#           transport): plain, STARTTLS on a kept session (mxport: the LMTP
+#           daemon's kept session; smtp(8): smtp_tls_connection_reuse via
+#           tlsproxy), STARTTLS per connection (mxport: a second LMTP
+#           daemon with connection_cache_time = 0 put on the socket;
+#           smtp(8): no connection cache)
+if ! skipped scale; then
+	SC="$T_DIR/scale"
+	mkdir -p "$SC"
+	chmod 755 "$SC"
+	SC_N=${BENCH_SCALE_MESSAGES:-$((QUICK ? 20 : N))}
+	if [ "$QUICK" = 1 ]; then SC_ROUTES=${BENCH_SCALE_ROUTES:-"10 1000 10000"}; else SC_ROUTES=${BENCH_SCALE_ROUTES:-"10 100000 1000000"}; fi
+	SC_DIMS=${BENCH_SCALE_DIMS:-"routes size rcpt tls"}
+	SC_RESULTS="$T_DIR/results.scale"
+	: >"$SC_RESULTS"
+	[ -f "$T_DIR/certs/good.pem" ] || make_certs >/dev/null 2>&1
+	[ -f "$T_DIR/certs/good.pem" ] || die "scale: make_certs made no certificate"
+	chmod 644 "$T_DIR/certs/good.key"
+	# the customer for the TLS rows: Postfix with STARTTLS, delivering to discard(8)
+	CUST_PORT=$(free_port)
+	start_customer_postfix customer "$CUST_PORT" "$SINK_PORT" "smtpd_tls_cert_file = $T_DIR/certs/good.pem
+smtpd_tls_key_file = $T_DIR/certs/good.key
+smtpd_tls_security_level = may
+smtpd_tls_loglevel = 1
+default_transport = discard:
+relay_transport = discard:
+message_size_limit = 104857600
+default_process_limit = 200
+smtpd_client_connection_count_limit = 0
+smtpd_client_connection_rate_limit = 0
+max_use = 1000000"
+	printf 'tlsmgr unix - - n 1000? 1 tlsmgr\n' >>"$T_DIR/customer/etc/master.cf"
+	postfix -c "$T_DIR/customer/etc" reload >/dev/null 2>&1
+	# this Postfix: tlsmgr and tlsproxy for smtp(8)'s TLS passes, no size limit
+	printf 'tlsmgr unix - - n 1000? 1 tlsmgr\ntlsproxy unix - - n - 0 tlsproxy\n' >>"$PF/etc/master.cf"
+	postconf -c "$PF/etc" -e message_size_limit=104857600 "smtp_tls_CAfile=$T_DIR/certs/ca.pem" >/dev/null
+	# the routes files and Postfix's tables of the same domains; the
+	# domains the passes send to come last
+	for sc_n in $SC_ROUTES; do
+		python3 - "$SC" "$sc_n" "$SINK_PORT" "$CUST_PORT" <<'PYEOF' || die "scale: could not write the routes files"
+import sys
+d, n, sink, cust = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+special = [("bench.example", sink, ""), ("plain.example", cust, " tls=none"), ("tls.example", cust, " tls=encrypt")]
+with open("%s/routes.%d" % (d, n), "w") as f, open("%s/pf.%d" % (d, n), "w") as g:
+    for i in range(max(n - len(special), 0)):
+        x, p = i % 254 + 1, 2000 + i % 1000
+        f.write("cust%d.example [192.0.2.%d]:%d\n" % (i, x, p))
+        g.write("cust%d.example smtp:[192.0.2.%d]:%d\n" % (i, x, p))
+    for dom, port, opt in special:
+        f.write("%s [127.0.0.1]:%s%s\n" % (dom, port, opt))
+        g.write("%s smtp:[127.0.0.1]:%s\n" % (dom, port))
+PYEOF
+		"$T_DIR/bin/mxport-route" -c "$T_DIR/etc/mxport.conf" --index "$SC/routes.$sc_n" >"$SC/index.$sc_n.out" 2>&1 ||
+			die "scale: mxport-route --index of $sc_n routes failed: $(tail -n 3 "$SC/index.$sc_n.out")"
+		postmap -c "$PF/etc" "cdb:$SC/pf.$sc_n" || die "scale: postmap cdb: of $sc_n domains failed"
+		chmod 644 "$SC/routes.$sc_n" "$SC/routes.$sc_n.cdb" "$SC/pf.$sc_n.cdb"
+	done
+	SC_CUR=""
+	# sc_routes N - the routes file of N routes and its index in place (hard
+	# links: the index records the file's inode), the milter reloaded
+	sc_routes() {
+		[ "$SC_CUR" = "$1" ] && return 0
+		ln -f "$SC/routes.$1" "$T_DIR/etc/routes" && ln -f "$SC/routes.$1.cdb" "$T_DIR/etc/routes.cdb" ||
+			die "scale: could not put the routes file of $1 routes in place"
+		hup_milter || die "scale: the milter did not reload the routes file of $1 routes"
+		"$T_DIR/bin/mxport-route" -c "$T_DIR/etc/mxport.conf" -n >"$SC/check.$1" 2>&1 ||
+			die "scale: mxport-route -n on $1 routes: $(tail -n 2 "$SC/check.$1")"
+		SC_CUR=$1
+	}
+	# the second LMTP daemon: no kept SMTP sessions (STARTTLS per connection)
+	grep -v '^connection_cache_time' "$T_DIR/etc/mxport.conf" >"$T_DIR/etc/mxport-nc.conf"
+	echo "connection_cache_time = 0" >>"$T_DIR/etc/mxport-nc.conf"
+	chmod 644 "$T_DIR/etc/mxport-nc.conf"
+	setpriv --reuid=mxport --regid=mxport --groups=postfix -- "$T_DIR/bin/mxport-transport" \
+		-c "$T_DIR/etc/mxport-nc.conf" -L "unix:$T_DIR/run/lmtp-nc.sock" >>"$T_DIR/lmtp-nc.stderr" 2>&1 &
+	LMTP_NC_PID=$!
+	T_PIDS="$T_PIDS $LMTP_NC_PID"
+	wait_for "LMTP daemon without kept sessions" test -S "$T_DIR/run/lmtp-nc.sock"
+	SC_LMTP=$LMTP_PID
+	# sc_daemon keep|nc - which LMTP daemon answers on lmtp.sock (the
+	# socketmap names that socket): the sockets are swapped by rename
+	sc_daemon() {
+		want=$LMTP_PID
+		[ "$1" = nc ] && want=$LMTP_NC_PID
+		[ "$SC_LMTP" = "$want" ] && return 0
+		mv "$T_DIR/run/lmtp.sock" "$T_DIR/run/lmtp.swap" && mv "$T_DIR/run/lmtp-nc.sock" "$T_DIR/run/lmtp.sock" &&
+			mv "$T_DIR/run/lmtp.swap" "$T_DIR/run/lmtp-nc.sock" || die "scale: could not swap the LMTP daemons' sockets"
+		SC_LMTP=$want
+	}
+	# sc_use PATH ROUTES TLS - Postfix for one pass: a (smtp(8)), b2 (default), d (discard)
+	sc_use() {
+		case $3 in
+		plain) lvl=none reuse=no od=yes ;;
+		kept) lvl=encrypt reuse=yes od=yes ;;
+		conn) lvl=encrypt reuse=no od=no ;;
+		*) lvl=none reuse=no od=yes ;;
+		esac
+		case $1 in
+		a) rd="cdb:$SC/pf.$2" tm="cdb:$SC/pf.$2, $OWN_TRANSPORT" ;;
+		b2) rd=$RELAY_MAP tm="$TMAPS, $OWN_TRANSPORT" ;;
+		d) rd=$RELAY_MAP tm="inline:{ {bench.example = discard:}, {plain.example = discard:}, {tls.example = discard:} }, $OWN_TRANSPORT" ;;
+		esac
+		postconf -c "$PF/etc" -e "smtpd_milters=" "relay_domains=$rd" "transport_maps=$tm" \
+			"milter_header_checks=" "defer_transports=" "smtpd_recipient_restrictions=" \
+			"smtp_tls_security_level=$lvl" "smtp_tls_connection_reuse=$reuse" \
+			"smtp_connection_cache_on_demand=$od" >/dev/null || die "scale: postconf for path $1 failed"
+		postfix -c "$PF/etc" reload >/dev/null 2>&1
+		sleep 1
+	}
+	# sc_pass DIM VALUE PATH ROUND ROUTES MSGFILE COUNT RCPTS DOMAIN TLS
+	sc_pass() {
+		[ "$3" = b2 ] && case ${10} in conn) sc_daemon nc ;; *) sc_daemon keep ;; esac
+		sc_use "$3" "$5" "${10}"
+		off=$(log_size)
+		coff=$(wc -c <"$T_DIR/customer/maillog" 2>/dev/null || echo 0)
+		python3 "$top/bench/cpu.py" tree-snap "$SC/cpu.pf" "$MASTER" "$MILTER_PID"
+		python3 "$top/bench/cpu.py" tree-snap "$SC/cpu.lmtp" "$SC_LMTP" "$MILTER_PID"
+		what="scale $1=$2, path $3, round $4"
+		t0=$(now_ms)
+		timeout "$WAIT" smtp-source -s $SESSIONS -F "$6" -m "$7" -r "$8" -f bench@sender.test -t "rcpt@$9" \
+			"127.0.0.1:$PF_PORT" >"$T_DIR/source.out" 2>&1
+		rc=$?
+		[ $rc -eq 124 ] && die "$what: smtp-source did not finish sending $7 messages within ${WAIT}s"
+		[ $rc -ne 0 ] && die "$what: smtp-source failed ($rc): $(tail -n 3 "$T_DIR/source.out")"
+		wait_log "$off" "status=sent" $(($7 * $8)) "$what: deliveries"
+		t=$(($(now_ms) - t0))
+		pf=$(python3 "$top/bench/cpu.py" tree-diff "$SC/cpu.pf" "$MASTER" "$MILTER_PID")
+		lm=$(python3 "$top/bench/cpu.py" tree-diff "$SC/cpu.lmtp" "$SC_LMTP" "$MILTER_PID")
+		bad=$(log_count "$off" "status=\(deferred\|bounced\)")
+		[ "$bad" -eq 0 ] || die "$what: $bad deliveries deferred or bounced"
+		# every delivery by the agent of the path, none by another
+		case $3 in a) agent="postfix/smtp\[" ;; b2) agent="postfix/lmtp\[.*relay=relay.test\[" ;; d) agent="postfix/discard\[" ;; esac
+		byagent=$(tail -c +$((off + 1)) "$PF/maillog" | grep "status=sent" | grep -c "$agent")
+		[ "$byagent" -ge $(($7 * $8)) ] || die "$what: only $byagent of $(($7 * $8)) deliveries by the path's agent (/$agent/)"
+		# the customer's smtpd: SMTP sessions and TLS handshakes of this pass
+		# (the TLS rows; smtp-sink keeps no log), once it has logged every
+		# delivery to its discard(8) (its log comes through postlogd, later)
+		if [ "${10}" != - ] && [ "$3" != d ]; then
+			wait_until 30 sh -c "[ \$(tail -c +$((coff + 1)) '$T_DIR/customer/maillog' | grep -c 'status=sent') -ge $(($7 * $8)) ]" ||
+				die "$what: the customer's server did not log $(($7 * $8)) deliveries within 30 s"
+		fi
+		cc=$(tail -c +$((coff + 1)) "$T_DIR/customer/maillog" 2>/dev/null | grep -c 'smtpd.*: connect from')
+		ct=$(tail -c +$((coff + 1)) "$T_DIR/customer/maillog" 2>/dev/null | grep -c 'smtpd.*TLS connection established')
+		case ${10} in kept | conn) [ "$3" = d ] || [ "$ct" -gt 0 ] || die "$what: the customer saw no STARTTLS" ;; esac
+		# scale DIM VALUE PATH ROUND MS MESSAGES POSTFIX_CPU_MS LMTP_CPU_MS MILTER_CPU_MS SESSIONS TLS
+		echo "scale $1 $2 $3 $4 $t $7 ${pf%% *} ${lm%% *} $(echo "$pf" | cut -d' ' -f3) $cc $ct" >>"$SC_RESULTS"
+		printf '%s ' "$1=$2:$3" >&2
+	}
+	for sz in 4096 102400 10485760; do
+		python3 "$top/bench/make_message.py" "$sz" >"$SC/msg.$sz"
+		chmod 644 "$SC/msg.$sz"
+	done
+	first=$(echo "$SC_ROUTES" | awk '{ print $1 }')
+	sc_at_least() { [ "$1" -ge "$2" ] && echo "$1" || echo "$2"; }
+	for r in $(seq 1 "$ROUNDS"); do
+		printf 'scale round %s of %s: ' "$r" "$ROUNDS" >&2
+		for dim in $SC_DIMS; do
+			case $dim in
+			routes)
+				for sc_n in $(echo "$SC_ROUTES" | tr ' ' '\n' | sort -rn); do
+					sc_routes "$sc_n"
+					for p in a b2 d; do sc_pass routes "$sc_n" $p "$r" "$sc_n" "$SC/msg.4096" "$SC_N" 1 bench.example -; done
+				done ;;
+			size)
+				sc_routes "$first"
+				for sz in 4096 102400 10485760; do
+					case $sz in 4096) m=$SC_N ;; 102400) m=$(sc_at_least $((SC_N / 4)) 5) ;; *) m=$(sc_at_least $((SC_N / 50)) 2) ;; esac
+					for p in a b2 d; do sc_pass size "$sz" $p "$r" "$first" "$SC/msg.$sz" "$m" 1 bench.example -; done
+				done ;;
+			rcpt)
+				sc_routes "$first"
+				for k in 1 10 100; do
+					case $k in 1) m=$SC_N ;; *) m=$(sc_at_least $((SC_N / 10)) 2) ;; esac
+					for p in a b2 d; do sc_pass rcpt "$k" $p "$r" "$first" "$SC/msg.4096" "$m" "$k" bench.example -; done
+				done ;;
+			tls)
+				sc_routes "$first"
+				for mode in plain kept conn; do
+					case $mode in plain) dom=plain.example ;; *) dom=tls.example ;; esac
+					for p in a b2 d; do sc_pass tls "$mode" $p "$r" "$first" "$SC/msg.4096" "$SC_N" 1 "$dom" "$mode"; done
+				done ;;
+			*) die "scale: no dimension '$dim' (routes size rcpt tls)" ;;
+			esac
+		done
+		echo >&2
+	done
+	sc_daemon keep
+	say "8. scale: $SC_N messages a pass (4 KB), $ROUNDS interleaved rounds of (a) smtp(8), (b'') DEFAULT, (d) discard ceiling per row"
+	say "   routes index: $(cat "$SC"/index.*.out | tr '\n' ';' | sed 's/;$//; s/;/; /g')"
+	python3 "$top/bench/summarize.py" --scale "$SC_RESULTS"
+	say ""
+	sc_routes "$first"
+	use_path b
 fi
 say "bench: done"

@@ -2,8 +2,12 @@
 """summarize - the interleaved passes of bench/run.sh as medians and ranges.
 
 Usage: summarize.py [--verify] RESULTS N
+       summarize.py --scale RESULTS
 --verify: the verify section (7): receive passes with and without
 recipients verified at RCPT (every RCPT a cache hit).
+--scale: the scale section (8): lines "scale DIM VALUE PATH ROUND MS
+MESSAGES POSTFIX_CPU_MS LMTP_CPU_MS MILTER_CPU_MS", PATH a (Postfix's
+smtp(8)), b2 (the default path) or d (discard(8), the ceiling).
 RESULTS holds lines "pass PATH ROUND MS [SMTPD_MS CLEANUP_MS MILTER_MS GONE]"
 and "ceiling MS"; the Sendmail passes s_map and s_milter put the sendmail
 processes' CPU where smtpd's is and 0 for cleanup. Every ratio is computed within a round (the paths of one
@@ -94,7 +98,88 @@ def verify_section(path, n):
                 print("     CPU cost of verification: %s %%  -- %s" % (fmt_range(o, "%.1f"), verdict(o, None, False, 10.0)))
 
 
+SCALE_LABELS = {
+    "routes": lambda v: "%s routes" % format(int(v), ","),
+    "size": lambda v: {"4096": "4 KB", "102400": "100 KB", "10485760": "10 MB"}.get(v, v + " B"),
+    "rcpt": lambda v: "%s recipient%s" % (v, "" if v == "1" else "s"),
+    "tls": lambda v: {"plain": "plain", "kept": "STARTTLS, kept session",
+                      "conn": "STARTTLS per connection"}.get(v, v),
+}
+
+
+def scale_section(path):
+    """8: the default path against smtp(8) and the discard ceiling, per row"""
+    ms, msgs, cpu, conns = {}, {}, {}, {}
+    order = []
+    for line in open(path):
+        f = line.split()
+        if not f or f[0] != "scale":
+            continue
+        dim, val, p, r = f[1], f[2], f[3], int(f[4])
+        if (dim, val) not in order:
+            order.append((dim, val))
+        ms[(dim, val, p, r)] = int(f[5])
+        msgs[(dim, val)] = int(f[6])
+        cpu[(dim, val, p, r)] = sum(int(x) for x in f[7:10])
+        if len(f) >= 12:
+            conns[(dim, val, p, r)] = (int(f[10]), int(f[11]))
+    rounds = sorted(set(k[3] for k in ms))
+    rate = lambda dim, val, p, r: msgs[(dim, val)] * 1000.0 / max(ms[(dim, val, p, r)], 1)
+    print("   msg/s and ratios as median [min-max] over %d rounds; CPU ms per message: Postfix's processes"
+          " + the LMTP daemon's + the milter's (socketmap)" % len(rounds))
+    print("   goals: b''/a >= 1.00 in every round; b''/d >= 0.85 (within 15% of the discard ceiling)")
+    print("   | row | msgs | (a) smtp(8) msg/s | (b'') default msg/s | (d) discard msg/s | b''/a | b''/d | CPU ms/msg a / b'' / d |")
+    print("   |---|---|---|---|---|---|---|---|")
+    verdicts = []
+    for dim, val in order:
+        rs = [r for r in rounds if all((dim, val, p, r) in ms for p in ("a", "b2", "d"))]
+        if not rs:
+            continue
+        rates = {p: [rate(dim, val, p, r) for r in rs] for p in ("a", "b2", "d")}
+        ra = [ms[(dim, val, "a", r)] / float(max(ms[(dim, val, "b2", r)], 1)) for r in rs]
+        rd = [ms[(dim, val, "d", r)] / float(max(ms[(dim, val, "b2", r)], 1)) for r in rs]
+        c = {p: statistics.median(cpu[(dim, val, p, r)] / float(msgs[(dim, val)]) for r in rs) for p in ("a", "b2", "d")}
+        label = SCALE_LABELS.get(dim, str)(val)
+        print("   | %s | %d | %s | %s | %s | %s | %s | %.2f / %.2f / %.2f |"
+              % (label, msgs[(dim, val)], fmt_range(rates["a"], "%.0f"), fmt_range(rates["b2"], "%.0f"),
+                 fmt_range(rates["d"], "%.0f"), fmt_range(ra), fmt_range(rd), c["a"], c["b2"], c["d"]))
+        verdicts.append("   %-28s b''/a: %s; b''/d: %s" % (label + ":", verdict(ra, 1.0), verdict(rd, 0.85)))
+        verdicts.append("   %-28s per round b''/a %s; b''/d %s" % ("", " ".join("%.2f" % x for x in ra),
+                                                                    " ".join("%.2f" % x for x in rd)))
+    tls = [(d, v) for d, v in order if d == "tls"]
+    if tls:
+        print("   the TLS customer's smtpd, per pass (median): SMTP sessions / TLS handshakes")
+        for dim, val in tls:
+            parts = []
+            for p, name in (("a", "smtp(8)"), ("b2", "default")):
+                c = [conns[(dim, val, p, r)] for r in rounds if (dim, val, p, r) in conns]
+                if c:
+                    parts.append("%s %g / %g" % (name, statistics.median(x[0] for x in c), statistics.median(x[1] for x in c)))
+            print("     %-26s %s (%d messages a pass)" % (SCALE_LABELS["tls"](val) + ":", ", ".join(parts), msgs[(dim, val)]))
+    print("   verdicts:")
+    for v in verdicts:
+        print(v)
+    routes = [v for d, v in order if d == "routes"]
+    if len(routes) >= 2:
+        lo = min(routes, key=int)
+        print("   cost per message against %s routes (pass time and CPU per message, within a round; 1.00 = flat):" % lo)
+        for hi in sorted(routes, key=int):
+            if hi == lo:
+                continue
+            for p, name in (("b2", "default"), ("a", "smtp(8) with a cdb: table")):
+                rs = [r for r in rounds if ("routes", lo, p, r) in ms and ("routes", hi, p, r) in ms]
+                if not rs:
+                    continue
+                t = [ms[("routes", hi, p, r)] / float(max(ms[("routes", lo, p, r)], 1)) for r in rs]
+                cc = [cpu[("routes", hi, p, r)] / float(max(cpu[("routes", lo, p, r)], 1)) for r in rs]
+                print("     %s routes, %-26s time %s -- %s; CPU %s -- %s"
+                      % (format(int(hi), ","), name + ":", fmt_range(t), verdict(t), fmt_range(cc), verdict(cc)))
+
+
 def main():
+    if sys.argv[1] == "--scale":
+        scale_section(sys.argv[2])
+        return
     if sys.argv[1] == "--verify":
         verify_section(sys.argv[2], int(sys.argv[3]))
         return

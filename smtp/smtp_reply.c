@@ -149,8 +149,10 @@ bool smtp_reply_has_keyword(const struct smtp_reply *r, const char *keyword, con
 			continue;
 		if (strncasecmp(line + 4, keyword, klen) == 0 &&
 		    (len == 4 + klen || line[4 + klen] == ' ' || line[4 + klen] == '=')) {
+			/* a bare keyword ("250-SIZE": no fixed limit, RFC 1870)
+			 * has no arguments: not the next line's code */
 			if (args)
-				*args = line + 4 + klen;
+				*args = len == 4 + klen ? "" : line + 4 + klen;
 			return true;
 		}
 	}

@@ -59,6 +59,23 @@ static void test_multiline_and_keywords(void **state)
 	assert_false(smtp_reply_has_keyword(&r, "SIZ", NULL));
 }
 
+/* "250-SIZE" without a number (Postfix with message_size_limit = 0): no
+ * arguments, not the next line's reply code read as the limit */
+static void test_bare_keyword_has_no_args(void **state)
+{
+	const char *const l[] = {"250-mail.example", "250-SIZE", "250 8BITMIME", NULL};
+	struct smtp_reply r;
+	char err[256];
+	const char *args;
+
+	(void)state;
+	assert_int_equal(feed(&r, l, err, sizeof(err)), 1);
+	assert_true(smtp_reply_has_keyword(&r, "SIZE", &args));
+	assert_string_equal(args, "");
+	assert_true(smtp_reply_has_keyword(&r, "8BITMIME", &args));
+	assert_string_equal(args, "");
+}
+
 static void test_oneline(void **state)
 {
 	const char *const l[] = {"550-5.1.1 No such user", "550-", "550 5.1.1 Go away", NULL};
@@ -167,6 +184,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_single),
 		cmocka_unit_test(test_multiline_and_keywords),
+		cmocka_unit_test(test_bare_keyword_has_no_args),
 		cmocka_unit_test(test_oneline),
 		cmocka_unit_test(test_bare_code),
 		cmocka_unit_test(test_enhanced_code_checks),
