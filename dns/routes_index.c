@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "routes_file.h"
+#include "msg.h"
 #include "routes_index.h"
 #include "util.h"
 
@@ -266,9 +267,10 @@ bool routes_index_build(const char *routes_path, struct mx_errlist *errs, size_t
 		return false;
 	}
 	/* Readable by whoever may read the routes file, and owned alike when we may. */
-	(void)fchmod(fd, before.st_mode & 0666);
-	if (geteuid() == 0)
-		(void)fchown(fd, before.st_uid, before.st_gid);
+	if (fchmod(fd, before.st_mode & 0666) != 0 ||
+	    (geteuid() == 0 && fchown(fd, before.st_uid, before.st_gid) != 0))
+		msg_warn("%s: cannot give %s the routes file's owner and mode: %s", routes_path,
+			 tmp, strerror(errno));
 	cdb_make_start(&b.cm, fd);
 	while ((n = getline(&line, &cap, in)) >= 0)
 		build_line(&b, line, (size_t)n, ++lineno);

@@ -59,8 +59,13 @@ peak build "$ROUTE" -c "$T_DIR/big.conf" --index
 t_eq "$RC" 0 "--index: a million-line routes file is indexed"
 t_grep "$T_DIR/out" "^$T_DIR/big.routes.cdb: $((N + 2)) route\(s\) from $T_DIR/big.routes$" "--index: says the index and the number of routes"
 echo "# --index: $(($(date +%s) - start)) s, peak $PEAK_KB KB"
-[ "$PEAK_KB" -lt 200000 ]
-t_ok $? "--index: a million routes built in less than 200 MB (peak $PEAK_KB KB; measured 44 MB)"
+# AddressSanitizer keeps freed memory in quarantine and shadows all of it:
+# its build gets four times the bound (measured: 490 MB); the plain build
+# holds the real one.
+bound_kb=200000
+grep -q -- '-fsanitize=address' "$MXPORT_BUILDDIR/Makefile" 2>/dev/null && bound_kb=800000
+[ "$PEAK_KB" -lt "$bound_kb" ]
+t_ok $? "--index: a million routes built in less than $((bound_kb / 1000)) MB (peak $PEAK_KB KB; measured 44 MB, 490 MB under ASan)"
 
 peak small "$ROUTE" -c "$T_DIR/small.conf" cust9.example
 t_eq "$RC" 0 "10 routes: cust9.example is forwarded"
