@@ -18,7 +18,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # The tests mostly wait (on Postfix's queue runs, timeouts, servers): twice
 # as many at once as there are cores.
 check_jobs=$((jobs * 2))
-fuzz_seconds=${MXPORT_FUZZ_SECONDS:-30}
+fuzz_seconds=${MXPORT_FUZZ_SECONDS:-20}
 passed=0
 failed=0
 
