@@ -344,8 +344,8 @@ static enum shared_state_result run(enum op op, const char *key, const char *val
 	switch (op) {
 	case OP_ADD:
 	case OP_SET:
-		rc = (op == OP_ADD ? memcached_add : memcached_set)(m, k, klen, value, strlen(value),
-								    (time_t)ttl, 0);
+		rc = (op == OP_ADD ? memcached_add : memcached_set)(m, k, klen, value,
+								    strlen(value), (time_t)ttl, 0);
 		res = rc == MEMCACHED_SUCCESS					 ? SS_OK
 		      : rc == MEMCACHED_NOTSTORED || rc == MEMCACHED_DATA_EXISTS ? SS_EXISTS
 										 : SS_FAIL;
@@ -366,16 +366,21 @@ static enum shared_state_result run(enum op op, const char *key, const char *val
 	}
 	case OP_TOUCH:
 		rc = memcached_touch(m, k, klen, (time_t)ttl);
-		res = rc == MEMCACHED_SUCCESS ? SS_OK : rc == MEMCACHED_NOTFOUND ? SS_NOTFOUND : SS_FAIL;
+		res = rc == MEMCACHED_SUCCESS	 ? SS_OK
+		      : rc == MEMCACHED_NOTFOUND ? SS_NOTFOUND
+						 : SS_FAIL;
 		break;
 	case OP_DELETE:
 		rc = memcached_delete(m, k, klen, 0);
-		res = rc == MEMCACHED_SUCCESS ? SS_OK : rc == MEMCACHED_NOTFOUND ? SS_NOTFOUND : SS_FAIL;
+		res = rc == MEMCACHED_SUCCESS	 ? SS_OK
+		      : rc == MEMCACHED_NOTFOUND ? SS_NOTFOUND
+						 : SS_FAIL;
 		break;
 	case OP_COUNT: {
 		uint64_t v = 0;
 
-		/* incr, or add "1" when missing; a relay that adds at once in between: incr again */
+		/* incr, or add "1" when missing; a relay that adds at once in between: incr again
+		 */
 		for (int tries = 0; tries < 3 && res == SS_FAIL; tries++) {
 			rc = memcached_increment(m, k, klen, 1, &v);
 			if (rc == MEMCACHED_SUCCESS) {
