@@ -6,8 +6,11 @@
 # one recovery notice; the same without memcached gives one per relay (the
 # test can fail). memcached stopped (slow) or killed in the middle of a
 # run: deliveries go on within the timeouts, each relay logs the fallback
-# once, and sharing resumes when memcached is back.
+# once, and sharing resumes when memcached is back. Two mxport-milters
+# (socketmap's verify table) share the callouts: the customer's server
+# sees one RCPT for a user across both, and the rate limit holds for both.
 . "$MXPORT_SRCDIR/tests/lib/harness.sh"
+. "$MXPORT_SRCDIR/tests/lib/postfix.sh"
 need python3 setpriv memcached
 
 TRANSPORT=$(t_share "$MXPORT_BUILDDIR/mxport-transport")
@@ -200,5 +203,87 @@ t_eq "$RC" 0 "memcached back, server back: delivered"
 t_eq "$(count_msgs "$PEER_DIR")" 3 "all mail delivered once"
 t_eq "$(notices 'Mail for example\.org is delivered again')" 1 \
 	"memcached back: sharing resumes, one recovery notice for both relays"
+
+# --- two milters share the verify cache and the rate limits ----------------
+PROBE=$(t_share "$MXPORT_SRCDIR/tests/lib/sockprobe.py")
+PY=/usr/bin/python3 # the system python: user postfix cannot reach root's own (pyenv)
+need "$PY"
+# lookup N KEY - milter N's socketmap verify answer for KEY, asked as user postfix
+lookup() {
+	sm="$T_DIR/run/socketmap.sock"
+	[ "$1" = 2 ] && sm="$T_DIR/run2/socketmap.sock"
+	setpriv --reuid=postfix --regid=postfix --init-groups -- "$PY" "$PROBE" socketmap "$sm" verify "$2"
+}
+# callouts PEER RCPT - the sessions of a peer that asked RCPT for RCPT
+callouts() {
+	grep -l "^RCPT TO:<$2>" "$T_DIR"/peer.$1/session.* 2>/dev/null | wc -l
+}
+start_peer cust '{"rcpt_match": [["nobody.*", "550 5.1.1 no such user"]]}'
+PC=$PEER_PORT
+start_peer cust2 '{"rcpt_match": [["nobody.*", "550 5.1.1 no such user"]]}'
+PC2=$PEER_PORT
+start_peer cust3 '{}'
+PC3=$PEER_PORT
+PF_PORT=$(free_port)
+MXPORT_EXTRA_CONF="verify_timeout = 5s
+verify_route_rate = 3
+shared_state = $SHARED
+shared_state_retry = 2s"
+setup_mxport "example.com [127.0.0.1]:$PC verify=yes
+rated.example [127.0.0.1]:$PC3 verify=yes"
+start_milter
+MILTER1=$MILTER_PID
+# the second relay's milter: its own sockets, the same memcached
+mkdir -p "$T_DIR/run2"
+chmod 755 "$T_DIR/run2"
+sed -e "s|$T_DIR/run/|$T_DIR/run2/|g" -e "s|^log_file = .*|log_file = $T_DIR/mxport2.log|" \
+	"$T_DIR/etc/mxport.conf" >"$T_DIR/etc/mxport2.conf"
+: >"$T_DIR/mxport2.log"
+chmod 666 "$T_DIR/mxport2.log"
+"$T_DIR/bin/mxport-milter" -f -c "$T_DIR/etc/mxport2.conf" -u mxport \
+	-P "$T_DIR/run2/milter.pid" >>"$T_DIR/milter2.stderr" 2>&1 &
+T_PIDS="$T_PIDS $!"
+wait_for "the second mxport-milter" test -S "$T_DIR/run2/socketmap.sock"
+
+t_eq "$(lookup 1 bob@example.com)" "OK DUNNO" "verify, milter 1: a known user passes"
+t_eq "$(lookup 2 bob@example.com)" "OK DUNNO" "verify, milter 2: the same user passes"
+t_eq "$(callouts cust bob@example.com)" 1 "verify shared: one callout for the user across both milters"
+lookup 1 nobody@example.com >"$T_DIR/nobody1" 2>&1
+lookup 2 nobody@example.com >"$T_DIR/nobody2" 2>&1
+t_grep "$T_DIR/nobody2" "^OK 550 5\\.1\\.1 no such user" "verify shared: milter 2 refuses the unknown user with the server's words"
+t_eq "$(callouts cust nobody@example.com)" 1 "verify shared: one callout for the refused user across both"
+# verify_route_rate = 3 a minute: for the fleet, not for each milter (all
+# five asked within one minute: not in its last 15 seconds)
+while [ $(($(date +%s) % 60)) -ge 45 ]; do sleep 0.2; done
+for u in u1 u2; do lookup 1 $u@rated.example >/dev/null 2>&1; done
+for u in u3 u4 u5; do lookup 2 $u@rated.example >/dev/null 2>&1; done
+t_eq "$(grep -c '^RCPT TO:<u' "$T_DIR"/peer.cust3/session.* 2>/dev/null | awk -F: '{ n += $NF } END { print n + 0 }')" 3 \
+	"verify rate shared: 3 callouts a minute for the route across both milters"
+
+# memcached down: each milter calls out on its own, at once
+memcached_kill
+t0=$(now_ms)
+r=$(lookup 2 carol@example.com)
+ms=$(($(now_ms) - t0))
+t_eq "$r" "OK DUNNO" "memcached down: verify still answers"
+t_ok "$([ "$ms" -lt 3000 ]; echo $?)" "memcached down: within the timeouts (${ms} ms)"
+t_grep "$T_DIR/mxport2.log" "shared state .*using this relay.s own state" "memcached down: the milter logs the fallback"
+
+# without shared_state: a callout from each milter for the same user
+stop_milter
+kill "$(cat "$T_DIR/run2/milter.pid")" 2>/dev/null
+wait_for "the second milter gone" sh -c "! test -S $T_DIR/run2/socketmap.sock || ! kill -0 $(cat "$T_DIR/run2/milter.pid")"
+for f in mxport.conf mxport2.conf; do sed -i -e 's/^shared_state = .*/shared_state =/' "$T_DIR/etc/$f"; done
+sed -i "s|127.0.0.1\]:$PC |127.0.0.1]:$PC2 |" "$T_DIR/etc/routes"
+start_milter
+"$T_DIR/bin/mxport-milter" -f -c "$T_DIR/etc/mxport2.conf" -u mxport \
+	-P "$T_DIR/run2/milter.pid" >>"$T_DIR/milter2.stderr" 2>&1 &
+T_PIDS="$T_PIDS $!"
+wait_for "the second mxport-milter again" sh -c "test -S $T_DIR/run2/socketmap.sock && test -s $T_DIR/run2/milter.pid && kill -0 \$(cat $T_DIR/run2/milter.pid)"
+lookup 1 bob@example.com >/dev/null 2>&1
+r=$(lookup 2 bob@example.com)
+t_eq "$(callouts cust2 bob@example.com)" 2 "verify not shared: one callout from each milter ($r)"
+SHARED_CALLOUTS=1
+echo "# callouts per user, two milters: shared $SHARED_CALLOUTS, not shared $(callouts cust2 bob@example.com)"
 
 t_done
