@@ -123,6 +123,9 @@ xport 1 A1 bob@example.com
 t_eq "$RC" 75 "shared: relay 1 defers (server down)"
 xport 2 A2 bob@example.com
 t_eq "$RC" 75 "shared: relay 2 defers"
+"$MXPORT_BUILDDIR/mxport-route" -c "$T_DIR/relay3.conf" example.com >"$T_DIR/route3" 2>&1
+t_grep "$T_DIR/route3" '^  outage \(shared\): deliveries failing since ' \
+	"shared: mxport-route on relay 3, which never tried, shows the fleet's outage"
 past $((T0 + 2))
 xport 1 A1 bob@example.com
 xport 2 A2 bob@example.com
@@ -141,6 +144,8 @@ for r in 1 2 3; do xport $r A$r bob@example.com; done
 t_eq "$RC" 0 "shared: server back, relay 3 delivers"
 t_eq "$(count_msgs "$PEER_DIR")" 3 "shared: each relay's mail delivered once"
 t_eq "$(notices 'Mail for example\.com is delivered again')" 1 "shared: exactly one recovery notice"
+"$MXPORT_BUILDDIR/mxport-route" -c "$T_DIR/relay3.conf" example.com >"$T_DIR/route3" 2>&1
+t_grep "$T_DIR/route3" '^  outage \(shared\): none$' "shared: the outage is closed for the fleet"
 SHARED_DOWN=$(notices 'Mail for example\.com is waiting')
 stop_peer back
 
