@@ -260,8 +260,7 @@ static int show_domain(const struct mx_config *cfg, struct route_ctx *ctx, const
 		printf("  source: DNS SRV %s (%s, ttl %u)\n", r.origin,
 		       r.secure ? "DNSSEC secure" : "not DNSSEC secure", r.ttl);
 	printf("  reason: %s\n", r.reason);
-	if (r.notify[0])
-	{
+	if (r.notify[0]) {
 		printf("  notify: %s (when deliveries fail for %us)\n", r.notify,
 		       cfg->notify_after);
 		if (r.status == ROUTE_OK)

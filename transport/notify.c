@@ -54,8 +54,8 @@
 #define NOTIFY_IDS_MAX	   10000 /* queue ids kept per outage; more are only counted */
 #define NOTIFY_STATE_MAX   (2 * 1024 * 1024)
 #define SENDMAIL_WAIT_MS   60000
-#define NOTIFY_OUTAGES_MAX 1000 /* outages open at once (state files); more are not tracked */
-#define SHARED_SINCE_TTL   86400	  /* an outage's start, shared: kept a day past a failure */
+#define NOTIFY_OUTAGES_MAX 1000	 /* outages open at once (state files); more are not tracked */
+#define SHARED_SINCE_TTL   86400 /* an outage's start, shared: kept a day past a failure */
 #define SHARED_NOTICE_TTL  (7 * 86400) /* who sent a notice of it: kept a week */
 
 struct waiting {
@@ -603,8 +603,7 @@ static size_t outages_open(int dirfd)
  */
 
 /* shared_key - the memcached key of KEY's outage: since, or a notice of the outage since */
-static void shared_key(char *out, size_t outlen, const char *key, const char *what,
-		       long long since)
+static void shared_key(char *out, size_t outlen, const char *key, const char *what, long long since)
 {
 	if (since)
 		snprintf(out, outlen, "mxport:outage:%s:%s:%lld", key, what, since);
@@ -671,7 +670,8 @@ static void unnotify(const struct mx_config *cfg, const char *key, long long sin
 			o.notified = false;
 			state_write(dirfd, key, &o, err, sizeof(err));
 			shared_key(k, sizeof(k), key, "down", since);
-			(void)shared_state_delete(k); /* the next deferral, on any relay, tries again */
+			/* the next deferral, on any relay, tries again */
+			(void)shared_state_delete(k);
 		}
 		free(o.ids);
 		close(lockfd);
