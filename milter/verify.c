@@ -657,11 +657,14 @@ static bool shared_get(const char *key, struct verify_answer *out)
 		out->status = VERIFY_ACCEPTED;
 		return true;
 	}
-	if ((sp = strchr(v, ' ')) == NULL || strncmp(v, "5.1.", 4) != 0)
-		return false; /* not one of ours */
+	/* Only what remember() stores: "5.1.N TEXT"; the text goes into a reply, so printable. */
+	if ((sp = strchr(v, ' ')) == NULL || strncmp(v, "5.1.", 4) != 0 || sp - v > 7 ||
+	    strspn(v + 4, "0123456789") != (size_t)(sp - v - 4) || sp - v == 4)
+		return false;
 	out->status = VERIFY_REJECTED;
 	snprintf(out->dsn, sizeof(out->dsn), "%.*s", (int)(sp - v), v);
 	mx_strlcpy(out->text, sp + 1, sizeof(out->text));
+	mx_printable(out->text);
 	return true;
 }
 

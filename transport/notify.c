@@ -634,8 +634,8 @@ static void shared_open(const char *key, struct outage *o)
 		return;
 	(void)shared_state_touch(k, SHARED_SINCE_TTL);
 	since = strtoll(v, NULL, 10);
-	if (since <= 0 || since == o->since)
-		return;
+	if (since <= 0 || since == o->since || since > (long long)time(NULL))
+		return; /* not a start of ours (one to come would hold the notice back) */
 	/* A later start: a new outage since ours (we missed a recovery); an earlier one: ours. */
 	if (since > o->since)
 		o->notified = false;
