@@ -621,12 +621,27 @@ static void shared_setup(const struct mx_config *cfg)
 			   down);
 }
 
-/* shared_open - the fleet's start of the outage, taken as this relay's */
-static void shared_open(const char *key, struct outage *o)
+/*
+ * shared_open - the fleet's start of the outage, taken as this relay's.
+ * An outage of this relay's that another relay saw close (its :closed:
+ * mark) is over: this failure starts a new one, as it would have here.
+ */
+static void shared_open(const char *key, struct outage *o, long long now)
 {
 	char k[MX_DOMAIN_MAX + 64], v[32];
 	long long since;
 
+	if (o->since < now) {
+		shared_key(k, sizeof(k), key, "closed", o->since);
+		if (shared_state_get(k, v, sizeof(v)) == SS_OK) {
+			free(o->ids);
+			o->ids = NULL;
+			o->nids = 0;
+			o->more = 0;
+			o->since = now;
+			o->notified = false;
+		}
+	}
 	shared_key(k, sizeof(k), key, "since", 0);
 	snprintf(v, sizeof(v), "%lld", o->since);
 	if (shared_state_add(k, v, SHARED_SINCE_TTL) != SS_EXISTS ||
@@ -749,7 +764,7 @@ static void deferred(const struct transport *t, int dirfd, const char *key, cons
 	}
 	if (o.since == 0)
 		o.since = now;
-	shared_open(key, &o);
+	shared_open(key, &o, now);
 	o.last = now;
 	mx_strlcpy(o.text, why->text, sizeof(o.text));
 	mx_printable(o.text);
@@ -836,6 +851,8 @@ static void delivered(const struct transport *t, int dirfd, const char *key, con
 	{ /* the fleet's outage is over: the next failure starts a new one */
 		char k[MX_DOMAIN_MAX + 64], v[32];
 
+		shared_key(k, sizeof(k), key, "closed", o.since);
+		(void)shared_state_set(k, "1", SHARED_NOTICE_TTL);
 		shared_key(k, sizeof(k), key, "since", 0);
 		if (shared_state_get(k, v, sizeof(v)) == SS_OK && strtoll(v, NULL, 10) == o.since)
 			(void)shared_state_delete(k);

@@ -149,6 +149,37 @@ t_grep "$T_DIR/route3" '^  outage \(shared\): none$' "shared: the outage is clos
 SHARED_DOWN=$(notices 'Mail for example\.com is waiting')
 stop_peer back
 
+# --- a relay that missed the recovery: the next outage is a new one --------
+PORT4=$(free_port)
+relays example.info "$PORT4" "$SHARED"
+T0=$(date +%s)
+xport 1 D1 bob@example.info
+xport 2 D2 bob@example.info
+past $((T0 + 2))
+xport 1 D1 bob@example.info
+xport 2 D2 bob@example.info
+t_eq "$(notices 'Mail for example\.info is waiting')" 1 "first outage: one notice"
+start_peer back4 "{\"port\": $PORT4}"
+xport 1 D1 bob@example.info # relay 2 has no mail for it now: its outage stays open
+t_eq "$(notices 'Mail for example\.info is delivered again')" 1 "first outage over: one recovery notice"
+stop_peer back4
+T0=$(date +%s)
+xport 2 D3 bob@example.info # relay 2 first: its old outage is over (relay 1 closed it)
+xport 1 D4 bob@example.info
+past $((T0 + 2))
+xport 2 D3 bob@example.info
+xport 1 D4 bob@example.info
+t_eq "$(notices 'Mail for example\.info is waiting')" 2 \
+	"second outage, first seen by the relay that missed the recovery: its own notice, once"
+t_grep "$(grep -l 'example\.info is waiting' "$NOTICES"/notice.*.eml | sort | tail -1)" '^Messages waiting:  1 ' \
+	"second outage: its notice counts only its own message"
+start_peer back5 "{\"port\": $PORT4}"
+xport 1 D4 bob@example.info
+xport 2 D3 bob@example.info
+xport 2 D2 bob@example.info
+t_eq "$(notices 'Mail for example\.info is delivered again')" 2 "second outage over: one recovery notice"
+stop_peer back5
+
 # --- the same without memcached: a notice from each relay ------------------
 PORT2=$(free_port)
 relays example.net "$PORT2" ""
