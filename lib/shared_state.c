@@ -355,8 +355,8 @@ static enum shared_state_result run(enum op op, const char *key, const char *val
 		uint32_t flags = 0;
 		char *v = memcached_get(m, k, klen, &vlen, &flags, &rc);
 
-		if (rc == MEMCACHED_SUCCESS && v) {
-			snprintf(out, outlen, "%.*s", (int)vlen, v);
+		if (rc == MEMCACHED_SUCCESS) {
+			snprintf(out, outlen, "%.*s", v ? (int)vlen : 0, v ? v : "");
 			res = SS_OK;
 		} else if (rc == MEMCACHED_NOTFOUND) {
 			res = SS_NOTFOUND;
