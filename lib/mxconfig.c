@@ -16,6 +16,7 @@
 #include "hostport.h"
 #include "msg.h"
 #include "mxconfig.h"
+#include "shared_state.h"
 #include "util.h"
 
 const char *const mx_tls_mode_names[] = {"none", "may", "encrypt", "verify", "dane", NULL};
@@ -164,6 +165,13 @@ static const struct mx_config_key keys[] = {
 	 "callouts a minute for one route (a routes-file line, an SRV domain); 0: no limit"},
 	{"verify_server_rate", MX_CFG_UINT, F(verify_server_rate), "240", NULL, 0, 1000000,
 	 "callouts a minute to one server address (half, apart, for routes from DNS); 0: no limit"},
+	{"shared_state", MX_CFG_STRING, F(shared_state), "", NULL, 0, 0,
+	 "memcached servers several relays share outages and verify results in "
+	 "(memcache:HOST:PORT or unix:/path, comma-separated); empty: none"},
+	{"shared_state_timeout", MX_CFG_UINT, F(shared_state_timeout), "150", NULL, 10, 5000,
+	 "milliseconds memcached has to connect and to answer; then this relay's own state counts"},
+	{"shared_state_retry", MX_CFG_TIME, F(shared_state_retry), "30s", NULL, 1, 3600,
+	 "memcached failed: how long it is not asked (this relay's own state counts)"},
 	{"verify_cache_size", MX_CFG_UINT, F(verify_cache_size), "100000", NULL, 0, 10000000,
 	 "most verification results kept; then the least recently used goes; 0: none kept"},
 	{"metrics_file", MX_CFG_STRING, F(metrics_file), "", NULL, 0, 0,
@@ -259,7 +267,10 @@ static bool set_value(struct mx_config *cfg, const struct mx_config_key *k, cons
 	unsigned long num;
 
 	switch (k->type) {
-	case MX_CFG_STRING: break;
+	case MX_CFG_STRING:
+		if (strcmp(k->name, "shared_state") == 0 && !shared_state_check(value, err, errlen))
+			return false;
+		break;
 	case MX_CFG_BOOL:
 		if (strcasecmp(value, "yes") == 0 || strcasecmp(value, "true") == 0 ||
 		    strcmp(value, "1") == 0) {

@@ -102,6 +102,9 @@ struct mx_config {
 	unsigned metrics_interval;
 	unsigned verify_route_rate;  /* callouts a minute for one route */
 	unsigned verify_server_rate; /* callouts a minute to one server address */
+	char *shared_state;	     /* memcached servers; empty: nothing shared */
+	unsigned shared_state_timeout; /* milliseconds */
+	unsigned shared_state_retry;
 };
 
 enum mx_config_type {

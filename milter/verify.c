@@ -31,6 +31,7 @@
 #include "domain.h"
 #include "route_walk.h"
 #include "msg.h"
+#include "shared_state.h"
 #include "smtp_conn.h"
 #include "tls.h"
 #include "tlsa.h"
@@ -367,6 +368,14 @@ static bool rate_take(struct verify_ctx *vc, const char *key, unsigned limit, ch
 
 	if (limit == 0)
 		return true;
+	if (shared_state_on()) { /* the fleet's count; memcached failing: this relay's own */
+		char skey[sizeof(vc->rates[0].key) + 40];
+		unsigned long long n;
+
+		snprintf(skey, sizeof(skey), "mxport:rate:%s:%ld", key, minute);
+		if (shared_state_count(skey, 120, &n) == SS_OK)
+			return n <= limit;
+	}
 	for (size_t i = 0; i < VERIFY_RATES; i++) {
 		struct rate *r = &vc->rates[i];
 
@@ -601,6 +610,46 @@ static void callout(struct verify_ctx *vc, const struct mx_config *cfg, struct r
 	}
 }
 
+/*
+ * With shared_state, a recipient's answer is kept in memcached too, under
+ * mxport:verify:KEY for its lifetime: "A" (accepted) or "DSN TEXT"
+ * (refused), so that one callout serves every relay. Looked up after this
+ * relay's own cache; memcached failing: not kept, not found (a callout).
+ */
+
+/* shared_put - the answer kept for the fleet */
+static void shared_put(const char *key, const char *value, unsigned lifetime)
+{
+	char skey[VERIFY_KEY_MAX + 32];
+
+	snprintf(skey, sizeof(skey), "mxport:verify:%s", key);
+	(void)shared_state_set(skey, value, lifetime);
+}
+
+/* shared_get - the fleet's answer, if a relay has one */
+static bool shared_get(const char *key, struct verify_answer *out)
+{
+	char skey[VERIFY_KEY_MAX + 32], v[VERIFY_TEXT_MAX + 20];
+	const char *sp;
+
+	snprintf(skey, sizeof(skey), "mxport:verify:%s", key);
+	if (shared_state_get(skey, v, sizeof(v)) != SS_OK)
+		return false;
+	if (strcmp(v, "A") == 0) {
+		out->status = VERIFY_ACCEPTED;
+		return true;
+	}
+	/* Only what remember() stores: "5.1.N TEXT"; the text goes into a reply, so printable. */
+	if ((sp = strchr(v, ' ')) == NULL || strncmp(v, "5.1.", 4) != 0 || sp - v > 7 ||
+	    strspn(v + 4, "0123456789") != (size_t)(sp - v - 4) || sp - v == 4)
+		return false;
+	out->status = VERIFY_REJECTED;
+	snprintf(out->dsn, sizeof(out->dsn), "%.*s", (int)(sp - v), v);
+	mx_strlcpy(out->text, sp + 1, sizeof(out->text));
+	mx_printable(out->text);
+	return true;
+}
+
 /* remember - keep what the server said of the recipient */
 static void remember(struct verify_ctx *vc, const struct mx_config *cfg, const char *key,
 		     const struct verify_answer *out)
@@ -609,9 +658,11 @@ static void remember(struct verify_ctx *vc, const struct mx_config *cfg, const c
 	char text[VERIFY_TEXT_MAX + 20];
 
 	/* Accepted ones are kept apart: a dictionary attack's refusals never push them out. */
-	if (out->status == VERIFY_ACCEPTED && key && cfg->verify_positive_lifetime)
+	if (out->status == VERIFY_ACCEPTED && key && cfg->verify_positive_lifetime) {
 		verify_cache_put(vc->accepted, key, now + cfg->verify_positive_lifetime,
 				 VERIFY_ACCEPTED, "");
+		shared_put(key, "A", cfg->verify_positive_lifetime);
+	}
 	/*
 	 * Only an address status (5.1.X, or no enhanced code) is kept: a 5.7.1
 	 * "your IP is blocked" or a rate limit speaks of the relay, and a sender
@@ -623,6 +674,7 @@ static void remember(struct verify_ctx *vc, const struct mx_config *cfg, const c
 		snprintf(text, sizeof(text), "%s %s", out->dsn, out->text);
 		verify_cache_put(vc->cache, key, now + cfg->verify_negative_lifetime,
 				 VERIFY_REJECTED, text);
+		shared_put(key, text, cfg->verify_negative_lifetime);
 	}
 }
 
@@ -645,7 +697,7 @@ static bool from_cache(struct verify_ctx *vc, const char *key, struct verify_ans
 		}
 		return true;
 	}
-	return false;
+	return shared_get(key, out);
 }
 
 /*
@@ -664,6 +716,8 @@ void verify_recipient(struct verify_ctx *vc, const struct mx_config *cfg, struct
 
 	(void)domain; /* the route, not the recipient's domain, is what is bounded */
 	memset(out, 0, sizeof(*out));
+	shared_state_setup(cfg->shared_state, cfg->shared_state_timeout, cfg->shared_state_retry,
+			   NULL);
 	if (from_cache(vc, key, out)) {
 		out->cached = true;
 		verify_decide(cfg, out);

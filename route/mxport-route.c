@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 #include <getopt.h>
 #include <signal.h>
 #include <unistd.h>
@@ -55,6 +56,7 @@
 #include "route_lookup.h"
 #include "routes_index.h"
 #include "routes_file.h"
+#include "shared_state.h"
 #include "util.h"
 
 /* usage - print the synopsis and exit */
@@ -208,6 +210,39 @@ static int exit_rank(int code)
 	}
 }
 
+/*
+ * show_outage - with shared_state: the fleet's outage of the route, as the
+ * transports share it (mxport-transport(8), NOTICES): seen by this relay
+ * even when it never tried the route itself.
+ */
+static void show_outage(const struct mx_config *cfg, const struct route *r, const char *domain)
+{
+	const char *name = r->name[0] ? r->name : domain;
+	char key[MX_DOMAIN_MAX + 64], v[32], date[64];
+	long long since;
+	struct tm tm;
+	time_t t;
+
+	if (!*cfg->shared_state)
+		return;
+	shared_state_setup(cfg->shared_state, cfg->shared_state_timeout, cfg->shared_state_retry,
+			   NULL);
+	snprintf(key, sizeof(key), "mxport:outage:%s%s:since", name[0] == '.' ? "_" : "",
+		 name + (name[0] == '.'));
+	switch (shared_state_get(key, v, sizeof(v))) {
+	case SS_OK:
+		since = strtoll(v, NULL, 10);
+		t = (time_t)since;
+		localtime_r(&t, &tm);
+		strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S %z", &tm);
+		printf("  outage (shared): deliveries failing since %s (%lld s)\n", date,
+		       (long long)time(NULL) - since);
+		break;
+	case SS_NOTFOUND: printf("  outage (shared): none\n"); break;
+	default: printf("  outage (shared): unknown, memcached does not answer\n"); break;
+	}
+}
+
 /* show_domain - print one domain's route; returns its exit code */
 static int show_domain(const struct mx_config *cfg, struct route_ctx *ctx, const char *domain,
 		       bool probe)
@@ -225,9 +260,12 @@ static int show_domain(const struct mx_config *cfg, struct route_ctx *ctx, const
 		printf("  source: DNS SRV %s (%s, ttl %u)\n", r.origin,
 		       r.secure ? "DNSSEC secure" : "not DNSSEC secure", r.ttl);
 	printf("  reason: %s\n", r.reason);
-	if (r.notify[0])
+	if (r.notify[0]) {
 		printf("  notify: %s (when deliveries fail for %us)\n", r.notify,
 		       cfg->notify_after);
+		if (r.status == ROUTE_OK)
+			show_outage(cfg, &r, domain);
+	}
 	if (r.status == ROUTE_OK && route_verify_wanted(&r, cfg->verify_recipients))
 		printf("  verify: recipients asked at RCPT (%s)\n",
 		       r.verify == ROUTE_VERIFY_YES ? "verify=yes" : "verify_recipients = yes");

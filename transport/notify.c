@@ -48,12 +48,15 @@
 #include "deliver.h"
 #include "msg.h"
 #include "notify.h"
+#include "shared_state.h"
 #include "util.h"
 
 #define NOTIFY_IDS_MAX	   10000 /* queue ids kept per outage; more are only counted */
 #define NOTIFY_STATE_MAX   (2 * 1024 * 1024)
 #define SENDMAIL_WAIT_MS   60000
-#define NOTIFY_OUTAGES_MAX 1000 /* outages open at once (state files); more are not tracked */
+#define NOTIFY_OUTAGES_MAX 1000	 /* outages open at once (state files); more are not tracked */
+#define SHARED_SINCE_TTL   86400 /* an outage's start, shared: kept a day past a failure */
+#define SHARED_NOTICE_TTL  (7 * 86400) /* who sent a notice of it: kept a week */
 
 struct waiting {
 	long long first; /* when this message was first seen deferred */
@@ -588,6 +591,82 @@ static size_t outages_open(int dirfd)
 	return n;
 }
 
+/*
+ * Shared state (shared_state in mxport.conf): several relays agree on
+ * one outage through its start, mxport:outage:KEY:since, added by the
+ * first relay that sees the route fail (and again by any relay that has
+ * it open, should memcached have lost it), read by the others, which take
+ * it as theirs. The notices are claimed by an add of
+ * mxport:outage:KEY:down:SINCE or :up:SINCE: only the relay whose add
+ * stored it sends. memcached not answering: each relay's own state
+ * decides, as without it (at worst a notice from each relay).
+ */
+
+/* shared_key - the memcached key of KEY's outage: since, or a notice of the outage since */
+static void shared_key(char *out, size_t outlen, const char *key, const char *what, long long since)
+{
+	if (since)
+		snprintf(out, outlen, "mxport:outage:%s:%s:%lld", key, what, since);
+	else
+		snprintf(out, outlen, "mxport:outage:%s:%s", key, what);
+}
+
+/* shared_setup - shared_state as configured, failures remembered in state_directory */
+static void shared_setup(const struct mx_config *cfg)
+{
+	char down[4096];
+
+	snprintf(down, sizeof(down), "%s/shared_state.down", cfg->state_directory);
+	shared_state_setup(cfg->shared_state, cfg->shared_state_timeout, cfg->shared_state_retry,
+			   down);
+}
+
+/*
+ * shared_open - the fleet's start of the outage, taken as this relay's.
+ * An outage of this relay's that another relay saw close (its :closed:
+ * mark) is over: this failure starts a new one, as it would have here.
+ */
+static void shared_open(const char *key, struct outage *o, long long now)
+{
+	char k[MX_DOMAIN_MAX + 64], v[32];
+	long long since;
+
+	if (o->since < now) {
+		shared_key(k, sizeof(k), key, "closed", o->since);
+		if (shared_state_get(k, v, sizeof(v)) == SS_OK) {
+			free(o->ids);
+			o->ids = NULL;
+			o->nids = 0;
+			o->more = 0;
+			o->since = now;
+			o->notified = false;
+		}
+	}
+	shared_key(k, sizeof(k), key, "since", 0);
+	snprintf(v, sizeof(v), "%lld", o->since);
+	if (shared_state_add(k, v, SHARED_SINCE_TTL) != SS_EXISTS ||
+	    shared_state_get(k, v, sizeof(v)) != SS_OK)
+		return;
+	(void)shared_state_touch(k, SHARED_SINCE_TTL);
+	since = strtoll(v, NULL, 10);
+	if (since <= 0 || since == o->since || since > (long long)time(NULL))
+		return; /* not a start of ours (one to come would hold the notice back) */
+	/* A later start: a new outage since ours (we missed a recovery); an earlier one: ours. */
+	if (since > o->since)
+		o->notified = false;
+	o->since = since;
+}
+
+/* shared_claim - SS_EXISTS: another relay sent the notice of the outage since; else: send it */
+static enum shared_state_result shared_claim(const struct transport *t, const char *key,
+					     const char *what, long long since)
+{
+	char k[MX_DOMAIN_MAX + 64];
+
+	shared_key(k, sizeof(k), key, what, since);
+	return shared_state_add(k, t->helo_name, SHARED_NOTICE_TTL);
+}
+
 /* unnotify - the notice of the outage opened at since was not queued: the next deferral tries again
  */
 static void unnotify(const struct mx_config *cfg, const char *key, long long since)
@@ -601,8 +680,13 @@ static void unnotify(const struct mx_config *cfg, const char *key, long long sin
 	if ((lockfd = lock_take(dirfd, key, err, sizeof(err))) >= 0) {
 		if (state_read(dirfd, key, &o, err, sizeof(err)) == 1 && o.since == since &&
 		    o.notified) {
+			char k[MX_DOMAIN_MAX + 64];
+
 			o.notified = false;
 			state_write(dirfd, key, &o, err, sizeof(err));
+			shared_key(k, sizeof(k), key, "down", since);
+			/* the next deferral, on any relay, tries again */
+			(void)shared_state_delete(k);
 		}
 		free(o.ids);
 		close(lockfd);
@@ -680,6 +764,7 @@ static void deferred(const struct transport *t, int dirfd, const char *key, cons
 	}
 	if (o.since == 0)
 		o.since = now;
+	shared_open(key, &o, now);
 	o.last = now;
 	mx_strlcpy(o.text, why->text, sizeof(o.text));
 	mx_printable(o.text);
@@ -694,6 +779,14 @@ static void deferred(const struct transport *t, int dirfd, const char *key, cons
 		mx_strlcpy(o.ids[o.nids++].id, id, sizeof(o.ids[0].id));
 	} else if (!have) {
 		o.more++;
+	}
+	if (!o.notified && now - o.since >= (long long)t->cfg->notify_after &&
+	    shared_claim(t, key, "down", o.since) == SS_EXISTS) {
+		/* Another relay sent it: this one knows there was one (for the recovery). */
+		o.notified = true;
+		msg_info("%s: notify: %s: deliveries failing since %lld s: notice sent by another "
+			 "relay",
+			 t->queue_id, shown, now - o.since);
 	}
 	if (!o.notified && now - o.since >= (long long)t->cfg->notify_after) {
 		struct mx_buf b = {0};
@@ -733,7 +826,17 @@ static void delivered(const struct transport *t, int dirfd, const char *key, con
 	}
 	if (rc == 0)
 		return;
-	if (o.notified) {
+	if (!o.notified) { /* another relay may have sent the notice */
+		char k[MX_DOMAIN_MAX + 64], v[8];
+
+		shared_key(k, sizeof(k), key, "down", o.since);
+		o.notified = shared_state_get(k, v, sizeof(v)) == SS_OK;
+	}
+	if (o.notified && shared_claim(t, key, "up", o.since) == SS_EXISTS) {
+		msg_info("%s: notify: %s: deliveries succeed again after %lld s: notice sent by "
+			 "another relay",
+			 t->queue_id, shown, now - o.since);
+	} else if (o.notified) {
 		struct mx_buf b = {0};
 
 		send_up(t, shown, route->notify, &o, now, &b);
@@ -745,6 +848,15 @@ static void delivered(const struct transport *t, int dirfd, const char *key, con
 	}
 	if (unlinkat(dirfd, key, 0) != 0 && errno != ENOENT)
 		msg_warn("%s: notify: %s: %s", t->queue_id, key, strerror(errno));
+	{ /* the fleet's outage is over: the next failure starts a new one */
+		char k[MX_DOMAIN_MAX + 64], v[32];
+
+		shared_key(k, sizeof(k), key, "closed", o.since);
+		(void)shared_state_set(k, "1", SHARED_NOTICE_TTL);
+		shared_key(k, sizeof(k), key, "since", 0);
+		if (shared_state_get(k, v, sizeof(v)) == SS_OK && strtoll(v, NULL, 10) == o.since)
+			(void)shared_state_delete(k);
+	}
 	/* Held by us: who waits for it sees it gone and takes the next one (lock_take). */
 	snprintf(lock, sizeof(lock), "%s.lock", key);
 	(void)unlinkat(dirfd, lock, 0);
@@ -818,6 +930,7 @@ void notify_outcome(const struct transport *t, const char *domain, const struct 
 		msg_warn("%s: notify: %s", t->queue_id, err);
 		return;
 	}
+	shared_setup(t->cfg);
 	/* The common case, a delivery with no outage open, takes no lock. */
 	if (sent && fstatat(dirfd, key, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) {
 		close(dirfd);
