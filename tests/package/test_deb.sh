@@ -365,8 +365,17 @@ ok $? "apt-get purge mxport"
 show "$work/purge.out" 10
 ! grep -q 'currently used by process' "$work/purge.out"
 ok $? "purge: userdel found no process of user mxport"
-sleep 0.5
-root_pids | while read -r p; do cat "/proc/$p/cmdline" | tr '\0' ' '; echo; done >"$work/running"
+# running - the command lines of the root's processes, in $work/running
+running() {
+	root_pids | while read -r p; do cat "/proc/$p/cmdline" | tr '\0' ' '; echo; done >"$work/running"
+}
+# The purge waits for its kills itself; the half second the test allowed a
+# killed process to leave /proc stays, as a deadline, not a fixed sleep.
+i=0
+while running && grep -q mxport "$work/running" && [ $i -lt 3 ]; do
+	sleep 0.2
+	i=$((i + 1))
+done
 ! grep -q mxport "$work/running"
 ok $? "purge stopped the daemons itself: no mxport process left"
 grep mxport "$work/running" | sed 's/^/#   running: /'
