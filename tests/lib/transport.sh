@@ -49,3 +49,32 @@ run_transport() {
 	RC=$?
 	OUT=$(cat "$T_DIR/xout")
 }
+
+# notices_settle [SECONDS] - until no transport run of this test is handing
+# a notice to sendmail(1) (off the delivery path, a process that outlives
+# its run), for SECONDS (30) at most
+notices_settle() {
+	n_=0
+	while pgrep -f "mxport-transport -c $T_DIR/[^ ]* -q" >/dev/null &&
+		[ $n_ -lt $((${1:-30} * 10)) ]; do
+		sleep 0.1
+		n_=$((n_ + 1))
+	done
+}
+
+# notice_sink - $T_DIR/sendmail, a stand-in for sendmail(1) that keeps each
+# notice it is handed (its arguments and standard input) as a file in
+# $NOTICES, put in place by rename (a count never sees half a notice). With
+# $T_DIR/sendmail.fail it fails as sendmail does without queue space; with
+# $T_DIR/sendmail.slow it takes 20 s first.
+notice_sink() {
+	cat >"$T_DIR/sendmail" <<EOF
+#!/bin/sh
+if [ -e "$T_DIR/sendmail.slow" ]; then sleep 20; fi
+if [ -e "$T_DIR/sendmail.fail" ]; then echo "sendmail: fatal: no queue space" >&2; exit 75; fi
+tmp=\$(mktemp "$NOTICES/.tmp.XXXXXX") || exit 75
+{ printf 'ARGS:'; printf ' %s' "\$@"; printf '\n'; cat; } >"\$tmp" || exit 75
+mv "\$tmp" "$NOTICES/notice.\$(date +%s%N).\$\$.eml"
+EOF
+	chmod 755 "$T_DIR/sendmail"
+}

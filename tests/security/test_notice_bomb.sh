@@ -13,22 +13,12 @@
 . "$MXPORT_SRCDIR/tests/lib/harness.sh"
 need python3 setpriv pgrep
 
-TRANSPORT="$MXPORT_BUILDDIR/mxport-transport"
-LOG="$T_DIR/transport.log"
-: >"$LOG"
-chmod 666 "$LOG"
+. "$MXPORT_SRCDIR/tests/lib/transport.sh"
 STATE="$T_DIR/state"
 NOTICES="$T_DIR/notices"
 mkdir -p "$STATE" "$NOTICES"
 chown nobody "$STATE" "$NOTICES"
-cat >"$T_DIR/sendmail" <<EOF
-#!/bin/sh
-if [ -e "$T_DIR/sendmail.slow" ]; then sleep 20; fi
-tmp=\$(mktemp "$NOTICES/.tmp.XXXXXX") || exit 75
-{ printf 'ARGS:'; printf ' %s' "\$@"; printf '\n'; cat; } >"\$tmp" || exit 75
-mv "\$tmp" "$NOTICES/notice.\$(date +%s%N).\$\$.eml"
-EOF
-chmod 755 "$T_DIR/sendmail"
+notice_sink
 printf 'Subject: plain\r\n\r\nhello\r\n' >"$T_DIR/plain"
 
 start_peer wild '{"rcpt_match": [["u@click-.*", "450 4.1.2 <u@click>: Recipient address rejected: Domain not found"]]}'
@@ -64,18 +54,6 @@ notices() {
 state_files() {
 	ls -A "$STATE/notify" 2>/dev/null | wc -l
 }
-# dispatching - a process handing a notice over (it outlives the run) is at it
-dispatching() {
-	pgrep -f "mxport-transport -c $T_DIR/" >/dev/null
-}
-# settle - until no notice is being handed over (40 s at most)
-settle() {
-	n_=0
-	while dispatching && [ $n_ -lt 400 ]; do
-		sleep 0.1
-		n_=$((n_ + 1))
-	done
-}
 # past MS - wait until that moment (the clock, not a guess)
 past() {
 	while [ "$(now_ms)" -lt "$1" ]; do sleep 0.1; done
@@ -91,7 +69,7 @@ past $((t0 + 2500))
 for n in $(seq 1 20); do
 	xport "B$n" "u@click-here-for-your-refund-$n.wild.example"
 done
-settle
+notices_settle 40
 t_eq "$(notices)" 0 "40 deferrals of 20 made-up subdomains (recipient-level 450): no notice"
 t_eq "$(state_files)" 0 "... and no outage, no state file"
 t_nogrep "$LOG" "notify: click-here" "... and no log line naming the attacker's labels as an outage"
@@ -106,7 +84,7 @@ t_ok "$([ "$(state_files)" -le 2 ]; echo $?)" "two subdomains, one outage: $(ls 
 t_ok "$([ -f "$STATE/notify/_wild.example" ]; echo $?)" "... kept as the route's (_wild.example)"
 past $((t0 + 2500))
 xport D3 real@a1.wild.example
-settle
+notices_settle 40
 t_eq "$(notices)" 1 "after notify_after: one notice"
 N=$(ls "$NOTICES"/notice.*.eml | sort | tail -1)
 t_grep "$N" '^Subject: Mail for \.wild\.example is waiting' "the notice names the route as the admin wrote it"
@@ -121,7 +99,7 @@ xport U1 real@a1.wild.example
 ms=$(($(now_ms) - t0))
 t_eq "$RC" 0 "server back: delivered"
 t_ok "$([ "$ms" -lt 10000 ]; echo $?)" "a sendmail(1) that takes 20 s does not hold the delivery (${ms} ms)"
-settle
+notices_settle 40
 t_eq "$(notices)" 2 "the recovery notice was queued all the same"
 t_eq "$(state_files)" 0 "outage closed: no state file, no .lock left"
 t_grep "$LOG" 'U1: notify: \.wild\.example: deliveries succeed again' "the recovery is logged with the route's name"

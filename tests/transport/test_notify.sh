@@ -8,77 +8,33 @@
 . "$MXPORT_SRCDIR/tests/lib/harness.sh"
 need python3 setpriv
 
-# run as nobody: a copy in T_DIR (t_share), reachable wherever the clone is
-TRANSPORT=$(t_share "$MXPORT_BUILDDIR/mxport-transport")
+. "$MXPORT_SRCDIR/tests/lib/transport.sh"
 ROUTE="$MXPORT_BUILDDIR/mxport-route"
-LOG="$T_DIR/transport.log"
-: >"$LOG"
-chmod 666 "$LOG"
 STATE="$T_DIR/state"
 NOTICES="$T_DIR/notices"
 mkdir -p "$STATE" "$NOTICES"
 chown nobody "$STATE" "$NOTICES"
 
-# The stand-in for sendmail(1): its arguments and standard input, one file a
-# notice, put in place by rename (so that a count never sees half a notice).
-cat >"$T_DIR/sendmail" <<EOF
-#!/bin/sh
-if [ -e "$T_DIR/sendmail.fail" ]; then echo "sendmail: fatal: no queue space" >&2; exit 75; fi
-tmp=\$(mktemp "$NOTICES/.tmp.XXXXXX") || exit 75
-{ printf 'ARGS:'; printf ' %s' "\$@"; printf '\n'; cat; } >"\$tmp" || exit 75
-mv "\$tmp" "$NOTICES/notice.\$(date +%s%N).\$\$.eml"
-EOF
-chmod 755 "$T_DIR/sendmail"
+notice_sink
 
 PORT=$(free_port) # the customer's server: closed while it is down
 
-# conf NAME ROUTES [EXTRA...] - a configuration with one routes file
-conf() {
-	name=$1
-	routes=$2
-	shift 2
-	printf '%s\n' "$routes" >"$T_DIR/$name.routes"
-	{
-		echo "routes_file = $T_DIR/$name.routes"
-		echo "allowed_networks = 127.0.0.0/8"
-		echo "log_file = $LOG"
-		echo "dns_servers = 127.0.0.1:9"
-		echo "dns_timeout = 1s"
-		echo "connect_timeout = 2s"
-		echo "command_timeout = 3s"
-		echo "notify_after = 2s"
-		echo "state_directory = $STATE"
-		echo "sendmail_path = $T_DIR/sendmail"
-		echo "helo_name = relay.test"
-		for line in "$@"; do echo "$line"; done
-	} >"$T_DIR/$name.conf"
-	CONF="$T_DIR/$name.conf"
-}
+CONF_DEFAULTS="allowed_networks = 127.0.0.0/8
+dns_servers = 127.0.0.1:9
+dns_timeout = 1s
+connect_timeout = 2s
+command_timeout = 3s
+notify_after = 2s
+state_directory = $STATE
+sendmail_path = $T_DIR/sendmail
+helo_name = relay.test"
 
 # xport QUEUE_ID RCPT... - one run as pipe(8) would; sets RC and OUT
 xport() {
 	qid=$1
 	shift
-	as_user "$TRANSPORT" -c "$CONF" -q "$qid" -f alice@sender.test -- "$@" \
-		<"$T_DIR/plain" >"$T_DIR/xout" 2>&1
-	RC=$?
-	OUT=$(cat "$T_DIR/xout")
-	settle
-}
-
-# dispatching - a transport run's process that hands a notice to sendmail(1)
-# (off the delivery path: it outlives the run) is still at it
-dispatching() {
-	pgrep -f "mxport-transport -c $T_DIR/[^ ]* -q" >/dev/null
-}
-
-# settle - until no notice is being handed over (30 s at most)
-settle() {
-	n_=0
-	while dispatching && [ $n_ -lt 300 ]; do
-		sleep 0.1
-		n_=$((n_ + 1))
-	done
+	run_transport "$qid" alice@sender.test "$T_DIR/plain" "$@"
+	notices_settle
 }
 
 # notices_reach N - until sendmail was handed N notices (30 s at most)
@@ -211,7 +167,7 @@ for p in $pids; do
 	wait "$p"
 	rcs="$rcs $?"
 done
-settle
+notices_settle
 t_eq "$rcs" " 75 75 75 75 75 75 75 75 75 75" "10 transports at once: each defers its message"
 t_eq "$(notices)" 9 "10 transports at once: exactly one notice"
 start_peer back6 "{\"port\": $PORT}"

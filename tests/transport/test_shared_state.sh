@@ -13,7 +13,7 @@
 . "$MXPORT_SRCDIR/tests/lib/postfix.sh"
 need python3 setpriv memcached
 
-TRANSPORT=$(t_share "$MXPORT_BUILDDIR/mxport-transport")
+. "$MXPORT_SRCDIR/tests/lib/transport.sh"
 NOTICES="$T_DIR/notices"
 mkdir -p "$NOTICES"
 chown nobody "$NOTICES"
@@ -25,13 +25,7 @@ for r in 1 2 3; do
 done
 
 # The contact's sink: sendmail(1) keeps each notice in a file of its own.
-cat >"$T_DIR/sendmail" <<EOF
-#!/bin/sh
-tmp=\$(mktemp "$NOTICES/.tmp.XXXXXX") || exit 75
-{ printf 'ARGS:'; printf ' %s' "\$@"; printf '\n'; cat; } >"\$tmp" || exit 75
-mv "\$tmp" "$NOTICES/notice.\$(date +%s%N).\$\$.eml"
-EOF
-chmod 755 "$T_DIR/sendmail"
+notice_sink
 printf 'Subject: plain\r\n\r\nhello\r\n' >"$T_DIR/plain"
 
 MC_PORT=$(free_port)
@@ -85,16 +79,7 @@ xport() {
 		<"$T_DIR/plain" >"$T_DIR/xout" 2>&1
 	RC=$?
 	MS=$(($(now_ms) - t0))
-	settle
-}
-
-# settle - until no relay's process is handing a notice over (30 s at most)
-settle() {
-	n_=0
-	while pgrep -f "mxport-transport -c $T_DIR/[^ ]* -q" >/dev/null && [ $n_ -lt 300 ]; do
-		sleep 0.1
-		n_=$((n_ + 1))
-	done
+	notices_settle
 }
 
 # notices PATTERN - how many notices whose Subject matches
