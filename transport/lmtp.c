@@ -833,44 +833,32 @@ static int textfile_wait_ms(const struct textfile *tf)
 }
 
 /*
- * lmtp_listen_and_serve - the LMTP daemon: a process per connection, at
- * most lmtp_max_clients of them, each waiting for more connections when
- * its own ends (connection_process). Postfix's lmtp(8) keeps connections
- * open and caches them, so each process serves many messages; the
- * processes share their DNS answers. Runs until killed.
+ * listener_config - the whole configuration, checked, before anything
+ * else: a daemon that starts with a broken file refuses to start (naming
+ * file and line: core_refresh logs each error, to stderr too). Fills perm
+ * with the socket's owner, group and mode. Returns 0, or the exit status.
  */
-int lmtp_listen_and_serve(const char *spec, const char *config_path)
+static int listener_config(struct transport_core *core, const char *spec, const char *config_path,
+			   struct mx_sockperm *perm)
 {
-	static struct transport_core core; /* the configuration in force, for every child */
 	struct mx_config *cfg;
-	struct route_shared *shared;
-	struct textfile tf = {NULL, NULL, 0, 0, 0};
-	struct mx_sockperm perm;
 	char err[512] = "";
-	unsigned children = 0, max;
-	int fd;
 
-	/*
-	 * The whole configuration, checked, before anything else: a daemon
-	 * that starts with a broken file refuses to start (naming file and
-	 * line: core_refresh logs each error, to stderr too).
-	 */
-	msg_catch_crashes(); /* the listener and its connection processes alike */
-	core_init(&core, config_path);
-	core.gate = mmap(NULL, sizeof(*core.gate), PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (core.gate == MAP_FAILED) {
+	core_init(core, config_path);
+	core->gate = mmap(NULL, sizeof(*core->gate), PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (core->gate == MAP_FAILED) {
 		msg_error("lmtp: mmap: %s", strerror(errno));
 		return 71;
 	}
-	memset(core.gate, 0, sizeof(*core.gate));
-	if (!core_refresh(&core, "lmtp")) {
+	memset(core->gate, 0, sizeof(*core->gate));
+	if (!core_refresh(core, "lmtp")) {
 		msg_error("lmtp: %s: configuration error: not started", config_path);
 		return 78; /* EX_CONFIG */
 	}
-	cfg = core.cfg;
+	cfg = core->cfg;
 	if (!mx_sockperm_resolve(cfg->socket_owner, cfg->socket_group, cfg->socket_mode, getuid(),
-				 getgid(), &perm, err, sizeof(err))) {
+				 getgid(), perm, err, sizeof(err))) {
 		msg_error("lmtp: %s: %s: not started", config_path, err);
 		return 78;
 	}
@@ -887,44 +875,56 @@ int lmtp_listen_and_serve(const char *spec, const char *config_path)
 				spec);
 		msg_error("lmtp: %s: %s", config_path, err);
 		fprintf(stderr, "mxport-transport: %s: %s\n", config_path, err);
-		mx_config_free(cfg);
 		return 78;
 	}
-	max = cfg->lmtp_max_clients;
-	/*
-	 * The connection processes share their DNS answers: together they ask
-	 * once per name per TTL. Two slots a domain (its route, its target's
-	 * addresses); without the memory, each process still has its own cache.
-	 */
+	return 0;
+}
+
+/*
+ * listener_share - the connection processes share their DNS answers:
+ * together they ask once per name per TTL. Two slots a domain (its route,
+ * its target's addresses); without the memory, each process still has its
+ * own cache.
+ */
+static void listener_share(struct transport_core *core)
+{
+	const struct mx_config *cfg = core->cfg;
+	struct route_shared *shared;
+
 	shared = route_shared_new(cfg->route_cache_size < LMTP_SHARED_SLOTS ? cfg->route_cache_size
 									    : LMTP_SHARED_SLOTS);
-	core.shared = shared;
-	if (core.routes && shared) {
+	core->shared = shared;
+	if (core->routes && shared) {
 		/* As core_refresh does for each configuration it puts in force. */
 		char tag[64];
 
-		snprintf(tag, sizeof(tag), "%lx:%lx:%llx:%lx", (unsigned long)core.files[0].dev,
-			 (unsigned long)core.files[0].ino, (long long)core.files[0].mtime.tv_sec,
-			 (unsigned long)core.files[0].mtime.tv_nsec);
-		route_ctx_set_shared(core.routes, shared, tag);
+		snprintf(tag, sizeof(tag), "%lx:%lx:%llx:%lx", (unsigned long)core->files[0].dev,
+			 (unsigned long)core->files[0].ino, (long long)core->files[0].mtime.tv_sec,
+			 (unsigned long)core->files[0].mtime.tv_nsec);
+		route_ctx_set_shared(core->routes, shared, tag);
 	}
+}
+
+/* textfile_init - what the listener writes for node_exporter, from cfg */
+static void textfile_init(struct textfile *tf, const struct mx_config *cfg)
+{
 	if (*cfg->metrics_file && *cfg->metrics_textfile) {
-		tf.metrics_file = mx_strdup(cfg->metrics_file);
-		tf.path = mx_strdup(cfg->metrics_textfile);
-		tf.max_routes = cfg->metrics_max_routes;
-		tf.interval_ms = (long long)cfg->metrics_interval * 1000;
+		tf->metrics_file = mx_strdup(cfg->metrics_file);
+		tf->path = mx_strdup(cfg->metrics_textfile);
+		tf->max_routes = cfg->metrics_max_routes;
+		tf->interval_ms = (long long)cfg->metrics_interval * 1000;
 	} else if (*cfg->metrics_textfile) {
 		msg_warn("lmtp: metrics_textfile without metrics_file: not written");
 	}
-	fd = mx_listen(spec, &perm, NULL, err, sizeof(err));
-	if (fd < 0) {
-		msg_error("lmtp: %s", err);
-		fprintf(stderr, "mxport-transport: %s\n", err);
-		return 71; /* EX_OSERR */
-	}
-	/* A child's end interrupts poll(), so that wait_for_room reaps it at once. */
+}
+
+/* listener_signals - a child's end, the listener's stop, and the connection processes' */
+static void listener_signals(void)
+{
 	struct sigaction sa;
+
 	memset(&sa, 0, sizeof(sa));
+	/* A child's end interrupts poll(), so that wait_for_room reaps it at once. */
 	sa.sa_handler = on_child;
 	sa.sa_flags = SA_NOCLDSTOP;
 	sigaction(SIGCHLD, &sa, NULL);
@@ -936,15 +936,96 @@ int lmtp_listen_and_serve(const char *spec, const char *config_path)
 	sa.sa_flags = 0;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	/* Shared with the connection processes: which of them wait for a connection. */
+}
+
+/* slots_make - max slots, shared with the connection processes: which of them wait */
+static bool slots_make(unsigned max)
+{
 	nslots = max;
 	slots = mmap(NULL, nslots * sizeof(*slots), PROT_READ | PROT_WRITE,
 		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (slots == MAP_FAILED) {
 		msg_error("lmtp: mmap: %s", strerror(errno));
-		return 71;
+		return false;
 	}
 	memset(slots, 0, nslots * sizeof(*slots));
+	return true;
+}
+
+/*
+ * accept_one - the connection waiting on fd, given to a new connection
+ * process (the listener forks with the configuration in force); nothing
+ * when an idle process took it first, or when it is not admitted
+ */
+static void accept_one(int fd, unsigned *children, struct transport_core *core)
+{
+	/* Non-blocking: the reads then wait in poll(), for lmtp_idle_timeout at most. */
+	int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	pid_t pid, listener = getpid();
+	unsigned slot = 0;
+
+	if (c < 0) {
+		if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN &&
+		    errno != EWOULDBLOCK) {
+			msg_error("lmtp: accept: %s", strerror(errno));
+			sleep(1);
+		}
+		return;
+	}
+	if (!admitted(c))
+		return;
+	while (slot < nslots && slots[slot].pid != 0)
+		slot++;
+	if (slot == nslots) { /* cannot be: wait_for_room left room */
+		close(c);
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		slots[slot].pid = getpid();
+		connection_process(fd, c, listener, &slots[slot], core);
+	}
+	if (pid < 0) {
+		msg_error("lmtp: fork: %s", strerror(errno));
+	} else {
+		slots[slot].pid = pid;
+		(*children)++;
+	}
+	close(c);
+}
+
+/*
+ * lmtp_listen_and_serve - the LMTP daemon: a process per connection, at
+ * most lmtp_max_clients of them, each waiting for more connections when
+ * its own ends (connection_process). Postfix's lmtp(8) keeps connections
+ * open and caches them, so each process serves many messages; the
+ * processes share their DNS answers. Runs until killed.
+ */
+int lmtp_listen_and_serve(const char *spec, const char *config_path)
+{
+	static struct transport_core core; /* the configuration in force, for every child */
+	struct textfile tf = {NULL, NULL, 0, 0, 0};
+	struct mx_sockperm perm;
+	char err[512] = "";
+	unsigned children = 0, max;
+	int fd, rc;
+
+	msg_catch_crashes(); /* the listener and its connection processes alike */
+	rc = listener_config(&core, spec, config_path, &perm);
+	if (rc != 0)
+		return rc;
+	max = core.cfg->lmtp_max_clients;
+	listener_share(&core);
+	textfile_init(&tf, core.cfg);
+	fd = mx_listen(spec, &perm, NULL, err, sizeof(err));
+	if (fd < 0) {
+		msg_error("lmtp: %s", err);
+		fprintf(stderr, "mxport-transport: %s\n", err);
+		return 71; /* EX_OSERR */
+	}
+	listener_signals();
+	if (!slots_make(max))
+		return 71;
 	/* Non-blocking: a connection that an idle process took leaves accept() with EAGAIN. */
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	msg_info("lmtp: listening on %s, at most %u connections", spec, max);
@@ -975,38 +1056,6 @@ int lmtp_listen_and_serve(const char *spec, const char *config_path)
 			if (poll(&pfd, 1, 0) <= 0)
 				continue;
 		}
-		/* Non-blocking: the reads then wait in poll(), for lmtp_idle_timeout at most. */
-		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		pid_t pid, listener = getpid();
-		unsigned slot = 0;
-
-		if (c < 0) {
-			if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN &&
-			    errno != EWOULDBLOCK) {
-				msg_error("lmtp: accept: %s", strerror(errno));
-				sleep(1);
-			}
-			continue;
-		}
-		if (!admitted(c))
-			continue;
-		while (slot < nslots && slots[slot].pid != 0)
-			slot++;
-		if (slot == nslots) { /* cannot be: wait_for_room left room */
-			close(c);
-			continue;
-		}
-		pid = fork();
-		if (pid == 0) {
-			slots[slot].pid = getpid();
-			connection_process(fd, c, listener, &slots[slot], &core);
-		}
-		if (pid < 0) {
-			msg_error("lmtp: fork: %s", strerror(errno));
-		} else {
-			slots[slot].pid = pid;
-			children++;
-		}
-		close(c);
+		accept_one(fd, &children, &core);
 	}
 }
