@@ -7,8 +7,9 @@ N transactions of one recipient each, then QUIT), the message taken from
 MESSAGE_FILE (LF or CRLF lines; dot-stuffed here). With FEED_XFORWARD=1
 in the environment each transaction starts with XFORWARD (the original
 client, as Postfix's lmtp(8) sends it with lmtp_send_xforward_command). Prints "delivered D of N"
-and exits 0 when every message got a 2xx reply; a reply that is not 2xx is
-printed and ends the session (exit 1). Every reply has a deadline (120 s).
+and exits 0 when every message got a 2xx reply (with FEED_EXPECT=4: a 4xx
+reply, for deferrals); another reply is printed and ends the session
+(exit 1). Every reply has a deadline (120 s).
 """
 import os
 import select
@@ -56,6 +57,7 @@ def main():
     reply("LHLO")
     done = 0
     xforward = os.environ.get("FEED_XFORWARD") == "1"
+    expect = os.environ.get("FEED_EXPECT", "2")
     for i in range(n):
         if xforward:
             send(b"XFORWARD NAME=client.example ADDR=192.0.2.7 HELO=client.example PROTO=ESMTP SOURCE=REMOTE\r\n")
@@ -72,7 +74,7 @@ def main():
         else:
             send(data)
             r = reply("the final dot of message %d" % (i + 1))
-            if r.startswith("2"):
+            if r.startswith(expect):
                 done += 1
                 continue
             print("message %d: %s" % (i + 1, r))

@@ -18,7 +18,9 @@
 #   3. milter memory: resident size idle and with 500 SMTP sessions open
 #   4. transport start-up: callgrind instructions of one pipe-mode run
 #   5. the LMTP daemon's CPU per message: callgrind over LMTP_N deliveries
-#      through one kept session, divided by LMTP_N
+#      through one kept session, divided by LMTP_N; 5b what XFORWARD and an
+#      outage contact add; 5c what shared_state (memcached) adds to a
+#      delivery and to a deferral
 #   6. DNS: DNS_N messages to 50 SRV-routed domains through the milter and
 #      the transport; the queries the DNS server saw, per name, and (with
 #      strace) which process of the LMTP daemon asked what
@@ -434,7 +436,7 @@ if ! skipped lmtp; then
 		FEED_XFORWARD=${3:-0} setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
 			timeout $((WAIT + $1)) python3 "$top/bench/lmtp_feed.py" "$1" "$MSG" bench@sender.test "rcpt@$d" -- \
 			valgrind --tool=callgrind --callgrind-out-file="$out" \
-			"$T_DIR/bin/mxport-transport" -c "$T_DIR/etc/mxport.conf" -L - \
+			"$T_DIR/bin/mxport-transport" -c "${LMTP_CONF:-$T_DIR/etc/mxport.conf}" -L - \
 			>"$T_DIR/cg/feed.$1.$d" 2>>"$T_DIR/cg/valgrind.log" ||
 			die "LMTP callgrind run of $1 deliveries to $d did not complete within $((WAIT + $1))s: $(tail -n 2 "$T_DIR/cg/feed.$1.$d")"
 		sed -n 's/^summary: //p' "$out" >"$T_DIR/cg/ir.$1.$d"
@@ -473,6 +475,45 @@ if ! skipped lmtp; then
 	say "   a route with an outage contact (notify=: the state file looked up after each delivery): $nt ($((nt - base)) more)"
 	say "   mxport-queue costs nothing per message: it reads the MTA's queue when an admin runs it"
 	say ""
+	# 5c: what shared_state (issue 22) costs a delivery and a deferral: the
+	# same runs with one memcached on loopback beside the same runs without
+	if command -v memcached >/dev/null; then
+		MC_PORT=$(free_port)
+		memcached -u nobody -l 127.0.0.1 -p "$MC_PORT" -U 0 -m 16 &
+		T_PIDS="$T_PIDS $!"
+		wait_for memcached python3 -c "import socket; socket.create_connection(('127.0.0.1', $MC_PORT)).close()"
+		DOWN_PORT=$(free_port) # nothing listens there: every delivery is deferred
+		printf 'down.example [127.0.0.1]:%s tls=none notify=owner@sender.test\n' "$DOWN_PORT" >>"$T_DIR/etc/routes"
+		sed '/^shared_state/d' "$T_DIR/etc/mxport.conf" >"$T_DIR/etc/mxport-shared.conf"
+		printf 'shared_state = memcache:127.0.0.1:%s\nshared_state_timeout = 150\n' "$MC_PORT" >>"$T_DIR/etc/mxport-shared.conf"
+		chmod 644 "$T_DIR/etc/mxport-shared.conf"
+		hup_milter
+		for conf in mxport mxport-shared; do
+			for d in notify.example down.example; do
+				for count in 1 "$LMTP_N"; do
+					expect=2
+					[ "$d" = down.example ] && expect=4
+					FEED_EXPECT=$expect LMTP_CONF="$T_DIR/etc/$conf.conf" lmtp_instr "$count" "$d"
+					mv "$T_DIR/cg/ir.$count.$d" "$T_DIR/cg/ir.$count.$d.$conf"
+				done
+			done
+		done
+		# sc_per_msg DOMAIN CONF - instructions a transaction, as per_msg
+		sc_per_msg() {
+			python3 -c "print('%.0f' % (($(cat "$T_DIR/cg/ir.$LMTP_N.$1.$2") - $(cat "$T_DIR/cg/ir.1.$1.$2")) / ($LMTP_N - 1.0)))"
+		}
+		dl0=$(sc_per_msg notify.example mxport)
+		dl1=$(sc_per_msg notify.example mxport-shared)
+		df0=$(sc_per_msg down.example mxport)
+		df1=$(sc_per_msg down.example mxport-shared)
+		say "5c. what shared_state costs (memcached on loopback; the same callgrind runs without it; instructions a transaction without start-up)"
+		say "   a delivery to a route with an outage contact: $dl0 without, $dl1 with ($((dl1 - dl0)) more)"
+		say "   a deferral of that route (its server down: the outage's start and state shared): $df0 without, $df1 with ($((df1 - df0)) more)"
+		say ""
+	else
+		say "5c. shared_state: not measured (no memcached: apt-get install memcached)"
+		say ""
+	fi
 fi
 
 # --- 6. DNS queries ----------------------------------------------------------------------------
