@@ -1,6 +1,7 @@
 #!/bin/sh
 # mkinit.sh UNIT TEMPLATE - an init script from TEMPLATE with the command,
-# pid file, check command and user of the systemd UNIT filled in.
+# pid file, check command and user of the systemd UNIT filled in (the
+# arguments from Environment="ARGS=..." when ExecStart= says $ARGS).
 set -eu
 unit=$1
 key() { sed -n "s/^$1=//p" "$unit" | head -1; }
@@ -8,6 +9,12 @@ start=$(key ExecStart)
 daemon=${start%% *}
 args=${start#"$daemon"}
 args=${args# }
+# ExecStart=... $ARGS: the arguments are the unit's Environment="ARGS=..."
+# (which /etc/default/NAME may override, for the unit and the script alike)
+if [ "$args" = '$ARGS' ]; then
+	args=$(sed -n 's/^Environment="ARGS=\(.*\)"$/\1/p' "$unit" | head -1)
+	[ -n "$args" ] || { echo "mkinit: $unit: ExecStart= uses \$ARGS, but no Environment=\"ARGS=...\"" >&2; exit 1; }
+fi
 check=$(key ExecStartPre)
 pidfile=$(key PIDFile)
 user=$(key User)

@@ -297,7 +297,7 @@ queue_has() {
 }
 
 # start_lmtp - mxport-transport -L on $T_DIR/run/lmtp.sock, as user mxport
-# with group postfix among its groups (contrib's unit: SupplementaryGroups=),
+# with group postfix among its groups (the package's unit: the user's groups),
 # so that it can give the socket to group postfix (socket_group)
 start_lmtp() {
 	chown mxport "$T_DIR/run"

@@ -22,127 +22,20 @@
 # its lo) are the test's only. Prints TAP. Needs root and the packages that
 # tests/deps.txt marks "package" (tests/install-deps.sh package).
 # Usage: tests/package/test_deb.sh            (MXPORT_KEEP=1 keeps the files)
-# Environment: MXPORT_DEBIAN_MIRROR overrides the mirror.
-set -u
-src=$(cd "$(dirname "$0")/../.." && pwd)
-work=$(mktemp -d /tmp/mxport-deb.XXXXXX)
-chmod 755 "$work"
-root=$work/root
-ns=mxport-deb-$$
-n=0
-failed=0
-peer_pid=
+# Environment: MXPORT_DEBIAN_MIRROR overrides the mirror; with
+# MXPORT_PACKAGE_CACHE=DIR the .deb and debootstrap's tree are kept there
+# for test_deb_exim.sh, or taken from there (tests/package/debroot.sh).
+. "$(dirname "$0")/debroot.sh"
 
-ok() {
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		failed=$((failed + 1))
-	fi
-}
-# bail REASON - a step the rest depends on failed
-bail() {
-	echo "Bail out! $1"
-	failed=$((failed + 1))
-	exit 1
-}
-# show FILE - its last lines as TAP comments
-show() {
-	tail -n "${2:-25}" "$1" | sed 's/^/#   /'
-}
-# in_root CMD... - run in the fresh root, inside the test's network
-# namespace. nsenter, not ip netns exec: that gives each command a mount
-# namespace of its own, and start-stop-daemon would not recognise, by its
-# /proc/PID/exe, a daemon started by another command.
-in_root() {
-	nsenter --net="/run/netns/$ns" chroot "$root" "$@"
-}
-# in_ns CMD... - run on this machine, inside the test's network namespace
-in_ns() {
-	nsenter --net="/run/netns/$ns" "$@"
-}
-# root_pids - processes running in the fresh root
-root_pids() {
-	for p in /proc/[0-9]*; do
-		[ "$(readlink "$p/root" 2>/dev/null)" = "$root" ] && echo "${p#/proc/}"
-	done
-}
-cleanup() {
-	[ -n "$peer_pid" ] && kill "$peer_pid" 2>/dev/null
-	for p in $(root_pids); do kill "$p" 2>/dev/null; done
-	sleep 1
-	for p in $(root_pids); do kill -9 "$p" 2>/dev/null; done
-	for m in dev/pts dev proc; do
-		mountpoint -q "$root/$m" 2>/dev/null && umount -l "$root/$m"
-	done
-	ip netns del "$ns" 2>/dev/null
-	if [ "$failed" -eq 0 ] && [ -z "${MXPORT_KEEP:-}" ]; then
-		rm -rf "$work"
-	else
-		echo "# test files kept in $work"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-[ "$(id -u)" -eq 0 ] || bail "run as root"
-missing=$(sh "$src/tests/install-deps.sh" --missing package)
-[ -z "$missing" ] || bail "missing packages: $missing (tests/install-deps.sh package)"
-
+deb_preflight
 # --- 1. build the .deb with the README's commands ---------------------------
-mkdir -p "$work/build/mxport"
-if [ -d "$src/.git" ] || [ -f "$src/.git" ]; then
-	(cd "$src" && git ls-files -co --exclude-standard) >"$work/files"
-else
-	(cd "$src" && find . -path ./_build\* -prune -o -type f -print) >"$work/files"
-fi
-(cd "$src" && grep -v -e '^_build' -e '^debian/\.debhelper' "$work/files" | tar -cf - -T -) |
-	(cd "$work/build/mxport" && tar -xf -) || bail "copy of the source tree"
-(
-	cd "$work/build/mxport" &&
-		DEBIAN_FRONTEND=noninteractive apt-get build-dep -y -q ./ &&
-		dpkg-buildpackage -us -uc -b
-) >"$work/build.log" 2>&1
-ok $? "apt-get build-dep ./ && dpkg-buildpackage -us -uc -b"
-version=$(dpkg-parsechangelog -l "$src/debian/changelog" -S Version)
-arch=$(dpkg --print-architecture)
-deb=$work/build/mxport_${version}_$arch.deb
-test -f "$deb"
-ok $? "built $(basename "$deb")"
-[ -f "$deb" ] || { show "$work/build.log" 40; bail "no .deb"; }
-
-lintian "$work/build/mxport_${version}_$arch.changes" >"$work/lintian.out" 2>&1
-! grep -q '^E:' "$work/lintian.out"
-ok $? "lintian: no errors ($(grep -c '^W:' "$work/lintian.out") warnings)"
-sed 's/^/# lintian: /' "$work/lintian.out"
-
+deb_build
 # --- 2. a fresh Debian 12 root ---------------------------------------------
-mirror=${MXPORT_DEBIAN_MIRROR:-$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
-	/etc/apt/sources.list.d/*.sources 2>/dev/null | awk '
-	/^deb / && $3 == "bookworm" { print $2; exit }
-	/^URIs:/ { uri = $2 }
-	/^Suites:/ && uri != "" && / bookworm( |$)/ { print uri; exit }')}
-mirror=${mirror:-http://deb.debian.org/debian}
-start=$(date +%s)
-debootstrap --variant=minbase bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1
-ok $? "debootstrap --variant=minbase bookworm from $mirror ($(($(date +%s) - start)) s)"
-[ -x "$root/usr/bin/apt-get" ] || { show "$work/debootstrap.log"; bail "no root"; }
-mount -t proc proc "$root/proc"
-mount --bind /dev "$root/dev"
-mount --bind /dev/pts "$root/dev/pts"
-cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null
-
-ip netns add "$ns" || bail "ip netns add $ns"
-in_ns sh -c 'ip link set lo up &&
-	ip addr add 198.51.100.7/32 dev lo && ip addr add 192.0.2.25/32 dev lo' ||
-	bail "addresses in the network namespace"
+deb_root
+deb_netns
 
 # Downloads with the machine's network, installs in the namespace (a Postfix
 # that its package starts listens there, not on this machine's port 25).
-cp "$deb" "$root/tmp/"
-debname=/tmp/$(basename "$deb")
 export DEBIAN_FRONTEND=noninteractive
 chroot "$root" sh -c 'apt-get update -q && apt-get install -y -q --download-only postfix '"$debname" \
 	>"$work/download.log" 2>&1
@@ -194,9 +87,13 @@ for f in mxport-milter.service mxport-lmtp.service; do
 	ok $? "systemd unit $f with the installed paths"
 done
 unit=$root/lib/systemd/system/mxport-lmtp.service
-grep -q '^ExecStart=/usr/libexec/mxport-transport .*-L unix:/var/spool/postfix/mxport/lmtp\.sock$' "$unit" &&
-	grep -q '^User=mxport$' "$unit" && grep -q '^SupplementaryGroups=postfix$' "$unit"
-ok $? "mxport-lmtp.service: user mxport, group postfix (postdrop only from the user's groups), the socket where mxport-setup puts it"
+grep -q '^ExecStart=/usr/libexec/mxport-transport \$ARGS$' "$unit" &&
+	grep -q '^Environment="ARGS=.*-L unix:/var/spool/postfix/mxport/lmtp\.sock"$' "$unit" &&
+	grep -q '^EnvironmentFile=-/etc/default/mxport-lmtp$' "$unit" &&
+	grep -q '^User=mxport$' "$unit" && ! grep -q '^SupplementaryGroups=' "$unit"
+ok $? "mxport-lmtp.service: user mxport with its own groups (postfix), the socket where mxport-setup postfix puts it unless /etc/default/mxport-lmtp says otherwise"
+test ! -e "$root/etc/default/mxport-lmtp"
+ok $? "no /etc/default/mxport-lmtp at install (Postfix's socket)"
 # A RuntimeDirectory= shared by both units goes, with what the other keeps
 # there, at the stop of one without RuntimeDirectoryPreserve=yes.
 units=$root/lib/systemd/system
@@ -224,18 +121,7 @@ ok $? "mxport-route -n accepts the shipped /etc/mxport/mxport.conf"
 show "$work/check.out" 5
 
 # --- 4. configure, start with the init scripts, mail from outside ----------
-mkdir -p "$work/peer"
-echo '{}' >"$work/peer/script.json"
-in_ns python3 "$src/tests/lib/smtppeer.py" "$work/peer/script.json" "$work/peer" \
-	2>"$work/peer/stderr" &
-peer_pid=$!
-i=0
-while [ ! -s "$work/peer/port" ] && [ $i -lt 100 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-port=$(cat "$work/peer/port" 2>/dev/null)
-[ -n "$port" ] || bail "the customer's server (smtppeer) did not start"
+start_customer "$work/peer"
 cat >>"$root/etc/mxport/routes" <<EOF
 fwd.example     [127.0.0.1]:$port
 down.example    [127.0.0.1]:9
@@ -272,18 +158,8 @@ ok $? "the LMTP daemon's socket is in /var/spool/postfix/mxport"
 in_root service postfix restart >"$work/postfix-start.out" 2>&1
 ok $? "service postfix restart"
 show "$work/postfix-start.out" 10
-i=0
-until in_ns python3 -c 'import socket; socket.create_connection(("192.0.2.25", 25), 1)' 2>/dev/null; do
-	[ $i -ge 50 ] && break
-	sleep 0.2
-	i=$((i + 1))
-done
+until_true 100 port25
 
-# send RCPT - from outside mynetworks (198.51.100.7) to the relay's port 25
-send() {
-	in_ns env SENDMSG_SOURCE=198.51.100.7 python3 "$src/tests/lib/sendmsg.py" \
-		192.0.2.25 25 alice@sender.example "$1"
-}
 send bob@fwd.example >"$work/send1.out" 2>&1
 ok $? "from 198.51.100.7: bob@fwd.example accepted"
 show "$work/send1.out" 5
@@ -365,10 +241,6 @@ ok $? "apt-get purge mxport"
 show "$work/purge.out" 10
 ! grep -q 'currently used by process' "$work/purge.out"
 ok $? "purge: userdel found no process of user mxport"
-# running - the command lines of the root's processes, in $work/running
-running() {
-	root_pids | while read -r p; do cat "/proc/$p/cmdline" | tr '\0' ' '; echo; done >"$work/running"
-}
 # The purge waits for its kills itself; the half second the test allowed a
 # killed process to leave /proc stays, as a deadline, not a fixed sleep.
 i=0

@@ -42,6 +42,17 @@ for u in milter lmtp; do
 	rm -f "$T_DIR/$u.pid"
 done
 
+# The LMTP daemon's arguments: the unit's ARGS (Postfix's socket), which
+# /etc/default/mxport-lmtp overrides for the unit and the init script alike
+# (mxport-setup exim writes it); its groups are the user's own, so that the
+# unit starts on a host without group postfix (Exim's).
+t_grep "$T_DIR/init.lmtp" '^ARGS="-c /etc/mxport/mxport\.conf -L unix:/var/spool/postfix/mxport/lmtp\.sock"$' "lmtp init script: the unit's ARGS, Postfix's socket by default"
+t_grep "$T_DIR/init.lmtp" '^\[ -r /etc/default/mxport-lmtp \] && \. /etc/default/mxport-lmtp$' "... which /etc/default/mxport-lmtp may override"
+f="$MXPORT_SRCDIR/contrib/postfix/mxport-lmtp.service"
+t_grep "$f" '^EnvironmentFile=-/etc/default/mxport-lmtp$' "mxport-lmtp.service reads /etc/default/mxport-lmtp too"
+t_grep "$f" '^ExecStart=[^ ]*/mxport-transport \$ARGS$' "... and starts the daemon with its ARGS"
+t_nogrep "$f" '^SupplementaryGroups=' "mxport-lmtp.service: no SupplementaryGroups= (a missing group, postfix on Exim's host, would stop the unit)"
+
 # the systemd units restart a daemon that dies, within a limit
 for u in milter lmtp; do
 	f="$MXPORT_SRCDIR/contrib/postfix/mxport-$u.service"

@@ -137,7 +137,7 @@ for v in milter lmtp tmaps tmaps-lmtp; do
 	fi
 	start_stock_milter
 	if [ "${v%lmtp}" != "$v" ]; then
-		# its own groups and postfix (socket_group), as SupplementaryGroups= does
+		# its own groups and postfix (socket_group), as the unit gets them from the user
 		setpriv --reuid=mxport --regid=mxport \
 			--groups="$(id -G mxport | tr ' ' ,),$(getent group postfix | cut -d: -f3)" -- \
 			"$T_DIR/bin/mxport-transport" \
