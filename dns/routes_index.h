@@ -5,16 +5,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cdb_table.h"
 #include "errlist.h"
 #include "route.h"
 
-#define ROUTES_INDEX_SUFFIX ".cdb"
+#define ROUTES_INDEX_SUFFIX MX_CDB_SUFFIX
 
 enum routes_index_state {
-	ROUTES_INDEX_FRESH, /* made from the routes file as it is now */
-	ROUTES_INDEX_NONE,  /* no index: the routes file is read itself */
-	ROUTES_INDEX_STALE, /* made from another version of the routes file */
-	ROUTES_INDEX_BAD,   /* not an index this version made, truncated or garbage */
+	ROUTES_INDEX_FRESH = MX_CDB_FRESH, /* made from the routes file as it is now */
+	ROUTES_INDEX_NONE = MX_CDB_NONE,   /* no index: the routes file is read itself */
+	ROUTES_INDEX_STALE = MX_CDB_STALE, /* made from another version of the routes file */
+	ROUTES_INDEX_BAD = MX_CDB_BAD, /* not an index this version made, truncated or garbage */
 };
 
 struct routes_index;
