@@ -20,7 +20,7 @@
 #include "message.h"
 #include "msg.h"
 #include "smtp_conn.h"
-#include "routes_index.h"
+#include "cdb_table.h"
 #include "util.h"
 
 /* file_id_of - the file's identity now (exists false when absent or unnamed) */
@@ -94,10 +94,10 @@ static void release(struct transport_core *core)
 
 /*
  * paths_of - the files a configuration consists of (NULL: not set); the
- * routes index's name is made in idx
+ * names of the indexes (routes, secrets, notify map) are made in idx
  */
 static void paths_of(const struct transport_core *core, const struct mx_config *cfg,
-		     const char *out[CORE_FILES], char *idx, size_t idxlen)
+		     const char *out[CORE_FILES], char idx[CORE_INDEXES][4096])
 {
 	out[0] = core->config_path;
 	out[1] = cfg ? cfg->routes_file : NULL;
@@ -107,10 +107,14 @@ static void paths_of(const struct transport_core *core, const struct mx_config *
 	 * meanwhile must reach it, as it reached a process per connection. */
 	out[4] = cfg ? cfg->tls_ca_file : NULL;
 	/* mxport-route --index renames a new index in: the next message uses it. */
-	out[5] = NULL;
-	if (cfg && *cfg->routes_file) {
-		routes_index_path(cfg->routes_file, idx, idxlen);
-		out[5] = idx;
+	for (int i = 0; i < CORE_INDEXES; i++) {
+		const char *text = out[1 + i];
+
+		out[5 + i] = NULL;
+		if (text && *text) {
+			mx_cdb_path(text, idx[i], 4096);
+			out[5 + i] = idx[i];
+		}
 	}
 }
 
@@ -194,7 +198,7 @@ static long long newest_change(const struct file_id f[CORE_FILES])
 static bool settled(const struct transport_core *core, const struct candidate *c)
 {
 	const char *paths[CORE_FILES];
-	char idx[4096];
+	char idx[CORE_INDEXES][4096];
 	struct timespec ts;
 	long long wait;
 
@@ -212,7 +216,7 @@ static bool settled(const struct transport_core *core, const struct candidate *c
 		return false;
 	if (wait > 0)
 		poll(NULL, 0, (int)(wait < CORE_SETTLE_MS ? wait : CORE_SETTLE_MS));
-	paths_of(core, c->cfg, paths, idx, sizeof(idx));
+	paths_of(core, c->cfg, paths, idx);
 	return same_files(paths, c->files);
 }
 
@@ -227,7 +231,7 @@ static enum candidate_state candidate_load(struct transport_core *core, struct c
 					   struct mx_errlist *errs, bool settle)
 {
 	const char *paths[CORE_FILES];
-	char idx[4096];
+	char idx[CORE_INDEXES][4096];
 	char err[512];
 
 	memset(c, 0, sizeof(*c));
@@ -236,7 +240,7 @@ static enum candidate_state candidate_load(struct transport_core *core, struct c
 	c->cfg = mx_config_defaults();
 	bool conf_ok = mx_config_read(c->cfg, core->config_path, errs) == 0;
 
-	paths_of(core, c->cfg, paths, idx, sizeof(idx));
+	paths_of(core, c->cfg, paths, idx);
 	for (int i = 1; i < CORE_FILES; i++)
 		c->files[i] = file_id_of(paths[i]);
 	/*
@@ -308,10 +312,10 @@ static void remember_refused(struct transport_core *core, const struct candidate
 			     const struct mx_errlist *errs)
 {
 	const char *paths[CORE_FILES];
-	char idx[4096];
+	char idx[CORE_INDEXES][4096];
 
 	forget_refused(core);
-	paths_of(core, c->cfg, paths, idx, sizeof(idx));
+	paths_of(core, c->cfg, paths, idx);
 	for (int i = 0; i < CORE_FILES; i++)
 		core->refused_paths[i] = paths[i] ? mx_strdup(paths[i]) : NULL;
 	memcpy(core->refused_files, c->files, sizeof(core->refused_files));
@@ -387,12 +391,12 @@ bool core_refresh(struct transport_core *core, const char *who)
 	struct candidate c;
 	struct mx_errlist errs;
 	const char *paths[CORE_FILES];
-	char idx[4096];
+	char idx[CORE_INDEXES][4096];
 	char when[32];
 	struct core_log_gate *gate = core->gate ? core->gate : &core->own_gate;
 
 	if (core->cfg && !core->error[0]) {
-		paths_of(core, core->cfg, paths, idx, sizeof(idx));
+		paths_of(core, core->cfg, paths, idx);
 		if (same_files(paths, core->files)) {
 			/* A long-lived process tries a missing table again once a minute. */
 			if (core->metrics == NULL && *core->cfg->metrics_file &&

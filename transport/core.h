@@ -43,8 +43,9 @@ struct core_log_gate {
 #define CORE_EMPTY_SETTLE_MS 10000 /* a routes file that became empty: this long */
 #define CORE_SETTLE_TRIES    10	   /* a first load takes the files as they are after this */
 
-/* the files a configuration consists of (paths_of in core.c) */
-#define CORE_FILES 6
+/* the files a configuration consists of (paths_of in core.c): five, and three indexes */
+#define CORE_INDEXES 3 /* of the routes file, the secrets file and the notify map */
+#define CORE_FILES   8
 
 struct transport_core {
 	const char *config_path;
@@ -54,7 +55,7 @@ struct transport_core {
 	bool have_secrets;
 	SSL_CTX *tls_ctx; /* made once; CAs loaded once a route wants verification */
 	bool cas_loaded;
-	/* mxport.conf, routes, secrets, notify_map, tls_ca_file and the routes index, as loaded */
+	/* mxport.conf, routes, secrets, notify_map, tls_ca_file and the three indexes, as loaded */
 	struct file_id files[CORE_FILES];
 	char error[600]; /* no configuration in force (the first load failed): messages defer */
 	/* The last change refused (the configuration in force stayed): its files, as read. */

@@ -19,7 +19,7 @@ struct transport {
 	struct transport_core *core; /* the TLS context is the core's */
 	const struct mx_config *cfg;
 	struct route_ctx *routes;
-	const struct secrets *secrets;
+	struct secrets *secrets;
 	const char *queue_id;
 	const char *sender;
 	const struct message *msg;
