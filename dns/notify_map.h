@@ -18,7 +18,9 @@ bool notify_contact_check(const char *contact, const char *domain, bool subdomai
 struct notify_map *notify_map_parse(const char *path, const char *text, size_t len,
 				    struct mx_errlist *errs);
 struct notify_map *notify_map_load(const char *path, struct mx_errlist *errs);
-const char *notify_map_find(const struct notify_map *map, const char *domain);
+bool notify_map_find(struct notify_map *map, const char *domain, char *out, size_t outlen);
+bool notify_map_index_build(const char *path, struct mx_errlist *errs, size_t *count);
+size_t notify_map_indexed(const struct notify_map *map);
 void notify_map_free(struct notify_map *map);
 
 #endif

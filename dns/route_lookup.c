@@ -121,6 +121,12 @@ const struct routes_index *route_ctx_index(const struct route_ctx *ctx)
 	return ctx->index;
 }
 
+/* route_ctx_notify - the notify map as loaded (NULL: none), for reports */
+const struct notify_map *route_ctx_notify(const struct route_ctx *ctx)
+{
+	return ctx->notify;
+}
+
 /* route_ctx_routes - the routes file as loaded (NULL: none), for reports */
 const struct routes_file *route_ctx_routes(const struct route_ctx *ctx)
 {
@@ -313,8 +319,8 @@ void route_lookup(struct route_ctx *ctx, const char *domain, struct route *out)
 	}
 	if (out->status == ROUTE_OK)
 		route_order_targets(out->targets, out->ntargets, ctx->rnd, ctx->rnd_arg);
-	if (out->notify[0] == '\0' && notify_map_find(ctx->notify, norm))
-		mx_strlcpy(out->notify, notify_map_find(ctx->notify, norm), sizeof(out->notify));
+	if (out->notify[0] == '\0')
+		(void)notify_map_find(ctx->notify, norm, out->notify, sizeof(out->notify));
 }
 
 /* add_answer_addrs - the A or AAAA records of the host (dns_answer_rrs) */

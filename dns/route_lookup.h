@@ -17,6 +17,8 @@ struct routes_file;
 const struct routes_file *route_ctx_routes(const struct route_ctx *ctx);
 struct routes_index;
 const struct routes_index *route_ctx_index(const struct route_ctx *ctx);
+struct notify_map;
+const struct notify_map *route_ctx_notify(const struct route_ctx *ctx);
 const struct dns_client *route_ctx_dns(const struct route_ctx *ctx);
 void route_ctx_set_rand(struct route_ctx *ctx, route_rand_fn rnd, void *arg);
 struct route_shared;

@@ -46,6 +46,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "cdb_table.h"
+#include "notify_map.h"
 #include "policy.h"
 #include "errlist.h"
 #include "export.h"
@@ -56,6 +58,7 @@
 #include "route_lookup.h"
 #include "routes_index.h"
 #include "routes_file.h"
+#include "secrets.h"
 #include "shared_state.h"
 #include "util.h"
 
@@ -100,27 +103,29 @@ static int show_metrics(const struct mx_config *cfg, const char *textfile)
 	return 0;
 }
 
-/*
- * build_index - --index [FILE]: the routes file (or FILE, a new version of
- * it to be renamed into place with its index) checked whole and indexed, or
- * nothing written
- */
-static int build_index(const struct mx_config *cfg, const char *file)
+/* an indexed table: its builder and what its entries are */
+struct table {
+	const char *setting; /* its mxport.conf setting */
+	const char *entries; /* "route(s)" */
+	bool (*build)(const char *path, struct mx_errlist *errs, size_t *count);
+};
+
+static const struct table tables[] = {
+	{"routes_file", "route(s)", routes_index_build},
+	{"secrets_file", "secret(s)", secrets_index_build},
+	{"notify_map", "contact(s)", notify_map_index_build},
+};
+
+/* index_one - one table checked whole and indexed, or nothing written: 0 or EX_CONFIG */
+static int index_one(const struct table *t, const char *file)
 {
 	struct mx_errlist errs;
 	char idx[4096];
 	size_t count;
 
-	if (file == NULL)
-		file = cfg->routes_file;
-	if (*file == '\0') {
-		fprintf(stderr,
-			"mxport-route: --index: routes_file is not set: nothing to index\n");
-		return EX_CONFIG;
-	}
-	routes_index_path(file, idx, sizeof(idx));
+	mx_cdb_path(file, idx, sizeof(idx));
 	mx_errlist_init(&errs);
-	if (!routes_index_build(file, &errs, &count)) {
+	if (!t->build(file, &errs, &count)) {
 		for (size_t i = 0; i < errs.count; i++)
 			fprintf(stderr, "mxport-route: %s\n", errs.msgs[i]);
 		fprintf(stderr, "mxport-route: --index: %zu error(s); %s is unchanged\n",
@@ -129,24 +134,82 @@ static int build_index(const struct mx_config *cfg, const char *file)
 		return EX_CONFIG;
 	}
 	mx_errlist_free(&errs);
-	printf("%s: %zu route(s) from %s\n", idx, count, file);
+	printf("%s: %zu %s from %s\n", idx, count, t->entries, file);
 	return 0;
 }
 
-/* show_index - -n: whether the routes file is read through its index */
-static void show_index(const char *routes_file)
+/*
+ * build_index - --index [FILE]: the routes file, the secrets file and the
+ * notify map (those that are set), each checked whole and indexed, or its
+ * index left as it was; or FILE, a new version of the routes file to be
+ * renamed into place with its index
+ */
+static int build_index(const struct mx_config *cfg, const char *file)
+{
+	const char *paths[] = {cfg->routes_file, cfg->secrets_file, cfg->notify_map};
+	int worst = 0, done = 0;
+
+	if (file)
+		return index_one(&tables[0], file);
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		if (*paths[i] == '\0')
+			continue;
+		done++;
+		if (index_one(&tables[i], paths[i]) != 0)
+			worst = EX_CONFIG;
+	}
+	if (done == 0) {
+		fprintf(stderr, "mxport-route: --index: routes_file, secrets_file and notify_map "
+				"are not set: nothing to index\n");
+		return EX_CONFIG;
+	}
+	return worst;
+}
+
+/* show_index - -n: whether each table is read through its index */
+static void show_index(const struct mx_config *cfg, const struct route_ctx *ctx)
 {
 	enum routes_index_state st;
 	char why[4400], idx[4096];
-	struct routes_index *ri = routes_index_open(routes_file, &st, why, sizeof(why));
 
-	routes_index_path(routes_file, idx, sizeof(idx));
-	if (ri)
-		printf("%s: routes index fresh, %zu route(s)\n", idx, routes_index_count(ri));
-	else if (st == ROUTES_INDEX_NONE)
-		printf("%s: no routes index (the file is read itself)\n", routes_file);
-	/* a stale or damaged index was said on standard error by the lookup set-up */
-	routes_index_close(ri);
+	if (*cfg->routes_file) {
+		struct routes_index *ri =
+			routes_index_open(cfg->routes_file, &st, why, sizeof(why));
+
+		routes_index_path(cfg->routes_file, idx, sizeof(idx));
+		if (ri)
+			printf("%s: routes index fresh, %zu route(s)\n", idx,
+			       routes_index_count(ri));
+		else if (st == ROUTES_INDEX_NONE)
+			printf("%s: no routes index (the file is read itself)\n", cfg->routes_file);
+		/* a stale or damaged index was said on standard error by the lookup set-up */
+		routes_index_close(ri);
+	}
+	if (*cfg->secrets_file) {
+		size_t n;
+		enum mx_cdb_state sst =
+			secrets_index_state(cfg->secrets_file, &n, why, sizeof(why));
+
+		mx_cdb_path(cfg->secrets_file, idx, sizeof(idx));
+		if (sst == MX_CDB_FRESH)
+			printf("%s: secrets index fresh, %zu secret(s)\n", idx, n);
+		else if (sst == MX_CDB_NONE)
+			printf("%s: no secrets index (the file is read itself)\n",
+			       cfg->secrets_file);
+		else
+			printf("secrets index %s; mxport-transport reads %s itself\n", why,
+			       cfg->secrets_file);
+	}
+	if (*cfg->notify_map && ctx) {
+		size_t n = notify_map_indexed(route_ctx_notify(ctx));
+
+		mx_cdb_path(cfg->notify_map, idx, sizeof(idx));
+		if (n)
+			printf("%s: notify map index fresh, %zu contact(s)\n", idx, n);
+		else
+			printf("%s: no notify map index in use (the file is read itself)\n",
+			       cfg->notify_map);
+	}
 }
 
 /* show_checked - what -n checked: the files, the routes, where the daemons log */
@@ -403,8 +466,7 @@ int main(int argc, char **argv)
 		worst = export_routes(cfg, export_format, partial, stdout);
 	} else if (check_only) {
 		show_checked(config_path, cfg, ctx, file_errors);
-		if (*cfg->routes_file)
-			show_index(cfg->routes_file);
+		show_index(cfg, ctx);
 		if (file_errors)
 			worst = EX_CONFIG;
 	} else {

@@ -230,6 +230,7 @@ static void test_notify(void **state)
 			   "a@example.org\nexample.net b@x.test\n";
 	struct mx_errlist errs;
 	struct notify_map *m;
+	char contact[MX_CONTACT_MAX];
 	struct routes_entry e;
 	struct routes_file *rf;
 	struct route r;
@@ -272,8 +273,9 @@ static void test_notify(void **state)
 	mx_errlist_init(&errs);
 	m = notify_map_parse("m", map, 42, &errs);
 	assert_non_null(m);
-	assert_string_equal(notify_map_find(m, "example.net"), "ops@elsewhere.test");
-	assert_null(notify_map_find(m, "example.org"));
+	assert_true(notify_map_find(m, "example.net", contact, sizeof(contact)));
+	assert_string_equal(contact, "ops@elsewhere.test");
+	assert_false(notify_map_find(m, "example.org", contact, sizeof(contact)));
 	notify_map_free(m);
 	mx_errlist_free(&errs);
 }
