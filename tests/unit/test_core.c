@@ -16,6 +16,7 @@
 #include "core.h"
 #include "route_lookup.h"
 #include "routes_index.h"
+#include "secrets.h"
 
 /* put - write text to path */
 static void put(const char *path, const char *text)
@@ -196,11 +197,84 @@ static void test_routes_index_change(void **state)
 	rmdir(dir);
 }
 
+/* user_of - the user of the credentials for [127.0.0.1]:2525, or "" */
+static const char *user_of(struct transport_core *core)
+{
+	const struct secret *s = secrets_find(&core->secrets, "127.0.0.1", true, 2525, "x.example");
+
+	return s ? s->user : "";
+}
+
+/*
+ * the secrets file's index is taken up like the routes index; a broken edit
+ * of the text (the index then stale) keeps the last good credentials, read
+ * from the index still mapped; the fix, indexed again, is taken
+ */
+static void test_secrets_index_last_good(void **state)
+{
+	char dir[] = "/tmp/mxport-core.XXXXXX", conf[300], routes[300], secrets[300], idx[320],
+	     text[1000];
+	struct transport_core core;
+	struct mx_errlist errs;
+	struct stat st;
+	size_t count;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(conf, sizeof(conf), "%s/mxport.conf", dir);
+	snprintf(routes, sizeof(routes), "%s/routes", dir);
+	snprintf(secrets, sizeof(secrets), "%s/secrets", dir);
+	snprintf(idx, sizeof(idx), "%s.cdb", secrets);
+	put(routes, "example.com [127.0.0.1]:2525\n");
+	put(secrets, "[127.0.0.1]:2525 first pass\n");
+	assert_int_equal(chmod(secrets, 0600), 0);
+	snprintf(text, sizeof(text), "routes_file = %s\nsecrets_file = %s\n", routes, secrets);
+	put(conf, text);
+	core_init(&core, conf);
+	assert_true(core_refresh(&core, "test"));
+	assert_null(core.secrets.index);
+	assert_string_equal(user_of(&core), "first");
+
+	mx_errlist_init(&errs);
+	assert_true(secrets_index_build(secrets, &errs, &count));
+	assert_int_equal(count, 1);
+	assert_int_equal(stat(idx, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_true(core_refresh(&core, "test"));
+	assert_true(core.files[6].exists); /* reloaded, with the index */
+	assert_int_equal(core.files[6].ino, st.st_ino);
+	assert_non_null(core.secrets.index);
+	assert_string_equal(user_of(&core), "first");
+
+	/* a broken edit: the index is stale, the text refused, the last good stays */
+	put(secrets, "[127.0.0.1]:2525 second pass\nbad.example useronly\n");
+	assert_false(secrets_index_build(secrets, &errs, &count));
+	assert_true(core_refresh(&core, "test"));
+	assert_true(core.refused);
+	assert_non_null(core.secrets.index);
+	assert_string_equal(user_of(&core), "first");
+
+	put(secrets, "[127.0.0.1]:2525 third pass\n");
+	assert_true(secrets_index_build(secrets, &errs, &count));
+	mx_errlist_free(&errs);
+	assert_true(core_refresh(&core, "test"));
+	assert_false(core.refused);
+	assert_non_null(core.secrets.index);
+	assert_string_equal(user_of(&core), "third");
+	core_free(&core);
+	unlink(conf);
+	unlink(idx);
+	unlink(secrets);
+	unlink(routes);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ca_file_change),
 		cmocka_unit_test(test_routes_index_change),
+		cmocka_unit_test(test_secrets_index_last_good),
 		cmocka_unit_test(test_broken_change_keeps_last_good),
 		cmocka_unit_test(test_first_load_broken),
 	};

@@ -21,7 +21,9 @@
 
 #include <cmocka.h>
 
+#include "cdb_table.h"
 #include "mxconfig.h"
+#include "notify_map.h"
 #include "route_lookup.h"
 #include "routes_file.h"
 #include "routes_index.h"
@@ -610,6 +612,87 @@ static void test_threads(void **state)
 	mx_errlist_free(&errs);
 }
 
+/*
+ * the notify map's index (lib/cdb_table.c, as the routes index): the
+ * text's answers; a broken edit writes nothing (file:line said as the text
+ * says it); a stale index and a damaged record give the text's answers
+ */
+static void test_notify_index(void **state)
+{
+	static const char map[] = "example.net ops@elsewhere.test\n"
+				  "# comment\n"
+				  "Example.ORG  Noc@Other.Test # trailing\n";
+	struct fixture *fx = *state;
+	struct mx_errlist errs;
+	struct notify_map *m;
+	char path[200], idx[220], contact[MX_CONTACT_MAX], *good, *now, *hit;
+	size_t count, len, len2;
+
+	snprintf(path, sizeof(path), "%s/notify", fx->dir);
+	mx_cdb_path(path, idx, sizeof(idx));
+	put_file(path, map, strlen(map));
+	mx_errlist_init(&errs);
+	assert_true(notify_map_index_build(path, &errs, &count));
+	assert_int_equal(count, 2);
+	m = notify_map_load(path, &errs);
+	assert_non_null(m);
+	assert_int_equal(notify_map_indexed(m), 2);
+	assert_true(notify_map_find(m, "example.net", contact, sizeof(contact)));
+	assert_string_equal(contact, "ops@elsewhere.test");
+	assert_true(notify_map_find(m, "example.org", contact, sizeof(contact)));
+	assert_string_equal(contact, "Noc@other.test");
+	assert_false(notify_map_find(m, "sub.example.org", contact, sizeof(contact)));
+	assert_false(notify_map_find(m, "nothing.test", contact, sizeof(contact)));
+	notify_map_free(m);
+	good = read_all(idx, &len);
+
+	/* a broken edit: the same errors as the text's, and the index stays */
+	put_file(path,
+		 "example.net ops@elsewhere.test\nexample.com a@example.com\n"
+		 "example.net b@c.test\n",
+		 78);
+	assert_false(notify_map_index_build(path, &errs, &count));
+	assert_int_equal(errs.count, 2);
+	assert_non_null(
+		strstr(errs.msgs[0], "/notify:2: notify=a@example.com: the contact is inside"));
+	assert_non_null(strstr(errs.msgs[1], "/notify:3: example.net: already listed on line 1"));
+	now = read_all(idx, &len2);
+	assert_int_equal(len2, len);
+	assert_memory_equal(now, good, len);
+	free(now);
+	mx_errlist_free(&errs);
+
+	/* stale: the text is read */
+	put_file(path, "example.net new@elsewhere.test\n", 31);
+	mx_errlist_init(&errs);
+	m = notify_map_load(path, &errs);
+	assert_non_null(m);
+	assert_int_equal(notify_map_indexed(m), 0);
+	assert_true(notify_map_find(m, "example.net", contact, sizeof(contact)));
+	assert_string_equal(contact, "new@elsewhere.test");
+	notify_map_free(m);
+
+	/* a damaged record (its line names another domain): the text's answer */
+	put_file(path, map, strlen(map));
+	assert_true(notify_map_index_build(path, &errs, &count));
+	free(good);
+	good = read_all(idx, &len);
+	hit = memmem(good, len, "\texample.net", 12);
+	assert_non_null(hit);
+	hit[1] = 'E';
+	hit[8] = 'x';
+	put_file(idx, good, len);
+	m = notify_map_load(path, &errs);
+	assert_non_null(m);
+	assert_int_equal(notify_map_indexed(m), 2);
+	assert_true(notify_map_find(m, "example.net", contact, sizeof(contact)));
+	assert_string_equal(contact, "ops@elsewhere.test");
+	notify_map_free(m);
+	assert_int_equal(errs.count, 0);
+	mx_errlist_free(&errs);
+	free(good);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -621,6 +704,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_damaged_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_record_reads_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notify_index, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("routes_index", tests, NULL, NULL);
 }
