@@ -215,6 +215,52 @@ static int private_file(int fd, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/* target_cmp - sort order of entries: by target, then by line */
+static int target_cmp(const void *a, const void *b)
+{
+	const struct secret *x = *(const struct secret *const *)a;
+	const struct secret *y = *(const struct secret *const *)b;
+	int c = x->literal - y->literal;
+
+	if (c == 0)
+		c = x->port - y->port;
+	if (c == 0)
+		c = strcmp(x->host, y->host);
+	return c ? c : x->line - y->line;
+}
+
+/*
+ * check_twice - no two entries name the same target: -1 with err for the
+ * first line that repeats one. Sorted, not compared pairwise: a million
+ * entries cost a second, not hours.
+ */
+static int check_twice(const char *path, const struct secrets *s, char *err, size_t errlen)
+{
+	const struct secret **v, *first = NULL, *again = NULL;
+
+	if (s->count < 2)
+		return 0;
+	v = mx_calloc(s->count, sizeof(*v));
+	for (size_t i = 0; i < s->count; i++)
+		v[i] = &s->items[i];
+	qsort(v, s->count, sizeof(*v), target_cmp);
+	for (size_t i = 1; i < s->count; i++)
+		if (same_target(v[i - 1], v[i]) && (again == NULL || v[i]->line < again->line)) {
+			size_t j = i - 1;
+
+			while (j > 0 && same_target(v[j - 1], v[i]))
+				j--;
+			first = v[j];
+			again = v[i];
+		}
+	free(v);
+	if (again == NULL)
+		return 0;
+	snprintf(err, errlen, "secrets_file %s:%d: key %s names the same target as line %d (%s)",
+		 path, again->line, again->key, first->line, first->key);
+	return -1;
+}
+
 /* load_text - the whole text into s->items; 0, or -1 with err naming file and line */
 static int load_text(const char *path, struct secrets *out, char *err, size_t errlen)
 {
@@ -247,21 +293,6 @@ static int load_text(const char *path, struct secrets *out, char *err, size_t er
 		}
 		if (got == 0)
 			continue;
-		for (size_t i = 0; i < out->count; i++) {
-			if (same_target(&out->items[i], &item)) {
-				snprintf(err, errlen,
-					 "secrets_file %s:%d: key %s names the same target as "
-					 "line %d (%s)",
-					 path, lineno, item.key, out->items[i].line,
-					 out->items[i].key);
-				rc = -1;
-				break;
-			}
-		}
-		if (rc < 0) {
-			item_free(&item);
-			break;
-		}
 		item.line = lineno;
 		out->items = mx_realloc(out->items, (out->count + 1) * sizeof(*out->items));
 		out->items[out->count++] = item;
@@ -274,6 +305,8 @@ static int load_text(const char *path, struct secrets *out, char *err, size_t er
 		fclose(fp);
 	else
 		close(fd);
+	if (rc == 0)
+		rc = check_twice(path, out, err, errlen);
 	return rc;
 }
 
