@@ -1,6 +1,7 @@
 /* test_route_cache - expiry, size bound with least-recently-used eviction, threads */
 #include "config.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -226,14 +227,51 @@ static void test_entry_bound(void **state)
 	route_cache_free(c);
 }
 
+/* heap_in_use - the bytes malloc has handed out (0 where the allocator is not glibc's) */
+static size_t heap_in_use(void)
+{
+	return mallinfo2().uordblks;
+}
+
+/*
+ * far more distinct domains than the bound (a DNS host's million
+ * customers, each asked once): the entries stay at the bound and the heap
+ * where the first full cache put it (mxport.conf(5), route_cache_size)
+ */
+static void test_many_domains(void **state)
+{
+	struct route_cache *c = route_cache_new(1000);
+	struct route_addrs a;
+	const unsigned char ip[4] = {192, 0, 2, 1};
+	char key[64];
+	size_t warm = 0;
+
+	(void)state;
+	route_addrs_init(&a);
+	assert_true(route_addrs_add(&a, AF_INET, ip, 2525));
+	a.status = ROUTE_OK;
+	for (int i = 0; i < 200000; i++) {
+		snprintf(key, sizeof(key), "R:cust%d.example", i);
+		put(c, key, 1000, 2525);
+		snprintf(key, sizeof(key), "A:mail.cust%d.example", i);
+		route_cache_put_addrs(c, key, 1000, &a);
+		if (i == 1999)
+			warm = heap_in_use();
+	}
+	route_addrs_clear(&a);
+	assert_int_equal(route_cache_count(c), 1000);
+	if (heap_in_use() > warm + 256 * 1024)
+		fail_msg("heap grew from %zu to %zu bytes over 200,000 domains", warm,
+			 heap_in_use());
+	route_cache_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_expiry),
-		cmocka_unit_test(test_lru_bound),
-		cmocka_unit_test(test_zero_size_keeps_nothing),
-		cmocka_unit_test(test_threads),
-		cmocka_unit_test(test_fields_kept),
+		cmocka_unit_test(test_expiry),	     cmocka_unit_test(test_lru_bound),
+		cmocka_unit_test(test_many_domains), cmocka_unit_test(test_zero_size_keeps_nothing),
+		cmocka_unit_test(test_threads),	     cmocka_unit_test(test_fields_kept),
 		cmocka_unit_test(test_entry_bound),
 	};
 	return cmocka_run_group_tests_name("route_cache", tests, NULL, NULL);

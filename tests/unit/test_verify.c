@@ -1,6 +1,7 @@
 /* test_verify - the verify cache (keys, lifetimes, bound, threads) and what a reply means */
 #include "config.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -261,12 +262,52 @@ static void test_decide(void **state)
 	mx_config_free(cfg);
 }
 
+/*
+ * far more distinct recipients and domains than verify_cache_size (a
+ * dictionary attack of random names, each refused with a long reply): each
+ * cache stays at the bound, the heap where the first full cache put it
+ */
+static void test_cache_many_recipients(void **state)
+{
+	struct route_cache *c = route_cache_new(1000);
+	char key[VERIFY_KEY_MAX + 1], text[700], got[600];
+	enum verify_status st;
+	size_t warm = 0;
+
+	(void)state;
+	memset(text, 'x', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	for (int i = 0; i < 100000; i++) {
+		char rcpt[80], dom[64];
+
+		snprintf(rcpt, sizeof(rcpt), "user%d@cust%d.example", i, i);
+		assert_true(verify_cache_rcpt_key(rcpt, key, sizeof(key)));
+		verify_cache_put(c, key, 1000, VERIFY_REJECTED, text);
+		snprintf(dom, sizeof(dom), "cust%d.example", i);
+		verify_cache_mark_down(c, dom, 1000, text);
+		if (i == 1999)
+			warm = mallinfo2().uordblks;
+	}
+	assert_int_equal(route_cache_count(c), 1000);
+	assert_true(verify_cache_get(c, key, 0, &st, got, sizeof(got)));
+	assert_int_equal(st, VERIFY_REJECTED);
+	assert_true(strlen(got) <= 512);
+	if (mallinfo2().uordblks > warm + 256 * 1024)
+		fail_msg("heap grew from %zu to %zu bytes over 100,000 recipients", warm,
+			 (size_t)mallinfo2().uordblks);
+	route_cache_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_keys),	    cmocka_unit_test(test_cache_lifetimes),
-		cmocka_unit_test(test_cache_bound), cmocka_unit_test(test_cache_threads),
-		cmocka_unit_test(test_classify),    cmocka_unit_test(test_reply_text_bounded),
+		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_cache_lifetimes),
+		cmocka_unit_test(test_cache_bound),
+		cmocka_unit_test(test_cache_threads),
+		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_reply_text_bounded),
+		cmocka_unit_test(test_cache_many_recipients),
 		cmocka_unit_test(test_decide),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
