@@ -21,7 +21,9 @@
  *	With --index, check every line of the routes file and write its index
  *	ROUTES.cdb (dns/routes_index.c), which the lookups of every program
  *	then read by page instead of loading the whole file; on any error
- *	nothing is written and the index in place stays. With ROUTES, index
+ *	nothing is written and the index in place stays. The same for the
+ *	secrets file and the notify map when they are set (smtp/secrets.c,
+ *	dns/notify_map.c), each on its own. With ROUTES, index
  *	that file instead (a new version, to be renamed into place with its
  *	index: the index records the file's inode, which a rename keeps).
  *	With --metrics, print the counters of metrics_file in Prometheus's
