@@ -5,7 +5,8 @@
 # wants, the contact of the domain), and a peak resident memory within 10
 # MB of the same with 10 entries, for a pipe-mode delivery (which reads
 # both) and for mxport-route. Then, on small files: the secret index's mode
-# and owner are the secrets file's; an index others may read is refused; a
+# and owner are the secrets file's (its group's access dropped when it
+# cannot have the file's group); an index others may read is refused; a
 # stale index is ignored and the text read; a broken edit leaves the old
 # index byte for byte.
 . "$MXPORT_SRCDIR/tests/lib/harness.sh"
@@ -116,6 +117,16 @@ chmod 640 "$S"
 t_eq "$(stat -c '%a' "$S.cdb")" 640 "the secrets index of a 0640 file: 0640"
 chmod 600 "$S"
 "$ROUTE" -c "$T_DIR/small.conf" --index >/dev/null 2>&1
+# built by a user who cannot give the index the file's group: the group loses its access
+mkdir "$T_DIR/own"
+cp "$S" "$T_DIR/own/secrets"
+chown -R nobody:root "$T_DIR/own"
+chmod 640 "$T_DIR/own/secrets"
+printf 'secrets_file = %s\n' "$T_DIR/own/secrets" >"$T_DIR/own.conf"
+chmod 644 "$T_DIR/own.conf"
+setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$(t_share "$ROUTE")" -c "$T_DIR/own.conf" --index >"$T_DIR/out" 2>&1
+t_eq "$?" 0 "--index as the secrets file's owner, not root: indexed"
+t_eq "$(stat -c '%a %U %G' "$T_DIR/own/secrets.cdb")" "600 nobody nogroup" "the secrets index in another group than the file's: 0600"
 
 chmod 604 "$S.cdb"
 deliver small
