@@ -224,7 +224,7 @@ enum candidate_state { CAND_OK, CAND_BROKEN, CAND_STALE };
 
 /*
  * candidate_load - read mxport.conf, the routes file, the notify map and
- * the secrets whole. CAND_STALE (only when settle): a file changed while it
+ * the secrets, whole or through their fresh indexes. CAND_STALE (only when settle): a file changed while it
  * was read; nothing can be said of the change yet.
  */
 static enum candidate_state candidate_load(struct transport_core *core, struct candidate *c,
