@@ -434,12 +434,23 @@ static const struct secret *find(struct secrets *s, const char *host, bool liter
 			item_free(&item);
 		snprintf(why, sizeof(why), "record of %s is damaged", key);
 	}
-	/* A damaged record: the text, the source of truth, read once and kept. */
+	/*
+	 * A damaged record: the text, the source of truth, read once and kept;
+	 * a text that does not load leaves the entries broken (the delivery
+	 * defers: without the credentials a server may refuse the mail for good).
+	 */
 	msg_warn("secrets index %s%s: %s; reading %s itself", s->path, MX_CDB_SUFFIX, why, s->path);
 	mx_cdb_close(s->index);
 	s->index = NULL;
 	if (load_text(s->path, s, err, sizeof(err)) < 0) {
-		msg_warn("%s: no credentials used until it is fixed", err);
+		/* none of a file that does not load: not the lines before its error */
+		for (size_t i = 0; i < s->count; i++)
+			item_free(&s->items[i]);
+		free(s->items);
+		s->items = NULL;
+		s->count = 0;
+		s->broken = true;
+		msg_error("%s", err);
 		return NULL;
 	}
 	return find(s, host, literal, port);

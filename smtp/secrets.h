@@ -26,6 +26,7 @@ struct secrets {
 	char *path;
 	struct mx_cdb_table *index; /* the index, made from the file as it is: looked up by key */
 	struct secret found;	    /* the last entry read from the index */
+	bool broken; /* a damaged record, and the text does not load: lookups cannot be answered */
 };
 
 int secrets_load(const char *path, struct secrets *out, char *err, size_t errlen);

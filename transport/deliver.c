@@ -225,6 +225,14 @@ static enum walk_verdict try_address(void *arg, const struct walk_address *wa)
 	if (t->secrets)
 		cred = secrets_find(t->secrets, target->host, target->literal, target->port,
 				    domain);
+	if (t->secrets && t->secrets->broken) {
+		/* Without the route's credentials its server could refuse the mail for good. */
+		remember_status(as, MX_ST_CONFIG, relay,
+				"%s: the secrets file cannot be read (its index is damaged and the "
+				"file has errors; logged)",
+				t->cfg->secrets_file);
+		return WALK_NEXT;
+	}
 	if (cred && tls_mode != MX_TLS_NONE) {
 		/*
 		 * The password leaves only over TLS that is at least auth_tls

@@ -203,8 +203,21 @@ static void test_index(void **state)
 	assert_non_null(s.index);
 	check_lookups(&s);
 	assert_null(s.index); /* the text, kept */
+	assert_false(s.broken);
 	secrets_free(&s);
+	/* the same, and the text broken meanwhile: broken, and no lines of it used */
+	assert_int_equal(secrets_load(path, &s, err, sizeof(err)), 0);
+	assert_non_null(s.index);
+	put(path, "[127.0.0.1]:2525 u1 p1\nbroken.example useronly\n", 0640);
+	assert_null(secrets_find(&s, "127.0.0.1", true, 2525, "example.org"));
+	assert_true(s.broken);
+	assert_int_equal(s.count, 0);
+	assert_null(secrets_find(&s, "127.0.0.1", true, 2525, "example.org"));
+	secrets_free(&s);
+	put(path, lookup_text, 0640);
 	assert_true(secrets_index_build(path, &errs, &count));
+	free(good);
+	good = slurp(idx, &len);
 
 	/* a broken edit: the index stays, byte for byte, and is stale: the text is refused */
 	put(path, "[127.0.0.1]:2525 u1 p1\nbroken.example useronly\n", 0640);
