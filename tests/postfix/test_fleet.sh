@@ -43,16 +43,16 @@ ROUTES="cust.example [127.0.0.1]:$DOWN notify=owner@contact.test
 v.example [127.0.0.1]:$PV verify=yes
 up.example [127.0.0.1]:$PV"
 
-# relay_start N - relay N: its folder $ROOT/rN (what the helpers call
-# T_DIR), its Postfix (PF_N, smtpd on PORT_N), its daemons; as
-# test_postfix_default sets one relay up, with the fleet's shared_state
-relay_start() {
+# relay_prepare N - relay N's mxport.conf, its stock Postfix started and
+# set up by mxport-setup, in its folder $ROOT/rN (what the helpers call
+# T_DIR), as test_postfix_default sets one relay up, with the fleet's
+# shared_state. Run in a subshell, the three at once (mxport-setup takes
+# seconds): the subshell's exit status says how it went.
+relay_prepare() {
+	trap - EXIT
 	r=$1
 	T_DIR=$ROOT/r$r
-	mkdir -p "$T_DIR"
-	chmod 755 "$T_DIR"
-	ln -sf "$ROOT/ports.given" "$T_DIR/ports.given" # free_port: one list for the test
-	PF_PORT=$(free_port)
+	eval "PF_PORT=\$PORT_$r"
 	MXPORT_EXTRA_CONF="notify_after = 3s
 state_directory = $T_DIR/state
 sendmail_path = $ROOT/sendmail
@@ -70,7 +70,13 @@ shared_state_retry = 2s"
 	stock_postfix_start
 	"$MXPORT_BUILDDIR/setup/mxport-setup" postfix -c "$PF/etc" --mxport-conf "$T_DIR/etc/mxport.conf" \
 		--transport "$T_DIR/bin/mxport-transport" >"$T_DIR/setup.out" 2>&1
-	t_ok $? "relay $r: mxport-setup postfix (the default variant)"
+}
+# relay_daemons N - relay N's mxport-milter (the socketmap) and LMTP
+# daemon, as the setup says to start them, and Postfix reloaded
+relay_daemons() {
+	r=$1
+	T_DIR=$ROOT/r$r
+	PF=$T_DIR/postfix
 	sock="$PF/queue/mxport"
 	"$T_DIR/bin/mxport-milter" -f -c "$T_DIR/etc/mxport.conf" -u mxport -P "$T_DIR/run/milter.pid" \
 		>>"$T_DIR/milter.stderr" 2>&1 &
@@ -83,10 +89,28 @@ shared_state_retry = 2s"
 	n=$(grep -c 'reload -- version' "$PF/maillog")
 	postfix -c "$PF/etc" reload >/dev/null 2>&1
 	wait_until 20 sh -c "[ \$(grep -c 'reload -- version' '$PF/maillog') -gt $n ]"
-	eval "PF_$r=\$PF PORT_$r=\$PF_PORT"
+	eval "PF_$r=\$PF"
 	T_DIR=$ROOT
 }
-for r in 1 2 3; do relay_start $r; done
+PREP=""
+for r in 1 2 3; do
+	mkdir -p "$ROOT/r$r"
+	chmod 755 "$ROOT/r$r"
+	eval "PORT_$r=$(free_port)"
+	T_STOP="${T_STOP:-} postfix -c $ROOT/r$r/postfix/etc stop;"
+	(relay_prepare $r) >"$ROOT/r$r/prepare.out" 2>&1 &
+	PREP="$PREP $!"
+done
+r=0
+for pid in $PREP; do
+	r=$((r + 1))
+	wait "$pid"
+	rc=$?
+	t_ok $rc "relay $r: a stock Postfix, set up by mxport-setup postfix (the default variant)"
+	[ $rc -eq 0 ] || sed 's/^/#   /' "$ROOT/r$r/prepare.out" "$ROOT/r$r/setup.out"
+done
+for r in 1 2 3; do relay_daemons $r; done
+t_grep "$ROOT/r1/setup.out" "set up for mxport \(tmaps-lmtp\)" "the default variant: socketmap and the LMTP daemon"
 cp "$MXPORT_BUILDDIR/mxport-queue" "$ROOT/r1/bin/mxport-route" "$ROOT/"
 MXPORT_ROUTE="$ROOT/mxport-route"
 export MXPORT_ROUTE
@@ -159,7 +183,6 @@ for r in 1 2 3; do
 	t_ok "$([ "$(rlog $r 'cust\.example: deliveries failing since [0-9]+ s: notice (to|sent by)')" -ge 1 ]; echo $?)" \
 		"relay $r met the outage past notify_after"
 done
-notices_settle
 t_eq "$(notices 'Mail for cust\.example is waiting')" 1 "3 relays hold the mail: exactly one outage notice for the fleet"
 t_grep "$(grep -l 'cust\.example is waiting' "$NOTICES"/notice.*.eml)" "^ARGS:.* owner@contact\.test" "... to the route's contact"
 DOWN_NOTICES=$(notices 'Mail for cust\.example is waiting')
@@ -192,6 +215,26 @@ t_ok $? "--metrics: promtool check metrics passes"
 t_grep "$ROOT/queue.prom" '^mxport_route_queued_messages\{route="cust\.example"\} 2$' "--metrics: cust.example has 2 messages waiting on relay 1 (postqueue -j)"
 t_grep "$ROOT/queue.prom" '^mxport_route_queued_recipients\{route="cust\.example"\} 2$' "--metrics: ... and 2 recipients"
 t_grep "$ROOT/queue.prom" '^mxport_route_queued_oldest_timestamp_seconds\{route="cust\.example"\} [0-9]{10}$' "--metrics: ... and the oldest one's arrival"
+t_eq "$(postqueue -c "$(pf 1)/etc" -j | grep -c '"address": *"[ab]1@cust\.example"')" 2 "... as many as postqueue -j lists for it"
+t_grep "$ROOT/queue.prom" '^mxport_route_queued_messages\{route="up\.example"\} 0$' "--metrics: a route with nothing waiting: 0"
+# the bound: metrics_max_routes = 1 leaves one route a series of its own
+sed 's/^metrics_max_routes.*//' "$ROOT/r1/etc/mxport.conf" >"$ROOT/bound.conf"
+echo "metrics_max_routes = 1" >>"$ROOT/bound.conf"
+"$ROOT/mxport-queue" -c "$ROOT/bound.conf" --mta postfix -C "$(pf 1)/etc" --metrics - >"$ROOT/bound.prom" 2>&1
+t_eq "$(grep -o 'route="[^"]*"' "$ROOT/bound.prom" | sort -u | tr '\n' ' ')" 'route="_other" route="cust.example" ' \
+	"--metrics, metrics_max_routes = 1: one route of its own, the rest under _other"
+# reports the fleet view must not take at face value
+python3 -c "import json,sys; j=json.load(open(sys.argv[1])); j['time'] -= 1000; json.dump(j, open(sys.argv[2], 'w'))" \
+	"$ROOT/fleet/relay3.json" "$ROOT/old3.json"
+"$ROOT/mxport-queue" --fleet "$ROOT/fleet/relay1.json" "$ROOT/old3.json" >"$ROOT/stale.txt" 2>"$ROOT/stale.err"
+t_eq "$?" 1 "--fleet: a report older than --max-age: exit 1"
+t_grep "$ROOT/stale.txt" "relay3\.test 10[0-9][0-9]s ago STALE" "... marked STALE"
+"$ROOT/mxport-queue" --fleet "$ROOT/fleet/relay1.json" "$ROOT/fleet/relay1.json" >/dev/null 2>"$ROOT/dup.err"
+t_eq "$?" 64 "--fleet: the same relay twice: refused"
+echo '{"domains": 3}' >"$ROOT/bad.json"
+"$ROOT/mxport-queue" --fleet "$ROOT/fleet/relay1.json" "$ROOT/bad.json" >/dev/null 2>"$ROOT/bad.err"
+t_eq "$?" 75 "--fleet: a file that is not a report: exit 75"
+t_grep "$ROOT/bad.err" "bad\.json: not a report of mxport-queue --json" "... naming the file"
 
 # --- 1 (cont.). the server back: one recovery notice, all mail once -------
 start_peer cust "{\"port\": $DOWN}"
@@ -202,7 +245,9 @@ t_ok $? "server back: the six recipients delivered"
 wait_until 30 sh -c "queue_empty() { [ \$(postqueue -c \$1 -j | grep -c queue_id) -eq 0 ]; }; queue_empty $PF_1/etc && queue_empty $PF_2/etc && queue_empty $PF_3/etc"
 t_ok $? "... the three queues are empty"
 wait_until 30 notices_ge 'Mail for cust\.example is delivered again' 1
-notices_settle
+# each relay has closed its outage: one sent the notice, two say another did
+wait_until 30 rlogs_ge 'cust\.example: deliveries succeed again after [0-9]+ s: notice (to|sent by another relay)' 3
+t_ok $? "each relay closed the outage"
 t_eq "$(notices 'Mail for cust\.example is delivered again')" 1 "exactly one recovery notice for the fleet"
 t_eq "$(rcpts "$C" 'cust\.example' | tr '\n' ' ')" "a1@cust.example a2@cust.example a3@cust.example b1@cust.example b2@cust.example b3@cust.example " \
 	"each recipient at the customer once: none missing, no duplicates"
