@@ -8,7 +8,8 @@
 # notices go to the notice sink (tests/lib/transport.sh).
 #   1. the customer's server down past notify_after while all three relays
 #      hold its mail: exactly one outage notice for the fleet, one recovery
-#      notice once it is back, every recipient delivered once;
+#      notice once it is back, every recipient delivered once (and for a
+#      domain whose mail only one relay holds: one notice, as before);
 #   2. a callout (verify=yes) answered once serves all three relays;
 #   3. memcached killed in the middle of a run: no mail waits for a retry,
 #      none is lost, each relay logs the fallback (and calls out on its
@@ -36,10 +37,12 @@ memcached_start
 # The customers' servers: cust.example's is down (nothing on DOWN) until
 # part 1 starts it; v.example (verify=yes) and up.example share one peer.
 DOWN=$(free_port)
+DOWN1=$(free_port) # one.example's server, down too: only relay 2 holds its mail
 start_peer custv '{"rcpt_match": [["nobody.*", "550 5.1.1 no such user"]]}'
 PV=$PEER_PORT
 V="$PEER_DIR"
 ROUTES="cust.example [127.0.0.1]:$DOWN notify=owner@contact.test
+one.example [127.0.0.1]:$DOWN1 notify=owner@contact.test
 v.example [127.0.0.1]:$PV verify=yes
 up.example [127.0.0.1]:$PV"
 
@@ -172,6 +175,8 @@ for r in 1 2 3; do
 	send $r alice@sender.test "b$r@cust.example" >>"$ROOT/s1.$r" 2>&1
 	t_eq "$(grep -c '^DATA 250 ' "$ROOT/s1.$r")" 2 "relay $r: two messages for cust.example accepted"
 done
+send 2 alice@sender.test o2@one.example >"$ROOT/s1.one" 2>&1
+t_grep "$ROOT/s1.one" "^DATA 250 " "relay 2: a message for one.example (only this relay holds its mail)"
 wait_until 30 sh -c "for r in 1 2 3; do grep -q 'to=<a'\$r'@cust\\.example>.*status=deferred' $ROOT/r\$r/postfix/maillog || exit 1; done"
 t_ok $? "each relay holds its mail: deferred by the LMTP daemon (server down)"
 wait_until 40 notices_ge 'Mail for cust\.example is waiting' 1
@@ -186,6 +191,9 @@ done
 t_eq "$(notices 'Mail for cust\.example is waiting')" 1 "3 relays hold the mail: exactly one outage notice for the fleet"
 t_grep "$(grep -l 'cust\.example is waiting' "$NOTICES"/notice.*.eml)" "^ARGS:.* owner@contact\.test" "... to the route's contact"
 DOWN_NOTICES=$(notices 'Mail for cust\.example is waiting')
+wait_until 30 notices_ge 'Mail for one\.example is waiting' 1
+t_eq "$(notices 'Mail for one\.example is waiting')" 1 "1 relay holds the mail: one outage notice"
+ONE_NOTICES=$(notices 'Mail for one\.example is waiting')
 
 # --- 4. the fleet view while they hold it ---------------------------------
 # each relay's numbers, as the admin collects them (here: files)
@@ -239,6 +247,8 @@ t_grep "$ROOT/bad.err" "bad\.json: not a report of mxport-queue --json" "... nam
 # --- 1 (cont.). the server back: one recovery notice, all mail once -------
 start_peer cust "{\"port\": $DOWN}"
 C="$PEER_DIR"
+start_peer one "{\"port\": $DOWN1}"
+O="$PEER_DIR"
 flush_all
 wait_until 40 rcpts_n "$C" 'cust\.example' 6
 t_ok $? "server back: the six recipients delivered"
@@ -252,6 +262,10 @@ t_eq "$(notices 'Mail for cust\.example is delivered again')" 1 "exactly one rec
 t_eq "$(rcpts "$C" 'cust\.example' | tr '\n' ' ')" "a1@cust.example a2@cust.example a3@cust.example b1@cust.example b2@cust.example b3@cust.example " \
 	"each recipient at the customer once: none missing, no duplicates"
 t_eq "$(notices 'Mail for cust\.example is waiting')" 1 "... and still one outage notice"
+wait_until 30 rcpts_n "$O" 'one\.example' 1
+wait_until 30 notices_ge 'Mail for one\.example is delivered again' 1
+t_eq "$(rcpts "$O" 'one\.example' | tr '\n' ' ')$(notices 'Mail for one\.example is delivered again')" "o2@one.example 1" \
+	"1 relay: its mail delivered once, one recovery notice"
 UP_NOTICES=$(notices 'Mail for cust\.example is delivered again')
 
 # --- 2. a callout answered once serves all three relays -------------------
@@ -302,6 +316,6 @@ done
 wait_until 30 rcpts_n "$V" 'v\.example' 9
 t_eq "$(rcpts "$V" 'v\.example' | grep -c dave)" 3 "dave's three messages delivered"
 
-echo "# notices per outage, 3 relays sharing: $DOWN_NOTICES down, $UP_NOTICES up"
+echo "# notices per outage: 1 relay $ONE_NOTICES; 3 relays sharing: $DOWN_NOTICES down, $UP_NOTICES up"
 echo "# callouts per user, 3 relays: shared $SHARED_CALLOUTS, memcached down (each its own) $UNSHARED_CALLOUTS"
 t_done
