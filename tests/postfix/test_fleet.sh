@@ -16,7 +16,10 @@
 #      own), and sharing resumes when memcached is back;
 #   4. the fleet view: each relay's `mxport-queue --json`, collected, and
 #      `mxport-queue --fleet` over the files: one table, which relay holds
-#      what; and `mxport-queue --metrics` against the real queue (promtool).
+#      what; and `mxport-queue --metrics` against the real queue (promtool);
+#   5. relay 1's own metrics (the LMTP daemon's textfile) after the run:
+#      promtool passes, and its delivered counters agree with what the
+#      customers' servers took from it.
 . "$MXPORT_SRCDIR/tests/lib/harness.sh"
 . "$MXPORT_SRCDIR/tests/lib/postfix.sh"
 . "$MXPORT_SRCDIR/tests/lib/postfix_stock.sh"
@@ -64,6 +67,11 @@ verify_timeout = 5s
 shared_state = memcache:127.0.0.1:$MC_PORT
 shared_state_timeout = 200
 shared_state_retry = 2s"
+	# relay 1 also counts (metrics_file), its LMTP listener writing the textfile
+	[ "$r" = 1 ] && MXPORT_EXTRA_CONF="$MXPORT_EXTRA_CONF
+metrics_file = $T_DIR/state/metrics
+metrics_textfile = $T_DIR/state/mxport.prom
+metrics_interval = 1s"
 	setup_mxport "$ROUTES"
 	mkdir -p "$T_DIR/state"
 	chown mxport "$T_DIR/etc/mxport.conf" "$T_DIR/state"
@@ -315,6 +323,30 @@ for r in 1 2 3; do
 done
 wait_until 30 rcpts_n "$V" 'v\.example' 9
 t_eq "$(rcpts "$V" 'v\.example' | grep -c dave)" 3 "dave's three messages delivered"
+
+# --- relay 1's own numbers after the run: the counters agree with the customers
+# delivered_at PEER_DIR - recipients a peer took from relay 1 (its EHLO names it)
+delivered_at() {
+	for f in "$1"/session.*; do
+		[ -e "$f" ] || continue
+		tr -d '\r' <"$f" | grep -q '^EHLO relay1\.test' || continue
+		tr -d '\r' <"$f" | grep -q '^DATA' || continue
+		tr -d '\r' <"$f" | grep -c '^RCPT TO:'
+	done | awk '{ n += $1 } END { print n + 0 }'
+}
+PROM="$ROOT/r1/state/mxport.prom"
+counted() {
+	grep -E "^mxport_route_recipients_total\{route=\"$1\",result=\"delivered\"\} " "$PROM" 2>/dev/null | awk '{ print $2 }'
+}
+wait_until 20 sh -c "grep -q '^mxport_route_recipients_total{route=\"v\.example\",result=\"delivered\"} 3$' '$PROM'"
+promtool check metrics <"$PROM" >"$ROOT/promtool1.out" 2>&1
+t_ok $? "relay 1's metrics (the LMTP daemon's textfile): promtool check metrics passes"
+t_eq "$(counted 'cust\.example')+$(counted 'up\.example')+$(counted 'v\.example')" "2+1+3" \
+	"relay 1's delivered recipients per route: cust.example 2, up.example 1, v.example 3"
+t_eq "$(($(counted 'cust\.example') + $(counted 'up\.example') + $(counted 'v\.example')))" \
+	"$(($(delivered_at "$C") + $(delivered_at "$V")))" "... as many as the customers' servers took from relay 1"
+t_grep "$PROM" '^mxport_route_recipients_total\{route="cust\.example",result="deferred"\} [1-9]' \
+	"... and cust.example's deferrals while its server was down"
 
 echo "# notices per outage: 1 relay $ONE_NOTICES; 3 relays sharing: $DOWN_NOTICES down, $UP_NOTICES up"
 echo "# callouts per user, 3 relays: shared $SHARED_CALLOUTS, memcached down (each its own) $UNSHARED_CALLOUTS"
