@@ -213,15 +213,19 @@ for r in 1 2 3; do
 done
 "$ROOT/mxport-queue" --fleet "$ROOT"/fleet/relay*.json >"$ROOT/fleet.txt" 2>"$ROOT/fleet.err"
 t_eq "$?" 0 "--fleet: exit 0"
-t_grep "$ROOT/fleet.txt" "^DOMAIN +MSGS +RCPTS +OLDEST +RELAYS +LAST ERROR$" "--fleet: the table's header"
-t_grep "$ROOT/fleet.txt" "^cust\\.example +6 +6 +[0-9]+s +relay1\\.test:2,relay2\\.test:2,relay3\\.test:2 +.*" \
-	"--fleet: cust.example, 6 messages, 2 on each relay"
+t_grep "$ROOT/fleet.txt" "^DOMAIN +MSGS +RCPTS +OLDEST +DOWN +RELAYS +LAST ERROR$" "--fleet: the table's header"
+t_grep "$ROOT/fleet.txt" "^cust\\.example +6 +6 +[0-9]+s +[0-9]+s +relay1\\.test:2,relay2\\.test:2,relay3\\.test:2 +.*" \
+	"--fleet: cust.example, 6 messages, down for some seconds (the shared outage), 2 on each relay"
 t_grep "$ROOT/fleet.txt" "^relays: 3 \\(relay1\\.test [0-9]+s ago, relay2\\.test [0-9]+s ago, relay3\\.test [0-9]+s ago\\)" \
 	"--fleet: names the relays read and the age of their numbers"
 "$ROOT/mxport-queue" --fleet --json "$ROOT"/fleet/relay*.json >"$ROOT/fleet.json"
 t_eq "$(python3 -c "import json,sys; j=json.load(open(sys.argv[1])); d=j['domains'][0]; print(d['domain'], d['messages'], sorted(d['relays'].items()))" "$ROOT/fleet.json")" \
 	"cust.example 6 [('relay1.test', {'messages': 2, 'recipients': 2}), ('relay2.test', {'messages': 2, 'recipients': 2}), ('relay3.test', {'messages': 2, 'recipients': 2})]" \
 	"--fleet --json: per domain, per relay"
+t_eq "$(python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print(j['domains'][0]['outage_age'] >= 3)" "$ROOT/fleet.json")" True \
+	"--fleet --json: the fleet's outage of cust.example began past notify_after ago (memcached)"
+t_eq "$(python3 -c "import json,sys; print([json.load(open(f))['domains'][0].get('outage_age', -1) >= 0 for f in sys.argv[1:]])" "$ROOT"/fleet/relay*.json)" "[True, True, True]" \
+	"--json with shared_state: each relay's report has the shared outage's age"
 # the same numbers as a metric, against the real queue
 "$ROOT/mxport-queue" -c "$ROOT/r1/etc/mxport.conf" --mta postfix -C "$(pf 1)/etc" \
 	--metrics "$ROOT/queue.prom" 2>"$ROOT/metrics.err"
