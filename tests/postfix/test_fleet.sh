@@ -47,7 +47,8 @@ V="$PEER_DIR"
 ROUTES="cust.example [127.0.0.1]:$DOWN notify=owner@contact.test
 one.example [127.0.0.1]:$DOWN1 notify=owner@contact.test
 v.example [127.0.0.1]:$PV verify=yes
-up.example [127.0.0.1]:$PV"
+up.example [127.0.0.1]:$PV
+.sub.example [127.0.0.1]:$DOWN"
 
 # relay_prepare N - relay N's mxport.conf, its stock Postfix started and
 # set up by mxport-setup, in its folder $ROOT/rN (what the helpers call
@@ -187,6 +188,8 @@ for r in 1 2 3; do
 done
 send 2 alice@sender.test o2@one.example >"$ROOT/s1.one" 2>&1
 t_grep "$ROOT/s1.one" "^DATA 250 " "relay 2: a message for one.example (only this relay holds its mail)"
+send 3 alice@sender.test x@a.sub.example,y@b.sub.example >"$ROOT/s1.sub" 2>&1
+t_grep "$ROOT/s1.sub" "^DATA 250 " "relay 3: one message for two subdomains of the .sub.example route"
 wait_until 30 sh -c "for r in 1 2 3; do grep -q 'to=<a'\$r'@cust\\.example>.*status=deferred' $ROOT/r\$r/postfix/maillog || exit 1; done"
 t_ok $? "each relay holds its mail: deferred by the LMTP daemon (server down)"
 wait_until 40 notices_ge 'Mail for cust\.example is waiting' 1
@@ -221,12 +224,12 @@ t_grep "$ROOT/fleet.txt" "^cust\\.example +6 +6 +[0-9]+s +[0-9]+s +relay1\\.test
 t_grep "$ROOT/fleet.txt" "^relays: 3 \\(relay1\\.test [0-9]+s ago, relay2\\.test [0-9]+s ago, relay3\\.test [0-9]+s ago\\)" \
 	"--fleet: names the relays read and the age of their numbers"
 "$ROOT/mxport-queue" --fleet --json "$ROOT"/fleet/relay*.json >"$ROOT/fleet.json"
-t_eq "$(python3 -c "import json,sys; j=json.load(open(sys.argv[1])); d=j['domains'][0]; print(d['domain'], d['messages'], sorted(d['relays'].items()))" "$ROOT/fleet.json")" \
+t_eq "$(python3 -c "import json,sys; j=json.load(open(sys.argv[1])); d=[d for d in j['domains'] if d['domain'] == 'cust.example'][0]; print(d['domain'], d['messages'], sorted(d['relays'].items()))" "$ROOT/fleet.json")" \
 	"cust.example 6 [('relay1.test', {'messages': 2, 'recipients': 2}), ('relay2.test', {'messages': 2, 'recipients': 2}), ('relay3.test', {'messages': 2, 'recipients': 2})]" \
 	"--fleet --json: per domain, per relay"
-t_eq "$(python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print(j['domains'][0]['outage_age'] >= 3)" "$ROOT/fleet.json")" True \
+t_eq "$(python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print([d for d in j['domains'] if d['domain'] == 'cust.example'][0]['outage_age'] >= 3)" "$ROOT/fleet.json")" True \
 	"--fleet --json: the fleet's outage of cust.example began past notify_after ago (memcached)"
-t_eq "$(python3 -c "import json,sys; print([json.load(open(f))['domains'][0].get('outage_age', -1) >= 0 for f in sys.argv[1:]])" "$ROOT"/fleet/relay*.json)" "[True, True, True]" \
+t_eq "$(python3 -c "import json,sys; print([[d for d in json.load(open(f))['domains'] if d['domain'] == 'cust.example'][0].get('outage_age', -1) >= 0 for f in sys.argv[1:]])" "$ROOT"/fleet/relay*.json)" "[True, True, True]" \
 	"--json with shared_state: each relay's report has the shared outage's age"
 # the same numbers as a metric, against the real queue
 "$ROOT/mxport-queue" -c "$ROOT/r1/etc/mxport.conf" --mta postfix -C "$(pf 1)/etc" \
@@ -239,6 +242,10 @@ t_grep "$ROOT/queue.prom" '^mxport_route_queued_recipients\{route="cust\.example
 t_grep "$ROOT/queue.prom" '^mxport_route_queued_oldest_timestamp_seconds\{route="cust\.example"\} [0-9]{10}$' "--metrics: ... and the oldest one's arrival"
 t_eq "$(postqueue -c "$(pf 1)/etc" -j | grep -c '"address": *"[ab]1@cust\.example"')" 2 "... as many as postqueue -j lists for it"
 t_grep "$ROOT/queue.prom" '^mxport_route_queued_messages\{route="up\.example"\} 0$' "--metrics: a route with nothing waiting: 0"
+# a message for two subdomains of one route: one message, two recipients of the route
+"$ROOT/mxport-queue" -c "$ROOT/r3/etc/mxport.conf" --mta postfix -C "$(pf 3)/etc" --metrics - >"$ROOT/sub.prom" 2>&1
+t_grep "$ROOT/sub.prom" '^mxport_route_queued_messages\{route="\.sub\.example"\} 1$' "--metrics: a.sub.example and b.sub.example in one message: one message of the .sub.example route"
+t_grep "$ROOT/sub.prom" '^mxport_route_queued_recipients\{route="\.sub\.example"\} 2$' "... with its two recipients"
 # the bound: metrics_max_routes = 1 leaves one route a series of its own
 sed 's/^metrics_max_routes.*//' "$ROOT/r1/etc/mxport.conf" >"$ROOT/bound.conf"
 echo "metrics_max_routes = 1" >>"$ROOT/bound.conf"
@@ -277,6 +284,8 @@ t_eq "$(rcpts "$C" 'cust\.example' | tr '\n' ' ')" "a1@cust.example a2@cust.exam
 	"each recipient at the customer once: none missing, no duplicates"
 t_eq "$(notices 'Mail for cust\.example is waiting')" 1 "... and still one outage notice"
 wait_until 30 rcpts_n "$O" 'one\.example' 1
+wait_until 30 rcpts_n "$C" '.*\.sub\.example' 2
+t_eq "$(rcpts "$C" '.*\.sub\.example' | tr '\n' ' ')" "x@a.sub.example y@b.sub.example " "the subdomains' message delivered once"
 wait_until 30 notices_ge 'Mail for one\.example is delivered again' 1
 t_eq "$(rcpts "$O" 'one\.example' | tr '\n' ' ')$(notices 'Mail for one\.example is delivered again')" "o2@one.example 1" \
 	"1 relay: its mail delivered once, one recovery notice"
