@@ -12,6 +12,7 @@
 . "$MXPORT_SRCDIR/tests/lib/harness.sh"
 . "$MXPORT_SRCDIR/tests/lib/postfix.sh"
 need python3 setpriv memcached
+. "$MXPORT_SRCDIR/tests/lib/memcached.sh"
 
 . "$MXPORT_SRCDIR/tests/lib/transport.sh"
 NOTICES="$T_DIR/notices"
@@ -27,24 +28,6 @@ done
 # The contact's sink: sendmail(1) keeps each notice in a file of its own.
 notice_sink
 printf 'Subject: plain\r\n\r\nhello\r\n' >"$T_DIR/plain"
-
-MC_PORT=$(free_port)
-MC_PID=""
-# memcached_start - Debian's memcached on loopback, TCP only; until it answers
-memcached_start() {
-	memcached -u nobody -l 127.0.0.1 -p "$MC_PORT" -U 0 -m 16 &
-	MC_PID=$!
-	T_PIDS="$T_PIDS $MC_PID"
-	wait_for "memcached on port $MC_PORT" python3 -c "
-import socket; s = socket.create_connection(('127.0.0.1', $MC_PORT), 1)
-s.sendall(b'version\r\n'); assert s.recv(100).startswith(b'VERSION')"
-}
-# memcached_kill - gone at once (SIGKILL), as a crash
-memcached_kill() {
-	kill -CONT "$MC_PID" 2>/dev/null
-	kill -KILL "$MC_PID" 2>/dev/null
-	wait "$MC_PID" 2>/dev/null
-}
 
 # relays DOMAIN PORT SHARED - relayN.conf for the three relays
 relays() {
