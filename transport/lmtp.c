@@ -52,6 +52,8 @@ struct lmtp_session {
 		*core;		/* configuration, TLS context, route cache, kept SMTP session */
 	struct smtp_conn conn;	/* commands and data come in here */
 	struct smtp_conn reply; /* replies go out here (the same socket, or stdout) */
+	struct mx_buf out;	/* replies not written yet (say) */
+	bool hold;		/* say keeps them until flush (the replies after the dot) */
 	char hostname[256];
 };
 
@@ -77,12 +79,40 @@ static void nonblocking(int fd)
 		fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
-/* say - one reply line */
+/* flush - write the replies said and not written yet */
+static bool flush(struct lmtp_session *ls)
+{
+	char err[256];
+	bool ok = true;
+
+	if (ls->out.len > 0)
+		ok = conn_write(&ls->reply, ls->out.data, ls->out.len, idle_ms(ls), err,
+				sizeof(err)) > 0;
+	ls->out.len = 0;
+	return ok;
+}
+
+/* command_waiting - a whole command line has been read and not taken yet */
+static bool command_waiting(const struct lmtp_session *ls)
+{
+	size_t avail;
+	const char *p = conn_peek(&ls->conn, &avail);
+
+	return avail > 0 && memchr(p, '\n', avail) != NULL;
+}
+
+/*
+ * say - one reply line. As Postfix's smtpd does, replies to pipelined
+ * commands go out together: a reply waits while the next command is here
+ * already (it is answered at once), and goes with the last one's; never
+ * while this process waits for the client. The replies after the dot are
+ * held (ls->hold) and written at once by flush.
+ */
 static bool say(struct lmtp_session *ls, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static bool say(struct lmtp_session *ls, const char *fmt, ...)
 {
-	char line[4096], err[256];
+	char line[4096];
 	va_list ap;
 	int n;
 
@@ -94,7 +124,8 @@ static bool say(struct lmtp_session *ls, const char *fmt, ...)
 	if (n > (int)sizeof(line) - 3)
 		n = (int)sizeof(line) - 3;
 	memcpy(line + n, "\r\n", 2);
-	return conn_write(&ls->reply, line, (size_t)n + 2, idle_ms(ls), err, sizeof(err)) > 0;
+	mx_buf_append(&ls->out, line, (size_t)n + 2);
+	return ls->hold || command_waiting(ls) || flush(ls);
 }
 
 /* reply - a reply of the status table's: its code, its enhanced code, then the text */
@@ -212,6 +243,7 @@ static int read_data(struct lmtp_session *ls, char **data, size_t *len,
 			if (line_start && p[pos] == '.') {
 				data_add(&buf, &too_big, p + run, pos - run);
 				run = pos + 1;
+				checked->crlf_nodot = false;
 			}
 			line_start = false;
 			line_len += avail - keep - pos;
@@ -276,6 +308,7 @@ static bool deliver_data(struct lmtp_session *ls, const char *sender, char **rcp
 		out[i].rcpt = rcpts[i];
 	core_deliver(ls->core, qid, sender, raw, rawlen, checked, true,
 		     xforward_any(client) ? client : NULL, out, n);
+	ls->hold = true;
 	for (size_t i = 0; i < n && ok; i++) {
 		const struct rcpt_outcome *o = &out[i];
 		char dsn[16];
@@ -292,8 +325,9 @@ static bool deliver_data(struct lmtp_session *ls, const char *sender, char **rcp
 			ok = say(ls, "451 %s %s", dsn, o->text);
 		}
 	}
+	ls->hold = false;
 	free(out);
-	return ok;
+	return flush(ls) && ok;
 }
 
 /*
@@ -476,6 +510,7 @@ static enum lmtp_next cmd_data(struct lmtp_session *ls, struct lmtp_txn *tx, con
 		return LMTP_GO_ON;
 	}
 	say(ls, "354 End data with <CR><LF>.<CR><LF>");
+	flush(ls);
 	dr = read_data(ls, &data, &len, &checked);
 	if (dr < 0)
 		return LMTP_LOST;
@@ -574,8 +609,10 @@ static int serve(struct transport_core *core, int in, int out, const char *queue
 	if (gethostname(ls.hostname, sizeof(ls.hostname) - 1) != 0 || !*ls.hostname)
 		mx_strlcpy(ls.hostname, "localhost", sizeof(ls.hostname));
 	core_refresh(ls.core, "lmtp");
-	if (!say(&ls, "220 %s LMTP mxport-transport ready", ls.hostname))
+	if (!say(&ls, "220 %s LMTP mxport-transport ready", ls.hostname)) {
+		mx_buf_free(&ls.out);
 		return 1;
+	}
 	while (next == LMTP_GO_ON) {
 		const struct lmtp_command *cmd;
 		const char *args;
@@ -596,6 +633,8 @@ static int serve(struct transport_core *core, int in, int out, const char *queue
 		else
 			next = cmd->run(&ls, &tx, args);
 	}
+	flush(&ls);
+	mx_buf_free(&ls.out);
 	txn_reset(&tx);
 	free(tx.rcpts);
 	smtp_cache_close(&core->cache);
