@@ -30,6 +30,7 @@ got() {
 }
 # the peer's messages in the order they came (msg.SESSION.N: msg.1, msg.1.2, ...)
 msgs=$(ls "$PEER_DIR" | grep '^msg\.' | sort -t . -k 2,2n -k 3,3n | sed "s|^|$PEER_DIR/|")
+# shellcheck disable=SC2086 # one word a file (the peer names them)
 set -- $msgs x x x x x x x
 t_eq "$(ls "$PEER_DIR" | grep -c '^session\.')" 1 "one SMTP session carried every case"
 for name in dots bare blocks long longlf big bigdot; do
