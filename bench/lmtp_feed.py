@@ -6,7 +6,10 @@ Starts COMMAND, speaks LMTP to it over its stdin and stdout (one LHLO, then
 N transactions of one recipient each, then QUIT), the message taken from
 MESSAGE_FILE (LF or CRLF lines; dot-stuffed here). With FEED_XFORWARD=1
 in the environment each transaction starts with XFORWARD (the original
-client, as Postfix's lmtp(8) sends it with lmtp_send_xforward_command). Prints "delivered D of N"
+client, as Postfix's lmtp(8) sends it with lmtp_send_xforward_command); with
+FEED_RCPTS=K each transaction has K recipients (1..K before RCPT's "@",
+"rcpt@d" becoming rcpt1@d ... rcptK@d), all sent at once (pipelined, as
+lmtp(8) does) and one reply each read after the dot. Prints "delivered D of N"
 and exits 0 when every message got a 2xx reply (with FEED_EXPECT=4: a 4xx
 reply, for deferrals); another reply is printed and ends the session
 (exit 1). Every reply has a deadline (120 s).
@@ -56,6 +59,12 @@ def main():
     send(b"LHLO feed.test\r\n")
     reply("LHLO")
     done = 0
+    k = int(os.environ.get("FEED_RCPTS", "1"))
+    if k > 1:
+        local, dom = rcpt.split("@", 1)
+        rcpts = ["%s%d@%s" % (local, j + 1, dom) for j in range(k)]
+    else:
+        rcpts = [rcpt]
     xforward = os.environ.get("FEED_XFORWARD") == "1"
     expect = os.environ.get("FEED_EXPECT", "2")
     for i in range(n):
@@ -65,19 +74,23 @@ def main():
             if not r.startswith("2"):
                 print("message %d: XFORWARD: %s" % (i + 1, r))
                 break
-        send(("MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n" % (sender, rcpt)).encode())
-        for what in ("MAIL", "RCPT", "DATA"):
+        send(("MAIL FROM:<%s>\r\n%sDATA\r\n" % (sender, "".join("RCPT TO:<%s>\r\n" % r for r in rcpts))).encode())
+        for what in ["MAIL"] + ["RCPT"] * k + ["DATA"]:
             r = reply("%s of message %d" % (what, i + 1))
             if not r.startswith(("2", "3")):
                 print("message %d: %s: %s" % (i + 1, what, r))
                 break
         else:
             send(data)
-            r = reply("the final dot of message %d" % (i + 1))
-            if r.startswith(expect):
+            bad = None
+            for j in range(k):
+                r = reply("the final dot of message %d" % (i + 1))
+                if not r.startswith(expect) and bad is None:
+                    bad = r
+            if bad is None:
                 done += 1
                 continue
-            print("message %d: %s" % (i + 1, r))
+            print("message %d: %s" % (i + 1, bad))
         break
     send(b"QUIT\r\n")
     try:

@@ -19,8 +19,9 @@
 #   4. transport start-up: callgrind instructions of one pipe-mode run
 #   5. the LMTP daemon's CPU per message: callgrind over LMTP_N deliveries
 #      through one kept session, divided by LMTP_N; 5b what XFORWARD and an
-#      outage contact add; 5c what shared_state (memcached) adds to a
-#      delivery and to a deferral
+#      outage contact add; 5c the same per message at 100 KB, 10 MB and 100
+#      recipients; 5d what shared_state (memcached) adds to a delivery and
+#      to a deferral
 #   6. DNS: DNS_N messages to 50 SRV-routed domains through the milter and
 #      the transport; the queries the DNS server saw, per name, and (with
 #      strace) which process of the LMTP daemon asked what
@@ -432,15 +433,15 @@ if ! skipped lmtp; then
 	# $T_DIR/cg/ir.COUNT.DOMAIN
 	lmtp_instr() {
 		d=${2:-plain.example}
-		out="$T_DIR/cg/callgrind.lmtp.$1.$d"
-		FEED_XFORWARD=${3:-0} setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
-			timeout $((WAIT + $1)) python3 "$top/bench/lmtp_feed.py" "$1" "$MSG" bench@sender.test "rcpt@$d" -- \
+		out="$T_DIR/cg/callgrind.lmtp.$1.$d${CG_TAG:-}"
+		FEED_RCPTS=${CG_RCPTS:-1} FEED_XFORWARD=${3:-0} setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
+			timeout $((WAIT + $1)) python3 "$top/bench/lmtp_feed.py" "$1" "${CG_MSG:-$MSG}" bench@sender.test "rcpt@$d" -- \
 			valgrind --tool=callgrind --callgrind-out-file="$out" \
 			"$T_DIR/bin/mxport-transport" -c "${LMTP_CONF:-$T_DIR/etc/mxport.conf}" -L - \
 			>"$T_DIR/cg/feed.$1.$d" 2>>"$T_DIR/cg/valgrind.log" ||
 			die "LMTP callgrind run of $1 deliveries to $d did not complete within $((WAIT + $1))s: $(tail -n 2 "$T_DIR/cg/feed.$1.$d")"
-		sed -n 's/^summary: //p' "$out" >"$T_DIR/cg/ir.$1.$d"
-		[ -s "$T_DIR/cg/ir.$1.$d" ] || die "LMTP callgrind run of $1 deliveries to $d: no instruction count in $out"
+		sed -n 's/^summary: //p' "$out" >"$T_DIR/cg/ir.$1.$d${CG_TAG:-}"
+		[ -s "$T_DIR/cg/ir.$1.$d${CG_TAG:-}" ] || die "LMTP callgrind run of $1 deliveries to $d: no instruction count in $out"
 	}
 	# per_msg DOMAIN - instructions a delivery to DOMAIN without start-up
 	per_msg() {
@@ -475,7 +476,32 @@ if ! skipped lmtp; then
 	say "   a route with an outage contact (notify=: the state file looked up after each delivery): $nt ($((nt - base)) more)"
 	say "   mxport-queue costs nothing per message: it reads the MTA's queue when an admin runs it"
 	say ""
-	# 5c: what shared_state (issue 22) costs a delivery and a deferral: the
+	# 5c: the scale section's size and recipient rows, per message without
+	# start-up: (instructions of K+1 deliveries - of 1) / K, each on one
+	# LMTP session (the feed's FEED_RCPTS recipients a transaction)
+	for sz in 102400 10485760; do
+		python3 "$top/bench/make_message.py" "$sz" >"$T_DIR/cg/msg.$sz"
+		chmod 644 "$T_DIR/cg/msg.$sz"
+	done
+	# cg_row LABEL TAG MSGFILE RCPTS K - one row of 5c
+	cg_row() {
+		CG_TAG=.$2
+		CG_MSG=$3
+		CG_RCPTS=$4
+		lmtp_instr 1
+		lmtp_instr $(($5 + 1))
+		CG_TAG=
+		CG_MSG=
+		CG_RCPTS=
+		say "   $1: $(python3 -c "print('%.0f' % (($(cat "$T_DIR/cg/ir.$(($5 + 1)).plain.example.$2") - $(cat "$T_DIR/cg/ir.1.plain.example.$2")) / $5.0))") instructions a message ($5 + 1 deliveries)"
+	}
+	say "5c. the LMTP daemon per message by size and recipients (callgrind, as 5: instructions a delivery without start-up)"
+	say "   4 KB, 1 recipient: $base (5 above)"
+	cg_row "100 KB, 1 recipient" 100k "$T_DIR/cg/msg.102400" 1 20
+	cg_row "10 MB, 1 recipient" 10m "$T_DIR/cg/msg.10485760" 1 2
+	cg_row "4 KB, 100 recipients" r100 "$MSG" 100 10
+	say ""
+	# 5d: what shared_state (issue 22) costs a delivery and a deferral: the
 	# same runs with one memcached on loopback beside the same runs without
 	if command -v memcached >/dev/null; then
 		MC_PORT=$(free_port)
@@ -506,12 +532,12 @@ if ! skipped lmtp; then
 		dl1=$(sc_per_msg notify.example mxport-shared)
 		df0=$(sc_per_msg down.example mxport)
 		df1=$(sc_per_msg down.example mxport-shared)
-		say "5c. what shared_state costs (memcached on loopback; the same callgrind runs without it; instructions a transaction without start-up)"
+		say "5d. what shared_state costs (memcached on loopback; the same callgrind runs without it; instructions a transaction without start-up)"
 		say "   a delivery to a route with an outage contact: $dl0 without, $dl1 with ($((dl1 - dl0)) more)"
 		say "   a deferral of that route (its server down: the outage's start and state shared): $df0 without, $df1 with ($((df1 - df0)) more)"
 		say ""
 	else
-		say "5c. shared_state: not measured (no memcached: apt-get install memcached)"
+		say "5d. shared_state: not measured (no memcached: apt-get install memcached)"
 		say ""
 	fi
 fi

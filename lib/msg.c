@@ -259,15 +259,22 @@ static void vlog(int prio, const char *prefix, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 static void vlog(int prio, const char *prefix, const char *fmt, va_list ap)
 {
-	char text[4096], line[4300], stamp[32];
+	/* made once a second (a message's lines, one a recipient, share it), per thread */
+	static __thread time_t stamp_at = (time_t)-1;
+	static __thread char stamp[32];
+	char text[4096], line[4300];
 	time_t now = time(NULL);
-	struct tm tm;
 	int n;
 
 	vsnprintf(text, sizeof(text), fmt, ap);
 	msg_sanitize(text);
-	localtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%b %d %H:%M:%S", &tm);
+	if (now != stamp_at) {
+		struct tm tm;
+
+		localtime_r(&now, &tm);
+		strftime(stamp, sizeof(stamp), "%b %d %H:%M:%S", &tm);
+		stamp_at = now;
+	}
 	if (postlog_fd >= 0) {
 		/* postlogd down: syslog rather than nowhere */
 		if (!to_postlog(stamp, prefix, text))

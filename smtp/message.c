@@ -162,6 +162,19 @@ static void append_body(struct message *m, size_t *cap, const char *raw, size_t 
 void message_prepare(const char *raw, size_t rawlen, const char *tag_header, unsigned line_limit,
 		     struct message *m)
 {
+	message_prepare_checked(raw, rawlen, tag_header, line_limit, NULL, m);
+}
+
+/*
+ * message_prepare_checked - message_prepare of a message whose lines the
+ * reader checked (checked, or NULL: nothing known). When no body line needs
+ * a change (CR LF, no leading dot, none longer than line_limit), the body
+ * is copied whole without looking at its lines; the output is the same.
+ */
+void message_prepare_checked(const char *raw, size_t rawlen, const char *tag_header,
+			     unsigned line_limit, const struct message_checked *checked,
+			     struct message *m)
+{
 	size_t cap = rawlen + rawlen / 32 + 64, pos = 0, tag_len = strlen(tag_header);
 	bool skipping = false, body = false;
 
@@ -200,7 +213,12 @@ void message_prepare(const char *raw, size_t rawlen, const char *tag_header, uns
 		m->header_len = m->datalen;
 	if (!m->eightbit)
 		m->eightbit = any_8bit(raw + pos, rawlen - pos);
-	append_body(m, &cap, raw, pos, rawlen, line_limit);
+	if (checked && checked->crlf_nodot && (line_limit == 0 || checked->longest <= line_limit)) {
+		append(m, &cap, raw + pos, rawlen - pos);
+		m->size += rawlen - pos;
+	} else {
+		append_body(m, &cap, raw, pos, rawlen, line_limit);
+	}
 	append(m, &cap, ".\r\n", 3);
 }
 

@@ -239,6 +239,33 @@ bool conn_has_buffered(const struct smtp_conn *c)
 }
 
 /*
+ * conn_peek, conn_take, conn_more - the buffer itself, for a reader that
+ * scans many lines at once (the LMTP daemon's DATA): peek at what was
+ * read and not taken yet, take n bytes of it, and read more (what was not
+ * taken stays, moved to the front). conn_more needs room: the caller
+ * takes something before the buffer is full. 1, 0 timeout, -1 lost.
+ */
+const char *conn_peek(const struct smtp_conn *c, size_t *avail)
+{
+	*avail = c->len - c->pos;
+	return c->buf + c->pos;
+}
+
+void conn_take(struct smtp_conn *c, size_t n)
+{
+	c->pos += n;
+}
+
+int conn_more(struct smtp_conn *c, unsigned timeout_ms, char *err, size_t errlen)
+{
+	if (c->pos == 0 && c->len == sizeof(c->buf)) {
+		snprintf(err, errlen, "read buffer full");
+		return -1;
+	}
+	return fill(c, mx_now_ms() + timeout_ms, err, errlen);
+}
+
+/*
  * conn_write - all of data; 1, 0 timeout, -1 error. The timeout is for a
  * stall (no progress), not for the whole buffer: a large message on a slow
  * link is fine as long as it moves, as with Postfix's smtp_data_xfer_timeout.

@@ -29,6 +29,9 @@ int conn_write(struct smtp_conn *c, const void *data, size_t len, unsigned timeo
 	       size_t errlen);
 int conn_wait(struct smtp_conn *c, short events, long long until);
 bool conn_has_buffered(const struct smtp_conn *c);
+const char *conn_peek(const struct smtp_conn *c, size_t *avail);
+void conn_take(struct smtp_conn *c, size_t n);
+int conn_more(struct smtp_conn *c, unsigned timeout_ms, char *err, size_t errlen);
 void conn_close(struct smtp_conn *c);
 
 #endif

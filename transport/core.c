@@ -477,17 +477,20 @@ bool core_refresh(struct transport_core *core, const char *who)
 /*
  * core_deliver - one message (raw, as the MTA handed it) to its recipients
  * (out[i].rcpt set): every recipient gets its outcome and its log line.
+ * checked: what the reader knows of raw's lines (message.h), or NULL.
  * keep_session: leave the SMTP session open for the next message. client:
  * the original client (checked), for servers that offer XFORWARD, or NULL.
  */
 void core_deliver(struct transport_core *core, const char *queue_id, const char *sender,
-		  const char *raw, size_t rawlen, bool keep_session, const struct xforward *client,
-		  struct rcpt_outcome *out, size_t n)
+		  const char *raw, size_t rawlen, const struct message_checked *checked,
+		  bool keep_session, const struct xforward *client, struct rcpt_outcome *out,
+		  size_t n)
 {
 	struct message msg;
 	struct transport t;
 
-	message_prepare(raw, rawlen, core->cfg->tag_header, core->cfg->line_length_limit, &msg);
+	message_prepare_checked(raw, rawlen, core->cfg->tag_header, core->cfg->line_length_limit,
+				checked, &msg);
 	memset(&t, 0, sizeof(t));
 	t.core = core;
 	t.cfg = core->cfg;

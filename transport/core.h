@@ -75,9 +75,11 @@ struct transport_core {
 
 void core_init(struct transport_core *core, const char *config_path);
 bool core_refresh(struct transport_core *core, const char *who);
+struct message_checked;
 void core_deliver(struct transport_core *core, const char *queue_id, const char *sender,
-		  const char *raw, size_t rawlen, bool keep_session, const struct xforward *client,
-		  struct rcpt_outcome *out, size_t n);
+		  const char *raw, size_t rawlen, const struct message_checked *checked,
+		  bool keep_session, const struct xforward *client, struct rcpt_outcome *out,
+		  size_t n);
 void core_free(struct transport_core *core);
 bool core_running_as_root(void);
 

@@ -574,9 +574,10 @@ void deliver_log(const struct transport *t, const struct rcpt_outcome *o)
  */
 void deliver_message(struct transport *t, struct rcpt_outcome *out, size_t n)
 {
-	char(*domains)[MX_DOMAIN_MAX] = mx_calloc(n ? n : 1, sizeof(*domains));
-	struct rcpt_outcome *group = mx_calloc(n ? n : 1, sizeof(*group));
-	size_t *index = mx_calloc(n ? n : 1, sizeof(*index));
+	/* not cleared: each entry is written before it is read (1.6 KB a recipient) */
+	char(*domains)[MX_DOMAIN_MAX] = mx_malloc((n ? n : 1) * sizeof(*domains));
+	struct rcpt_outcome *group = mx_malloc((n ? n : 1) * sizeof(*group));
+	size_t *index = mx_malloc((n ? n : 1) * sizeof(*index));
 	char err[256];
 
 	for (size_t i = 0; i < n; i++) {

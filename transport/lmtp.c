@@ -52,6 +52,8 @@ struct lmtp_session {
 		*core;		/* configuration, TLS context, route cache, kept SMTP session */
 	struct smtp_conn conn;	/* commands and data come in here */
 	struct smtp_conn reply; /* replies go out here (the same socket, or stdout) */
+	struct mx_buf out;	/* replies not written yet (say) */
+	bool hold;		/* say keeps them until flush (the replies after the dot) */
 	char hostname[256];
 };
 
@@ -77,12 +79,40 @@ static void nonblocking(int fd)
 		fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
-/* say - one reply line */
+/* flush - write the replies said and not written yet */
+static bool flush(struct lmtp_session *ls)
+{
+	char err[256];
+	bool ok = true;
+
+	if (ls->out.len > 0)
+		ok = conn_write(&ls->reply, ls->out.data, ls->out.len, idle_ms(ls), err,
+				sizeof(err)) > 0;
+	ls->out.len = 0;
+	return ok;
+}
+
+/* command_waiting - a whole command line has been read and not taken yet */
+static bool command_waiting(const struct lmtp_session *ls)
+{
+	size_t avail;
+	const char *p = conn_peek(&ls->conn, &avail);
+
+	return avail > 0 && memchr(p, '\n', avail) != NULL;
+}
+
+/*
+ * say - one reply line. As Postfix's smtpd does, replies to pipelined
+ * commands go out together: a reply waits while the next command is here
+ * already (it is answered at once), and goes with the last one's; never
+ * while this process waits for the client. The replies after the dot are
+ * held (ls->hold) and written at once by flush.
+ */
 static bool say(struct lmtp_session *ls, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static bool say(struct lmtp_session *ls, const char *fmt, ...)
 {
-	char line[4096], err[256];
+	char line[4096];
 	va_list ap;
 	int n;
 
@@ -94,7 +124,8 @@ static bool say(struct lmtp_session *ls, const char *fmt, ...)
 	if (n > (int)sizeof(line) - 3)
 		n = (int)sizeof(line) - 3;
 	memcpy(line + n, "\r\n", 2);
-	return conn_write(&ls->reply, line, (size_t)n + 2, idle_ms(ls), err, sizeof(err)) > 0;
+	mx_buf_append(&ls->out, line, (size_t)n + 2);
+	return ls->hold || command_waiting(ls) || flush(ls);
 }
 
 /* reply - a reply of the status table's: its code, its enhanced code, then the text */
@@ -139,41 +170,91 @@ static int read_command(struct lmtp_session *ls, char *line, size_t *n)
 	return rc == 1 ? 2 : rc;
 }
 
+/* data_add - bytes of the message, unless it has grown too big already */
+static void data_add(struct mx_buf *buf, bool *too_big, const char *p, size_t n)
+{
+	if (*too_big || n == 0)
+		return;
+	if (buf->len + n + 2 > MESSAGE_MAX) {
+		*too_big = true;
+		return;
+	}
+	mx_buf_append(buf, p, n);
+}
+
 /*
- * read_data - the message after DATA, dot-unstuffed, lines ending in CR LF.
- * A line may be of any length (it is read a piece at a time and folded
- * later, if line_length_limit says so): a client's long line is no reason
- * to drop the session without a reply.
+ * read_data - the message after DATA, dot-unstuffed, lines ending in CR LF
+ * (a bare LF becomes CR LF). A line may be of any length: a client's long
+ * line is no reason to drop the session without a reply (it is folded
+ * later, if line_length_limit says so). The lines are scanned where they
+ * were read, and each run of lines that need no change (CR LF, no leading
+ * dot) is appended at once, not line by line.
  */
-static int read_data(struct lmtp_session *ls, char **data, size_t *len)
+static int read_data(struct lmtp_session *ls, char **data, size_t *len,
+		     struct message_checked *checked)
 {
 	struct mx_buf buf = {0};
-	char piece[LMTP_LINE_MAX + 1], err[256];
-	size_t n;
-	bool too_big = false, line_start = true, eol;
+	char err[256];
+	bool too_big = false, line_start = true, done = false;
+	size_t line_len = 0; /* of the line being read, before this buffer's part */
 
-	for (;;) {
-		int rc = conn_read_piece(&ls->conn, piece, LMTP_LINE_MAX, &n, &eol, idle_ms(ls),
-					 err, sizeof(err));
-		if (rc <= 0) {
+	checked->crlf_nodot = true;
+	checked->longest = 0;
+	while (!done) {
+		size_t avail, pos = 0, run = 0;
+		const char *p = conn_peek(&ls->conn, &avail);
+		const char *nl;
+
+		while (pos < avail && (nl = memchr(p + pos, '\n', avail - pos)) != NULL) {
+			size_t end = (size_t)(nl - p), content = end;
+
+			if (content > pos && p[content - 1] == '\r')
+				content--;
+			if (line_start && p[pos] == '.') {
+				data_add(&buf, &too_big, p + run, pos - run);
+				if (content == pos + 1) {
+					pos = run = end + 1;
+					done = true;
+					break;
+				}
+				run = pos + 1; /* the stuffed dot */
+				checked->crlf_nodot = false;
+			}
+			if (content == end) { /* a bare LF */
+				data_add(&buf, &too_big, p + run, end - run);
+				data_add(&buf, &too_big, "\r\n", 2);
+				run = end + 1;
+				checked->crlf_nodot = false;
+			}
+			line_len += content - pos;
+			if (line_len > checked->longest)
+				checked->longest = line_len;
+			line_len = 0;
+			line_start = true;
+			pos = end + 1;
+		}
+		if (!done && avail - pos > LMTP_LINE_MAX) {
+			/*
+			 * A line longer than this: what there is of it goes now, but a
+			 * CR at its end waits for the LF that may follow it.
+			 */
+			size_t keep = p[avail - 1] == '\r' ? 1 : 0;
+
+			if (line_start && p[pos] == '.') {
+				data_add(&buf, &too_big, p + run, pos - run);
+				run = pos + 1;
+				checked->crlf_nodot = false;
+			}
+			line_start = false;
+			line_len += avail - keep - pos;
+			pos = avail - keep;
+		}
+		data_add(&buf, &too_big, p + run, pos - run);
+		conn_take(&ls->conn, pos);
+		if (!done && conn_more(&ls->conn, idle_ms(ls), err, sizeof(err)) <= 0) {
 			mx_buf_free(&buf);
 			return -1;
 		}
-		const char *p = piece;
-		if (line_start && eol && n == 1 && piece[0] == '.')
-			break;
-		if (line_start && n > 0 && piece[0] == '.') {
-			p++;
-			n--;
-		}
-		line_start = eol;
-		if (too_big || buf.len + n + 2 > MESSAGE_MAX) {
-			too_big = true;
-			continue;
-		}
-		mx_buf_append(&buf, p, n);
-		if (eol)
-			mx_buf_append(&buf, "\r\n", 2);
 	}
 	if (too_big) {
 		mx_buf_free(&buf);
@@ -191,7 +272,8 @@ static int read_data(struct lmtp_session *ls, char **data, size_t *len)
  * raw, every copy of it (clientfield.c); XFORWARD, when sent, still wins.
  */
 static bool deliver_data(struct lmtp_session *ls, const char *sender, char **rcpts, size_t n,
-			 char *raw, size_t rawlen, const struct xforward *client, const char *ident)
+			 char *raw, size_t rawlen, const struct message_checked *checked,
+			 const struct xforward *client, const char *ident)
 {
 	struct rcpt_outcome *out;
 	struct xforward fielded = {.addr = ""};
@@ -224,8 +306,9 @@ static bool deliver_data(struct lmtp_session *ls, const char *sender, char **rcp
 		snprintf(qid, sizeof(qid), "L%ld.%lu", (long)getpid(), messages);
 	for (size_t i = 0; i < n; i++)
 		out[i].rcpt = rcpts[i];
-	core_deliver(ls->core, qid, sender, raw, rawlen, true, xforward_any(client) ? client : NULL,
-		     out, n);
+	core_deliver(ls->core, qid, sender, raw, rawlen, checked, true,
+		     xforward_any(client) ? client : NULL, out, n);
+	ls->hold = true;
 	for (size_t i = 0; i < n && ok; i++) {
 		const struct rcpt_outcome *o = &out[i];
 		char dsn[16];
@@ -242,8 +325,9 @@ static bool deliver_data(struct lmtp_session *ls, const char *sender, char **rcp
 			ok = say(ls, "451 %s %s", dsn, o->text);
 		}
 	}
+	ls->hold = false;
 	free(out);
-	return ok;
+	return flush(ls) && ok;
 }
 
 /*
@@ -417,6 +501,7 @@ static enum lmtp_next cmd_data(struct lmtp_session *ls, struct lmtp_txn *tx, con
 {
 	char *data = NULL;
 	size_t len = 0;
+	struct message_checked checked;
 	int dr;
 
 	(void)args;
@@ -425,14 +510,15 @@ static enum lmtp_next cmd_data(struct lmtp_session *ls, struct lmtp_txn *tx, con
 		return LMTP_GO_ON;
 	}
 	say(ls, "354 End data with <CR><LF>.<CR><LF>");
-	dr = read_data(ls, &data, &len);
+	flush(ls);
+	dr = read_data(ls, &data, &len, &checked);
 	if (dr < 0)
 		return LMTP_LOST;
 	if (dr > 0) {
 		for (size_t i = 0; i < tx->nrcpt; i++)
 			reply(ls, MX_ST_LMTP_TOO_BIG, "<%s>: message too big", tx->rcpts[i]);
 	} else {
-		deliver_data(ls, tx->sender, tx->rcpts, tx->nrcpt, data, len, &tx->client,
+		deliver_data(ls, tx->sender, tx->rcpts, tx->nrcpt, data, len, &checked, &tx->client,
 			     tx->ident);
 		free(data);
 	}
@@ -523,8 +609,10 @@ static int serve(struct transport_core *core, int in, int out, const char *queue
 	if (gethostname(ls.hostname, sizeof(ls.hostname) - 1) != 0 || !*ls.hostname)
 		mx_strlcpy(ls.hostname, "localhost", sizeof(ls.hostname));
 	core_refresh(ls.core, "lmtp");
-	if (!say(&ls, "220 %s LMTP mxport-transport ready", ls.hostname))
+	if (!say(&ls, "220 %s LMTP mxport-transport ready", ls.hostname)) {
+		mx_buf_free(&ls.out);
 		return 1;
+	}
 	while (next == LMTP_GO_ON) {
 		const struct lmtp_command *cmd;
 		const char *args;
@@ -545,6 +633,8 @@ static int serve(struct transport_core *core, int in, int out, const char *queue
 		else
 			next = cmd->run(&ls, &tx, args);
 	}
+	flush(&ls);
+	mx_buf_free(&ls.out);
 	txn_reset(&tx);
 	free(tx.rcpts);
 	smtp_cache_close(&core->cache);

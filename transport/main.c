@@ -211,8 +211,8 @@ int main(int argc, char **argv)
 	out = mx_calloc(nrcpt, sizeof(*out));
 	for (size_t i = 0; i < nrcpt; i++)
 		out[i].rcpt = argv[optind + (int)i];
-	core_deliver(&core, queue_id, sender, raw, rawlen, false, have_client ? &client : NULL, out,
-		     nrcpt);
+	core_deliver(&core, queue_id, sender, raw, rawlen, NULL, false,
+		     have_client ? &client : NULL, out, nrcpt);
 	code = outcome_combine(out, nrcpt, &which);
 	if (code == EX_OK)
 		answer_status(MX_ST_SENT, "");

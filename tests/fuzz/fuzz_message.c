@@ -6,6 +6,9 @@
  * no header of the tag's name is left in the header, and no line is
  * longer than the line length limit. Its 7-bit form (for a server without
  * 8BITMIME), when one can be made, is as ready for DATA and has no 8-bit byte.
+ * When every line of the input ends in CR LF and none starts with a dot
+ * (what the LMTP daemon's reader reports), message_prepare_checked with
+ * that report gives the same bytes.
  */
 #include "config.h"
 
@@ -76,6 +79,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	message_prepare((const char *)data, size, TAG, limit, &m);
 	check(&m, limit, true);
+	{
+		struct message_checked ck = {.crlf_nodot = true, .longest = 0};
+		size_t pos = 0;
+
+		while (pos < size && ck.crlf_nodot) {
+			const uint8_t *nl = memchr(data + pos, '\n', size - pos);
+			size_t len = nl ? (size_t)(nl - (data + pos)) : 0;
+
+			if (!nl || len == 0 || data[pos + len - 1] != '\r' || data[pos] == '.')
+				ck.crlf_nodot = false;
+			else if (len - 1 > ck.longest)
+				ck.longest = len - 1;
+			pos += len + 1;
+		}
+		if (ck.crlf_nodot) {
+			struct message c;
+
+			message_prepare_checked((const char *)data, size, TAG, limit, &ck, &c);
+			if (c.datalen != m.datalen || memcmp(c.data, m.data, m.datalen) != 0 ||
+			    c.size != m.size || c.header_len != m.header_len ||
+			    c.eightbit != m.eightbit)
+				abort(); /* the checked copy differs */
+			message_free(&c);
+		}
+	}
 	if (m.eightbit) {
 		/* The 7-bit form for a server without 8BITMIME: DATA-ready, and 7-bit. */
 		struct mx_buf seven = {0};

@@ -30,6 +30,8 @@ PF_PORT=$(free_port)
 setup_mxport "example.com [127.0.0.1]:$PA"
 # No log_file: mxport's lines must reach Postfix's own maillog_file.
 sed -i '/^log_file/d; /^helo_name/d' "$T_DIR/etc/mxport.conf"
+# not the default: mxport-setup gives the LMTP service the daemon's own bound
+echo "lmtp_max_clients = 37" >>"$T_DIR/etc/mxport.conf"
 chown mxport "$T_DIR/etc/mxport.conf"
 stock_postfix_config
 # The admin's own settings, which mxport-setup must keep: a transport for
@@ -118,6 +120,14 @@ for v in milter lmtp tmaps tmaps-lmtp; do
 	t_grep "$PF/etc/main.cf" "^transport_maps = hash:$PF/etc/mxport_routes, inline:" "$v: transport_maps: the routes table in front of the admin's, no socketmap"
 	t_grep "$PF/etc/mxport_routes" "^example\.com	$( [ "${v%lmtp}" != "$v" ] && echo 'mxport-lmtp:unix:mxport/lmtp\.sock' || echo 'mxport:')$" "$v: the routes table routes the file's domain to mxport"
 	t_grep "$PF/etc/main.cf" "^smtpd_relay_restrictions = permit_mynetworks permit_sasl_authenticated reject_unauth_destination$" "$v: defer_unauth_destination (454) became reject_unauth_destination"
+	if [ "${v%lmtp}" != "$v" ]; then
+		# one qmgr destination for every customer: its limits are the daemon's, not Postfix's 20
+		t_grep "$PF/etc/main.cf" "^mxport-lmtp_destination_concurrency_limit = 37$" "$v: the LMTP service's concurrency is the daemon's lmtp_max_clients (37), not Postfix's 20"
+		t_grep "$PF/etc/main.cf" "^mxport-lmtp_destination_recipient_limit = 50$" "$v: ... and 50 recipients a delivery, as smtp(8) has for a domain"
+	else
+		! grep -q '^mxport-lmtp_destination' "$PF/etc/main.cf"
+		t_ok $? "$v: no LMTP service limits without the LMTP service"
+	fi
 	t_grep "$T_DIR/etc/mxport.conf" "^milter_socket = unix:$SOCK/milter\.sock$" "$v: mxport.conf names the socket in the queue directory"
 	t_grep "$T_DIR/etc/mxport.conf" "^postlog_socket = $PF/queue/public/postlog$" "$v: mxport.conf logs through Postfix's postlog socket"
 	t_grep "$T_DIR/etc/mxport.conf" "^helo_name = relay\.test$" "$v: helo_name is Postfix's myhostname"
