@@ -533,8 +533,8 @@ if ! skipped lmtp; then
 		df0=$(sc_per_msg down.example mxport)
 		df1=$(sc_per_msg down.example mxport-shared)
 		say "5d. what shared_state costs (memcached on loopback; the same callgrind runs without it; instructions a transaction without start-up)"
-		say "   a delivery to a route with an outage contact: $dl0 without, $dl1 with ($((dl1 - dl0)) more)"
-		say "   a deferral of that route (its server down: the outage's start and state shared): $df0 without, $df1 with ($((df1 - df0)) more)"
+		say "   a delivery to a route with an outage contact: $dl0 without, $dl1 with (difference $((dl1 - dl0)))"
+		say "   a deferral of that route (its server down: the outage's start and state shared): $df0 without, $df1 with (difference $((df1 - df0)))"
 		say ""
 	else
 		say "5d. shared_state: not measured (no memcached: apt-get install memcached)"
