@@ -124,6 +124,17 @@ for v in milter lmtp tmaps tmaps-lmtp; do
 		# one qmgr destination for every customer: its limits are the daemon's, not Postfix's 20
 		t_grep "$PF/etc/main.cf" "^mxport-lmtp_destination_concurrency_limit = 37$" "$v: the LMTP service's concurrency is the daemon's lmtp_max_clients (37), not Postfix's 20"
 		t_grep "$PF/etc/main.cf" "^mxport-lmtp_destination_recipient_limit = 50$" "$v: ... and 50 recipients a delivery, as smtp(8) has for a domain"
+		# a host whose MTA was Exim: the package's LMTP daemon still on Exim's socket
+		printf '# written by mxport-setup exim\nARGS="-c /etc/mxport/mxport.conf -L unix:/run/mxport/lmtp.sock"\n' >"$T_DIR/lmtp-default"
+		# shellcheck disable=SC2086
+		"$SETUP" postfix $SETUP_ARGS --variant "$v" --lmtp-default "$T_DIR/lmtp-default" >"$T_DIR/setup3.$v" 2>&1
+		t_grep "$T_DIR/setup3.$v" "warning: $T_DIR/lmtp-default starts the LMTP daemon with .*unix:/run/mxport/lmtp\.sock.*, but Postfix's mxport-lmtp connects to unix:$SOCK/lmtp\.sock: run 'mxport-setup exim --undo'" "$v: the LMTP daemon's defaults left on Exim's socket: a warning says so and how to mend it"
+		same_as "after.$v"
+		t_ok $? "$v: ... and changes nothing"
+		printf 'ARGS="-c %s -L unix:%s/lmtp.sock"\n' "$T_DIR/etc/mxport.conf" "$SOCK" >"$T_DIR/lmtp-default"
+		# shellcheck disable=SC2086
+		"$SETUP" postfix $SETUP_ARGS --variant "$v" --lmtp-default "$T_DIR/lmtp-default" >"$T_DIR/setup4.$v" 2>&1
+		t_nogrep "$T_DIR/setup4.$v" "warning" "$v: defaults naming Postfix's socket: no warning"
 	else
 		! grep -q '^mxport-lmtp_destination' "$PF/etc/main.cf"
 		t_ok $? "$v: no LMTP service limits without the LMTP service"
