@@ -6,7 +6,8 @@
 #   3. the libFuzzer targets built with clang, each run for a short time
 #   4. the Debian package: built, installed in a fresh Debian 12 root
 #      (debootstrap), mail through it, purged: with Postfix
-#      (tests/package/test_deb.sh), then with Exim (test_deb_exim.sh)
+#      (tests/package/test_deb.sh), then with Exim (test_deb_exim.sh);
+#      beside step 3's fuzzers
 # Ends with one line "N passed, N failed"; exits non-zero on any failure.
 # First it installs the Debian packages of tests/deps.txt that are missing
 # (tests/install-deps.sh: as root, apt-get; MXPORT_NO_APT=1 only checks) and
@@ -103,6 +104,35 @@ fuzz_one() {
 	echo $? >"$1/fuzz-$2.rc"
 }
 
+# package - the Debian package on a fresh Debian 12 root: with Postfix
+# (about 2 minutes), then with Exim as the root's MTA (about 30 s more: the
+# .deb and debootstrap's tree come from the first test, through the cache).
+# Its summary goes to _build-package/summary, its counts to
+# _build-package/counts ("PASSED FAILED").
+package() {
+	dir="$top/_build-package"
+	pp=0
+	pf=0
+	for t in test_deb test_deb_exim; do
+		MXPORT_PACKAGE_CACHE="$dir/cache" sh "$top/tests/package/$t.sh" >"$dir/$t.out" 2>&1
+		rc=$?
+		p=$(grep -c '^ok ' "$dir/$t.out")
+		f=$(grep -c -e '^not ok ' -e '^Bail out!' "$dir/$t.out")
+		{
+			echo "=== package: tests/package/$t.sh"
+			[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1 && echo "package: $t.sh exited $rc"
+			echo "package: $t.sh: $p passed, $f failed"
+			grep -e '^not ok ' -e '^Bail out!' "$dir/$t.out" | sed "s/^/package: $t: /"
+			[ "$f" -gt 0 ] && tail -40 "$dir/$t.out"
+		} >>"$dir/summary"
+		pp=$((pp + p))
+		pf=$((pf + f))
+	done
+	# the cache: a .deb and a tar of a Debian root (200 MB)
+	rm -rf "$dir/cache"
+	echo "$pp $pf" >"$dir/counts"
+}
+
 # The builds below are VPATH builds, which need a source tree that is not configured.
 [ -f "$top/config.status" ] && make -s distclean >/dev/null 2>&1
 autoreconf -fi >/dev/null 2>&1 || { autoreconf -fi; echo "run-all: autoreconf failed"; exit 1; }
@@ -115,6 +145,12 @@ if [ "${1:-}" != "--quick" ]; then
 	# a build nobody tried.
 	MXPORT_TESTS="tests/transport/test_transport.sh tests/transport/test_dane.sh" \
 		build_and_check static --enable-static-deps
+	# The package's tests run beside the fuzzers: those take a fixed time
+	# each, the package's mostly waits on dpkg, apt and its daemons.
+	rm -rf "$top/_build-package"
+	mkdir -p "$top/_build-package"
+	package &
+	package_pid=$!
 	# Fuzzers: clang with libFuzzer; each target runs on a copy of its seed corpus.
 	dir="$top/_build-fuzz"
 	rm -rf "$dir"
@@ -124,16 +160,17 @@ if [ "${1:-}" != "--quick" ]; then
 		make -j"$jobs" tests/fuzz/fuzz_routes_file tests/fuzz/fuzz_routes_index tests/fuzz/fuzz_srv_answer tests/fuzz/fuzz_smtp_reply tests/fuzz/fuzz_socketmap tests/fuzz/fuzz_message tests/fuzz/fuzz_address tests/fuzz/fuzz_smtp_cmd tests/fuzz/fuzz_session tests/fuzz/fuzz_loopfield tests/fuzz/fuzz_xforward tests/fuzz/fuzz_path >make.out 2>&1); then
 		targets="routes_file routes_index srv_answer smtp_reply socketmap message address smtp_cmd session loopfield xforward path"
 		# As many targets at once as there are cores: each is CPU-bound.
-		running=0
+		# (their own pids: a bare wait would wait for the package's tests too)
+		running=
 		for target in $targets; do
 			fuzz_one "$dir" "$target" &
-			running=$((running + 1))
-			if [ "$running" -ge "$jobs" ]; then
-				wait
-				running=0
+			running="$running $!"
+			if [ "$(echo $running | wc -w)" -ge "$jobs" ]; then
+				wait $running
+				running=
 			fi
 		done
-		wait
+		[ -z "$running" ] || wait $running
 		for target in $targets; do
 			if [ "$(cat "$dir/fuzz-$target.rc")" = 0 ]; then
 				echo "fuzz $target: ok ($(grep -c . "$dir/fuzz-$target.out") lines of output, ${fuzz_seconds}s)"
@@ -149,27 +186,15 @@ if [ "${1:-}" != "--quick" ]; then
 		echo "run-all: fuzz build failed"
 		failed=$((failed + 1))
 	fi
-	# The Debian package on a fresh Debian 12 root: with Postfix (about 2
-	# minutes), then with Exim as the root's MTA (about 30 s more: the .deb
-	# and debootstrap's tree come from the first test, through the cache).
-	dir="$top/_build-package"
-	rm -rf "$dir"
-	mkdir -p "$dir"
-	for t in test_deb test_deb_exim; do
-		echo "=== package: tests/package/$t.sh"
-		MXPORT_PACKAGE_CACHE="$dir/cache" sh "$top/tests/package/$t.sh" >"$dir/$t.out" 2>&1
-		rc=$?
-		p=$(grep -c '^ok ' "$dir/$t.out")
-		f=$(grep -c -e '^not ok ' -e '^Bail out!' "$dir/$t.out")
-		[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1 && echo "package: $t.sh exited $rc"
-		echo "package: $t.sh: $p passed, $f failed"
-		grep -e '^not ok ' -e '^Bail out!' "$dir/$t.out" | sed "s/^/package: $t: /"
-		[ "$f" -gt 0 ] && tail -40 "$dir/$t.out"
-		passed=$((passed + p))
-		failed=$((failed + f))
-	done
-	# the cache: a .deb and a tar of a Debian root (200 MB)
-	rm -rf "$dir/cache"
+	wait "$package_pid"
+	cat "$top/_build-package/summary" 2>/dev/null
+	if read -r pp pf <"$top/_build-package/counts" 2>/dev/null; then
+		passed=$((passed + pp))
+		failed=$((failed + pf))
+	else
+		echo "run-all: package: no counts (the package tests did not finish)"
+		failed=$((failed + 1))
+	fi
 fi
 
 echo "$passed passed, $failed failed"
