@@ -6,6 +6,7 @@ the transport's reads fill its 16 KB buffer exactly, so the cases below
 put dots, CRs and end markers at known places of its buffer.
 
 Usage: lmtpsession.py DIR DOMAIN
+       lmtpsession.py DIR DOMAIN --split -- COMMAND...
 Writes
   DIR/session        the client's bytes
   DIR/codes          the reply codes the session must get, one a line
@@ -15,7 +16,20 @@ The case "nest" gives a second MAIL with a bad path after a RCPT: 503,
 and the message goes with the first sender. "limit" gives one RCPT more
 than lmtp_recipient_limit (3): 452 for it. The session ends in the middle
 of a DATA (a 10 MB line without a newline): nothing of it is delivered.
+
+With --split, COMMAND (the daemon, "-L -") gets its session through a
+pipe in pieces, each written only once the daemon has read all of the one
+before (the pipe empty: FIONREAD), so that its reads end where the pieces
+do: ".\r\n" split after the dot and after the CR, a stuffed dot alone at
+the end of a read, a CR LF split, a line over 8 KB split before its LF.
+Writes DIR/split.codes, DIR/split.expect.N and DIR/split.replies.
 """
+import fcntl
+import select
+import struct
+import subprocess
+import termios
+import time
 import os
 import sys
 
@@ -26,8 +40,46 @@ BUF = 16384  # smtp_conn.h's buffer
 LINE = 8192  # lmtp.c's LMTP_LINE_MAX
 
 
+def split(outdir, domain, cmd):
+    """the pieces, through a pipe, each once the one before was read"""
+    head = b"Subject: split case\r\n\r\n"
+    pieces, codes, bodies = [b"LHLO split.test\r\n"], ["220", "250"], []
+    cases = [[b"end split after the dot\r\n.", b"\r\n"],
+             [b"end split after the CR\r\n.\r", b"\n"],
+             [b"stuffed dot alone\r\n.", b".x\r\n.\r\n"],
+             [b"crlf split\r", b"\nnext\r\n.\r\n"],
+             [b"." + b"q" * (LINE + 10) + b"\r", b"\n.\r\n"],
+             [b"q" * (BUF - 100) + b"\r\n.", b".\r\n.\r\n"]]
+    for i, c in enumerate(cases):
+        pieces.append(b"MAIL FROM:<a@sender.test>\r\nRCPT TO:<s%d@%s>\r\nDATA\r\n" % (i, domain.encode()) + head + c[0])
+        pieces.extend(c[1:])
+        codes.extend(["250", "250", "354", "250"])
+        bodies.append(expected(head + b"".join(c)))
+    pieces.append(b"QUIT\r\n")
+    codes.append("221")
+    with open(os.path.join(outdir, "split.codes"), "w") as f:
+        f.write("".join(c + "\n" for c in codes))
+    for i, b in enumerate(bodies):
+        with open(os.path.join(outdir, "split.expect.%d" % (i + 1)), "wb") as f:
+            f.write(b)
+    with open(os.path.join(outdir, "split.replies"), "wb") as out:
+        p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out, bufsize=0)
+        w = p.stdin.fileno()
+        for piece in pieces:
+            os.write(w, piece)
+            deadline = time.monotonic() + 30
+            while struct.unpack("i", fcntl.ioctl(w, termios.FIONREAD, b"\0\0\0\0"))[0] > 0:
+                if time.monotonic() > deadline:
+                    sys.exit("lmtpsession: the daemon did not read a piece within 30 s")
+                select.select([], [], [], 0.001)
+        p.stdin.close()
+        return p.wait(timeout=60)
+
+
 def main():
     outdir, domain = sys.argv[1], sys.argv[2]
+    if len(sys.argv) > 4 and sys.argv[3] == "--split":
+        sys.exit(split(outdir, domain, sys.argv[5:]))
     out, codes, bodies = [], ["220", "250"], []
     out.append(b"LHLO session.test\r\n")
 

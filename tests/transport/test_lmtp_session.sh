@@ -8,7 +8,10 @@
 # dot or a CR at the edges, ".\r\n" across reads, a body all dots, a bare CR
 # before the end marker, 70 KB lines, one RCPT over lmtp_recipient_limit,
 # and a DATA cut off in a 10 MB line without a newline. Every reply in
-# order, every message byte for byte, nothing of the cut one.
+# order, every message byte for byte, nothing of the cut one. Then a
+# session through a pipe in pieces, each read whole before the next is
+# written: ".\r\n" split after the dot and after the CR, a stuffed dot at
+# the end of a read, a CR LF split, an 8 KB line split before its LF.
 . "$MXPORT_SRCDIR/tests/lib/harness.sh"
 need python3 setpriv cmp
 . "$MXPORT_SRCDIR/tests/lib/transport.sh"
@@ -49,4 +52,29 @@ t_grep "$PEER_DIR/env.1" '^MAIL FROM:<first@sender\.test>' "the nested case went
 t_eq "$(grep -l '^RCPT TO:<lim[0-9]@dom\.test>' "$PEER_DIR"/env.* | wc -l)" 1 "the limit case: one transaction"
 t_eq "$(grep -ch '^RCPT TO:<lim[0-9]@dom\.test>' "$PEER_DIR"/env.* | awk '{ s += $1 } END { print s }')" 3 "... to the three recipients accepted"
 t_nogrep "$LOG" 'to=<cut@dom\.test>' "the cut message: not delivered, not logged"
+
+# --split: pieces through a pipe, each read whole before the next is written
+start_peer split '{}'
+conf split "dom.test [127.0.0.1]:$PEER_PORT tls=none" "allowed_networks = 127.0.0.0/8" \
+	"line_length_limit = 0" "connection_cache_time = 60s"
+python3 "$MXPORT_SRCDIR/tests/lib/lmtpsession.py" "$T_DIR/cases" dom.test --split -- \
+	setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
+	"$TRANSPORT" -c "$CONF" -L - 2>"$T_DIR/split.stderr"
+t_eq "$?" 0 "split: the session ran to its QUIT ($(tail -n 1 "$T_DIR/split.stderr"))"
+grep -a '^[0-9][0-9][0-9] ' "$T_DIR/cases/split.replies" | cut -c1-3 >"$T_DIR/split.codes"
+cmp -s "$T_DIR/split.codes" "$T_DIR/cases/split.codes"
+t_ok $? "split: every reply in order ($(wc -l <"$T_DIR/split.codes") of $(wc -l <"$T_DIR/cases/split.codes"))"
+msgs=$(ls "$PEER_DIR" | grep '^msg\.' | sort -t . -k 2,2n -k 3,3n | sed "s|^|$PEER_DIR/|")
+t_eq "$(echo "$msgs" | grep -c .)" "$(ls "$T_DIR/cases" | grep -c '^split\.expect\.')" "split: each message once"
+n=0
+bad=0
+for m in $msgs; do
+	n=$((n + 1))
+	grep -av '^X-Loop-Mxport: ' "$m" >"$T_DIR/split.got.$n"
+	cmp -s "$T_DIR/split.got.$n" "$T_DIR/cases/split.expect.$n" || {
+		bad=$((bad + 1))
+		echo "# split message $n differs: $(cmp "$T_DIR/split.got.$n" "$T_DIR/cases/split.expect.$n" 2>&1)"
+	}
+done
+t_eq "$bad" 0 "split: each of them byte for byte"
 t_done
