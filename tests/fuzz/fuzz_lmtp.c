@@ -16,8 +16,11 @@
  * where the input ends. And what the customer got must be exactly what
  * was accepted: for each message, as many recipients as got 250 after the
  * dot, each SMTP transaction carrying the body unstuffed (RFC 5321 4.5.2,
- * a bare LF made CR LF), without mxport's loop field; nothing for a DATA
- * that the input cut off before its dot, nothing twice.
+ * a bare LF made CR LF) as message_prepare makes it without the reader's
+ * report (so a wrong report, or a whole copy that differs, shows), without
+ * mxport's loop field; nothing for a DATA that the input cut off before
+ * its dot, nothing twice. An input that starts with '!' runs with
+ * line_length_limit 78 (lines folded), the others with 0.
  *
  * Why lmtp_serve and not the static read_data: it is the front's own entry
  * (Sendmail's mailer with flag z runs it on stdin and stdout), so nothing
@@ -42,11 +45,13 @@
 #include <unistd.h>
 
 #include "lmtp.h"
+#include "message.h"
 #include "msg.h"
 #include "util.h"
 
 #define LINE_MAX_LMTP 8192 /* lmtp.c's LMTP_LINE_MAX */
 #define MAX_INPUT     (1 << 20)
+#define FOLD_LIMIT    78 /* line_length_limit of the runs whose input starts with '!' */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -60,7 +65,8 @@ static struct got *gots;
 static size_t ngot;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int listener = -1;
-static char conf_path[256];
+static char conf_path[256], conf_fold_path[256];
+static unsigned line_limit; /* the run's line_length_limit */
 
 /* sink_line - one line of the connection (CR LF taken off); false at its end */
 static bool sink_line(FILE *f, char **line, size_t *cap, size_t *len)
@@ -192,16 +198,20 @@ static void setup(void)
 		exit(1);
 	fprintf(f, "dom.test [127.0.0.1]:%u tls=none\n", ntohs(sa.sin_port));
 	fclose(f);
-	snprintf(conf_path, sizeof(conf_path), "%s/mxport.conf", dir);
-	f = fopen(conf_path, "w");
-	if (f == NULL)
-		exit(1);
-	fprintf(f,
-		"routes_file = %s\nallowed_networks = 127.0.0.0/8\nline_length_limit = 0\n"
-		"lmtp_recipient_limit = 5\ntransaction_recipient_limit = 2\n"
-		"command_timeout = 10s\nlmtp_idle_timeout = 10s\ntls_mode = none\n",
-		path);
-	fclose(f);
+	for (int i = 0; i < 2; i++) {
+		char *cp = i ? conf_fold_path : conf_path;
+
+		snprintf(cp, sizeof(conf_path), "%s/mxport%d.conf", dir, i);
+		f = fopen(cp, "w");
+		if (f == NULL)
+			exit(1);
+		fprintf(f,
+			"routes_file = %s\nallowed_networks = 127.0.0.0/8\nline_length_limit = %u\n"
+			"lmtp_recipient_limit = 5\ntransaction_recipient_limit = 2\n"
+			"command_timeout = 10s\nlmtp_idle_timeout = 10s\ntls_mode = none\n",
+			path, i ? FOLD_LIMIT : 0);
+		fclose(f);
+	}
 	/* core.c waits for files younger than CORE_SETTLE_MS: once, here, not in a run. */
 	poll(NULL, 0, 1100);
 	if (pthread_create(&t, NULL, acceptor, NULL) != 0)
@@ -294,14 +304,38 @@ static void without_loop_field(const struct got *g, struct mx_buf *out)
 }
 
 /*
+ * as_sent - what the customer must get for the message exp: exp as
+ * message_prepare makes it (the tag header taken out, lines folded at the
+ * run's line_length_limit), unstuffed, without the final dot; the reader's
+ * report (message_checked) and its whole copy must give the same bytes
+ */
+static void as_sent(const struct mx_buf *exp, struct mx_buf *out)
+{
+	struct message m;
+	size_t pos = 0;
+
+	message_prepare(exp->data ? exp->data : "", exp->len, "X-Mxport", line_limit, &m);
+	while (pos + 3 < m.datalen) {
+		const char *nl = memchr(m.data + pos, '\n', m.datalen - 3 - pos);
+		size_t len = nl ? (size_t)(nl - (m.data + pos)) + 1 : m.datalen - 3 - pos;
+		size_t dot = m.data[pos] == '.';
+
+		mx_buf_append(out, m.data + pos + dot, len - dot);
+		pos += len;
+	}
+	message_free(&m);
+}
+
+/*
  * check_delivered - the customer's transactions from *next on carry the
  * message exp to accepted recipients in all
  */
 static void check_delivered(size_t *next, const struct mx_buf *exp, unsigned accepted)
 {
-	bool compare = !header_has(exp->data ? exp->data : "", exp->len, "x-mxport") &&
-		       !header_has(exp->data ? exp->data : "", exp->len, "x-loop-mxport");
+	struct mx_buf want = {0};
+	bool compare = !header_has(exp->data ? exp->data : "", exp->len, "x-loop-mxport");
 
+	as_sent(exp, &want);
 	while (accepted > 0) {
 		struct mx_buf b = {0};
 
@@ -311,11 +345,12 @@ static void check_delivered(size_t *next, const struct mx_buf *exp, unsigned acc
 			abort(); /* more recipients than said sent */
 		accepted -= gots[*next].rcpts;
 		without_loop_field(&gots[*next], &b);
-		if (compare && (b.len != exp->len || (b.len && memcmp(b.data, exp->data, b.len))))
+		if (compare && (b.len != want.len || (b.len && memcmp(b.data, want.data, b.len))))
 			abort(); /* the customer got other bytes than the client sent */
 		mx_buf_free(&b);
 		(*next)++;
 	}
+	mx_buf_free(&want);
 }
 
 /*
@@ -405,12 +440,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size > MAX_INPUT)
 		return 0;
+	/* '!' first: line_length_limit 78, so that long lines are folded */
+	line_limit = size > 0 && data[0] == '!' ? FOLD_LIMIT : 0;
+	if (line_limit) {
+		data++;
+		size--;
+	}
 	in = memfd_create("lmtp-in", MFD_CLOEXEC);
 	out = memfd_create("lmtp-out", MFD_CLOEXEC);
 	if (in < 0 || out < 0 || (size && write(in, data, size) != (ssize_t)size) ||
 	    lseek(in, 0, SEEK_SET) != 0)
 		abort();
-	lmtp_serve(in, out, conf_path, NULL);
+	lmtp_serve(in, out, line_limit ? conf_fold_path : conf_path, NULL);
 	n = lseek(out, 0, SEEK_END);
 	replies = n > 0 ? mmap(NULL, (size_t)n, PROT_READ, MAP_PRIVATE, out, 0) : NULL;
 	{
