@@ -173,17 +173,29 @@ static void *acceptor(void *arg)
 	return NULL;
 }
 
+static char tmp_dir[64], routes_path[256];
+
+/* cleanup - the run's files, at exit */
+static void cleanup(void)
+{
+	unlink(conf_path);
+	unlink(conf_fold_path);
+	unlink(routes_path);
+	rmdir(tmp_dir);
+}
+
 /* setup - the customer's server, and a configuration routing dom.test to it */
 static void setup(void)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET};
 	socklen_t salen = sizeof(sa);
-	char dir[] = "/tmp/mxport-fuzz-lmtp.XXXXXX", path[256];
+	char *dir = tmp_dir, *path = routes_path;
 	pthread_t t;
 	FILE *f;
 
 	signal(SIGPIPE, SIG_IGN);
 	msg_init("fuzz_lmtp", 0);
+	snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/mxport-fuzz-lmtp.XXXXXX");
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (listener < 0 || bind(listener, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
@@ -192,7 +204,8 @@ static void setup(void)
 		perror("fuzz_lmtp: setup");
 		exit(1);
 	}
-	snprintf(path, sizeof(path), "%s/routes", dir);
+	atexit(cleanup);
+	snprintf(path, sizeof(routes_path), "%s/routes", dir);
 	f = fopen(path, "w");
 	if (f == NULL)
 		exit(1);
