@@ -82,20 +82,19 @@ static bool sink_line(FILE *f, char **line, size_t *cap, size_t *len)
 /* sink - one SMTP session as a customer's server that takes every message */
 static void *sink(void *arg)
 {
-	int fd = (int)(intptr_t)arg;
-	FILE *f = fdopen(fd, "r+");
+	int fd = (int)(intptr_t)arg, wfd = dup(fd);
+	/* A stream each way: one "r+" stream would need a seek between reading and writing. */
+	FILE *r = fdopen(fd, "r"), *f = wfd >= 0 ? fdopen(wfd, "w") : NULL;
 	char *line = NULL;
 	size_t cap = 0, len;
 	unsigned rcpts = 0;
 
-	if (f == NULL) {
-		close(fd);
-		return NULL;
-	}
+	if (r == NULL || f == NULL)
+		abort();
 	setvbuf(f, NULL, _IOFBF, 65536);
 	fputs("220 sink.test ESMTP\r\n", f);
 	fflush(f);
-	while (sink_line(f, &line, &cap, &len)) {
+	while (sink_line(r, &line, &cap, &len)) {
 		if (strncasecmp(line, "EHLO", 4) == 0) {
 			fputs("250-sink.test\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 PIPELINING\r\n",
 			      f);
@@ -115,7 +114,7 @@ static void *sink(void *arg)
 
 			fputs("354 go on\r\n", f);
 			fflush(f);
-			while (sink_line(f, &line, &cap, &len)) {
+			while (sink_line(r, &line, &cap, &len)) {
 				if (len == 3 && memcmp(line, ".\r\n", 3) == 0) {
 					end = true;
 					break;
@@ -147,9 +146,9 @@ static void *sink(void *arg)
 		}
 		fflush(f);
 	}
-	fflush(f);
 	free(line);
 	fclose(f);
+	fclose(r);
 	return NULL;
 }
 
@@ -423,7 +422,12 @@ static void walk(const uint8_t *in, size_t size, struct replies *r)
 				break;
 			}
 			for (unsigned i = 0; i < nrcpt; i++) {
+				const char *text = r->p;
+
 				code = next_reply(r);
+				if (code == 451 &&
+				    memmem(text, (size_t)(r->p - text), "lost connection", 15))
+					abort(); /* the customer's server never drops the session */
 				if (code == 250)
 					sent++;
 				else if (code != 451 && code != 550)
