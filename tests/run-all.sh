@@ -157,8 +157,8 @@ if [ "${1:-}" != "--quick" ]; then
 	mkdir -p "$dir"
 	echo "=== fuzz: build with clang"
 	if (cd "$dir" && "$top/configure" -q CC=clang --enable-fuzzers >configure.out 2>&1 &&
-		make -j"$jobs" tests/fuzz/fuzz_routes_file tests/fuzz/fuzz_routes_index tests/fuzz/fuzz_srv_answer tests/fuzz/fuzz_smtp_reply tests/fuzz/fuzz_socketmap tests/fuzz/fuzz_message tests/fuzz/fuzz_address tests/fuzz/fuzz_smtp_cmd tests/fuzz/fuzz_session tests/fuzz/fuzz_loopfield tests/fuzz/fuzz_xforward tests/fuzz/fuzz_path >make.out 2>&1); then
-		targets="routes_file routes_index srv_answer smtp_reply socketmap message address smtp_cmd session loopfield xforward path"
+		make -j"$jobs" tests/fuzz/fuzz_routes_file tests/fuzz/fuzz_routes_index tests/fuzz/fuzz_srv_answer tests/fuzz/fuzz_smtp_reply tests/fuzz/fuzz_socketmap tests/fuzz/fuzz_message tests/fuzz/fuzz_address tests/fuzz/fuzz_smtp_cmd tests/fuzz/fuzz_session tests/fuzz/fuzz_loopfield tests/fuzz/fuzz_xforward tests/fuzz/fuzz_path tests/fuzz/fuzz_lmtp >make.out 2>&1); then
+		targets="routes_file routes_index srv_answer smtp_reply socketmap message address smtp_cmd session loopfield xforward path lmtp"
 		# As many targets at once as there are cores: each is CPU-bound.
 		# (their own pids: a bare wait would wait for the package's tests too)
 		running=

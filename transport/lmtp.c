@@ -464,9 +464,18 @@ static enum lmtp_next cmd_xforward(struct lmtp_session *ls, struct lmtp_txn *tx,
 	return LMTP_GO_ON;
 }
 
+/*
+ * cmd_mail - a second MAIL in a transaction is refused (503, as Postfix's
+ * smtpd says "nested MAIL command"): one with a bad path would otherwise
+ * leave the recipients already given without a sender, and DATA would
+ * deliver them with none.
+ */
 static enum lmtp_next cmd_mail(struct lmtp_session *ls, struct lmtp_txn *tx, const char *args)
 {
-	free(tx->sender);
+	if (tx->sender) {
+		reply(ls, MX_ST_LMTP_SEQUENCE, "Error: nested MAIL command");
+		return LMTP_GO_ON;
+	}
 	tx->sender = path_arg(args);
 	if (tx->sender)
 		reply(ls, MX_ST_LMTP_SENDER_OK, "Ok");
@@ -505,7 +514,7 @@ static enum lmtp_next cmd_data(struct lmtp_session *ls, struct lmtp_txn *tx, con
 	int dr;
 
 	(void)args;
-	if (tx->nrcpt == 0) {
+	if (tx->nrcpt == 0 || tx->sender == NULL) {
 		reply(ls, MX_ST_LMTP_SEQUENCE, "RCPT first");
 		return LMTP_GO_ON;
 	}
