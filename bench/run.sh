@@ -63,6 +63,8 @@
 #      MESSAGES; 100 KB passes a quarter, 10 MB a fiftieth, at least 2;
 #      10 and 100 recipients a tenth); BENCH_SCALE_ROUTES (default
 #      "10 100000 1000000"); BENCH_SCALE_DIMS (default "routes size rcpt tls")
+#      BENCH_SETUP_DBTYPE  default_database_type for mxport-setup's routes
+#      table of the default path (b''), e.g. cdb (default: Postfix's, hash)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 N=${BENCH_MESSAGES:-2000}
@@ -194,7 +196,6 @@ OWN_TRANSPORT=$(echo "$BASE_TRANSPORT" | sed 's/, *socketmap:[^,]*//g; s/^socket
 case $OWN_TRANSPORT in *socketmap:*) echo "bench: cannot take the socketmap out of transport_maps: $BASE_TRANSPORT" >&2; exit 1 ;; esac
 MILTER_LINE=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/milter/main.cf" | sed -n 's/^smtpd_milters = //p')
 RELAY_MAP=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" | sed -n 's/^relay_domains = //p')
-TMAPS=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" | sed -n 's/^transport_maps = //p')
 HC_PIPE="regexp:$PF/etc/mxport_header_checks"
 HC_LMTP="regexp:$PF/etc/mxport_header_checks.lmtp"
 HELD="smtp, relay, mxport, mxport-lmtp"
@@ -221,6 +222,9 @@ SETUP_ARGS="-c $PF/etc --mxport-conf $SETUP_CONF --transport $T_DIR/bin/mxport-t
 install -d -o mxport -g postfix -m 0750 "$PF/queue/mxport"
 for s in lmtp socketmap milter; do ln -sf "$T_DIR/run/$s.sock" "$PF/queue/mxport/$s.sock"; done
 postconf -c "$PF/etc" -e "relay_domains=" "transport_maps=$OWN_TRANSPORT" >/dev/null
+# BENCH_SETUP_DBTYPE: the routes table's type (mxport-setup takes
+# default_database_type; Debian's is hash)
+[ -n "${BENCH_SETUP_DBTYPE:-}" ] && postconf -c "$PF/etc" -e "default_database_type=$BENCH_SETUP_DBTYPE" >/dev/null
 # shellcheck disable=SC2086
 "$MXPORT_BUILDDIR/setup/mxport-setup" postfix $SETUP_ARGS >"$T_DIR/setup.out" 2>&1 ||
 	die "mxport-setup postfix failed: $(tail -n 3 "$T_DIR/setup.out")"
