@@ -64,7 +64,9 @@
 #      10 and 100 recipients a tenth); BENCH_SCALE_ROUTES (default
 #      "10 100000 1000000"); BENCH_SCALE_DIMS (default "routes size rcpt tls")
 #      BENCH_SETUP_DBTYPE  default_database_type for mxport-setup's routes
-#      table of the default path (b''), e.g. cdb (default: Postfix's, hash)
+#      table of the default path (b''), e.g. cdb (default: Postfix's, hash);
+#      BENCH_LMTP_CONCURRENCY  mxport-lmtp_destination_concurrency_limit
+#      instead of mxport-setup's (the daemon's lmtp_max_clients, 100)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 N=${BENCH_MESSAGES:-2000}
@@ -232,6 +234,10 @@ postconf -c "$PF/etc" -e "relay_domains=" "transport_maps=$OWN_TRANSPORT" >/dev/
 # as every service of this Postfix (tests/lib/postfix.sh), so that it
 # reaches the links above and the bench's sockets behind them
 postconf -c "$PF/etc" -F "mxport-lmtp/unix/chroot=n" >/dev/null || die "postconf -F mxport-lmtp/unix/chroot=n failed"
+# BENCH_LMTP_CONCURRENCY: the LMTP service's qmgr concurrency instead of
+# mxport-setup's (lmtp_max_clients), to see what the limit does
+[ -n "${BENCH_LMTP_CONCURRENCY:-}" ] &&
+	postconf -c "$PF/etc" -e "mxport-lmtp_destination_concurrency_limit=$BENCH_LMTP_CONCURRENCY" >/dev/null
 postfix -c "$PF/etc" reload >/dev/null 2>&1
 SETUP_RELAY=$(postconf -c "$PF/etc" -h relay_domains)
 SETUP_TMAPS=$(postconf -c "$PF/etc" -h transport_maps)
