@@ -889,7 +889,7 @@ PYEOF
 	done <"$SC/table.times"
 	say "   (b'') relay_domains = $SETUP_RELAY"
 	say "   (b'') transport_maps = $SETUP_TMAPS"
-	say "   qmgr limits (concurrency / recipients a delivery): smtp $(postconf -c "$PF/etc" -hx smtp_destination_concurrency_limit) / $(postconf -c "$PF/etc" -hx smtp_destination_recipient_limit) (Postfix's defaults$(postconf -c "$PF/etc" -n | grep -q '^smtp_destination' && echo ': NOT, set in main.cf')), mxport-lmtp $(postconf -c "$PF/etc" -hx mxport-lmtp_destination_concurrency_limit 2>/dev/null || echo '?') / $(postconf -c "$PF/etc" -hx mxport-lmtp_destination_recipient_limit 2>/dev/null || echo '?') (mxport-setup's)"
+	say "   qmgr limits (concurrency / recipients a delivery): smtp $(postconf -c "$PF/etc" -hx smtp_destination_concurrency_limit) / $(postconf -c "$PF/etc" -hx smtp_destination_recipient_limit) (Postfix's defaults$(postconf -c "$PF/etc" -n | grep -q '^smtp_destination' && echo ': NOT, set in main.cf')), mxport-lmtp $(postconf -c "$PF/etc" -hx mxport-lmtp_destination_concurrency_limit 2>/dev/null || echo '?') / $(postconf -c "$PF/etc" -hx mxport-lmtp_destination_recipient_limit 2>/dev/null || echo '?') (mxport-setup's${BENCH_LMTP_CONCURRENCY:+; the concurrency BENCH_LMTP_CONCURRENCY's})"
 	python3 "$top/bench/summarize.py" --scale "$SC_RESULTS"
 	say "   delivery agent processes that delivered in a pass (median over the rounds; the qmgr limits above):"
 	python3 - "$SC/agents" <<'PYEOF'
