@@ -10,6 +10,11 @@ SMTPD and CLEANUP are children of Postfix's master (by name); a process that
 started after the snapshot counts from zero. GONE counts processes of the
 snapshot that exited meanwhile (their last CPU is then missed: the bench sets
 max_use high so that none should).
+       cpu.py names-snap FILE ROOT_PID MILTER_PID
+       cpu.py names-diff FILE ROOT_PID MILTER_PID print "NAME=MS ..." per process name
+NAMES: the same tree by process name (smtpd, cleanup, qmgr, trivial-rewrite,
+lmtp, smtp, ...); a process that exited between the two moments is counted
+under "reaped" (its parent's cutime, cstime), the milter as "milter".
 TREE is a daemon that forks a process per session (Sendmail): its own time,
 the time of the children it has reaped (cutime, cstime) and that of the
 descendants still running, so that sessions that ended are not lost.
@@ -68,6 +73,47 @@ def tree(root, milter):
     return total, stat[milter][2] if milter in stat else 0
 
 
+def names(root, milter):
+    """ticks per process of ROOT's tree: {pid: (name, own ticks, children's ticks)}"""
+    stat = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                s = f.read()
+        except OSError:
+            continue
+        comm = s[s.index("(") + 1:s.rindex(")")]
+        f = s[s.rindex(")") + 2:].split()
+        stat[int(d)] = (int(f[1]), comm, int(f[11]) + int(f[12]), int(f[13]) + int(f[14]))
+    inside, changed = {root}, True
+    while changed:
+        changed = False
+        for pid, st in stat.items():
+            if st[0] in inside and pid not in inside:
+                inside.add(pid)
+                changed = True
+    out = {pid: (stat[pid][1], stat[pid][2], stat[pid][3]) for pid in inside if pid in stat}
+    if milter in stat:
+        out[milter] = ("milter", stat[milter][2], 0)
+    return out
+
+
+def names_diff(path, root, milter):
+    before = {}
+    for line in open(path):
+        pid, comm, t, c = line.split()
+        before[int(pid)] = (comm, int(t), int(c))
+    sums = {}
+    for pid, (comm, t, c) in names(root, milter).items():
+        old = before.get(pid)
+        same = old is not None and old[0] == comm
+        sums[comm] = sums.get(comm, 0) + t - (old[1] if same else 0)
+        sums["reaped"] = sums.get("reaped", 0) + c - (old[2] if same else 0)
+    return sums
+
+
 def main():
     mode, path, master, milter = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     ms = lambda t: t * 1000 // HZ
@@ -79,6 +125,15 @@ def main():
         t0, m0 = (int(x) for x in open(path).read().split())
         t1, m1 = tree(master, milter)
         print("%d 0 %d 0" % (ms(t1 - t0), ms(m1 - m0)))
+        return
+    if mode == "names-snap":
+        with open(path, "w") as f:
+            for pid, (comm, t, c) in names(master, milter).items():
+                f.write("%d %s %d %d\n" % (pid, comm.replace(" ", "_"), t, c))
+        return
+    if mode == "names-diff":
+        sums = names_diff(path, master, milter)
+        print(" ".join("%s=%d" % (k.replace(" ", "_"), ms(v)) for k, v in sorted(sums.items()) if v))
         return
     now = procs(master, milter)
     if mode == "snap":

@@ -3,8 +3,10 @@
 #   1. relay throughput: smtp-source -> private Postfix -> (a) Postfix's own
 #      smtp(8) to smtp-sink, (b) the pipe path (milter, FILTER, pipe,
 #      mxport-transport), (b') the LMTP path (milter, FILTER, the LMTP
-#      daemon), (b'') the default path of mxport-setup (--variant
-#      tmaps-lmtp: no milter, transport_maps + LMTP); (c) smtp-source
+#      daemon), (b'') the default path as `mxport-setup postfix` writes it
+#      (run on this Postfix: no milter, relay_domains and transport_maps
+#      from its routes table mxport_routes, lmtp(8) to the LMTP daemon; no
+#      socketmap); (c) smtp-source
 #      straight to smtp-sink. The paths are interleaved: a, b, b', b'',
 #      then the receive passes, then a, b, ... for ROUNDS rounds; each ratio
 #      is the median over the rounds with its range.
@@ -33,7 +35,8 @@
 #      (10, 100,000, 1,000,000 with the routes index), message size (4 KB,
 #      100 KB, 10 MB), recipients per message (1, 10, 100) and TLS (plain,
 #      STARTTLS on a kept session, STARTTLS per connection); each row (a)
-#      Postfix's own smtp(8), (b'') the default path and (d) the ceiling,
+#      Postfix's own smtp(8), (b'') the default path as mxport-setup writes
+#      it (its routes table built from each routes file) and (d) the ceiling,
 #      the same Postfix delivering to discard(8), in the same interleaved
 #      rounds: b''/a and b''/d with medians, ranges and verdicts, and CPU
 #      per message of Postfix's and mxport's processes
@@ -60,6 +63,10 @@
 #      MESSAGES; 100 KB passes a quarter, 10 MB a fiftieth, at least 2;
 #      10 and 100 recipients a tenth); BENCH_SCALE_ROUTES (default
 #      "10 100000 1000000"); BENCH_SCALE_DIMS (default "routes size rcpt tls")
+#      BENCH_SETUP_DBTYPE  default_database_type for mxport-setup's routes
+#      table of the default path (b''), e.g. cdb (default: Postfix's, hash);
+#      BENCH_LMTP_CONCURRENCY  mxport-lmtp_destination_concurrency_limit
+#      instead of mxport-setup's (the daemon's lmtp_max_clients, 100)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 N=${BENCH_MESSAGES:-2000}
@@ -191,7 +198,6 @@ OWN_TRANSPORT=$(echo "$BASE_TRANSPORT" | sed 's/, *socketmap:[^,]*//g; s/^socket
 case $OWN_TRANSPORT in *socketmap:*) echo "bench: cannot take the socketmap out of transport_maps: $BASE_TRANSPORT" >&2; exit 1 ;; esac
 MILTER_LINE=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/milter/main.cf" | sed -n 's/^smtpd_milters = //p')
 RELAY_MAP=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" | sed -n 's/^relay_domains = //p')
-TMAPS=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" | sed -n 's/^transport_maps = //p')
 HC_PIPE="regexp:$PF/etc/mxport_header_checks"
 HC_LMTP="regexp:$PF/etc/mxport_header_checks.lmtp"
 HELD="smtp, relay, mxport, mxport-lmtp"
@@ -201,6 +207,46 @@ MASTER=$(awk '{ print $1 }' "$PF/queue/pid/master.pid")
 
 VERIFY_MAP=$(contrib_paths "$MXPORT_SRCDIR/contrib/postfix/main.cf" | sed -n 's/^#smtpd_recipient_restrictions = //p')
 
+# The default path as an admin gets it: `mxport-setup postfix` itself, run
+# on this Postfix (as tests/postfix/test_postfix_stock.sh does), with this
+# bench's mxport.conf but dns_routes at its default (no; section 6 needs
+# yes): the relay check and transport_maps read mxport_routes, a table of
+# Postfix's own made from the routes file (mxport-route --export domains,
+# postmap), in Postfix's processes; no socketmap in either list. Its names
+# are relative to the queue directory (mxport/lmtp.sock, ...): links there
+# lead to this bench's sockets. The lists it writes are kept in SETUP_RELAY
+# and SETUP_TMAPS for the passes (b'') and (d); what else it sets (the
+# LMTP service's limits, reject_unauth_destination) stays for every pass.
+SETUP_CONF="$T_DIR/etc/mxport-setup.conf"
+grep -v '^dns_routes' "$T_DIR/etc/mxport.conf" >"$SETUP_CONF"
+chmod 644 "$SETUP_CONF"
+SETUP_ARGS="-c $PF/etc --mxport-conf $SETUP_CONF --transport $T_DIR/bin/mxport-transport --mxport-route $T_DIR/bin/mxport-route"
+install -d -o mxport -g postfix -m 0750 "$PF/queue/mxport"
+for s in lmtp socketmap milter; do ln -sf "$T_DIR/run/$s.sock" "$PF/queue/mxport/$s.sock"; done
+postconf -c "$PF/etc" -e "relay_domains=" "transport_maps=$OWN_TRANSPORT" >/dev/null
+# BENCH_SETUP_DBTYPE: the routes table's type (mxport-setup takes
+# default_database_type; Debian's is hash)
+[ -n "${BENCH_SETUP_DBTYPE:-}" ] && postconf -c "$PF/etc" -e "default_database_type=$BENCH_SETUP_DBTYPE" >/dev/null
+# shellcheck disable=SC2086
+"$MXPORT_BUILDDIR/setup/mxport-setup" postfix $SETUP_ARGS >"$T_DIR/setup.out" 2>&1 ||
+	die "mxport-setup postfix failed: $(tail -n 3 "$T_DIR/setup.out")"
+# its lmtp(8) service is chrooted (master.cf chroot y): out of chroot here,
+# as every service of this Postfix (tests/lib/postfix.sh), so that it
+# reaches the links above and the bench's sockets behind them
+postconf -c "$PF/etc" -F "mxport-lmtp/unix/chroot=n" >/dev/null || die "postconf -F mxport-lmtp/unix/chroot=n failed"
+# BENCH_LMTP_CONCURRENCY: the LMTP service's qmgr concurrency instead of
+# mxport-setup's (lmtp_max_clients), to see what the limit does
+[ -n "${BENCH_LMTP_CONCURRENCY:-}" ] &&
+	postconf -c "$PF/etc" -e "mxport-lmtp_destination_concurrency_limit=$BENCH_LMTP_CONCURRENCY" >/dev/null
+postfix -c "$PF/etc" reload >/dev/null 2>&1
+SETUP_RELAY=$(postconf -c "$PF/etc" -h relay_domains)
+SETUP_TMAPS=$(postconf -c "$PF/etc" -h transport_maps)
+SETUP_TABLE="$PF/etc/mxport_routes"
+SETUP_DB=$(awk -F '\t' '$1 == "table" { print $3 }' "$PF/etc/mxport-setup.state")
+case "$SETUP_RELAY $SETUP_TMAPS" in *socketmap:*) die "mxport-setup put the socketmap in relay_domains or transport_maps: $SETUP_RELAY; $SETUP_TMAPS" ;; esac
+grep -q '^bench\.example	mxport-lmtp:unix:mxport/lmtp\.sock$' "$SETUP_TABLE" ||
+	die "mxport-setup's routes table does not route bench.example to the LMTP service: $(head -n 5 "$SETUP_TABLE")"
+
 # use_path NAME - Postfix configured for one path (every setting named each
 # time, so the order of the passes does not matter), reloaded
 use_path() {
@@ -209,7 +255,7 @@ use_path() {
 	a | r_plain) set -- "$1" "" "bench.example" "inline:{ {bench.example = smtp:[127.0.0.1]:$SINK_PORT} }, $OWN_TRANSPORT" "$HC_PIPE" ;;
 	b | r_milter | r_mverify) set -- "$1" "$MILTER_LINE" "$RELAY_MAP" "$BASE_TRANSPORT" "$HC_PIPE" ;;
 	b1) set -- "$1" "$MILTER_LINE" "$RELAY_MAP" "$BASE_TRANSPORT" "$HC_LMTP" ;;
-	b2) set -- "$1" "" "$RELAY_MAP" "$TMAPS, $BASE_TRANSPORT" "$HC_PIPE" ;;
+	b2) set -- "$1" "" "$SETUP_RELAY" "$SETUP_TMAPS" "$HC_PIPE" ;;
 	r_map) set -- "$1" "" "$RELAY_MAP" "$BASE_TRANSPORT" "$HC_PIPE" ;;
 	r_tverify) set -- "$1" "" "$RELAY_MAP" "$BASE_TRANSPORT" "$HC_PIPE"
 		rr=$VERIFY_MAP ;;
@@ -602,9 +648,13 @@ PYEOF
 fi
 # --- 8. scale: routes, message size, recipients, TLS; ratios to smtp(8) and to discard(8) --
 # Every row: three passes one after the other in each round, (a) Postfix's
-# own smtp(8), (b'') the DEFAULT path (socketmap relay check and
-# transport_maps, lmtp(8) to mxport-transport -L) and (d) the ceiling: the
-# same Postfix, the same socketmap relay check, delivering to discard(8).
+# own smtp(8), (b'') the DEFAULT path as `mxport-setup postfix` writes it
+# (relay_domains = pipemap:{hash:mxport_routes, static:forwarded},
+# transport_maps = hash:mxport_routes in front of the admin's: a table of
+# Postfix's own, read in its processes, lmtp(8) to mxport-transport -L) and
+# (d) the ceiling: the same Postfix, the same relay check, delivering to
+# discard(8). For each routes file mxport-setup --update-routes builds the
+# table (as the milter's reload does), timed beside the routes index.
 # Ratios within a round, medians over the rounds with their ranges. CPU per
 # message: user+sys of this Postfix's master and every process under it
 # (smtpd, cleanup, qmgr, smtp, lmtp, discard; the exited ones through the
@@ -632,6 +682,8 @@ if ! skipped scale; then
 	SC_DIMS=${BENCH_SCALE_DIMS:-"routes size rcpt tls"}
 	SC_RESULTS="$T_DIR/results.scale"
 	: >"$SC_RESULTS"
+	: >"$SC/table.times"
+	: >"$SC/agents"
 	[ -f "$T_DIR/certs/good.pem" ] || make_certs >/dev/null 2>&1
 	[ -f "$T_DIR/certs/good.pem" ] || die "scale: make_certs made no certificate"
 	chmod 644 "$T_DIR/certs/good.key"
@@ -669,17 +721,35 @@ with open("%s/routes.%d" % (d, n), "w") as f, open("%s/pf.%d" % (d, n), "w") as 
         f.write("%s [127.0.0.1]:%s%s\n" % (dom, port, opt))
         g.write("%s smtp:[127.0.0.1]:%s\n" % (dom, port))
 PYEOF
+		t0=$(now_ms)
 		"$T_DIR/bin/mxport-route" -c "$T_DIR/etc/mxport.conf" --index "$SC/routes.$sc_n" >"$SC/index.$sc_n.out" 2>&1 ||
 			die "scale: mxport-route --index of $sc_n routes failed: $(tail -n 3 "$SC/index.$sc_n.out")"
+		echo $(($(now_ms) - t0)) >"$SC/index.$sc_n.ms"
 		postmap -c "$PF/etc" "cdb:$SC/pf.$sc_n" || die "scale: postmap cdb: of $sc_n domains failed"
 		chmod 644 "$SC/routes.$sc_n" "$SC/routes.$sc_n.cdb" "$SC/pf.$sc_n.cdb"
+		# mxport-setup's routes table of this file, built as the milter's
+		# reload builds it (mxport-setup postfix --update-routes), timed;
+		# kept by hard links for sc_routes (it moves a new file into place)
+		ln -f "$SC/routes.$sc_n" "$T_DIR/etc/routes" && ln -f "$SC/routes.$sc_n.cdb" "$T_DIR/etc/routes.cdb" ||
+			die "scale: could not put the routes file of $sc_n routes in place"
+		t0=$(now_ms)
+		# shellcheck disable=SC2086
+		"$MXPORT_BUILDDIR/setup/mxport-setup" postfix $SETUP_ARGS --update-routes >"$SC/table.$sc_n.out" 2>&1 ||
+			die "scale: mxport-setup --update-routes on $sc_n routes failed: $(tail -n 3 "$SC/table.$sc_n.out")"
+		echo "$sc_n $(($(now_ms) - t0))" >>"$SC/table.times"
+		ln -f "$SETUP_TABLE" "$SC/mxport_routes.$sc_n" && ln -f "$SETUP_TABLE$SETUP_DB" "$SC/mxport_routes.$sc_n$SETUP_DB" ||
+			die "scale: could not keep the routes table of $sc_n routes"
+		[ "$(grep -vc '^#' "$SC/mxport_routes.$sc_n")" -eq "$sc_n" ] ||
+			die "scale: the routes table of $sc_n routes has $(grep -vc '^#' "$SC/mxport_routes.$sc_n") entries"
 	done
 	SC_CUR=""
 	# sc_routes N - the routes file of N routes and its index in place (hard
-	# links: the index records the file's inode), the milter reloaded
+	# links: the index records the file's inode), mxport-setup's routes
+	# table of the same file, the milter reloaded
 	sc_routes() {
 		[ "$SC_CUR" = "$1" ] && return 0
-		ln -f "$SC/routes.$1" "$T_DIR/etc/routes" && ln -f "$SC/routes.$1.cdb" "$T_DIR/etc/routes.cdb" ||
+		ln -f "$SC/routes.$1" "$T_DIR/etc/routes" && ln -f "$SC/routes.$1.cdb" "$T_DIR/etc/routes.cdb" &&
+			ln -f "$SC/mxport_routes.$1" "$SETUP_TABLE" && ln -f "$SC/mxport_routes.$1$SETUP_DB" "$SETUP_TABLE$SETUP_DB" ||
 			die "scale: could not put the routes file of $1 routes in place"
 		hup_milter || die "scale: the milter did not reload the routes file of $1 routes"
 		"$T_DIR/bin/mxport-route" -c "$T_DIR/etc/mxport.conf" -n >"$SC/check.$1" 2>&1 ||
@@ -716,8 +786,8 @@ PYEOF
 		esac
 		case $1 in
 		a) rd="cdb:$SC/pf.$2" tm="cdb:$SC/pf.$2, $OWN_TRANSPORT" ;;
-		b2) rd=$RELAY_MAP tm="$TMAPS, $OWN_TRANSPORT" ;;
-		d) rd=$RELAY_MAP tm="inline:{ {bench.example = discard:}, {plain.example = discard:}, {tls.example = discard:} }, $OWN_TRANSPORT" ;;
+		b2) rd=$SETUP_RELAY tm=$SETUP_TMAPS ;;
+		d) rd=$SETUP_RELAY tm="inline:{ {bench.example = discard:}, {plain.example = discard:}, {tls.example = discard:} }, $OWN_TRANSPORT" ;;
 		esac
 		postconf -c "$PF/etc" -e "smtpd_milters=" "relay_domains=$rd" "transport_maps=$tm" \
 			"milter_header_checks=" "defer_transports=" "smtpd_recipient_restrictions=" \
@@ -734,6 +804,8 @@ PYEOF
 		coff=$(wc -c <"$T_DIR/customer/maillog" 2>/dev/null || echo 0)
 		python3 "$top/bench/cpu.py" tree-snap "$SC/cpu.pf" "$MASTER" "$MILTER_PID"
 		python3 "$top/bench/cpu.py" tree-snap "$SC/cpu.lmtp" "$SC_LMTP" "$MILTER_PID"
+		python3 "$top/bench/cpu.py" names-snap "$SC/names.pf" "$MASTER" "$MILTER_PID"
+		python3 "$top/bench/cpu.py" names-snap "$SC/names.lmtp" "$SC_LMTP" 0
 		what="scale $1=$2, path $3, round $4"
 		t0=$(now_ms)
 		timeout "$WAIT" smtp-source -s $SESSIONS -F "$6" -m "$7" -r "$8" -f bench@sender.test -t "rcpt@$9" \
@@ -745,12 +817,17 @@ PYEOF
 		t=$(($(now_ms) - t0))
 		pf=$(python3 "$top/bench/cpu.py" tree-diff "$SC/cpu.pf" "$MASTER" "$MILTER_PID")
 		lm=$(python3 "$top/bench/cpu.py" tree-diff "$SC/cpu.lmtp" "$SC_LMTP" "$MILTER_PID")
+		echo "$1 $2 $3 $4 $7 $(python3 "$top/bench/cpu.py" names-diff "$SC/names.pf" "$MASTER" "$MILTER_PID") lmtpd:$(python3 "$top/bench/cpu.py" names-diff "$SC/names.lmtp" "$SC_LMTP" 0 | tr ' ' ,)" >>"$SC/names"
 		bad=$(log_count "$off" "status=\(deferred\|bounced\)")
 		[ "$bad" -eq 0 ] || die "$what: $bad deliveries deferred or bounced"
 		# every delivery by the agent of the path, none by another
 		case $3 in a) agent="postfix/smtp\[" ;; b2) agent="postfix/lmtp\[.*relay=relay.test\[" ;; d) agent="postfix/discard\[" ;; esac
 		byagent=$(tail -c +$((off + 1)) "$PF/maillog" | grep "status=sent" | grep -c "$agent")
 		[ "$byagent" -ge $(($7 * $8)) ] || die "$what: only $byagent of $(($7 * $8)) deliveries by the path's agent (/$agent/)"
+		# how many agent processes delivered (what qmgr's concurrency let run)
+		# and deliveries (one per recipient group: the recipient limit)
+		nproc=$(tail -c +$((off + 1)) "$PF/maillog" | grep "status=sent" | grep "$agent" | sed 's/.*postfix\/[a-z]*\[\([0-9]*\)\].*/\1/' | sort -u | wc -l)
+		echo "$1 $2 $3 $4 $nproc" >>"$SC/agents"
 		# the customer's smtpd: SMTP sessions and TLS handshakes of this pass
 		# (the TLS rows; smtp-sink keeps no log), once it has logged every
 		# delivery to its discard(8) (its log comes through postlogd, later)
@@ -806,7 +883,50 @@ PYEOF
 	sc_daemon keep
 	say "8. scale: $SC_N messages a pass (4 KB), $ROUNDS interleaved rounds of (a) smtp(8), (b'') DEFAULT, (d) discard ceiling per row"
 	say "   routes index: $(cat "$SC"/index.*.out | tr '\n' ';' | sed 's/;$//; s/;/; /g')"
+	say "   build time (wall), the routes index (mxport-route --index) / mxport-setup's routes table (--update-routes: mxport-route --export domains, postmap $(echo "$SETUP_DB" | sed 's/^\.db$/hash/; s/^\.//'):)"
+	while read -r sc_n sc_ms; do
+		say "     $sc_n routes: index $(cat "$SC/index.$sc_n.ms") ms / table $sc_ms ms"
+	done <"$SC/table.times"
+	say "   (b'') relay_domains = $SETUP_RELAY"
+	say "   (b'') transport_maps = $SETUP_TMAPS"
+	say "   qmgr limits (concurrency / recipients a delivery): smtp $(postconf -c "$PF/etc" -hx smtp_destination_concurrency_limit) / $(postconf -c "$PF/etc" -hx smtp_destination_recipient_limit) (Postfix's defaults$(postconf -c "$PF/etc" -n | grep -q '^smtp_destination' && echo ': NOT, set in main.cf')), mxport-lmtp $(postconf -c "$PF/etc" -hx mxport-lmtp_destination_concurrency_limit 2>/dev/null || echo '?') / $(postconf -c "$PF/etc" -hx mxport-lmtp_destination_recipient_limit 2>/dev/null || echo '?') (mxport-setup's${BENCH_LMTP_CONCURRENCY:+; the concurrency BENCH_LMTP_CONCURRENCY's})"
 	python3 "$top/bench/summarize.py" --scale "$SC_RESULTS"
+	say "   delivery agent processes that delivered in a pass (median over the rounds; the qmgr limits above):"
+	python3 - "$SC/agents" <<'PYEOF'
+import collections, statistics, sys
+procs, order = collections.defaultdict(list), []
+for line in open(sys.argv[1]):
+    dim, val, p, r, n = line.split()
+    if (dim, val) not in order:
+        order.append((dim, val))
+    procs[(dim, val, p)].append(int(n))
+for dim, val in order:
+    print("     %-8s %-9s %s" % (dim, val, ", ".join(
+        "%s %g" % (name, statistics.median(procs[(dim, val, p)]))
+        for p, name in (("a", "smtp(8)"), ("b2", "lmtp(8)"), ("d", "discard(8)")) if procs[(dim, val, p)])))
+PYEOF
+	say "   CPU ms a message by process (median over the rounds; Postfix's tree by name, \"reaped\" its exited processes, lmtpd: the LMTP daemon's tree):"
+	python3 - "$SC/names" <<'PYEOF'
+import collections, statistics, sys
+cpu, order, rounds = collections.defaultdict(list), [], collections.defaultdict(set)
+for line in open(sys.argv[1]):
+    f = line.split()
+    dim, val, p, r, m = f[0], f[1], f[2], f[3], int(f[4])
+    if (dim, val) not in order:
+        order.append((dim, val))
+    rounds[(dim, val, p)].add(r)
+    for kv in f[5:]:
+        if kv.startswith("lmtpd:"):
+            kv = "lmtpd=%d" % sum(int(x.split("=")[1]) for x in kv[6:].split(",") if "=" in x)
+        k, v = kv.split("=")
+        cpu[(dim, val, p, k)].append(int(v) / float(m))
+for dim, val in order:
+    for p, name in (("a", "smtp(8)"), ("b2", "default"), ("d", "discard")):
+        n = len(rounds[(dim, val, p)])
+        ks = sorted(set(k[3] for k in cpu if k[:3] == (dim, val, p)))
+        parts = ["%s %.2f" % (k, statistics.median(cpu[(dim, val, p, k)] + [0.0] * (n - len(cpu[(dim, val, p, k)])))) for k in ks]
+        print("     %-8s %-9s %-8s %s" % (dim, val, name, " ".join(x for x in parts if not x.endswith(" 0.00"))))
+PYEOF
 	say ""
 	sc_routes "$first"
 	use_path b

@@ -207,7 +207,7 @@ def main():
     names = [("a", "(a) Postfix smtp(8) to [127.0.0.1]:port:               "),
              ("b", "(b) pipe path (milter, FILTER, pipe; --variant milter):"),
              ("b1", "(b') LMTP path (milter, FILTER, LMTP; --variant lmtp): "),
-             ("b2", "(b'') DEFAULT path (transport_maps + LMTP; tmaps-lmtp):")]
+             ("b2", "(b'') DEFAULT path (mxport-setup's tables + LMTP):   ")]
     for p, label in names:
         if ms[p]:
             print("   %s %s msg/s" % (label, fmt_range(rates(p), "%.0f")))
