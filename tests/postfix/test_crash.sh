@@ -76,7 +76,12 @@ kill_child() {
 	t_ok $? "kill -9 of LMTP connection process $c after $(count_msgs "$P") messages delivered"
 	echo "$c" >>"$T_DIR/killed"
 	# whose listener was it (a killed listener's processes may still finish a connection)?
-	[ "$parent" = "$LMTP_PID" ] && echo "$c" >>"$T_DIR/killed.child"
+	if [ "$parent" = "$LMTP_PID" ]; then
+		echo "$c" >>"$T_DIR/killed.child"
+		# before the next step, which may kill that listener at once (the
+		# messages accepted can run ahead): its log line is checked below
+		wait_until 30 grep -q "lmtp: connection process $c killed by signal 9" "$MXLOG"
+	fi
 }
 
 : >"$T_DIR/killed"
