@@ -25,7 +25,8 @@ import sys
 HZ = os.sysconf("SC_CLK_TCK")
 
 
-def procs(master, milter):
+def stats():
+    """{pid: (ppid, name, own ticks, reaped children's ticks)} of every process now"""
     out = {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -37,8 +38,25 @@ def procs(master, milter):
             continue
         comm = s[s.index("(") + 1:s.rindex(")")]
         f = s[s.rindex(")") + 2:].split()
-        ppid, ticks = int(f[1]), int(f[11]) + int(f[12])
-        pid = int(d)
+        out[int(d)] = (int(f[1]), comm, int(f[11]) + int(f[12]), int(f[13]) + int(f[14]))
+    return out
+
+
+def descendants(stat, root):
+    """ROOT and every process below it in STAT"""
+    inside, changed = {root}, True
+    while changed:
+        changed = False
+        for pid, st in stat.items():
+            if st[0] in inside and pid not in inside:
+                inside.add(pid)
+                changed = True
+    return inside
+
+
+def procs(master, milter):
+    out = {}
+    for pid, (ppid, comm, ticks, _) in stats().items():
         if pid == milter:
             out[pid] = ("milter", ticks)
         elif ppid == master and comm in ("smtpd", "cleanup"):
@@ -48,53 +66,18 @@ def procs(master, milter):
 
 def tree(root, milter):
     """ticks of ROOT and its descendants (reaped ones included), and of the milter"""
-    stat = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                s = f.read()
-        except OSError:
-            continue
-        f = s[s.rindex(")") + 2:].split()
-        stat[int(d)] = (int(f[1]), sum(int(x) for x in f[11:15]), int(f[11]) + int(f[12]))
-    inside, total = {root}, 0
-    changed = True
-    while changed:
-        changed = False
-        for pid, (ppid, _, _) in stat.items():
-            if ppid in inside and pid not in inside:
-                inside.add(pid)
-                changed = True
-    for pid in inside:
-        if pid in stat:
-            total += stat[pid][1]
+    stat = stats()
+    total = sum(stat[pid][2] + stat[pid][3] for pid in descendants(stat, root) if pid in stat)
     return total, stat[milter][2] if milter in stat else 0
 
 
 def names(root, milter):
-    """ticks per process of ROOT's tree: {pid: (name, own ticks, children's ticks)}"""
-    stat = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                s = f.read()
-        except OSError:
-            continue
-        comm = s[s.index("(") + 1:s.rindex(")")]
-        f = s[s.rindex(")") + 2:].split()
-        stat[int(d)] = (int(f[1]), comm, int(f[11]) + int(f[12]), int(f[13]) + int(f[14]))
-    inside, changed = {root}, True
-    while changed:
-        changed = False
-        for pid, st in stat.items():
-            if st[0] in inside and pid not in inside:
-                inside.add(pid)
-                changed = True
-    out = {pid: (stat[pid][1], stat[pid][2], stat[pid][3]) for pid in inside if pid in stat}
+    """ticks per process of ROOT's tree: {pid: (name, own ticks, children's ticks)};
+    a name's blanks become "_", as names-snap writes it, so that a snapshot's
+    line compares equal to the same process later"""
+    stat = stats()
+    out = {pid: (stat[pid][1].replace(" ", "_"), stat[pid][2], stat[pid][3])
+           for pid in descendants(stat, root) if pid in stat}
     if milter in stat:
         out[milter] = ("milter", stat[milter][2], 0)
     return out
@@ -129,7 +112,7 @@ def main():
     if mode == "names-snap":
         with open(path, "w") as f:
             for pid, (comm, t, c) in names(master, milter).items():
-                f.write("%d %s %d %d\n" % (pid, comm.replace(" ", "_"), t, c))
+                f.write("%d %s %d %d\n" % (pid, comm, t, c))
         return
     if mode == "names-diff":
         sums = names_diff(path, master, milter)
