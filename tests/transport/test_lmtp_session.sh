@@ -33,21 +33,29 @@ t_ok $? "every reply in order ($(wc -l <"$T_DIR/codes") of $(wc -l <"$T_DIR/case
 t_grep "$T_DIR/replies" '^503 5\.5\.1 Error: nested MAIL command' "a second MAIL in a transaction: 503"
 t_grep "$T_DIR/replies" '^452 4\.5\.3 ' "the RCPT over lmtp_recipient_limit: 452"
 
-# the peer's messages in the order they came (msg.SESSION.N: msg.1, msg.1.2, ...)
-msgs=$(ls "$PEER_DIR" | grep '^msg\.' | sort -t . -k 2,2n -k 3,3n | sed "s|^|$PEER_DIR/|")
+# peer_msgs - the peer's messages in the order they came (msg.SESSION.N: msg.1, msg.1.2, ...)
+peer_msgs() {
+	ls "$PEER_DIR" | grep '^msg\.' | sort -t . -k 2,2n -k 3,3n | sed "s|^|$PEER_DIR/|"
+}
+# compare_msgs PREFIX - BAD: how many of the peer's messages, without the
+# loop header, differ from $T_DIR/cases/PREFIXexpect.N (each one named)
+compare_msgs() {
+	n=0
+	BAD=0
+	for m in $(peer_msgs); do
+		n=$((n + 1))
+		grep -av '^X-Loop-Mxport: ' "$m" >"$T_DIR/${1}got.$n"
+		cmp -s "$T_DIR/${1}got.$n" "$T_DIR/cases/${1}expect.$n" || {
+			BAD=$((BAD + 1))
+			echo "# ${1}message $n differs: $(cmp "$T_DIR/${1}got.$n" "$T_DIR/cases/${1}expect.$n" 2>&1)"
+		}
+	done
+}
+
 want=$(ls "$T_DIR/cases" | grep -c '^expect\.')
-t_eq "$(echo "$msgs" | grep -c .)" "$want" "the customer got each accepted message once, the cut one not"
-n=0
-bad=0
-for m in $msgs; do
-	n=$((n + 1))
-	grep -av '^X-Loop-Mxport: ' "$m" >"$T_DIR/got.$n"
-	cmp -s "$T_DIR/got.$n" "$T_DIR/cases/expect.$n" || {
-		bad=$((bad + 1))
-		echo "# message $n differs: $(cmp "$T_DIR/got.$n" "$T_DIR/cases/expect.$n" 2>&1)"
-	}
-done
-t_eq "$bad" 0 "each of them byte for byte"
+t_eq "$(peer_msgs | grep -c .)" "$want" "the customer got each accepted message once, the cut one not"
+compare_msgs ""
+t_eq "$BAD" 0 "each of them byte for byte"
 t_grep "$PEER_DIR/env.1" '^MAIL FROM:<first@sender\.test>' "the nested case went with the first sender"
 t_eq "$(grep -l '^RCPT TO:<lim[0-9]@dom\.test>' "$PEER_DIR"/env.* | wc -l)" 1 "the limit case: one transaction"
 t_eq "$(grep -ch '^RCPT TO:<lim[0-9]@dom\.test>' "$PEER_DIR"/env.* | awk '{ s += $1 } END { print s }')" 3 "... to the three recipients accepted"
@@ -64,17 +72,7 @@ t_eq "$?" 0 "split: the session ran to its QUIT ($(tail -n 1 "$T_DIR/split.stder
 grep -a '^[0-9][0-9][0-9] ' "$T_DIR/cases/split.replies" | cut -c1-3 >"$T_DIR/split.codes"
 cmp -s "$T_DIR/split.codes" "$T_DIR/cases/split.codes"
 t_ok $? "split: every reply in order ($(wc -l <"$T_DIR/split.codes") of $(wc -l <"$T_DIR/cases/split.codes"))"
-msgs=$(ls "$PEER_DIR" | grep '^msg\.' | sort -t . -k 2,2n -k 3,3n | sed "s|^|$PEER_DIR/|")
-t_eq "$(echo "$msgs" | grep -c .)" "$(ls "$T_DIR/cases" | grep -c '^split\.expect\.')" "split: each message once"
-n=0
-bad=0
-for m in $msgs; do
-	n=$((n + 1))
-	grep -av '^X-Loop-Mxport: ' "$m" >"$T_DIR/split.got.$n"
-	cmp -s "$T_DIR/split.got.$n" "$T_DIR/cases/split.expect.$n" || {
-		bad=$((bad + 1))
-		echo "# split message $n differs: $(cmp "$T_DIR/split.got.$n" "$T_DIR/cases/split.expect.$n" 2>&1)"
-	}
-done
-t_eq "$bad" 0 "split: each of them byte for byte"
+t_eq "$(peer_msgs | grep -c .)" "$(ls "$T_DIR/cases" | grep -c '^split\.expect\.')" "split: each message once"
+compare_msgs split.
+t_eq "$BAD" 0 "split: each of them byte for byte"
 t_done
